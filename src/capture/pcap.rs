@@ -1,0 +1,157 @@
+//! Classic libpcap files: µs or ns timestamps, either byte order.
+//!
+//! Layout: a 24-byte file header, then records of a 16-byte header and `caplen` bytes.
+
+use super::{ByteSource, CaptureError, Direction, Interface, LinkType, MAX_RECORD_LEN, Packet};
+use crate::timestamp::Timestamp;
+
+const FILE_HEADER_LEN: usize = 24;
+const RECORD_HEADER_LEN: usize = 16;
+const MAGIC_US: u32 = 0xa1b2_c3d4;
+const MAGIC_NS: u32 = 0xa1b2_3c4d;
+/// libpcap's largest snapshot length for ordinary link types; a caplen beyond both this and the
+/// file's snaplen cannot have been written by a capture tool.
+const MAX_SNAPLEN: u32 = 262_144;
+
+pub(crate) fn is_magic(b: [u8; 4]) -> bool {
+    let le = u32::from_le_bytes(b);
+    let be = u32::from_be_bytes(b);
+    [MAGIC_US, MAGIC_NS].contains(&le) || [MAGIC_US, MAGIC_NS].contains(&be)
+}
+
+pub(crate) struct PcapReader {
+    src: ByteSource,
+    big_endian: bool,
+    digits: u8,
+    snaplen: u32,
+    interfaces: Vec<Interface>,
+}
+
+impl PcapReader {
+    pub fn new(mut src: ByteSource) -> Result<Self, CaptureError> {
+        let have = src.fill(FILE_HEADER_LEN)?;
+        if have < FILE_HEADER_LEN {
+            return Err(CaptureError::new(
+                0,
+                format!("truncated pcap file header: {have} of {FILE_HEADER_LEN} bytes"),
+            ));
+        }
+        let h = src.take(FILE_HEADER_LEN);
+        let magic_le = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+        let big_endian = !(magic_le == MAGIC_US || magic_le == MAGIC_NS);
+        let rd16 = |o: usize| {
+            let b = [h[o], h[o + 1]];
+            if big_endian {
+                u16::from_be_bytes(b)
+            } else {
+                u16::from_le_bytes(b)
+            }
+        };
+        let rd32 = |o: usize| {
+            let b = [h[o], h[o + 1], h[o + 2], h[o + 3]];
+            if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let magic = rd32(0);
+        let digits = if magic == MAGIC_NS { 9 } else { 6 };
+        let (major, minor) = (rd16(4), rd16(6));
+        if major != 2 || minor > 4 {
+            return Err(CaptureError::new(
+                4,
+                format!("unsupported pcap version {major}.{minor} (expected 2.4)"),
+            ));
+        }
+        let snaplen = rd32(16);
+        let raw_link = rd32(20);
+        // Bits 16-25 are reserved and must be zero; bits 26-31 carry the FCS length, which
+        // does not change where headers start, so it is ignored.
+        if raw_link & 0x03ff_0000 != 0 {
+            return Err(CaptureError::new(
+                20,
+                format!("invalid link-type field 0x{raw_link:08x}: reserved bits are set"),
+            ));
+        }
+        let link_type = LinkType(raw_link & 0xffff);
+        Ok(PcapReader {
+            src,
+            big_endian,
+            digits,
+            snaplen,
+            interfaces: vec![Interface {
+                link_type,
+                snaplen,
+                name: None,
+            }],
+        })
+    }
+
+    pub fn interfaces(&self) -> &[Interface] {
+        &self.interfaces
+    }
+
+    pub fn offset(&self) -> u64 {
+        self.src.offset()
+    }
+
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        let at = self.src.offset();
+        let have = self.src.fill(RECORD_HEADER_LEN)?;
+        if have == 0 {
+            return Ok(None);
+        }
+        if have < RECORD_HEADER_LEN {
+            return Err(CaptureError::new(
+                at,
+                format!(
+                    "truncated record header: file ends after {have} of {RECORD_HEADER_LEN} bytes"
+                ),
+            ));
+        }
+        let h = &self.src.peek()[..RECORD_HEADER_LEN];
+        let be = self.big_endian;
+        let rd32 = |o: usize| {
+            let b = [h[o], h[o + 1], h[o + 2], h[o + 3]];
+            if be {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let (secs, frac, caplen, orig_len) = (rd32(0), rd32(4), rd32(8), rd32(12));
+        if caplen > self.snaplen.max(MAX_SNAPLEN) || caplen as usize > MAX_RECORD_LEN {
+            return Err(CaptureError::new(
+                at,
+                format!(
+                    "record length {caplen} is larger than the snapshot length {} (and than {MAX_SNAPLEN}): corrupt record header",
+                    self.snaplen
+                ),
+            ));
+        }
+        let total = RECORD_HEADER_LEN + caplen as usize;
+        let have = self.src.fill(total)?;
+        if have < total {
+            return Err(CaptureError::new(
+                at,
+                format!(
+                    "truncated packet: record says {caplen} bytes, file ends after {}",
+                    have - RECORD_HEADER_LEN
+                ),
+            ));
+        }
+        let rec = self.src.take(total);
+        let ts = Timestamp::from_parts(i64::from(secs), u64::from(frac), self.digits);
+        let direction: Option<Direction> = None;
+        Ok(Some(Packet {
+            ts,
+            iface: 0,
+            link_type: self.interfaces[0].link_type,
+            orig_len,
+            direction,
+            iface_name: None,
+            data: &rec[RECORD_HEADER_LEN..],
+        }))
+    }
+}

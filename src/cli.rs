@@ -1,0 +1,79 @@
+//! Command-line interface: argument parsing and dispatch to the commands.
+
+use crate::read::{ReadOptions, read_files, summary};
+use clap::{Parser, Subcommand};
+use std::io::{self, Write};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rsthound",
+    version,
+    about = "Track down failed TCP connections and RST packets",
+    long_about = "Track down failed TCP connections and RST packets.\n\nrsthound finds every TCP reset in \
+                  captures of any link type and encapsulation (VLAN, IPv6, GRE, VXLAN, …) and explains it.",
+    after_help = "Exit status: 0 when every input was read to its end, 1 when an input was damaged or \
+                  unreadable (the RSTs before the damage are still reported), 2 on a usage error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read pcap/pcapng captures (gzip or zstd compressed too) and report every RST segment.
+    #[command(
+        long_about = "Read pcap or pcapng captures, plain or compressed with gzip or zstd (detected by \
+                      content), and print one line per TCP segment with RST set, on any link type \
+                      (Ethernet, VLAN stacks, Linux cooked SLL/SLL2, raw IP, BSD loopback, PPP, FDDI, \
+                      802.11, NFLOG) and inside tunnels (GRE, ERSPAN, VXLAN, GENEVE, GTP-U, Teredo, \
+                      IP-in-IP). A summary of what was read, and of what could not be decoded, goes to \
+                      stderr.",
+        after_help = "Examples:\n  rsthound read capture.pcapng\n  tcpdump -i any -w - | rsthound read -\n  \
+                      rsthound read --json old.pcap.gz | jq 'select(.dport == 443)'"
+    )]
+    Read {
+        /// Capture files; `-` reads standard input.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+        /// One JSON object per line instead of text (schema in the README).
+        #[arg(long)]
+        json: bool,
+        /// Do not print the summary on stderr.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Never show a progress bar (it is only shown for large files when stderr is a terminal).
+        #[arg(long)]
+        no_progress: bool,
+    },
+}
+
+/// Runs the parsed command and returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Read {
+            files,
+            json,
+            quiet,
+            no_progress,
+        } => {
+            if files.iter().filter(|f| *f == "-").count() > 1 {
+                eprintln!("rsthound: standard input (-) can be read only once");
+                return 2;
+            }
+            let opts = ReadOptions {
+                json,
+                quiet,
+                progress: !no_progress,
+            };
+            let stdout = io::stdout();
+            let mut out = stdout.lock();
+            let mut err = io::stderr();
+            let report = read_files(&files, &opts, &mut out, &mut err);
+            if !quiet {
+                let _ = err.write_all(summary(&report).as_bytes());
+            }
+            report.exit_code()
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! IPv4 (options, fragments), IPv6 (extension headers) and the TCP header.
+
+use super::{
+    Context, Encap, Next, NotTcp, Outcome, Step, TcpSegment, Undecodable, be16, be32, tunnel,
+};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+const IPV4_MIN_HEADER: usize = 20;
+const IPV6_HEADER: usize = 40;
+const TCP_MIN_HEADER: usize = 20;
+
+const PROTO_ICMP: u8 = 1;
+const PROTO_IPIP: u8 = 4;
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
+const PROTO_IPV6: u8 = 41;
+const PROTO_GRE: u8 = 47;
+const PROTO_ESP: u8 = 50;
+const PROTO_ICMPV6: u8 = 58;
+
+/// TCP flag bits (the low 9 bits of the data-offset/flags word).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TcpFlags(pub u16);
+
+impl TcpFlags {
+    pub const FIN: u16 = 0x001;
+    pub const SYN: u16 = 0x002;
+    pub const RST: u16 = 0x004;
+    pub const PSH: u16 = 0x008;
+    pub const ACK: u16 = 0x010;
+    pub const URG: u16 = 0x020;
+    pub const ECE: u16 = 0x040;
+    pub const CWR: u16 = 0x080;
+    pub const AE: u16 = 0x100;
+
+    pub fn has(self, bit: u16) -> bool {
+        self.0 & bit != 0
+    }
+    pub fn rst(self) -> bool {
+        self.has(Self::RST)
+    }
+    pub fn syn(self) -> bool {
+        self.has(Self::SYN)
+    }
+    pub fn fin(self) -> bool {
+        self.has(Self::FIN)
+    }
+    pub fn ack(self) -> bool {
+        self.has(Self::ACK)
+    }
+}
+
+impl fmt::Display for TcpFlags {
+    /// tcpdump's notation: `S` `F` `P` `R` `U` `E` `W` `e`, then `.` for ACK; `none` if empty.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const LETTERS: [(u16, char); 8] = [
+            (TcpFlags::SYN, 'S'),
+            (TcpFlags::FIN, 'F'),
+            (TcpFlags::PSH, 'P'),
+            (TcpFlags::RST, 'R'),
+            (TcpFlags::URG, 'U'),
+            (TcpFlags::ECE, 'E'),
+            (TcpFlags::CWR, 'W'),
+            (TcpFlags::AE, 'e'),
+        ];
+        let mut any = false;
+        for (bit, c) in LETTERS {
+            if self.has(bit) {
+                fmt::Write::write_char(f, c)?;
+                any = true;
+            }
+        }
+        if self.ack() {
+            f.write_str(".")?;
+            any = true;
+        }
+        if !any {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
+struct IpInfo {
+    src: IpAddr,
+    dst: IpAddr,
+    ttl: u8,
+    ip_id: Option<u16>,
+}
+
+pub(super) fn ip<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
+    match d.first().map(|b| b >> 4) {
+        Some(4) => ipv4(d, ctx),
+        Some(6) => ipv6(d, ctx),
+        Some(_) => Err(Undecodable::Malformed(
+            "IP header (version is neither 4 nor 6)",
+        )),
+        None => Err(Undecodable::Truncated("IP header")),
+    }
+}
+
+fn ipv4<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
+    let h = d
+        .get(..IPV4_MIN_HEADER)
+        .ok_or(Undecodable::Truncated("IPv4 header"))?;
+    let ihl = usize::from(h[0] & 0x0f) * 4;
+    if ihl < IPV4_MIN_HEADER {
+        return Err(Undecodable::Malformed(
+            "IPv4 header (header length below 20)",
+        ));
+    }
+    if d.len() < ihl {
+        return Err(Undecodable::Truncated("IPv4 options"));
+    }
+    let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    // Segmentation offload on the capturing host leaves total length 0: trust the capture.
+    let end = if total == 0 {
+        d.len()
+    } else if total < ihl {
+        return Err(Undecodable::Malformed(
+            "IPv4 header (total length shorter than header)",
+        ));
+    } else {
+        total.min(d.len())
+    };
+    let declared = if total == 0 {
+        d.len() - ihl
+    } else {
+        total - ihl
+    };
+    let frag = u16::from_be_bytes([h[6], h[7]]);
+    if frag & 0x1fff != 0 {
+        return Ok(Next::Done(Outcome::NotTcp(NotTcp::Fragment)));
+    }
+    let info = IpInfo {
+        src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
+        dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
+        ttl: h[8],
+        ip_id: Some(u16::from_be_bytes([h[4], h[5]])),
+    };
+    transport(h[9], &d[ihl..end], declared, info, ctx)
+}
+
+fn ipv6<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
+    let h = d
+        .get(..IPV6_HEADER)
+        .ok_or(Undecodable::Truncated("IPv6 header"))?;
+    let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
+    let body = &d[IPV6_HEADER..];
+    // Zero means a jumbogram or segmentation offload: trust the capture.
+    let (mut body, mut declared) = if plen == 0 {
+        (body, body.len())
+    } else {
+        (&body[..plen.min(body.len())], plen)
+    };
+    let mut src = [0u8; 16];
+    let mut dst = [0u8; 16];
+    src.copy_from_slice(&h[8..24]);
+    dst.copy_from_slice(&h[24..40]);
+    let info = IpInfo {
+        src: IpAddr::V6(Ipv6Addr::from(src)),
+        dst: IpAddr::V6(Ipv6Addr::from(dst)),
+        ttl: h[7],
+        ip_id: None,
+    };
+    let mut next = h[6];
+    for _ in 0..super::MAX_LAYERS {
+        let len = match next {
+            // Hop-by-hop, routing, destination options, mobility, HIP, shim6.
+            0 | 43 | 60 | 135 | 139 | 140 => {
+                usize::from(
+                    *body
+                        .get(1)
+                        .ok_or(Undecodable::Truncated("IPv6 extension header"))?,
+                ) * 8
+                    + 8
+            }
+            44 => {
+                let off = be16(body, 2).ok_or(Undecodable::Truncated("IPv6 fragment header"))?;
+                if off >> 3 != 0 {
+                    return Ok(Next::Done(Outcome::NotTcp(NotTcp::Fragment)));
+                }
+                8
+            }
+            51 => {
+                usize::from(
+                    *body
+                        .get(1)
+                        .ok_or(Undecodable::Truncated("IPv6 AH header"))?,
+                ) * 4
+                    + 8
+            }
+            _ => return transport(next, body, declared, info, ctx),
+        };
+        next = *body
+            .first()
+            .ok_or(Undecodable::Truncated("IPv6 extension header"))?;
+        body = body
+            .get(len..)
+            .ok_or(Undecodable::Truncated("IPv6 extension header"))?;
+        declared = declared.saturating_sub(len);
+    }
+    Err(Undecodable::TooDeep)
+}
+
+fn transport<'a>(
+    proto: u8,
+    d: &'a [u8],
+    declared: usize,
+    ip: IpInfo,
+    ctx: &mut Context,
+) -> Step<'a> {
+    match proto {
+        PROTO_TCP => tcp(d, declared, ip, ctx),
+        PROTO_UDP => Ok(tunnel::udp(d, ctx)),
+        PROTO_GRE => tunnel::gre(d, ctx),
+        PROTO_IPIP | PROTO_IPV6 => {
+            ctx.push(Encap::IpInIp);
+            Ok(Next::Ip(d))
+        }
+        PROTO_ICMP | PROTO_ICMPV6 => Ok(Next::Done(Outcome::NotTcp(NotTcp::Icmp))),
+        PROTO_ESP => Ok(Next::Done(Outcome::NotTcp(NotTcp::Encrypted))),
+        _ => Ok(Next::Done(Outcome::NotTcp(NotTcp::OtherIp))),
+    }
+}
+
+fn tcp<'a>(d: &'a [u8], declared: usize, ip: IpInfo, ctx: &mut Context) -> Step<'a> {
+    if d.len() < TCP_MIN_HEADER {
+        return Err(Undecodable::Truncated("TCP header"));
+    }
+    let off_flags = u16::from_be_bytes([d[12], d[13]]);
+    let hlen = usize::from(off_flags >> 12) * 4;
+    if hlen < TCP_MIN_HEADER {
+        return Err(Undecodable::Malformed("TCP header (data offset below 5)"));
+    }
+    // A header cut short by the snap length still tells us ports, numbers and flags.
+    let options = d.get(TCP_MIN_HEADER..hlen.min(d.len())).unwrap_or(&[]);
+    let payload = d.get(hlen..).unwrap_or(&[]);
+    let seg = TcpSegment {
+        src: ip.src,
+        dst: ip.dst,
+        sport: u16::from_be_bytes([d[0], d[1]]),
+        dport: u16::from_be_bytes([d[2], d[3]]),
+        seq: be32(d, 4).unwrap_or(0),
+        ack: be32(d, 8).unwrap_or(0),
+        flags: TcpFlags(off_flags & 0x01ff),
+        window: u16::from_be_bytes([d[14], d[15]]),
+        ttl: ip.ttl,
+        ip_id: ip.ip_id,
+        options,
+        payload,
+        payload_len: declared.saturating_sub(hlen) as u32,
+        ctx: *ctx,
+    };
+    Ok(Next::Done(Outcome::Tcp(seg)))
+}

@@ -1,0 +1,176 @@
+//! Tunnels whose inner packets may hold the RST we look for: GRE (with ERSPAN types I–III and
+//! PPTP's enhanced GRE), and UDP-carried VXLAN, GENEVE, GTP-U and Teredo. UDP tunnels are only
+//! entered when the header validates, so ordinary traffic on those ports stays "UDP".
+
+use super::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_TEB};
+use super::{Context, Encap, Next, NotTcp, Outcome, Step, Undecodable, be16, be32};
+
+const UDP_HEADER: usize = 8;
+const PORT_VXLAN: u16 = 4789;
+const PORT_VXLAN_LINUX: u16 = 8472;
+const PORT_GENEVE: u16 = 6081;
+const PORT_GTP_U: u16 = 2152;
+const PORT_TEREDO: u16 = 3544;
+
+pub(super) fn gre<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
+    let flags = be16(d, 0).ok_or(Undecodable::Truncated("GRE header"))?;
+    let proto = be16(d, 2).ok_or(Undecodable::Truncated("GRE header"))?;
+    let version = flags & 0x7;
+    let mut len = 4;
+    if flags & 0x8000 != 0 || flags & 0x4000 != 0 {
+        len += 4; // checksum (+ reserved), or routing offset
+    }
+    if flags & 0x2000 != 0 {
+        len += 4; // key (PPTP: payload length + call id)
+    }
+    let has_seq = flags & 0x1000 != 0;
+    if has_seq {
+        len += 4;
+    }
+    if version == 1 && flags & 0x0080 != 0 {
+        len += 4; // PPTP acknowledgment number
+    }
+    if flags & 0x4000 != 0 {
+        return Err(Undecodable::Malformed(
+            "GRE header (source routing is not supported)",
+        ));
+    }
+    let rest = d.get(len..).ok_or(Undecodable::Truncated("GRE header"))?;
+    ctx.push(Encap::Gre);
+    match proto {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(Next::Ip(rest)),
+        ETHERTYPE_TEB => Ok(Next::Ethernet(rest)),
+        // PPTP carries PPP.
+        0x880b => Ok(Next::Ppp(rest)),
+        // ERSPAN type II has an 8-byte header when GRE carries a sequence number; type I has none.
+        0x88be => {
+            ctx.push(Encap::Erspan);
+            let skip = if has_seq { 8 } else { 0 };
+            Ok(Next::Ethernet(
+                rest.get(skip..)
+                    .ok_or(Undecodable::Truncated("ERSPAN header"))?,
+            ))
+        }
+        // ERSPAN type III: 12 bytes, plus an 8-byte platform subheader when the O bit is set.
+        0x22eb => {
+            ctx.push(Encap::Erspan);
+            let b = *rest
+                .get(11)
+                .ok_or(Undecodable::Truncated("ERSPAN III header"))?;
+            let skip = if b & 0x01 != 0 { 20 } else { 12 };
+            Ok(Next::Ethernet(
+                rest.get(skip..)
+                    .ok_or(Undecodable::Truncated("ERSPAN III header"))?,
+            ))
+        }
+        0x8847 | 0x8848 => Ok(Next::EtherType(proto, rest)),
+        // Aruba access points tunnel raw 802.11 frames to their controller.
+        0x8200 => super::link::ieee80211(rest),
+        _ => Ok(Next::Done(Outcome::NotTcp(NotTcp::OtherIp))),
+    }
+}
+
+/// A UDP datagram: a tunnel when the ports and header say so, plain UDP otherwise.
+pub(super) fn udp<'a>(d: &'a [u8], ctx: &mut Context) -> Next<'a> {
+    let plain = Next::Done(Outcome::NotTcp(NotTcp::Udp));
+    let (Some(sport), Some(dport)) = (be16(d, 0), be16(d, 2)) else {
+        return plain;
+    };
+    let Some(body) = d.get(UDP_HEADER..) else {
+        return plain;
+    };
+    let is = |p: u16| sport == p || dport == p;
+    let inner = if dport == PORT_VXLAN || dport == PORT_VXLAN_LINUX {
+        vxlan(body, ctx)
+    } else if dport == PORT_GENEVE {
+        geneve(body, ctx)
+    } else if is(PORT_GTP_U) {
+        gtp_u(body, ctx)
+    } else if is(PORT_TEREDO) {
+        teredo(body, ctx)
+    } else {
+        None
+    };
+    inner.unwrap_or(plain)
+}
+
+fn vxlan<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
+    let h = d.get(..8)?;
+    // The I flag must be set; reserved bits in the first word are zero in practice.
+    if h[0] & 0x08 == 0 {
+        return None;
+    }
+    ctx.push(Encap::Vxlan(be32(h, 4)? >> 8));
+    Some(Next::Ethernet(&d[8..]))
+}
+
+fn geneve<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
+    let h = d.get(..8)?;
+    if h[0] >> 6 != 0 {
+        return None; // unknown version
+    }
+    let opt_len = usize::from(h[0] & 0x3f) * 4;
+    let proto = be16(h, 2)?;
+    let inner = d.get(8 + opt_len..)?;
+    ctx.push(Encap::Geneve(be32(h, 4)? >> 8));
+    Some(match proto {
+        ETHERTYPE_TEB => Next::Ethernet(inner),
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Next::Ip(inner),
+        _ => Next::Done(Outcome::NotTcp(NotTcp::NonIp)),
+    })
+}
+
+fn gtp_u<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
+    let h = d.get(..8)?;
+    // Version 1, protocol type GTP; only T-PDUs (type 255) carry user packets.
+    if h[0] >> 5 != 1 || h[0] & 0x10 == 0 {
+        return None;
+    }
+    let teid = be32(h, 4)?;
+    if h[1] != 0xff {
+        ctx.push(Encap::GtpU(teid));
+        return Some(Next::Done(Outcome::NotTcp(NotTcp::Udp)));
+    }
+    let mut off = 8;
+    if h[0] & 0x07 != 0 {
+        // Sequence number, N-PDU number and next-extension type are present together.
+        let mut next_ext = *d.get(11)?;
+        off = 12;
+        let mut guard = 0;
+        while next_ext != 0 {
+            let len = usize::from(*d.get(off)?) * 4;
+            if len == 0 || guard > 16 {
+                return None;
+            }
+            next_ext = *d.get(off + len - 1)?;
+            off += len;
+            guard += 1;
+        }
+    }
+    let inner = d.get(off..)?;
+    match inner.first()? >> 4 {
+        4 | 6 => {
+            ctx.push(Encap::GtpU(teid));
+            Some(Next::Ip(inner))
+        }
+        _ => None,
+    }
+}
+
+fn teredo<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
+    let mut d = d;
+    // Optional authentication (0x0001) and origin indication (0x0000) headers.
+    if d.get(..2)? == [0x00, 0x01] {
+        let id_len = usize::from(*d.get(2)?);
+        let auth_len = usize::from(*d.get(3)?);
+        d = d.get(4 + id_len + auth_len + 9..)?;
+    }
+    if d.get(..2)? == [0x00, 0x00] {
+        d = d.get(8..)?;
+    }
+    if d.first()? >> 4 != 6 || d.len() < 40 {
+        return None;
+    }
+    ctx.push(Encap::Teredo);
+    Some(Next::Ip(d))
+}

@@ -1,0 +1,14 @@
+//! rsthound: track down failed TCP connections and RST packets.
+//!
+//! Sources (capture files) feed a pure decoder; commands render what it finds. Nothing below
+//! `capture` and `decode` reads a clock, so every behaviour can be tested from capture files.
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod cli;
+pub mod decode;
+pub mod output;
+pub mod read;
+pub mod sanitize;
+pub mod stats;
+pub mod timestamp;
