@@ -11,4 +11,5 @@ pub mod output;
 pub mod read;
 pub mod sanitize;
 pub mod stats;
+pub mod synth;
 pub mod timestamp;

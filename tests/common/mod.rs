@@ -22,3 +22,97 @@ pub fn peers_corpus() -> Option<PathBuf> {
     );
     None
 }
+
+use rsthound::capture::LinkType;
+use rsthound::capture::writer::{PcapWriter, PcapngWriter};
+use rsthound::decode::TcpFlags;
+use rsthound::synth::TcpSpec;
+use rsthound::timestamp::Timestamp;
+use std::net::IpAddr;
+use std::process::{Command, Output, Stdio};
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// The kernel's answer to a SYN on a closed port: RST/ACK from the port, seq 0.
+pub fn refused_rst(sport: u16) -> TcpSpec {
+    TcpSpec::new(ip("127.0.0.1"), 7211, ip("127.0.0.1"), sport, TcpFlags::RST | TcpFlags::ACK).ack(1_082_312_303)
+}
+
+pub fn syn(sport: u16) -> TcpSpec {
+    TcpSpec::new(ip("127.0.0.1"), sport, ip("127.0.0.1"), 7211, TcpFlags::SYN).seq(1_082_312_302)
+}
+
+pub fn ts(secs: i64, micros: u64) -> Timestamp {
+    Timestamp::from_parts(secs, micros * 1000, 9)
+}
+
+/// A pcap (ns, little-endian) of Ethernet frames.
+pub fn pcap_of(frames: &[(Timestamp, Vec<u8>)]) -> Vec<u8> {
+    let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET, 262_144).unwrap();
+    for (t, f) in frames {
+        w.write_packet(*t, f, f.len() as u32).unwrap();
+    }
+    w.into_inner()
+}
+
+/// Three Ethernet frames: SYN, RST/ACK, SYN — one RST.
+pub fn small_capture() -> Vec<u8> {
+    pcap_of(&[
+        (ts(1_763_730_942, 0), syn(57_340).ethernet()),
+        (ts(1_763_730_942, 507_657), refused_rst(57_340).ethernet()),
+        (ts(1_763_730_943, 0), syn(57_341).ethernet()),
+    ])
+}
+
+pub fn pcapng_with(big_endian: bool, f: impl FnOnce(&mut PcapngWriter<Vec<u8>>)) -> Vec<u8> {
+    let mut w = PcapngWriter::new(Vec::new(), big_endian).unwrap();
+    f(&mut w);
+    w.into_inner()
+}
+
+pub fn rsthound(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rsthound"));
+    cmd.args(args).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(data) = stdin {
+        use std::io::Write;
+        let mut si = child.stdin.take().unwrap();
+        si.write_all(data).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("rsthound-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn write(&self, name: &str, data: &[u8]) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, data).unwrap();
+        p.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
