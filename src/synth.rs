@@ -31,7 +31,11 @@ impl TcpSpec {
             seq: 0,
             ack: 0,
             flags,
-            window: if flags & TcpFlags::RST != 0 { 0 } else { 65_535 },
+            window: if flags & TcpFlags::RST != 0 {
+                0
+            } else {
+                65_535
+            },
             ttl: 64,
             options: Vec::new(),
             payload: Vec::new(),
@@ -149,7 +153,11 @@ pub fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
 fn checksum(data: &[u8], initial: u32) -> u16 {
     let mut sum = initial;
     for chunk in data.chunks(2) {
-        let word = if chunk.len() == 2 { u16::from_be_bytes([chunk[0], chunk[1]]) } else { u16::from(chunk[0]) << 8 };
+        let word = if chunk.len() == 2 {
+            u16::from_be_bytes([chunk[0], chunk[1]])
+        } else {
+            u16::from(chunk[0]) << 8
+        };
         sum += u32::from(word);
     }
     while sum >> 16 != 0 {

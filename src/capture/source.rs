@@ -29,11 +29,17 @@ impl ByteSource {
 
     /// Tries to make `n` bytes available; returns how many are (less than `n` only at end of
     /// stream). `n` must not exceed [`MAX_RECORD_LEN`] plus a header: callers check lengths first.
+    #[inline]
     pub fn fill(&mut self, n: usize) -> Result<usize, CaptureError> {
-        debug_assert!(n <= MAX_RECORD_LEN + 64);
         if self.end - self.start >= n {
             return Ok(n);
         }
+        self.refill(n)
+    }
+
+    #[cold]
+    fn refill(&mut self, n: usize) -> Result<usize, CaptureError> {
+        debug_assert!(n <= MAX_RECORD_LEN + 64);
         if self.start + n > self.buf.len() {
             // Move the unread tail to the front; grow only when one record needs more room.
             self.buf.copy_within(self.start..self.end, 0);
@@ -59,11 +65,13 @@ impl ByteSource {
         Ok((self.end - self.start).min(n))
     }
 
+    #[inline]
     pub fn peek(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
 
     /// Consumes `n` available bytes and returns them.
+    #[inline]
     pub fn take(&mut self, n: usize) -> &[u8] {
         let s = self.start;
         self.start += n;

@@ -53,11 +53,19 @@ impl<W: Write> PcapngWriter<W> {
     }
 
     fn u16b(&self, v: u16) -> [u8; 2] {
-        if self.big_endian { v.to_be_bytes() } else { v.to_le_bytes() }
+        if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
     }
 
     fn u32b(&self, v: u32) -> [u8; 4] {
-        if self.big_endian { v.to_be_bytes() } else { v.to_le_bytes() }
+        if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
     }
 
     fn option(&self, body: &mut Vec<u8>, code: u16, value: &[u8]) {
@@ -94,7 +102,13 @@ impl<W: Write> PcapngWriter<W> {
     }
 
     /// Describes an interface with nanosecond timestamps (`tsresol` overrides, pcapng encoding).
-    pub fn interface(&mut self, link_type: LinkType, snaplen: u32, name: Option<&str>, tsresol: Option<u8>) -> io::Result<()> {
+    pub fn interface(
+        &mut self,
+        link_type: LinkType,
+        snaplen: u32,
+        name: Option<&str>,
+        tsresol: Option<u8>,
+    ) -> io::Result<()> {
         let mut body = Vec::new();
         body.extend_from_slice(&self.u16b(link_type.0 as u16));
         body.extend_from_slice(&[0, 0]);
@@ -108,7 +122,15 @@ impl<W: Write> PcapngWriter<W> {
     }
 
     /// Writes an Enhanced Packet Block. `units` is the timestamp in the interface's resolution.
-    pub fn packet_units(&mut self, iface: u32, units: u64, data: &[u8], orig_len: u32, inbound: Option<bool>, comment: Option<&str>) -> io::Result<()> {
+    pub fn packet_units(
+        &mut self,
+        iface: u32,
+        units: u64,
+        data: &[u8],
+        orig_len: u32,
+        inbound: Option<bool>,
+        comment: Option<&str>,
+    ) -> io::Result<()> {
         let mut body = Vec::with_capacity(32 + data.len());
         body.extend_from_slice(&self.u32b(iface));
         body.extend_from_slice(&self.u32b((units >> 32) as u32));
@@ -134,7 +156,14 @@ impl<W: Write> PcapngWriter<W> {
     }
 
     /// Writes a packet on an interface with nanosecond resolution.
-    pub fn packet(&mut self, iface: u32, ts: Timestamp, data: &[u8], inbound: Option<bool>, comment: Option<&str>) -> io::Result<()> {
+    pub fn packet(
+        &mut self,
+        iface: u32,
+        ts: Timestamp,
+        data: &[u8],
+        inbound: Option<bool>,
+        comment: Option<&str>,
+    ) -> io::Result<()> {
         let units = ts.nanos().max(0) as u64;
         self.packet_units(iface, units, data, data.len() as u32, inbound, comment)
     }

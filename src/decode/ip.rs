@@ -82,17 +82,29 @@ impl fmt::Display for TcpFlags {
     }
 }
 
-struct IpInfo {
+/// The innermost IP header's facts, kept aside while the walk goes on.
+pub(super) struct IpInfo {
     src: IpAddr,
     dst: IpAddr,
     ttl: u8,
     ip_id: Option<u16>,
 }
 
-pub(super) fn ip<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
+impl Default for IpInfo {
+    fn default() -> Self {
+        IpInfo {
+            src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            dst: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            ttl: 0,
+            ip_id: None,
+        }
+    }
+}
+
+pub(super) fn ip<'a>(d: &'a [u8], ctx: &mut Context, out: &mut IpInfo) -> Step<'a> {
     match d.first().map(|b| b >> 4) {
-        Some(4) => ipv4(d, ctx),
-        Some(6) => ipv6(d, ctx),
+        Some(4) => ipv4(d, ctx, out),
+        Some(6) => ipv6(d, ctx, out),
         Some(_) => Err(Undecodable::Malformed(
             "IP header (version is neither 4 nor 6)",
         )),
@@ -100,7 +112,7 @@ pub(super) fn ip<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
     }
 }
 
-fn ipv4<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
+fn ipv4<'a>(d: &'a [u8], ctx: &mut Context, out: &mut IpInfo) -> Step<'a> {
     let h = d
         .get(..IPV4_MIN_HEADER)
         .ok_or(Undecodable::Truncated("IPv4 header"))?;
@@ -131,18 +143,18 @@ fn ipv4<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
     };
     let frag = u16::from_be_bytes([h[6], h[7]]);
     if frag & 0x1fff != 0 {
-        return Ok(Next::Done(Outcome::NotTcp(NotTcp::Fragment)));
+        return Ok(Next::NotTcp(NotTcp::Fragment));
     }
-    let info = IpInfo {
+    *out = IpInfo {
         src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
         dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
         ttl: h[8],
         ip_id: Some(u16::from_be_bytes([h[4], h[5]])),
     };
-    transport(h[9], &d[ihl..end], declared, info, ctx)
+    transport(h[9], &d[ihl..end], declared, ctx)
 }
 
-fn ipv6<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
+fn ipv6<'a>(d: &'a [u8], ctx: &mut Context, out: &mut IpInfo) -> Step<'a> {
     let h = d
         .get(..IPV6_HEADER)
         .ok_or(Undecodable::Truncated("IPv6 header"))?;
@@ -158,7 +170,7 @@ fn ipv6<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
     let mut dst = [0u8; 16];
     src.copy_from_slice(&h[8..24]);
     dst.copy_from_slice(&h[24..40]);
-    let info = IpInfo {
+    *out = IpInfo {
         src: IpAddr::V6(Ipv6Addr::from(src)),
         dst: IpAddr::V6(Ipv6Addr::from(dst)),
         ttl: h[7],
@@ -179,7 +191,7 @@ fn ipv6<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
             44 => {
                 let off = be16(body, 2).ok_or(Undecodable::Truncated("IPv6 fragment header"))?;
                 if off >> 3 != 0 {
-                    return Ok(Next::Done(Outcome::NotTcp(NotTcp::Fragment)));
+                    return Ok(Next::NotTcp(NotTcp::Fragment));
                 }
                 8
             }
@@ -191,7 +203,7 @@ fn ipv6<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
                 ) * 4
                     + 8
             }
-            _ => return transport(next, body, declared, info, ctx),
+            _ => return transport(next, body, declared, ctx),
         };
         next = *body
             .first()
@@ -204,40 +216,37 @@ fn ipv6<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
     Err(Undecodable::TooDeep)
 }
 
-fn transport<'a>(
-    proto: u8,
-    d: &'a [u8],
-    declared: usize,
-    ip: IpInfo,
-    ctx: &mut Context,
-) -> Step<'a> {
+fn transport<'a>(proto: u8, d: &'a [u8], declared: usize, ctx: &mut Context) -> Step<'a> {
+    if proto == PROTO_GRE {
+        return tunnel::gre(d, ctx);
+    }
     match proto {
-        PROTO_TCP => tcp(d, declared, ip, ctx),
+        PROTO_TCP => Ok(Next::Tcp(d, declared)),
         PROTO_UDP => Ok(tunnel::udp(d, ctx)),
-        PROTO_GRE => tunnel::gre(d, ctx),
         PROTO_IPIP | PROTO_IPV6 => {
             ctx.push(Encap::IpInIp);
             Ok(Next::Ip(d))
         }
-        PROTO_ICMP | PROTO_ICMPV6 => Ok(Next::Done(Outcome::NotTcp(NotTcp::Icmp))),
-        PROTO_ESP => Ok(Next::Done(Outcome::NotTcp(NotTcp::Encrypted))),
-        _ => Ok(Next::Done(Outcome::NotTcp(NotTcp::OtherIp))),
+        PROTO_ICMP | PROTO_ICMPV6 => Ok(Next::NotTcp(NotTcp::Icmp)),
+        PROTO_ESP => Ok(Next::NotTcp(NotTcp::Encrypted)),
+        _ => Ok(Next::NotTcp(NotTcp::OtherIp)),
     }
 }
 
-fn tcp<'a>(d: &'a [u8], declared: usize, ip: IpInfo, ctx: &mut Context) -> Step<'a> {
+/// Builds the segment once the walk has reached TCP.
+pub(super) fn tcp<'a>(d: &'a [u8], declared: usize, ip: &IpInfo, ctx: &Context) -> Outcome<'a> {
     if d.len() < TCP_MIN_HEADER {
-        return Err(Undecodable::Truncated("TCP header"));
+        return Outcome::Undecodable(Undecodable::Truncated("TCP header"));
     }
     let off_flags = u16::from_be_bytes([d[12], d[13]]);
     let hlen = usize::from(off_flags >> 12) * 4;
     if hlen < TCP_MIN_HEADER {
-        return Err(Undecodable::Malformed("TCP header (data offset below 5)"));
+        return Outcome::Undecodable(Undecodable::Malformed("TCP header (data offset below 5)"));
     }
     // A header cut short by the snap length still tells us ports, numbers and flags.
     let options = d.get(TCP_MIN_HEADER..hlen.min(d.len())).unwrap_or(&[]);
     let payload = d.get(hlen..).unwrap_or(&[]);
-    let seg = TcpSegment {
+    Outcome::Tcp(TcpSegment {
         src: ip.src,
         dst: ip.dst,
         sport: u16::from_be_bytes([d[0], d[1]]),
@@ -252,6 +261,5 @@ fn tcp<'a>(d: &'a [u8], declared: usize, ip: IpInfo, ctx: &mut Context) -> Step<
         payload,
         payload_len: declared.saturating_sub(hlen) as u32,
         ctx: *ctx,
-    };
-    Ok(Next::Done(Outcome::Tcp(seg)))
+    })
 }

@@ -2,7 +2,7 @@
 //! Linux cooked (SLL, SLL2), BSD loopback, PPP and PPPoE, Cisco HDLC, Frame Relay, FDDI,
 //! 802.11 data frames (plain, radiotap, PPI), NFLOG, MPLS.
 
-use super::{Context, Encap, Next, NotTcp, Outcome, Step, Undecodable, be16, be32};
+use super::{Context, Encap, Next, NotTcp, Step, Undecodable, be16, be32};
 use crate::capture::{Direction, LinkType};
 
 const ETH_HEADER_LEN: usize = 14;
@@ -18,7 +18,7 @@ fn truncated(what: &'static str) -> Undecodable {
 }
 
 fn done<'a>(n: NotTcp) -> Step<'a> {
-    Ok(Next::Done(Outcome::NotTcp(n)))
+    Ok(Next::NotTcp(n))
 }
 
 pub(super) fn link_layer<'a>(link: LinkType, d: &'a [u8], ctx: &mut Context) -> Step<'a> {

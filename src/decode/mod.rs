@@ -195,7 +195,10 @@ enum Next<'a> {
     Ppp(&'a [u8]),
     /// IPv4 or IPv6, decided by the version nibble.
     Ip(&'a [u8]),
-    Done(Outcome<'a>),
+    NotTcp(NotTcp),
+    /// The TCP header and what follows, with the payload length its IP header declares; the IP
+    /// facts wait in the decoder's `IpInfo` so that this enum stays small (it is moved per layer).
+    Tcp(&'a [u8], usize),
 }
 
 type Step<'a> = Result<Next<'a>, Undecodable>;
@@ -203,26 +206,37 @@ type Step<'a> = Result<Next<'a>, Undecodable>;
 /// Decodes one frame down to TCP.
 pub fn decode(link: LinkType, frame: &[u8]) -> Outcome<'_> {
     let mut ctx = Context::default();
+    let mut ip = ip::IpInfo::default();
     let mut next = Next::Link(link, frame);
-    for _ in 0..MAX_LAYERS {
+    // Fast path for untagged Ethernet, which is most traffic: straight to IP, skipping the
+    // dispatch loop whose indirect jumps cost more than the parsing itself.
+    if link == LinkType::ETHERNET
+        && let Some(t) = be16(frame, 12)
+        && (t == link::ETHERTYPE_IPV4 || t == link::ETHERTYPE_IPV6)
+    {
+        next = match ip::ip(&frame[14..], &mut ctx, &mut ip) {
+            Ok(Next::Tcp(d, declared)) => return ip::tcp(d, declared, &ip, &ctx),
+            Ok(n) => n,
+            Err(e) => return Outcome::Undecodable(e),
+        };
+    }
+    for _ in 0..=MAX_LAYERS {
         let step = match next {
             Next::Link(l, d) => link::link_layer(l, d, &mut ctx),
             Next::Ethernet(d) => link::ethernet(d, &mut ctx),
             Next::EtherType(t, d) => link::ethertype(t, d, &mut ctx),
             Next::Llc(d) => link::llc(d),
             Next::Ppp(d) => link::ppp(d),
-            Next::Ip(d) => ip::ip(d, &mut ctx),
-            Next::Done(o) => return o,
+            Next::Ip(d) => ip::ip(d, &mut ctx, &mut ip),
+            Next::NotTcp(n) => return Outcome::NotTcp(n),
+            Next::Tcp(d, declared) => return ip::tcp(d, declared, &ip, &ctx),
         };
         next = match step {
             Ok(n) => n,
             Err(e) => return Outcome::Undecodable(e),
         };
     }
-    match next {
-        Next::Done(o) => o,
-        _ => Outcome::Undecodable(Undecodable::TooDeep),
-    }
+    Outcome::Undecodable(Undecodable::TooDeep)
 }
 
 /// Bounds-checked big-endian reads; `None` past the end.

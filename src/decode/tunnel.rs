@@ -3,7 +3,7 @@
 //! entered when the header validates, so ordinary traffic on those ports stays "UDP".
 
 use super::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_TEB};
-use super::{Context, Encap, Next, NotTcp, Outcome, Step, Undecodable, be16, be32};
+use super::{Context, Encap, Next, NotTcp, Step, Undecodable, be16, be32};
 
 const UDP_HEADER: usize = 8;
 const PORT_VXLAN: u16 = 4789;
@@ -66,13 +66,13 @@ pub(super) fn gre<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
         0x8847 | 0x8848 => Ok(Next::EtherType(proto, rest)),
         // Aruba access points tunnel raw 802.11 frames to their controller.
         0x8200 => super::link::ieee80211(rest),
-        _ => Ok(Next::Done(Outcome::NotTcp(NotTcp::OtherIp))),
+        _ => Ok(Next::NotTcp(NotTcp::OtherIp)),
     }
 }
 
 /// A UDP datagram: a tunnel when the ports and header say so, plain UDP otherwise.
 pub(super) fn udp<'a>(d: &'a [u8], ctx: &mut Context) -> Next<'a> {
-    let plain = Next::Done(Outcome::NotTcp(NotTcp::Udp));
+    let plain = Next::NotTcp(NotTcp::Udp);
     let (Some(sport), Some(dport)) = (be16(d, 0), be16(d, 2)) else {
         return plain;
     };
@@ -116,7 +116,7 @@ fn geneve<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
     Some(match proto {
         ETHERTYPE_TEB => Next::Ethernet(inner),
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Next::Ip(inner),
-        _ => Next::Done(Outcome::NotTcp(NotTcp::NonIp)),
+        _ => Next::NotTcp(NotTcp::NonIp),
     })
 }
 
@@ -129,7 +129,7 @@ fn gtp_u<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
     let teid = be32(h, 4)?;
     if h[1] != 0xff {
         ctx.push(Encap::GtpU(teid));
-        return Some(Next::Done(Outcome::NotTcp(NotTcp::Udp)));
+        return Some(Next::NotTcp(NotTcp::Udp));
     }
     let mut off = 8;
     if h[0] & 0x07 != 0 {
