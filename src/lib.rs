@@ -10,6 +10,7 @@ pub mod decode;
 pub mod output;
 pub mod read;
 pub mod sanitize;
+pub mod scenario;
 pub mod stats;
 pub mod synth;
 pub mod timestamp;

@@ -52,31 +52,26 @@ impl TcpFlags {
 }
 
 impl fmt::Display for TcpFlags {
-    /// tcpdump's notation: `S` `F` `P` `R` `U` `E` `W` `e`, then `.` for ACK; `none` if empty.
+    /// tcpdump's notation and order: `F S R P . U E W e`, where `.` is ACK; `none` if empty.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const LETTERS: [(u16, char); 8] = [
-            (TcpFlags::SYN, 'S'),
+        const LETTERS: [(u16, char); 9] = [
             (TcpFlags::FIN, 'F'),
-            (TcpFlags::PSH, 'P'),
+            (TcpFlags::SYN, 'S'),
             (TcpFlags::RST, 'R'),
+            (TcpFlags::PSH, 'P'),
+            (TcpFlags::ACK, '.'),
             (TcpFlags::URG, 'U'),
             (TcpFlags::ECE, 'E'),
             (TcpFlags::CWR, 'W'),
             (TcpFlags::AE, 'e'),
         ];
-        let mut any = false;
+        if self.0 & 0x1ff == 0 {
+            return f.write_str("none");
+        }
         for (bit, c) in LETTERS {
             if self.has(bit) {
                 fmt::Write::write_char(f, c)?;
-                any = true;
             }
-        }
-        if self.ack() {
-            f.write_str(".")?;
-            any = true;
-        }
-        if !any {
-            f.write_str("none")?;
         }
         Ok(())
     }

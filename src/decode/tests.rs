@@ -872,7 +872,7 @@ fn nflog_payload_tlv() {
     frame.extend_from_slice(&8u16.to_le_bytes());
     frame.extend_from_slice(&1u16.to_le_bytes());
     frame.extend_from_slice(&[0x08, 0x00, 0x01, 0x00]);
-    // NFULA_PREFIX (10): "rst\0" + padding to a multiple of 4.
+    // NFULA_PREFIX (10): "drop\0" + padding to a multiple of 4.
     frame.extend_from_slice(&9u16.to_le_bytes());
     frame.extend_from_slice(&10u16.to_le_bytes());
     frame.extend_from_slice(b"drop\0\0\0\0");
@@ -1063,4 +1063,39 @@ fn ae_flag_is_decoded() {
     let seg = tcp(LinkType::RAW, &ip);
     assert!(seg.flags.has(TcpFlags::AE));
     assert!(seg.flags.rst());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probes (temporary)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn probe_gaps() {
+    let ip = rst4().ip_packet();
+    // PPTP enhanced GRE v1: K+S, proto 0x880b, payload len, call id, seq; PPP with ff 03.
+    let ppp = cat(&[&[0xff, 0x03, 0x00, 0x21], &ip]);
+    let mut gre = vec![0x30, 0x01, 0x88, 0x0b];
+    gre.extend_from_slice(&(ppp.len() as u16).to_be_bytes());
+    gre.extend_from_slice(&[0x00, 0x07, 0, 0, 0, 1]);
+    gre.extend_from_slice(&ppp);
+    eprintln!("pptp ff03: {:?}", decode(LinkType::RAW, &outer4(47, &gre)));
+    // IPv4 AH then TCP.
+    let ah = cat(&[
+        &[6, 4, 0, 0],
+        &[0, 0, 1, 0],
+        &[0, 0, 0, 1],
+        &[0; 12],
+        &rst4().tcp_bytes(),
+    ]);
+    eprintln!("ipv4 ah: {:?}", decode(LinkType::RAW, &outer4(51, &ah)));
+    // 802.11 A-MSDU.
+    let sub = cat(&[
+        &[2, 0, 0, 0, 0, 0xcc, 2, 0, 0, 0, 0, 0xbb],
+        &((8 + ip.len()) as u16).to_be_bytes(),
+        &LLC_SNAP_IPV4,
+        &ip,
+    ]);
+    let mut f = wifi_qos_data(0x01, &sub);
+    f[24] = 0x80;
+    eprintln!("amsdu: {:?}", decode(LinkType::IEEE802_11, &f));
 }
