@@ -190,7 +190,7 @@ impl Out {
         let mut acc = 0u64;
         prefix.push(0);
         for (i, &b) in pool.iter().enumerate() {
-            acc += if i % 2 == 0 {
+            acc += if i.is_multiple_of(2) {
                 (b as u64) << 8
             } else {
                 b as u64
@@ -263,7 +263,6 @@ impl Sink {
 
     fn finish(mut self, mode: &str, started: Instant) -> io::Result<()> {
         self.w.flush()?;
-        self.w.get_ref().sync_data().ok();
         let frames = self.bytes - 24 - 16 * self.packets;
         let pct = if self.packets > 0 {
             100.0 * self.rsts as f64 / self.packets as f64
@@ -471,7 +470,7 @@ fn server_port(rng: &mut Rng) -> u16 {
         16 => 8080,
         17 => 5432,
         18 => 8443,
-        _ => 9000,
+        _ => 993,
     }
 }
 
@@ -479,8 +478,8 @@ fn response_size(rng: &mut Rng) -> u32 {
     match rng.below(100) {
         0..=49 => rng.range(40, 1400),
         50..=79 => rng.range(1400, 8000),
-        80..=96 => rng.range(8000, 40_000),
-        _ => rng.range(40_000, 200_000),
+        80..=96 => rng.range(8000, 32_000),
+        _ => rng.range(32_000, 160_000),
     }
 }
 
@@ -793,7 +792,8 @@ impl Session {
                     // "GET /… HTTP/1.1" with headers padded to `len` bytes
                     self.resp_left = self.resp_left.max(200);
                     let mut buf = [0u8; 1460];
-                    let n = http_request(&mut buf, len.max(120) as usize, rng.u32(), self.s.ip[15]);
+                    let host = if self.v6 { self.s.ip[15] } else { self.s.ip[3] };
+                    let n = http_request(&mut buf, len.max(120) as usize, rng.u32(), host);
                     self.c_seq = seq.wrapping_add(n as u32);
                     return self.tcp(out, true, PSH | ACK, seq, self.s_seq, Pay::Buf(&buf[..n]));
                 }
@@ -821,7 +821,7 @@ impl Session {
                 self.resp_left -= len;
                 self.segs += 1;
                 let flags = if self.resp_left == 0 { PSH | ACK } else { ACK };
-                if self.segs % 2 == 0 || self.resp_left == 0 {
+                if self.segs.is_multiple_of(2) || self.resp_left == 0 {
                     self.ack_pending = true;
                 }
                 let seq = self.s_seq;

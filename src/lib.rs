@@ -14,3 +14,4 @@ pub mod scenario;
 pub mod stats;
 pub mod synth;
 pub mod timestamp;
+pub mod track;

@@ -159,3 +159,10 @@ mod tests {
         let _ = t.rfc3339();
     }
 }
+
+impl serde::Serialize for Timestamp {
+    /// As RFC 3339 text, with the capture's precision.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.rfc3339())
+    }
+}

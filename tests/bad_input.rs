@@ -12,30 +12,61 @@ fn read_bad(name: &str, data: &[u8]) -> (String, Vec<String>) {
     let bad = d.write(name, data);
     let good = d.write("good.pcap", &small_capture());
     let o = rsthound(&["read", &bad, &good], None);
-    assert_eq!(o.status.code(), Some(1), "{name}: exit code; stderr: {}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{name}: exit code; stderr: {}",
+        stderr(&o)
+    );
     let err = stderr(&o);
     assert!(!err.contains("panicked"), "{err}");
-    let lines: Vec<String> = err.lines().filter(|l| l.starts_with("rsthound: ") && l.contains(&bad)).map(String::from).collect();
+    let lines: Vec<String> = err
+        .lines()
+        .filter(|l| l.starts_with("rsthound: ") && l.contains(&bad))
+        .map(String::from)
+        .collect();
     assert_eq!(lines.len(), 1, "{name}: exactly one error line: {err}");
-    assert!(lines[0].starts_with(&format!("rsthound: {bad}: ")), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with(&format!("rsthound: {bad}: ")),
+        "{}",
+        lines[0]
+    );
     // The good file after it is still read.
     let out = stdout(&o);
-    assert!(out.lines().any(|l| l.starts_with(&format!("{good}: ")) && l.contains("[R.]")), "{name}: {out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("{good}: ")) && l.contains("[R.]")),
+        "{name}: {out}"
+    );
     (out, lines)
 }
 
 fn assert_error(name: &str, data: &[u8], offset: u64, what: &str) -> String {
     let (out, lines) = read_bad(name, data);
     let expect = format!("offset {offset}: {what}");
-    assert!(lines[0].contains(&expect), "{name}: want {expect:?} in {:?}", lines[0]);
+    assert!(
+        lines[0].contains(&expect),
+        "{name}: want {expect:?} in {:?}",
+        lines[0]
+    );
     out
 }
 
 #[test]
 fn not_a_capture() {
-    assert_error("notes.txt", b"hello, this is text\n", 0, "not a pcap or pcapng file (starts with 68 65 6c 6c)");
+    assert_error(
+        "notes.txt",
+        b"hello, this is text\n",
+        0,
+        "not a pcap or pcapng file (starts with 68 65 6c 6c)",
+    );
     assert_error("empty.pcap", b"", 0, "empty file");
-    assert_error("short.pcap", b"\xd4\xc3", 0, "not a capture file: only 2 byte(s) long");
+    assert_error(
+        "short.pcap",
+        b"\xd4\xc3",
+        0,
+        "not a capture file: only 2 byte(s) long",
+    );
 }
 
 #[test]
@@ -43,13 +74,32 @@ fn truncated_pcap_keeps_the_packets_before_the_damage() {
     let full = small_capture();
     // Cut inside the third record's data: the RST (second record) must still be reported.
     let cut = &full[..full.len() - 10];
-    let out = assert_error("cut.pcap", cut, 24 + 2 * 16 + 2 * 54, "truncated packet: record says 54 bytes, file ends after 44");
-    assert!(out.lines().any(|l| l.contains("cut.pcap: ") && l.contains("[R.]")), "{out}");
+    let out = assert_error(
+        "cut.pcap",
+        cut,
+        24 + 2 * 16 + 2 * 54,
+        "truncated packet: record says 54 bytes, file ends after 44",
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("cut.pcap: ") && l.contains("[R.]")),
+        "{out}"
+    );
     // Cut inside a record header.
     let cut = &full[..24 + 16 + 54 + 7];
-    assert_error("cuthdr.pcap", cut, 24 + 16 + 54, "truncated record header: file ends after 7 of 16 bytes");
+    assert_error(
+        "cuthdr.pcap",
+        cut,
+        24 + 16 + 54,
+        "truncated record header: file ends after 7 of 16 bytes",
+    );
     // Cut inside the file header.
-    assert_error("cutfile.pcap", &full[..10], 0, "truncated pcap file header: 10 of 24 bytes");
+    assert_error(
+        "cutfile.pcap",
+        &full[..10],
+        0,
+        "truncated pcap file header: 10 of 24 bytes",
+    );
 }
 
 #[test]
@@ -57,14 +107,34 @@ fn record_length_beyond_the_snapshot_length() {
     let mut data = small_capture();
     // First record's caplen field: a corrupt, enormous length.
     data[24 + 8..24 + 12].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
-    assert_error("huge.pcap", &data, 24, "record length 2147483632 is larger than the snapshot length 262144");
+    assert_error(
+        "huge.pcap",
+        &data,
+        24,
+        "record length 2147483632 is larger than the snapshot length 262144",
+    );
 }
 
 fn ng_good() -> Vec<u8> {
     pcapng_with(false, |w| {
-        w.interface(LinkType::ETHERNET, 0, Some("eth0"), None).unwrap();
-        w.packet(0, ts(1_763_730_942, 1), &refused_rst(1).ethernet(), None, None).unwrap();
-        w.packet(0, ts(1_763_730_942, 2), &refused_rst(2).ethernet(), None, None).unwrap();
+        w.interface(LinkType::ETHERNET, 0, Some("eth0"), None)
+            .unwrap();
+        w.packet(
+            0,
+            ts(1_763_730_942, 1),
+            &refused_rst(1).ethernet(),
+            None,
+            None,
+        )
+        .unwrap();
+        w.packet(
+            0,
+            ts(1_763_730_942, 2),
+            &refused_rst(2).ethernet(),
+            None,
+            None,
+        )
+        .unwrap();
     })
 }
 
@@ -87,20 +157,45 @@ fn corrupt_pcapng_block_lengths() {
         d
     };
     for (name, len, what) in [
-        ("zero.pcapng", 0, "block length 0 is too small (a block is at least 12 bytes)".to_string()),
-        ("odd.pcapng", 101, "block length 101 is not a multiple of 4".to_string()),
-        ("huge.pcapng", 0xffff_fff0, "block length 4294967280 exceeds the 16777216-byte limit".to_string()),
-        ("long.pcapng", 1000, "truncated block: its header says 1000 bytes, file ends after".to_string()),
+        (
+            "zero.pcapng",
+            0,
+            "block length 0 is too small (a block is at least 12 bytes)".to_string(),
+        ),
+        (
+            "odd.pcapng",
+            101,
+            "block length 101 is not a multiple of 4".to_string(),
+        ),
+        (
+            "huge.pcapng",
+            0xffff_fff0,
+            "block length 4294967280 exceeds the 16777216-byte limit".to_string(),
+        ),
+        (
+            "long.pcapng",
+            1000,
+            "truncated block: its header says 1000 bytes, file ends after".to_string(),
+        ),
     ] {
         let out = assert_error(name, &set_len(len), epb2 as u64, &what);
         // The first packet, before the damage, is still reported.
-        assert!(out.lines().any(|l| l.contains(name) && l.contains(":7211 > 127.0.0.1:1 ")), "{name}: {out}");
+        assert!(
+            out.lines()
+                .any(|l| l.contains(name) && l.contains(":7211 > 127.0.0.1:1 ")),
+            "{name}: {out}"
+        );
     }
     // Trailer disagreeing with the header.
     let mut d = good.clone();
     let end = d.len();
     d[end - 4..].copy_from_slice(&8u32.to_le_bytes());
-    assert_error("trailer.pcapng", &d, epb2 as u64, "block length 88 in the header does not match 8 in the trailer");
+    assert_error(
+        "trailer.pcapng",
+        &d,
+        epb2 as u64,
+        "block length 88 in the header does not match 8 in the trailer",
+    );
 }
 
 #[test]
@@ -109,17 +204,28 @@ fn packet_longer_than_its_block() {
     let epb = block_offset(&d, 2);
     // caplen field of the first EPB (block header 8 + iface 4 + ts 8).
     d[epb + 20..epb + 24].copy_from_slice(&5000u32.to_le_bytes());
-    assert_error("caplen.pcapng", &d, epb as u64, "packet length 5000 runs past the end of its block (room for 56 bytes)");
+    assert_error(
+        "caplen.pcapng",
+        &d,
+        epb as u64,
+        "packet length 5000 runs past the end of its block (room for 56 bytes)",
+    );
 }
 
 #[test]
 fn packet_on_an_undescribed_interface() {
     let d = pcapng_with(false, |w| {
         w.interface(LinkType::ETHERNET, 0, None, None).unwrap();
-        w.packet(3, ts(1, 0), &refused_rst(1).ethernet(), None, None).unwrap();
+        w.packet(3, ts(1, 0), &refused_rst(1).ethernet(), None, None)
+            .unwrap();
     });
     let epb = block_offset(&d, 2);
-    assert_error("iface.pcapng", &d, epb as u64, "packet refers to interface 3, but its section describes only 1");
+    assert_error(
+        "iface.pcapng",
+        &d,
+        epb as u64,
+        "packet refers to interface 3, but its section describes only 1",
+    );
 }
 
 #[test]
@@ -132,7 +238,13 @@ fn corrupt_compressed_stream() {
 fn dev_zero_directory_and_missing_file_fail_fast() {
     let o = rsthound(&["read", "/dev/zero"], None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("rsthound: /dev/zero: offset 0: not a pcap or pcapng file (starts with 00 00 00 00)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "rsthound: /dev/zero: offset 0: not a pcap or pcapng file (starts with 00 00 00 00)"
+        ),
+        "{}",
+        stderr(&o)
+    );
     let d = TempDir::new("dir");
     let dir = d.0.to_string_lossy().into_owned();
     let o = rsthound(&["read", &dir], None);
@@ -140,14 +252,20 @@ fn dev_zero_directory_and_missing_file_fail_fast() {
     assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
     let o = rsthound(&["read", "/nonexistent/x.pcap"], None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("cannot open: No such file or directory"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot open: No such file or directory"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn hostile_interface_names_are_sanitized() {
     let d = pcapng_with(false, |w| {
-        w.interface(LinkType::ETHERNET, 0, Some("eth0\x1b]0;pwned\x07"), None).unwrap();
-        w.packet(0, ts(1, 0), &refused_rst(1).ethernet(), None, None).unwrap();
+        w.interface(LinkType::ETHERNET, 0, Some("eth0\x1b]0;pwned\x07"), None)
+            .unwrap();
+        w.packet(0, ts(1, 0), &refused_rst(1).ethernet(), None, None)
+            .unwrap();
     });
     let t = TempDir::new("hostile");
     let f = t.write("h.pcapng", &d);
@@ -162,7 +280,9 @@ fn broken_pipe_is_not_an_error() {
     use std::io::Read;
     use std::process::{Command, Stdio};
     // Many RSTs, and a reader that closes its end after the first bytes.
-    let frames: Vec<_> = (0..20_000).map(|i| (ts(1, i), refused_rst(i as u16).ethernet())).collect();
+    let frames: Vec<_> = (0..20_000)
+        .map(|i| (ts(1, i), refused_rst(i as u16).ethernet()))
+        .collect();
     let t = TempDir::new("pipe");
     let f = t.write("many.pcap", &pcap_of(&frames));
     let mut child = Command::new(env!("CARGO_BIN_EXE_rsthound"))
@@ -172,7 +292,12 @@ fn broken_pipe_is_not_an_error() {
         .spawn()
         .unwrap();
     let mut first = [0u8; 16];
-    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
     drop(child.stdout.take());
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

@@ -253,8 +253,49 @@ pub(super) fn tcp<'a>(d: &'a [u8], declared: usize, ip: &IpInfo, ctx: &Context) 
         ttl: ip.ttl,
         ip_id: ip.ip_id,
         options,
+        raw: d,
         payload,
         payload_len: declared.saturating_sub(hlen) as u32,
         ctx: *ctx,
     })
+}
+
+/// Verifies the TCP checksum over the pseudo-header, when the whole segment was captured.
+/// `None` when it cannot be checked (cut by the snap length). Captures taken on the sending host
+/// often show bad checksums because the NIC fills them in later (offload), so this is a test aid
+/// and a Zeek-compatibility switch, not a filter `read` applies.
+pub fn tcp_checksum_ok(seg: &TcpSegment<'_>) -> Option<bool> {
+    let hlen = seg.raw.len() - seg.payload.len();
+    let total = hlen + seg.payload_len as usize;
+    if seg.raw.len() < total {
+        return None;
+    }
+    let data = &seg.raw[..total];
+    let mut sum: u64 = 0;
+    match (seg.src, seg.dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            for w in s.octets().chunks(2).chain(d.octets().chunks(2)) {
+                sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
+            }
+            sum += u64::from(PROTO_TCP) + total as u64;
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            for w in s.octets().chunks(2).chain(d.octets().chunks(2)) {
+                sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
+            }
+            sum += u64::from(PROTO_TCP) + total as u64;
+        }
+        _ => return None,
+    }
+    for c in data.chunks(2) {
+        sum += u64::from(if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from(c[0]) << 8
+        });
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    Some(sum == 0xffff)
 }

@@ -193,6 +193,8 @@ pub(super) fn ethertype<'a>(t: u16, d: &'a [u8], ctx: &mut Context) -> Step<'a> 
         0x8847 | 0x8848 => mpls(d, ctx),
         0x8864 => pppoe_session(d, ctx),
         ETHERTYPE_TEB => Ok(Next::Ethernet(d)),
+        // 802.1ah provider backbone bridging: a 4-byte I-TAG, then the customer's frame.
+        0x88e7 => Ok(Next::Ethernet(d.get(4..).ok_or(truncated("PBB I-TAG"))?)),
         // Cisco FabricPath: a 16-byte outer header (addresses, type, FTag/TTL) before the frame.
         0x8903 => Ok(Next::Ethernet(
             d.get(2..).ok_or(truncated("FabricPath header"))?,

@@ -7,7 +7,7 @@ mod ip;
 mod link;
 mod tunnel;
 
-pub use ip::TcpFlags;
+pub use ip::{TcpFlags, tcp_checksum_ok};
 
 use crate::capture::{Direction, LinkType};
 use std::fmt;
@@ -30,6 +30,7 @@ pub enum Encap {
     Geneve(u32),
     GtpU(u32),
     Teredo,
+    Ayiya,
     IpInIp,
 }
 
@@ -45,6 +46,7 @@ impl fmt::Display for Encap {
             Encap::Geneve(v) => write!(f, "geneve {v}"),
             Encap::GtpU(t) => write!(f, "gtp-u teid {t}"),
             Encap::Teredo => f.write_str("teredo"),
+            Encap::Ayiya => f.write_str("ayiya"),
             Encap::IpInIp => f.write_str("ip-in-ip"),
         }
     }
@@ -63,6 +65,7 @@ impl Encap {
             Encap::Geneve(_) => "geneve",
             Encap::GtpU(_) => "gtp-u",
             Encap::Teredo => "teredo",
+            Encap::Ayiya => "ayiya",
             Encap::IpInIp => "ip-in-ip",
         }
     }
@@ -124,6 +127,8 @@ pub struct TcpSegment<'a> {
     /// IPv4 identification (absent for IPv6).
     pub ip_id: Option<u16>,
     pub options: &'a [u8],
+    /// The TCP header and captured payload, as on the wire (for checksums and `--write`).
+    pub raw: &'a [u8],
     /// The captured part of the payload.
     pub payload: &'a [u8],
     /// The payload length the IP header declares (may exceed what was captured).

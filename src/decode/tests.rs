@@ -72,7 +72,7 @@ const LLC_SNAP_IPV4: [u8; 8] = [0xaa, 0xaa, 0x03, 0x00, 0x00, 0x00, 0x08, 0x00];
 
 /// A hand-built IPv4 header: `options` (a multiple of 4 bytes) and the flags/fragment word.
 fn ipv4_custom(options: &[u8], frag: u16, proto: u8, ttl: u8, payload: &[u8]) -> Vec<u8> {
-    assert_eq!(options.len() % 4, 0);
+    assert!(options.len().is_multiple_of(4));
     let ihl = 5 + options.len() / 4;
     let total = (ihl * 4 + payload.len()) as u16;
     let mut h = vec![0x40 | ihl as u8, 0];
@@ -1031,7 +1031,6 @@ fn tcp_flags_display_like_tcpdump() {
 
 /// tcpdump prints flags in the order of its `tcp_flag_values` table: F S R P . U E W e.
 #[test]
-#[ignore = "bug: TcpFlags Display puts S before F, P before R and '.' last; tcpdump prints F S R P . U E W e (e.g. SYN/ACK+ECE is \"S.E\" in tcpdump)"]
 fn tcp_flags_display_follows_tcpdump_order_for_combinations() {
     assert_eq!(
         TcpFlags(TcpFlags::SYN | TcpFlags::ACK | TcpFlags::ECE).to_string(),
@@ -1066,36 +1065,73 @@ fn ae_flag_is_decoded() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Probes (temporary)
+// PPTP, AH, A-MSDU: places where a RST that tshark shows is missed
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn probe_gaps() {
-    let ip = rst4().ip_packet();
-    // PPTP enhanced GRE v1: K+S, proto 0x880b, payload len, call id, seq; PPP with ff 03.
-    let ppp = cat(&[&[0xff, 0x03, 0x00, 0x21], &ip]);
+/// PPTP's enhanced GRE (version 1, key + sequence) around a PPP frame.
+fn pptp(ppp: &[u8]) -> Vec<u8> {
     let mut gre = vec![0x30, 0x01, 0x88, 0x0b];
     gre.extend_from_slice(&(ppp.len() as u16).to_be_bytes());
-    gre.extend_from_slice(&[0x00, 0x07, 0, 0, 0, 1]);
-    gre.extend_from_slice(&ppp);
-    eprintln!("pptp ff03: {:?}", decode(LinkType::RAW, &outer4(47, &gre)));
-    // IPv4 AH then TCP.
-    let ah = cat(&[
-        &[6, 4, 0, 0],
-        &[0, 0, 1, 0],
-        &[0, 0, 0, 1],
-        &[0; 12],
-        &rst4().tcp_bytes(),
-    ]);
-    eprintln!("ipv4 ah: {:?}", decode(LinkType::RAW, &outer4(51, &ah)));
-    // 802.11 A-MSDU.
+    gre.extend_from_slice(&[0x00, 0x07]); // call id
+    gre.extend_from_slice(&[0, 0, 0, 1]); // sequence
+    gre.extend_from_slice(ppp);
+    outer4(47, &gre)
+}
+
+#[test]
+fn pptp_gre_without_address_control() {
+    let ip = rst4().ip_packet();
+    for ppp in [cat(&[&[0x00, 0x21], &ip]), cat(&[&[0x21], &ip])] {
+        let frame = pptp(&ppp);
+        let seg = tcp(LinkType::RAW, &frame);
+        assert_rst4(&seg);
+        assert_eq!(encaps(&seg), [Encap::Gre]);
+    }
+}
+
+#[test]
+#[ignore = "bug: GRE 0x880b (PPTP) goes to ppp() without stripping the ff 03 address/control bytes that PPTP peers send unless ACFC was negotiated (Wireshark dissects it with ppp_hdlc); the segment is reported as NotTcp::NonIp"]
+fn pptp_gre_with_address_control() {
+    let ppp = cat(&[&[0xff, 0x03, 0x00, 0x21], &rst4().ip_packet()]);
+    let frame = pptp(&ppp);
+    let seg = tcp(LinkType::RAW, &frame);
+    assert_rst4(&seg);
+    assert_eq!(encaps(&seg), [Encap::Gre]);
+}
+
+#[test]
+fn ipv6_authentication_header_then_tcp() {
+    // AH: next header TCP, payload length 4 (→ 24 bytes), SPI, sequence, 12-byte ICV.
+    let ah = cat(&[&[6, 4, 0, 0], &[0, 0, 1, 0], &[0, 0, 0, 1], &[0; 12]]);
+    let ip = ipv6_custom(51, &cat(&[&ah, &rst6().tcp_bytes()]));
+    let seg = tcp(LinkType::RAW, &ip);
+    assert_eq!((seg.sport, seg.dport), (8443, 40_000));
+    assert_eq!(seg.flags, TcpFlags(RST_ACK));
+    assert_eq!(seg.payload_len, 0);
+}
+
+#[test]
+#[ignore = "bug: IPv4 protocol 51 (AH) is reported as NotTcp::OtherIp although the TCP header follows the AH header in the clear; the IPv6 path already skips AH"]
+fn ipv4_authentication_header_then_tcp() {
+    let ah = cat(&[&[6, 4, 0, 0], &[0, 0, 1, 0], &[0, 0, 0, 1], &[0; 12]]);
+    let ip = ipv4_custom(&[], 0, 51, 57, &cat(&[&ah, &rst4().tcp_bytes()]));
+    let seg = tcp(LinkType::RAW, &ip);
+    assert_eq!(seg.src, ip4(SERVER4));
+    assert_eq!((seg.sport, seg.dport), (443, 51_000));
+    assert!(seg.flags.rst());
+}
+
+#[test]
+#[ignore = "bug: an 802.11 QoS data frame with the A-MSDU Present bit (QoS control bit 7) carries A-MSDU subframes (DA, SA, length, then LLC/SNAP), but ieee80211() parses the subframe header as LLC and reports NotTcp::NonIp"]
+fn ieee80211_amsdu_subframe() {
+    let ip = rst4().ip_packet();
     let sub = cat(&[
-        &[2, 0, 0, 0, 0, 0xcc, 2, 0, 0, 0, 0, 0xbb],
-        &((8 + ip.len()) as u16).to_be_bytes(),
+        &[0x02, 0, 0, 0, 0, 0xcc, 0x02, 0, 0, 0, 0, 0xbb],
+        &((LLC_SNAP_IPV4.len() + ip.len()) as u16).to_be_bytes(),
         &LLC_SNAP_IPV4,
         &ip,
     ]);
-    let mut f = wifi_qos_data(0x01, &sub);
-    f[24] = 0x80;
-    eprintln!("amsdu: {:?}", decode(LinkType::IEEE802_11, &f));
+    let mut frame = wifi_qos_data(0x01, &sub);
+    frame[24] = 0x80; // QoS control: A-MSDU present
+    assert_rst4(&tcp(LinkType::IEEE802_11, &frame));
 }

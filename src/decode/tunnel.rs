@@ -11,6 +11,8 @@ const PORT_VXLAN_LINUX: u16 = 8472;
 const PORT_GENEVE: u16 = 6081;
 const PORT_GTP_U: u16 = 2152;
 const PORT_TEREDO: u16 = 3544;
+const PORT_AYIYA: u16 = 5072;
+const PORT_GRE_IN_UDP: u16 = 4754;
 
 pub(super) fn gre<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
     let flags = be16(d, 0).ok_or(Undecodable::Truncated("GRE header"))?;
@@ -88,8 +90,13 @@ pub(super) fn udp<'a>(d: &'a [u8], ctx: &mut Context) -> Next<'a> {
         gtp_u(body, ctx)
     } else if is(PORT_TEREDO) {
         teredo(body, ctx)
+    } else if is(PORT_AYIYA) {
+        ayiya(body, ctx)
+    } else if dport == PORT_GRE_IN_UDP {
+        // RFC 8086: a GRE header directly in UDP.
+        gre(body, ctx).ok()
     } else {
-        None
+        teredo_by_shape(body, ctx)
     };
     inner.unwrap_or(plain)
 }
@@ -169,6 +176,36 @@ fn teredo<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
         d = d.get(8..)?;
     }
     if d.first()? >> 4 != 6 || d.len() < 40 {
+        return None;
+    }
+    ctx.push(Encap::Teredo);
+    Some(Next::Ip(d))
+}
+
+/// AYIYA ("anything in anything", SixXS): identity and signature of announced lengths, then the
+/// inner packet when the opcode is "forward".
+fn ayiya<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
+    let h = d.get(..8)?;
+    let identity_len = 1usize << (h[0] >> 4);
+    let signature_len = usize::from(h[1] >> 4) * 4;
+    let opcode = h[2] & 0x0f;
+    if opcode != 1 || !(h[3] == 4 || h[3] == 41) {
+        return None;
+    }
+    let inner = d.get(8 + identity_len + signature_len..)?;
+    ctx.push(Encap::Ayiya);
+    Some(Next::Ip(inner))
+}
+
+/// Teredo relays use ephemeral ports, so a datagram that is exactly one IPv6 packet (version 6,
+/// payload length matching the datagram) is taken as Teredo wherever it travels, as Zeek does
+/// for confirmed Teredo flows.
+fn teredo_by_shape<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
+    if d.len() < 40 || d[0] >> 4 != 6 {
+        return None;
+    }
+    let plen = usize::from(be16(d, 4)?);
+    if plen + 40 != d.len() {
         return None;
     }
     ctx.push(Encap::Teredo);

@@ -37,7 +37,14 @@ pub fn ip(s: &str) -> IpAddr {
 
 /// The kernel's answer to a SYN on a closed port: RST/ACK from the port, seq 0.
 pub fn refused_rst(sport: u16) -> TcpSpec {
-    TcpSpec::new(ip("127.0.0.1"), 7211, ip("127.0.0.1"), sport, TcpFlags::RST | TcpFlags::ACK).ack(1_082_312_303)
+    TcpSpec::new(
+        ip("127.0.0.1"),
+        7211,
+        ip("127.0.0.1"),
+        sport,
+        TcpFlags::RST | TcpFlags::ACK,
+    )
+    .ack(1_082_312_303)
 }
 
 pub fn syn(sport: u16) -> TcpSpec {
@@ -74,7 +81,11 @@ pub fn pcapng_with(big_endian: bool, f: impl FnOnce(&mut PcapngWriter<Vec<u8>>))
 
 pub fn rsthound(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rsthound"));
-    cmd.args(args).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.args(args).stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     if let Some(data) = stdin {

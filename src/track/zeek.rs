@@ -1,0 +1,367 @@
+//! Zeek-compatible TCP endpoint states, `conn_state` and `history`, so that users of Zeek can line
+//! our connections up against their conn.log. The state machine follows Zeek's
+//! TCPSessionAdapter (UpdateInactiveState, UpdateSYN_SentState, …) and `conn_state()` in
+//! base/protocols/conn/main.zeek; comments name the Zeek function each part mirrors.
+
+use crate::decode::TcpFlags;
+
+/// Zeek's `TCP_ENDPOINT_*` states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EpState {
+    #[default]
+    Inactive,
+    SynSent,
+    SynAckSent,
+    Partial,
+    Established,
+    Closed,
+    Reset,
+}
+
+/// One direction of a connection as Zeek sees it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ZeekEndpoint {
+    pub state: EpState,
+    pub prev_state: EpState,
+    pub start_seq: Option<u32>,
+    /// Payload bytes seen (Zeek's `size` is sequence-space based; payload is close enough for
+    /// the REJ test, which only asks whether it is zero).
+    pub size: u64,
+    pub did_close: bool,
+}
+
+impl ZeekEndpoint {
+    fn set(&mut self, s: EpState) {
+        if s != self.state {
+            self.prev_state = self.state;
+            self.state = s;
+        }
+    }
+
+    fn inactive(&self) -> bool {
+        matches!(self.state, EpState::Inactive | EpState::Partial)
+    }
+}
+
+/// Bounded history string: Zeek records each letter once per direction.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    letters: String,
+    /// Bits 0-25: letters seen from the originator; bits 26-51: from the responder.
+    seen: u64,
+}
+
+const MAX_HISTORY: usize = 24;
+const LOW26: u64 = (1 << 26) - 1;
+
+impl History {
+    /// Records `c` (lower case; upper-cased for the originator) unless already recorded.
+    fn once(&mut self, c: char, from_orig: bool) {
+        let bit = u64::from(c as u8 - b'a') + if from_orig { 0 } else { 26 };
+        if self.seen & (1 << bit) == 0 {
+            self.seen |= 1 << bit;
+            if self.letters.len() < MAX_HISTORY {
+                self.letters
+                    .push(if from_orig { c.to_ascii_uppercase() } else { c });
+            }
+        }
+    }
+
+    /// Swaps case, as Zeek does when it flips originator and responder, and marks the flip.
+    fn flip(&mut self) {
+        let swapped: String = self
+            .letters
+            .chars()
+            .map(|c| {
+                if c.is_ascii_uppercase() {
+                    c.to_ascii_lowercase()
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
+            .collect();
+        self.letters = if swapped.starts_with('^') {
+            swapped
+        } else {
+            format!("^{swapped}")
+        };
+        self.seen = (self.seen >> 26) | ((self.seen & LOW26) << 26);
+    }
+
+    fn mark_flipped(&mut self) {
+        if !self.letters.starts_with('^') {
+            self.letters.insert(0, '^');
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.letters
+    }
+}
+
+/// Zeek's per-connection TCP analysis: two endpoints and the history.
+#[derive(Debug, Clone, Default)]
+pub struct ZeekConn {
+    pub orig: ZeekEndpoint,
+    pub resp: ZeekEndpoint,
+    pub history: History,
+}
+
+/// What the state machine needs of a segment.
+#[derive(Debug, Clone, Copy)]
+pub struct SegFacts {
+    pub flags: TcpFlags,
+    pub seq: u32,
+    pub payload_len: u32,
+}
+
+impl ZeekConn {
+    /// Zeek's update_history: a packet with several of SYN/FIN/RST is `q` (`i` for FIN+RST).
+    fn update_history(&mut self, from_orig: bool, f: &SegFacts) {
+        let flags = f.flags;
+        let bits = u8::from(flags.syn()) + u8::from(flags.fin()) + u8::from(flags.rst());
+        if bits > 1 {
+            self.history.once(
+                if flags.fin() && flags.rst() { 'i' } else { 'q' },
+                from_orig,
+            );
+        } else if bits == 1 {
+            if flags.syn() {
+                self.history
+                    .once(if flags.ack() { 'h' } else { 's' }, from_orig);
+            }
+            if flags.fin() {
+                self.history.once('f', from_orig);
+            }
+            if flags.rst() {
+                self.history.once('r', from_orig);
+            }
+        } else if f.payload_len > 0 {
+            self.history.once('d', from_orig);
+        } else if flags.ack() {
+            self.history.once('a', from_orig);
+        }
+    }
+
+    /// Marks a connection whose roles were decided by the port heuristic (Zeek's `^`).
+    pub fn history_flip_marker(&mut self) {
+        self.history.mark_flipped();
+    }
+
+    /// Zeek's "SYN/SYN-ACK reversal": flips roles and returns true so the caller swaps its view.
+    pub fn flip(&mut self) {
+        std::mem::swap(&mut self.orig, &mut self.resp);
+        self.history.flip();
+    }
+
+    /// Feeds one segment; returns true when Zeek would flip originator and responder (the
+    /// caller then swaps its own endpoint data; this struct has already flipped itself).
+    pub fn update(&mut self, from_orig: bool, f: &SegFacts) -> bool {
+        self.update_history(from_orig, f);
+        let (ep, peer) = if from_orig {
+            (&mut self.orig, &mut self.resp)
+        } else {
+            (&mut self.resp, &mut self.orig)
+        };
+        if f.flags.syn() || ep.start_seq.is_none() {
+            if ep.start_seq.is_none() || f.flags.syn() && ep.state == EpState::Inactive {
+                ep.start_seq = Some(f.seq);
+            }
+        }
+        ep.size += u64::from(f.payload_len);
+        let mut flip = false;
+        match ep.state {
+            EpState::Inactive => flip = Self::inactive_state(ep, peer, from_orig, f),
+            EpState::SynSent | EpState::SynAckSent => Self::syn_sent_state(ep, f),
+            EpState::Established | EpState::Partial => Self::established_state(ep, peer, f),
+            EpState::Closed => Self::closed_state(ep, peer, f),
+            EpState::Reset => {}
+        }
+        if flip {
+            self.flip();
+        }
+        flip
+    }
+
+    /// Zeek's UpdateInactiveState.
+    fn inactive_state(
+        ep: &mut ZeekEndpoint,
+        peer: &mut ZeekEndpoint,
+        from_orig: bool,
+        f: &SegFacts,
+    ) -> bool {
+        let flags = f.flags;
+        let mut flip = false;
+        if flags.syn() {
+            if from_orig {
+                ep.set(if flags.ack() {
+                    EpState::SynAckSent
+                } else {
+                    EpState::SynSent
+                });
+            } else {
+                if !flags.ack() && peer.state == EpState::SynAckSent && Some(f.seq) == ep.start_seq
+                {
+                    // SYN and SYN-ACK seen in reverse order: the roles were wrong.
+                    peer.set(EpState::SynSent);
+                    flip = true;
+                }
+                if peer.state == EpState::SynSent {
+                    peer.set(EpState::Established);
+                }
+                ep.set(EpState::Established);
+            }
+        }
+        if flags.fin() {
+            ep.set(EpState::Closed);
+            ep.did_close = true;
+        }
+        if flags.rst() {
+            ep.set(EpState::Reset);
+        }
+        if ep.state == EpState::Inactive {
+            if !from_orig && f.payload_len == 0 && peer.state == EpState::SynSent {
+                // An ACK of the SYN before the SYN-ACK: not a partial connection.
+            } else if flags.ack() && peer.state == EpState::Established {
+                ep.set(EpState::Established);
+            } else {
+                ep.set(EpState::Partial);
+            }
+        }
+        flip
+    }
+
+    /// Zeek's UpdateSYN_SentState.
+    fn syn_sent_state(ep: &mut ZeekEndpoint, f: &SegFacts) {
+        if f.flags.syn() && ep.start_seq != Some(f.seq) {
+            ep.start_seq = Some(f.seq);
+        }
+        if f.flags.fin() {
+            ep.set(EpState::Closed);
+            ep.did_close = true;
+        }
+        if f.flags.rst() {
+            ep.set(EpState::Reset);
+        }
+    }
+
+    /// Zeek's UpdateEstablishedState.
+    fn established_state(ep: &mut ZeekEndpoint, peer: &ZeekEndpoint, f: &SegFacts) {
+        if f.flags.syn()
+            && ep.state == EpState::Partial
+            && peer.state == EpState::Inactive
+            && !f.flags.ack()
+        {
+            ep.set(EpState::SynSent);
+        }
+        if f.flags.fin() && !f.flags.rst() {
+            ep.set(EpState::Closed);
+            ep.did_close = true;
+        }
+        if f.flags.rst() {
+            ep.set(EpState::Reset);
+        }
+    }
+
+    /// Zeek's UpdateClosedState. A RST after both sides sent FIN leaves the connection closed
+    /// (Zeek's baselines log those as SF).
+    fn closed_state(ep: &mut ZeekEndpoint, peer: &ZeekEndpoint, f: &SegFacts) {
+        if f.flags.rst() && peer.state != EpState::Closed {
+            ep.set(EpState::Reset);
+        }
+    }
+
+    /// Zeek's IsReuse: a SYN that starts a new connection on this 5-tuple.
+    pub fn is_reuse(&self, from_orig: bool, f: &SegFacts) -> bool {
+        if !f.flags.syn() {
+            return false;
+        }
+        let conn_orig = if f.flags.ack() {
+            if self.orig.state != EpState::Inactive {
+                return false;
+            }
+            &self.resp
+        } else {
+            &self.orig
+        };
+        let _ = from_orig;
+        if !self.is_closed() {
+            if Some(f.seq) == conn_orig.start_seq {
+                return false;
+            }
+            if !f.flags.ack()
+                && conn_orig.state == EpState::SynAckSent
+                && self.resp.state == EpState::Inactive
+                && Some(f.seq) == self.resp.start_seq
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Zeek's IsClosed: both sides closed or reset, or one reset and the other inactive.
+    pub fn is_closed(&self) -> bool {
+        use EpState::*;
+        let done = |s: EpState| matches!(s, Closed | Reset);
+        (done(self.orig.state) && done(self.resp.state))
+            || (self.orig.state == Reset && matches!(self.resp.state, Inactive))
+            // A rejected attempt: a retransmitted SYN starts a new connection (Zeek logs one
+            // REJ per attempt).
+            || (self.resp.state == Reset && matches!(self.orig.state, Inactive | SynSent))
+    }
+
+    /// Zeek's `conn_state()` for TCP.
+    pub fn conn_state(&self) -> &'static str {
+        use EpState::*;
+        let (os, rs) = (self.orig.state, self.resp.state);
+        let o_inactive = self.orig.inactive();
+        let r_inactive = self.resp.inactive();
+        if rs == Reset {
+            if os == SynSent
+                || os == SynAckSent
+                || (os == Reset && self.orig.size == 0 && self.resp.size == 0)
+            {
+                return "REJ";
+            }
+            return if o_inactive { "RSTRH" } else { "RSTR" };
+        }
+        if os == Reset {
+            if r_inactive {
+                if rsto_s0(self.history.as_str()) {
+                    return "RSTOS0";
+                }
+            } else {
+                return "RSTO";
+            }
+        } else if rs == Closed && os == Closed {
+            return "SF";
+        } else if os == Closed {
+            return if r_inactive { "SH" } else { "S2" };
+        } else if rs == Closed {
+            return if o_inactive { "SHR" } else { "S3" };
+        } else if os == SynSent && rs == Inactive {
+            return "S0";
+        } else if os == Established && rs == Established {
+            return "S1";
+        }
+        "OTH"
+    }
+}
+
+/// Zeek: `/\^?S[^HAFGIQ]*R.*/ == history`.
+fn rsto_s0(h: &str) -> bool {
+    let h = h.strip_prefix('^').unwrap_or(h);
+    let Some(rest) = h.strip_prefix('S') else {
+        return false;
+    };
+    for c in rest.chars() {
+        if c == 'R' {
+            return true;
+        }
+        if "HAFGIQ".contains(c) {
+            return false;
+        }
+    }
+    false
+}
