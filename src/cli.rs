@@ -1,6 +1,6 @@
 //! Command-line interface: argument parsing and dispatch to the commands.
 
-use crate::read::{ReadOptions, read_files, summary};
+use crate::read::{ReadOptions, ReadReport, read_files, summary};
 use clap::{Parser, Subcommand};
 use std::io::{self, Write};
 
@@ -45,6 +45,18 @@ pub enum Command {
         /// Never show a progress bar (it is only shown for large files when stderr is a terminal).
         #[arg(long)]
         no_progress: bool,
+        /// List every connection with its Zeek-compatible conn_state and history (a conn.log-like
+        /// view) instead of the RST lines.
+        #[arg(long)]
+        connections: bool,
+        /// Write the packets of failed and reset connections (handshake and RST) to this pcapng,
+        /// each RST with a packet comment giving its verdict.
+        #[arg(long, value_name = "FILE.pcapng")]
+        write: Option<String>,
+        /// Connections tracked at once (default: sized for about 256 MiB); beyond it the least
+        /// recently active are evicted, and the summary says how many.
+        #[arg(long, value_name = "N")]
+        max_conns: Option<usize>,
     },
 }
 
@@ -56,6 +68,9 @@ pub fn run(cli: Cli) -> i32 {
             json,
             quiet,
             no_progress,
+            connections,
+            write,
+            max_conns,
         } => {
             if files.iter().filter(|f| *f == "-").count() > 1 {
                 eprintln!("rsthound: standard input (-) can be read only once");
@@ -65,15 +80,43 @@ pub fn run(cli: Cli) -> i32 {
                 json,
                 quiet,
                 progress: !no_progress,
+                connections,
+                write,
+                max_conns,
+                services: None,
             };
             let stdout = io::stdout();
             let mut out = stdout.lock();
             let mut err = io::stderr();
             let report = read_files(&files, &opts, &mut out, &mut err);
+            if json && !report.stopped_by_reader {
+                let _ = writeln!(out, "{}", summary_json(&report));
+            }
             if !quiet {
                 let _ = err.write_all(summary(&report).as_bytes());
             }
             report.exit_code()
         }
     }
+}
+
+/// The last `--json` line: `{"type":"summary",…}` with the counts and the ranked findings.
+fn summary_json(r: &ReadReport) -> serde_json::Value {
+    let s = &r.stats;
+    serde_json::json!({
+        "type": "summary",
+        "files": r.files,
+        "packets": s.packets,
+        "bytes": s.bytes,
+        "tcp_segments": s.tcp,
+        "rsts": s.rsts,
+        "connections": r.tracker.conns,
+        "unanswered": r.unanswered,
+        "not_tcp": s.not_tcp.iter().map(|(k, v)| (k.as_str().to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
+        "not_decoded": s.undecodable.iter().map(|(k, v)| (k.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
+        "evicted_connections": r.tracker.evicted,
+        "max_connections": r.max_conns,
+        "errors": r.errors,
+        "findings": r.findings_json,
+    })
 }

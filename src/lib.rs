@@ -7,10 +7,13 @@
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod keep;
 pub mod output;
 pub mod read;
+pub mod report;
 pub mod sanitize;
 pub mod scenario;
+pub mod services;
 pub mod stats;
 pub mod synth;
 pub mod timestamp;

@@ -1,103 +1,92 @@
-//! Rendering RST segments: a tcpdump-like text line, or one JSON object per line.
-//!
-//! Text lines are written with `write!` into a reused buffer; this is the hot path of `read`.
+//! Rendering what the tracker found: a tcpdump-like text line per RST (with its verdict), per
+//! unanswered connection attempt and per note, a conn.log-like line per connection; or the same
+//! as one JSON object per line (schema in the README).
 
-use crate::capture::{Direction, LinkType};
+use crate::capture::Direction;
 use crate::decode::TcpSegment;
 use crate::sanitize::sanitize_text;
 use crate::timestamp::Timestamp;
+use crate::track::{ConnSummary, Endpoint, RstEvent};
 use serde::Serialize;
 use std::io::{self, Write};
-use std::net::IpAddr;
 
 /// RST payloads (RFC 9293 §3.5.3 diagnostic text) longer than this are cut in the output.
 const MAX_PAYLOAD_TEXT: usize = 120;
 
-/// Where a packet came from: everything about it that is not in the TCP segment.
-#[derive(Debug, Clone, Copy)]
-pub struct PacketMeta<'a> {
-    pub ts: Timestamp,
-    /// Display name of the capture file.
-    pub file: &'a str,
-    /// 1-based frame number in its file, as Wireshark numbers them.
-    pub frame: u64,
-    pub iface: Option<&'a str>,
-    pub direction: Option<Direction>,
-    pub link_type: LinkType,
-}
-
-impl PacketMeta<'_> {
-    /// Direction from the capture format, else from a cooked link-layer header.
-    pub fn direction_of(&self, seg: &TcpSegment<'_>) -> Option<Direction> {
-        self.direction.or(seg.ctx.direction)
-    }
-}
-
-struct Endpoint(IpAddr, u16);
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            IpAddr::V4(a) => write!(f, "{a}:{}", self.1),
-            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.1),
-        }
-    }
-}
-
-/// The text form of an address and port: `10.0.0.1:80`, `[::1]:80`.
-pub fn endpoint(ip: IpAddr, port: u16) -> String {
-    Endpoint(ip, port).to_string()
-}
-
-/// Payload text of a RST, if it carries any captured bytes.
+/// Payload text of a segment, if it carries any captured bytes (sanitized).
 pub fn payload_text(seg: &TcpSegment<'_>) -> Option<String> {
     (!seg.payload.is_empty()).then(|| sanitize_text(seg.payload, MAX_PAYLOAD_TEXT))
 }
 
-/// `13:15:42.507657 lo In 127.0.0.1:7211 > 127.0.0.1:57340 [R.] seq 0 ack 1082312303 win 0 ttl 64`
-pub fn write_text_line(
-    out: &mut Vec<u8>,
-    prefix: Option<&str>,
-    meta: &PacketMeta<'_>,
-    seg: &TcpSegment<'_>,
-) -> io::Result<()> {
+fn dir_word(d: Direction) -> &'static str {
+    if d == Direction::In { "in" } else { "out" }
+}
+
+/// `13:15:42.507657 lo In 127.0.0.1:7211 > 127.0.0.1:57340 [R.] seq 0 ack 1082312303 win 0 ttl 64 | refused: …`
+pub fn write_rst_text(out: &mut Vec<u8>, prefix: Option<&str>, ev: &RstEvent) -> io::Result<()> {
     if let Some(p) = prefix {
         write!(out, "{p}: ")?;
     }
     let mut t = String::with_capacity(20);
-    meta.ts.write_time_of_day(&mut t);
+    ev.ts.write_time_of_day(&mut t);
     out.extend_from_slice(t.as_bytes());
-    if let Some(name) = meta.iface {
+    if let Some(name) = &ev.iface {
         write!(out, " {name}")?;
-    } else if let Some(idx) = seg.ctx.ifindex {
+    } else if let Some(idx) = ev.ifindex {
         write!(out, " ifindex {idx}")?;
     }
-    if let Some(d) = meta.direction_of(seg) {
+    if let Some(d) = ev.direction {
         write!(out, " {}", d.as_str())?;
     }
-    write!(
-        out,
-        " {} > {} [{}] seq {}",
-        Endpoint(seg.src, seg.sport),
-        Endpoint(seg.dst, seg.dport),
-        seg.flags,
-        seg.seq
-    )?;
-    if seg.flags.ack() {
-        write!(out, " ack {}", seg.ack)?;
+    write!(out, " {} > {} [{}] seq {}", ev.from, ev.to, ev.flags, ev.seq)?;
+    if let Some(ack) = ev.ack {
+        write!(out, " ack {ack}")?;
     }
-    write!(out, " win {} ttl {}", seg.window, seg.ttl)?;
-    for e in seg.ctx.encaps() {
+    write!(out, " win {} ttl {}", ev.window, ev.ttl)?;
+    for e in &ev.encap {
         write!(out, " {e}")?;
     }
-    if seg.payload_len > 0 {
-        write!(out, " len {}", seg.payload_len)?;
-        if let Some(text) = payload_text(seg) {
+    if ev.payload_len > 0 {
+        write!(out, " len {}", ev.payload_len)?;
+        if let Some(text) = &ev.payload_text {
             write!(out, " \"{text}\"")?;
         }
     }
-    out.push(b'\n');
-    Ok(())
+    writeln!(out, " | {}: {}", ev.verdict.as_str(), ev.evidence)
+}
+
+/// `13:15:40.000000 10.0.0.5:41000 > 10.0.0.1:80 [S] | unanswered: 3 SYNs over 7.0 s, …`
+pub fn write_unanswered_text(out: &mut Vec<u8>, c: &ConnSummary) -> io::Result<()> {
+    writeln!(out, "{} {} > {} [S] | {}", c.start.time_of_day(), c.orig, c.resp, c.fate)
+}
+
+pub fn write_note_text(out: &mut Vec<u8>, ts: Timestamp, sender: &Endpoint) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} note: {sender} kept sending data after its own RST: that RST was probably forged by a middlebox (suspected injected)",
+        ts.time_of_day()
+    )
+}
+
+/// A conn.log-like line: id, start, duration, endpoints, state, history, packets/bytes, fate.
+pub fn write_conn_text(out: &mut Vec<u8>, c: &ConnSummary) -> io::Result<()> {
+    let dur = c.last.nanos().saturating_sub(c.start.nanos()) as f64 / 1e9;
+    writeln!(
+        out,
+        "C{} {} {dur:.6}s {} > {}{} {} {} orig {}p/{}B resp {}p/{}B | {}",
+        c.id,
+        c.start.rfc3339(),
+        c.orig,
+        c.resp,
+        c.vlan.map(|v| format!(" vlan {v}")).unwrap_or_default(),
+        c.conn_state,
+        if c.history.is_empty() { "-" } else { &c.history },
+        c.orig_pkts,
+        c.orig_bytes,
+        c.resp_pkts,
+        c.resp_bytes,
+        c.fate
+    )
 }
 
 #[derive(Serialize)]
@@ -109,10 +98,10 @@ struct EncapJson {
 
 /// The `--json` record of one RST segment (schema in the README).
 #[derive(Serialize)]
-pub struct RstJson<'a> {
+struct RstJson<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    ts: String,
+    ts: Timestamp,
     file: &'a str,
     frame: u64,
     link_type: String,
@@ -120,65 +109,132 @@ pub struct RstJson<'a> {
     ifindex: Option<u32>,
     direction: Option<&'static str>,
     ip_version: u8,
-    src: IpAddr,
+    src: std::net::IpAddr,
     sport: u16,
-    dst: IpAddr,
+    dst: std::net::IpAddr,
     dport: u16,
-    flags: String,
+    flags: &'a str,
     seq: u32,
     ack: Option<u32>,
     window: u16,
     ttl: u8,
     ip_id: Option<u16>,
     payload_len: u32,
-    payload_text: Option<String>,
+    payload_text: Option<&'a str>,
     encap: Vec<EncapJson>,
+    verdict: crate::track::Verdict,
+    evidence: &'a str,
+    /// Whether the RST came from the connection's originator (client).
+    from_originator: bool,
+    conn: ConnJson<'a>,
 }
 
-impl<'a> RstJson<'a> {
-    pub fn new(meta: &PacketMeta<'a>, seg: &TcpSegment<'_>) -> Self {
-        RstJson {
-            kind: "rst",
-            ts: meta.ts.rfc3339(),
-            file: meta.file,
-            frame: meta.frame,
-            link_type: meta.link_type.to_string(),
-            interface: meta.iface,
-            ifindex: seg.ctx.ifindex,
-            direction: meta
-                .direction_of(seg)
-                .map(|d| if d == Direction::In { "in" } else { "out" }),
-            ip_version: if seg.src.is_ipv4() { 4 } else { 6 },
-            src: seg.src,
-            sport: seg.sport,
-            dst: seg.dst,
-            dport: seg.dport,
-            flags: seg.flags.to_string(),
-            seq: seg.seq,
-            ack: seg.flags.ack().then_some(seg.ack),
-            window: seg.window,
-            ttl: seg.ttl,
-            ip_id: seg.ip_id,
-            payload_len: seg.payload_len,
-            payload_text: payload_text(seg),
-            encap: seg
-                .ctx
-                .encaps()
-                .map(|e| EncapJson {
-                    kind: e.kind(),
-                    id: e.id(),
-                })
-                .collect(),
+#[derive(Serialize)]
+struct ConnJson<'a> {
+    id: String,
+    orig: String,
+    resp: String,
+    orig_h: std::net::IpAddr,
+    orig_p: u16,
+    resp_h: std::net::IpAddr,
+    resp_p: u16,
+    vlan: Option<u16>,
+    start: Timestamp,
+    duration: f64,
+    orig_pkts: u64,
+    orig_bytes: u64,
+    resp_pkts: u64,
+    resp_bytes: u64,
+    conn_state: &'a str,
+    history: &'a str,
+    syns: u32,
+    fate: &'a str,
+}
+
+impl<'a> ConnJson<'a> {
+    fn new(c: &'a ConnSummary) -> Self {
+        ConnJson {
+            id: format!("C{}", c.id),
+            orig: c.orig.to_string(),
+            resp: c.resp.to_string(),
+            orig_h: c.orig.ip,
+            orig_p: c.orig.port,
+            resp_h: c.resp.ip,
+            resp_p: c.resp.port,
+            vlan: c.vlan,
+            start: c.start,
+            duration: c.last.nanos().saturating_sub(c.start.nanos()) as f64 / 1e9,
+            orig_pkts: c.orig_pkts,
+            orig_bytes: c.orig_bytes,
+            resp_pkts: c.resp_pkts,
+            resp_bytes: c.resp_bytes,
+            conn_state: c.conn_state,
+            history: &c.history,
+            syns: c.syns,
+            fate: &c.fate,
         }
     }
 }
 
-pub fn write_json_line(
-    out: &mut Vec<u8>,
-    meta: &PacketMeta<'_>,
-    seg: &TcpSegment<'_>,
-) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, &RstJson::new(meta, seg))?;
+pub fn write_rst_json(out: &mut Vec<u8>, file: &str, ev: &RstEvent) -> io::Result<()> {
+    let j = RstJson {
+        kind: "rst",
+        ts: ev.ts,
+        file,
+        frame: ev.frame,
+        link_type: ev.link_type.to_string(),
+        interface: ev.iface.as_deref(),
+        ifindex: ev.ifindex,
+        direction: ev.direction.map(dir_word),
+        ip_version: if ev.from.ip.is_ipv4() { 4 } else { 6 },
+        src: ev.from.ip,
+        sport: ev.from.port,
+        dst: ev.to.ip,
+        dport: ev.to.port,
+        flags: &ev.flags,
+        seq: ev.seq,
+        ack: ev.ack,
+        window: ev.window,
+        ttl: ev.ttl,
+        ip_id: ev.ip_id,
+        payload_len: ev.payload_len,
+        payload_text: ev.payload_text.as_deref(),
+        encap: ev.encap.iter().map(|e| EncapJson { kind: e.kind(), id: e.id() }).collect(),
+        verdict: ev.verdict,
+        evidence: &ev.evidence,
+        from_originator: ev.from_orig,
+        conn: ConnJson::new(&ev.conn),
+    };
+    serde_json::to_writer(&mut *out, &j)?;
+    out.push(b'\n');
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct TypedConn<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    conn: ConnJson<'a>,
+}
+
+/// `{"type":"unanswered",…}` or `{"type":"conn",…}` with the connection's fields.
+pub fn write_conn_json(out: &mut Vec<u8>, kind: &'static str, c: &ConnSummary) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &TypedConn { kind, conn: ConnJson::new(c) })?;
+    out.push(b'\n');
+    Ok(())
+}
+
+pub fn write_note_json(out: &mut Vec<u8>, ts: Timestamp, conn_id: u64, sender: &Endpoint) -> io::Result<()> {
+    let v = serde_json::json!({
+        "type": "note",
+        "ts": ts,
+        "conn": format!("C{conn_id}"),
+        "sender": sender.to_string(),
+        "verdict": "suspected_injected",
+        "text": "the sender kept sending data after its own RST: that RST was probably forged by a middlebox",
+    });
+    serde_json::to_writer(&mut *out, &v)?;
     out.push(b'\n');
     Ok(())
 }

@@ -178,9 +178,153 @@ pub fn founding_story() -> Vec<u8> {
     s.pcapng("lo")
 }
 
-/// Every scenario by file name.
+fn addr(a: [u8; 4]) -> IpAddr {
+    IpAddr::from(a)
+}
+
+/// A client (10.0.0.2) and a server (10.0.0.1:port) on an Ethernet link, 40 ms apart.
+fn client_server(port: u16, cport: u16) -> Conn {
+    let mut c = Conn::new((addr([10, 0, 0, 2]), cport), (addr([10, 0, 0, 1]), port), 1_000_000, 5_000_000);
+    c.server_ttl = 64;
+    c.client_ttl = 63;
+    c
+}
+
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: example\r\n\r\n";
+const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+/// SYN, SYN-ACK, then the client gives up with a RST before completing the handshake.
+pub fn handshake_reset() -> Vec<u8> {
+    let mut s = Script::default();
+    let mut c = client_server(443, 50_001);
+    let syn = c.segment(Side::Client, TcpFlags::SYN, &[]);
+    s.push(STORY_START, &syn);
+    let synack = c.segment(Side::Server, TcpFlags::SYN | TcpFlags::ACK, &[]);
+    s.push(STORY_START + 40 * MS, &synack);
+    let rst = c.segment(Side::Client, TcpFlags::RST, &[]);
+    s.push(STORY_START + 41 * MS, &rst);
+    s.pcapng("eth0")
+}
+
+/// An established connection the client aborts (RST/ACK after data).
+pub fn reset_by_client() -> Vec<u8> {
+    let mut s = Script::default();
+    let mut c = client_server(80, 50_002);
+    s.handshake(STORY_START, &mut c, 40 * MS);
+    let req = c.segment(Side::Client, TcpFlags::PSH | TcpFlags::ACK, REQUEST);
+    s.push(STORY_START + 41 * MS, &req);
+    let resp = c.segment(Side::Server, TcpFlags::PSH | TcpFlags::ACK, RESPONSE);
+    s.push(STORY_START + 80 * MS, &resp);
+    let rst = c.segment(Side::Client, TcpFlags::RST | TcpFlags::ACK, &[]);
+    s.push(STORY_START + 90 * MS, &rst);
+    s.pcapng("eth0")
+}
+
+/// An established connection the server aborts while the client waits for its answer.
+pub fn reset_by_server() -> Vec<u8> {
+    let mut s = Script::default();
+    let mut c = client_server(5432, 50_003);
+    s.handshake(STORY_START, &mut c, 40 * MS);
+    let req = c.segment(Side::Client, TcpFlags::PSH | TcpFlags::ACK, b"SELECT 1;");
+    s.push(STORY_START + 41 * MS, &req);
+    let ack = c.segment(Side::Server, TcpFlags::ACK, &[]);
+    s.push(STORY_START + 60 * MS, &ack);
+    let rst = c.segment(Side::Server, TcpFlags::RST | TcpFlags::ACK, &[]);
+    s.push(STORY_START + 2 * SEC, &rst);
+    s.pcapng("eth0")
+}
+
+/// The server closes an idle keep-alive connection; the client, unaware, sends another request
+/// and the closed socket answers with a RST. Routine.
+pub fn reset_after_close() -> Vec<u8> {
+    let mut s = Script::default();
+    let mut c = client_server(80, 50_004);
+    s.handshake(STORY_START, &mut c, 40 * MS);
+    let req = c.segment(Side::Client, TcpFlags::PSH | TcpFlags::ACK, REQUEST);
+    s.push(STORY_START + 41 * MS, &req);
+    let resp = c.segment(Side::Server, TcpFlags::PSH | TcpFlags::ACK, RESPONSE);
+    s.push(STORY_START + 80 * MS, &resp);
+    let ack = c.segment(Side::Client, TcpFlags::ACK, &[]);
+    s.push(STORY_START + 120 * MS, &ack);
+    let fin = c.segment(Side::Server, TcpFlags::FIN | TcpFlags::ACK, &[]);
+    s.push(STORY_START + 5 * SEC, &fin);
+    let finack = c.segment(Side::Client, TcpFlags::ACK, &[]);
+    s.push(STORY_START + 5 * SEC + 40 * MS, &finack);
+    let req2 = c.segment(Side::Client, TcpFlags::PSH | TcpFlags::ACK, REQUEST);
+    s.push(STORY_START + 5 * SEC + 100 * MS, &req2);
+    let rst = c.segment(Side::Server, TcpFlags::RST, &[]);
+    s.push(STORY_START + 5 * SEC + 140 * MS, &rst);
+    s.pcapng("eth0")
+}
+
+/// A RST for a connection the capture never saw.
+pub fn stray() -> Vec<u8> {
+    let mut s = Script::default();
+    let rst = TcpSpec::new(addr([10, 0, 0, 1]), 443, addr([10, 0, 0, 9]), 51_515, TcpFlags::RST).seq(77_777);
+    s.push(STORY_START, &rst);
+    s.pcapng("eth0")
+}
+
+/// A RST whose sequence number is far outside the window the receiver advertised.
+pub fn out_of_window() -> Vec<u8> {
+    let mut s = Script::default();
+    let mut c = client_server(22, 50_005);
+    s.handshake(STORY_START, &mut c, 40 * MS);
+    let data = c.segment(Side::Server, TcpFlags::PSH | TcpFlags::ACK, b"SSH-2.0-OpenSSH_9.6\r\n");
+    s.push(STORY_START + 50 * MS, &data);
+    let ack = c.segment(Side::Client, TcpFlags::ACK, &[]);
+    s.push(STORY_START + 90 * MS, &ack);
+    let rst = TcpSpec::new(c.server.0, c.server.1, c.client.0, c.client.1, TcpFlags::RST)
+        .seq(c.server_next.wrapping_add(40_000_000))
+        .ttl(c.server_ttl);
+    s.push(STORY_START + 3 * SEC, &rst);
+    let more = c.segment(Side::Client, TcpFlags::PSH | TcpFlags::ACK, b"SSH-2.0-client\r\n");
+    s.push(STORY_START + 3 * SEC + 10 * MS, &more);
+    s.pcapng("eth0")
+}
+
+/// A middlebox forges a RST "from the server" (wrong TTL), and the real server keeps talking.
+pub fn injected() -> Vec<u8> {
+    let mut s = Script::default();
+    let mut c = client_server(443, 50_006);
+    c.server_ttl = 52;
+    s.handshake(STORY_START, &mut c, 40 * MS);
+    let hello = c.segment(Side::Client, TcpFlags::PSH | TcpFlags::ACK, b"\x16\x03\x01\x00\x05hello");
+    s.push(STORY_START + 41 * MS, &hello);
+    let forged = TcpSpec::new(c.server.0, c.server.1, c.client.0, c.client.1, TcpFlags::RST | TcpFlags::ACK)
+        .seq(c.server_next)
+        .ack(c.client_next)
+        .ttl(64);
+    s.push(STORY_START + 45 * MS, &forged);
+    let answer = c.segment(Side::Server, TcpFlags::PSH | TcpFlags::ACK, b"\x16\x03\x03\x00\x05world");
+    s.push(STORY_START + 80 * MS, &answer);
+    s.pcapng("eth0")
+}
+
+/// SYNs to a filtered port: retransmitted after 1, 2 and 4 s, never answered.
+pub fn unanswered() -> Vec<u8> {
+    let mut s = Script::default();
+    let c = client_server(3306, 50_007);
+    let syn = TcpSpec::new(c.client.0, c.client.1, c.server.0, c.server.1, TcpFlags::SYN).seq(c.client_next).ttl(63);
+    for at in [0, SEC, 3 * SEC, 7 * SEC] {
+        s.push(STORY_START + at, &syn);
+    }
+    s.pcapng("eth0")
+}
+
+/// Every scenario by file name, with the verdict (or fate) it demonstrates.
 pub fn all() -> Vec<(&'static str, Vec<u8>)> {
-    vec![("founding-story.pcapng", founding_story())]
+    vec![
+        ("founding-story.pcapng", founding_story()),
+        ("handshake-reset.pcapng", handshake_reset()),
+        ("reset-by-client.pcapng", reset_by_client()),
+        ("reset-by-server.pcapng", reset_by_server()),
+        ("reset-after-close.pcapng", reset_after_close()),
+        ("stray.pcapng", stray()),
+        ("out-of-window.pcapng", out_of_window()),
+        ("injected.pcapng", injected()),
+        ("unanswered.pcapng", unanswered()),
+    ]
 }
 
 /// Timestamp helper for callers that script with [`Timestamp`]s.

@@ -59,6 +59,7 @@ fn track(path: &Path, b: &Baseline) -> Vec<ConnSummary> {
         let meta = SegMeta {
             ts: p.ts,
             frame,
+            link_type: p.link_type,
             iface: 0,
             iface_name: None,
             direction: p.direction,

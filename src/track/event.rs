@@ -121,7 +121,10 @@ pub struct ConnSummary {
 pub struct RstEvent {
     pub ts: Timestamp,
     pub frame: u64,
+    pub link_type: crate::capture::LinkType,
     pub iface: Option<String>,
+    /// Interface index from a LINUX_SLL2 header.
+    pub ifindex: Option<u32>,
     pub direction: Option<Direction>,
     /// The sender and receiver of this RST.
     pub from: Endpoint,
@@ -133,6 +136,7 @@ pub struct RstEvent {
     pub ack: Option<u32>,
     pub window: u16,
     pub ttl: u8,
+    pub ip_id: Option<u16>,
     pub payload_len: u32,
     pub payload_text: Option<String>,
     pub encap: Vec<crate::decode::Encap>,

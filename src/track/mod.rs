@@ -162,6 +162,7 @@ pub struct Tracker {
     table: HashMap<FlowKey, Conn, foldhash::fast::FixedState>,
     next_id: u64,
     last_sweep: i64,
+    since_sweep: u64,
     now: i64,
     pub stats: TrackerStats,
     events: Vec<Event>,
@@ -172,6 +173,7 @@ pub struct Tracker {
 pub struct SegMeta<'a> {
     pub ts: Timestamp,
     pub frame: u64,
+    pub link_type: crate::capture::LinkType,
     pub iface: u32,
     pub iface_name: Option<&'a str>,
     pub direction: Option<Direction>,
@@ -231,6 +233,7 @@ impl Tracker {
             cfg,
             next_id: 1,
             last_sweep: i64::MIN,
+            since_sweep: 0,
             now: i64::MIN,
             stats: TrackerStats::default(),
             events: Vec::new(),
@@ -247,12 +250,17 @@ impl Tracker {
     }
 
     /// Feeds one segment.
-    pub fn observe(&mut self, meta: &SegMeta<'_>, seg: &TcpSegment<'_>) {
+    /// Feeds one segment; returns the id of the connection it belongs to.
+    pub fn observe(&mut self, meta: &SegMeta<'_>, seg: &TcpSegment<'_>) -> u64 {
         let now = meta.ts.nanos();
         self.now = self.now.max(now);
-        if self.now.saturating_sub(self.last_sweep) >= SEC {
+        self.since_sweep += 1;
+        // Sweeping walks the whole table: do it at most once a second of capture time, and only
+        // after as many packets as a quarter of the table, so its cost per packet stays bounded.
+        if self.now.saturating_sub(self.last_sweep) >= SEC && self.since_sweep >= (self.table.len() / 4) as u64 {
             self.sweep();
             self.last_sweep = self.now;
+            self.since_sweep = 0;
         }
         let key = FlowKey::new(
             (seg.src, seg.sport),
@@ -296,7 +304,7 @@ impl Tracker {
             self.stats.peak_conns = self.stats.peak_conns.max(self.table.len());
         }
         let Some(conn) = self.table.get_mut(&key) else {
-            return;
+            return 0;
         };
         let from_orig = conn.orig.ep
             == (Endpoint {
@@ -327,7 +335,9 @@ impl Tracker {
             let ev = RstEvent {
                 ts: meta.ts,
                 frame: meta.frame,
+                link_type: meta.link_type,
                 iface: meta.iface_name.map(str::to_string),
+                ifindex: seg.ctx.ifindex,
                 direction: meta.direction.or(seg.ctx.direction),
                 from: Endpoint {
                     ip: seg.src,
@@ -347,6 +357,7 @@ impl Tracker {
                 ack: seg.flags.ack().then_some(seg.ack),
                 window: seg.window,
                 ttl: seg.ttl,
+                ip_id: seg.ip_id,
                 payload_len: seg.payload_len,
                 payload_text: payload_text(seg),
                 encap: seg.ctx.encaps().collect(),
@@ -356,6 +367,7 @@ impl Tracker {
             };
             self.events.push(Event::Rst(Box::new(ev)));
         }
+        conn.id
     }
 
     /// Ends every connection (end of capture, or of a live session).

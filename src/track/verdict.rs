@@ -77,6 +77,14 @@ pub(super) fn classify(
             ),
         );
     }
+    // tcp_abort_on_overflow: the server answers the handshake's final ACK with a RST when its
+    // accept queue is full; so does a listener that closed between SYN-ACK and ACK.
+    if !from_orig && conn.resp.sent_synack && conn.resp.pkts == 1 && conn.orig.bytes == 0 {
+        return (
+            Verdict::HandshakeReset,
+            "server reset right after the handshake, before any data (accept queue overflow with tcp_abort_on_overflow=1, or the listener closed)".to_string(),
+        );
+    }
     if conn.resp.sent_synack && !conn.handshake_done {
         let who = if from_orig { "client" } else { "server" };
         return (

@@ -1,0 +1,1713 @@
+//! The summary report: who resets whom and how often, and the findings ranked by how much they
+//! matter, in plain words (text for a terminal, JSON for `--json`).
+//!
+//! Owns the aggregation of classified RSTs, ended connections and kept-talking notes into groups
+//! (by the endpoint that resets, by service port, by peer), the pattern rules (service down, port
+//! scan, many sources refused on one port, RST storm, unanswered SYNs, suspected injection,
+//! routine resets) and their rendering. Pure and bounded: every table has a key cap and an
+//! overflow counter that the rendered report mentions; distinct-peer sets share one entry budget.
+//! All output is deterministic (ordered maps only).
+
+use crate::sanitize::sanitize_text;
+use crate::services::Services;
+use crate::timestamp::Timestamp;
+use crate::track::{ConnSummary, Endpoint, RstEvent, Verdict};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+const NS: i64 = 1_000_000_000;
+
+/// Refused (or unanswered) attempts on one ip:port at least this often: the service is down.
+pub const SERVICE_DOWN_REPEATS: u64 = 3;
+/// One source refused (or unanswered) on at least this many distinct ports: a port scan.
+pub const PORT_SCAN_PORTS: usize = 10;
+/// At least this many sources refused on one port across several hosts.
+pub const MANY_SOURCES: usize = 10;
+/// A second with at least this many RSTs…
+pub const STORM_MIN_RSTS: u64 = 100;
+/// …and at least this many times the typical second of the capture is a storm.
+pub const STORM_FACTOR: u64 = 10;
+
+/// Findings shown in the text (all of them are in the JSON).
+const MAX_TEXT_FINDINGS: usize = 20;
+/// Evidence lines listing endpoints or ports, per finding.
+const MAX_LISTED: usize = 5;
+/// Rows per grouping in the JSON.
+const MAX_JSON_ROWS: usize = 1000;
+/// Storm episodes reported one by one.
+const MAX_STORMS: usize = 10;
+/// Characters kept of one evidence sample.
+const MAX_SAMPLE_CHARS: usize = 200;
+
+/// The report's bounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Keys per table (endpoints, services, peers, healthy endpoints, kept-talking senders).
+    pub max_keys: usize,
+    /// Distinct peers (or ports) remembered per group.
+    pub max_distinct: usize,
+    /// Distinct-set entries for all groups together.
+    pub distinct_budget: usize,
+    /// Seconds with RSTs remembered for storm detection.
+    pub max_seconds: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_keys: 100_000,
+            max_distinct: 1024,
+            distinct_budget: 2_000_000,
+            max_seconds: 100_000,
+        }
+    }
+}
+
+/// How much a finding matters. Orders alarming first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Alarming,
+    Warning,
+    Routine,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Alarming => "alarming",
+            Severity::Warning => "warning",
+            Severity::Routine => "routine",
+        }
+    }
+}
+
+/// One thing the report found, in plain words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// Which rule found it: `service_down`, `refused_on_many_hosts`, `refused`, `port_scan`,
+    /// `rst_storm`, `unanswered`, `unanswered_few`, `suspected_injection`, a verdict name in
+    /// snake case (`reset_by_server`, …), or `routine_resets`.
+    pub kind: &'static str,
+    /// Events behind it (RSTs, attempts), for ranking.
+    pub count: u64,
+    pub title: String,
+    pub evidence: Vec<String>,
+    pub next_steps: Vec<String>,
+}
+
+/// What a group counts: RSTs of one verdict, or unanswered attempts (S0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Kind {
+    Rst(Verdict),
+    Unanswered,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Rst(v) => v.as_str(),
+            Kind::Unanswered => "unanswered",
+        }
+    }
+}
+
+const REFUSED: Kind = Kind::Rst(Verdict::Refused);
+
+/// Shared allowance of distinct-set entries.
+#[derive(Debug, Clone)]
+struct Budget {
+    left: usize,
+    per_set: usize,
+    /// Entries not kept because the budget was spent.
+    refused: u64,
+}
+
+/// A set of distinct values with a cap; once full it only says "at least".
+#[derive(Debug, Clone)]
+struct Distinct<T> {
+    set: BTreeSet<T>,
+    saturated: bool,
+}
+
+impl<T: Ord + Copy> Distinct<T> {
+    fn new() -> Self {
+        Distinct {
+            set: BTreeSet::new(),
+            saturated: false,
+        }
+    }
+
+    fn insert(&mut self, v: T, b: &mut Budget) {
+        if self.set.contains(&v) {
+            return;
+        }
+        if self.set.len() >= b.per_set {
+            self.saturated = true;
+        } else if b.left == 0 {
+            self.saturated = true;
+            b.refused += 1;
+        } else {
+            self.set.insert(v);
+            b.left -= 1;
+        }
+    }
+
+    fn n(&self) -> usize {
+        self.set.len()
+    }
+
+    /// `12` or `at least 1024`.
+    fn text(&self) -> String {
+        if self.saturated {
+            format!("at least {}", self.set.len())
+        } else {
+            self.set.len().to_string()
+        }
+    }
+}
+
+/// Events per one-second bucket of capture time, tracked as they stream by: the busiest bucket.
+/// Events out of time order start a new bucket, so the peak is never overstated.
+#[derive(Debug, Clone, Copy)]
+struct Peak {
+    cur_sec: i64,
+    cur_n: u64,
+    best_sec: i64,
+    best_n: u64,
+}
+
+impl Peak {
+    fn new(sec: i64) -> Self {
+        Peak {
+            cur_sec: sec,
+            cur_n: 0,
+            best_sec: sec,
+            best_n: 0,
+        }
+    }
+
+    fn add(&mut self, sec: i64) {
+        if sec != self.cur_sec {
+            self.cur_sec = sec;
+            self.cur_n = 0;
+        }
+        self.cur_n = self.cur_n.saturating_add(1);
+        if self.cur_n > self.best_n {
+            self.best_n = self.cur_n;
+            self.best_sec = sec;
+        }
+    }
+}
+
+/// Events of one kind for one key (endpoint, port or peer).
+#[derive(Debug, Clone)]
+struct Group {
+    count: u64,
+    first: Timestamp,
+    last: Timestamp,
+    peak: Peak,
+    /// IPs of the other side.
+    peers: Distinct<IpAddr>,
+    /// Ports of the other side.
+    ports: Distinct<u16>,
+    /// SYNs sent (unanswered attempts).
+    syns: u64,
+    /// RSTs sent by the connection's originator.
+    from_orig: u64,
+    /// The earliest event's evidence (endpoint groups only).
+    sample: Option<Box<(Timestamp, String)>>,
+}
+
+impl Group {
+    fn new(ts: Timestamp) -> Self {
+        Group {
+            count: 0,
+            first: ts,
+            last: ts,
+            peak: Peak::new(ts.secs()),
+            peers: Distinct::new(),
+            ports: Distinct::new(),
+            syns: 0,
+            from_orig: 0,
+            sample: None,
+        }
+    }
+
+    fn record(&mut self, ts: Timestamp, other: Endpoint, b: &mut Budget) {
+        self.count = self.count.saturating_add(1);
+        self.first = self.first.min(ts);
+        self.last = self.last.max(ts);
+        self.peak.add(ts.secs());
+        self.peers.insert(other.ip, b);
+        self.ports.insert(other.port, b);
+    }
+
+    fn sample(&mut self, ts: Timestamp, evidence: &str) {
+        if self.sample.as_ref().is_none_or(|s| ts < s.0) {
+            self.sample = Some(Box::new((ts, clean(evidence))));
+        }
+    }
+
+    /// Events per second over the active period: (count − 1) intervals over last − first, so
+    /// ten attempts 500 ms apart (4.5 s) are 2.0/s. None for one event or a zero-length period.
+    fn rate(&self) -> Option<f64> {
+        rate(self.count, self.first, self.last)
+    }
+}
+
+fn rate(count: u64, first: Timestamp, last: Timestamp) -> Option<f64> {
+    let span = i128::from(last.nanos()) - i128::from(first.nanos());
+    (count >= 2 && span > 0).then(|| (count - 1) as f64 / (span as f64 / NS as f64))
+}
+
+/// Count and time range, for healthy connections and kept-talking notes.
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    count: u64,
+    first: Timestamp,
+    last: Timestamp,
+}
+
+impl Tally {
+    fn add(&mut self, first: Timestamp, last: Timestamp) {
+        self.count = self.count.saturating_add(1);
+        self.first = self.first.min(first);
+        self.last = self.last.max(last);
+    }
+}
+
+/// Events a full table could not group.
+#[derive(Debug, Clone, Default, Serialize)]
+struct Overflow {
+    by_endpoint: u64,
+    by_service: u64,
+    by_peer: u64,
+    healthy: u64,
+    kept_talking: u64,
+    seconds: u64,
+    distinct: u64,
+}
+
+impl Overflow {
+    fn any(&self) -> bool {
+        self.by_endpoint
+            + self.by_service
+            + self.by_peer
+            + self.healthy
+            + self.kept_talking
+            + self.seconds
+            + self.distinct
+            > 0
+    }
+}
+
+/// The aggregate of a run: feed it events, then ask for findings, text or JSON.
+#[derive(Debug, Clone)]
+pub struct Report {
+    services: Services,
+    limits: Limits,
+    budget: Budget,
+    /// Earliest and latest time seen in any event.
+    span: Option<(Timestamp, Timestamp)>,
+    rsts: u64,
+    ended: u64,
+    healthy: u64,
+    unanswered: u64,
+    kept_talking: u64,
+    by_kind: BTreeMap<Kind, Group>,
+    /// Keyed by the endpoint that resets (for unanswered attempts: the silent destination).
+    by_endpoint: BTreeMap<(Endpoint, Kind), Group>,
+    /// Keyed by the connection's responder port; the other side is the client.
+    by_service: BTreeMap<(u16, Kind), Group>,
+    /// Keyed by the host that received the RSTs (for unanswered attempts: the client).
+    by_peer: BTreeMap<(IpAddr, Kind), Group>,
+    healthy_by_endpoint: BTreeMap<Endpoint, Tally>,
+    healthy_by_port: BTreeMap<u16, Tally>,
+    kept_by_sender: BTreeMap<Endpoint, Tally>,
+    /// RSTs per second of capture time.
+    seconds: BTreeMap<i64, u64>,
+    overflow: Overflow,
+}
+
+/// The group for `key`, unless the table is full (then the overflow counter counts the event).
+fn slot<'a, K: Ord>(
+    map: &'a mut BTreeMap<K, Group>,
+    key: K,
+    ts: Timestamp,
+    cap: usize,
+    dropped: &mut u64,
+) -> Option<&'a mut Group> {
+    if map.len() >= cap && !map.contains_key(&key) {
+        *dropped += 1;
+        return None;
+    }
+    Some(map.entry(key).or_insert_with(|| Group::new(ts)))
+}
+
+fn tally<K: Ord>(
+    map: &mut BTreeMap<K, Tally>,
+    key: K,
+    first: Timestamp,
+    last: Timestamp,
+    cap: usize,
+    dropped: &mut u64,
+) {
+    if map.len() >= cap && !map.contains_key(&key) {
+        *dropped += 1;
+        return;
+    }
+    map.entry(key)
+        .or_insert(Tally {
+            count: 0,
+            first,
+            last,
+        })
+        .add(first, last);
+}
+
+impl Report {
+    pub fn new(services: Services) -> Self {
+        Report::with_limits(services, Limits::default())
+    }
+
+    pub fn with_limits(services: Services, limits: Limits) -> Self {
+        Report {
+            services,
+            budget: Budget {
+                left: limits.distinct_budget,
+                per_set: limits.max_distinct,
+                refused: 0,
+            },
+            limits,
+            span: None,
+            rsts: 0,
+            ended: 0,
+            healthy: 0,
+            unanswered: 0,
+            kept_talking: 0,
+            by_kind: BTreeMap::new(),
+            by_endpoint: BTreeMap::new(),
+            by_service: BTreeMap::new(),
+            by_peer: BTreeMap::new(),
+            healthy_by_endpoint: BTreeMap::new(),
+            healthy_by_port: BTreeMap::new(),
+            kept_by_sender: BTreeMap::new(),
+            seconds: BTreeMap::new(),
+            overflow: Overflow::default(),
+        }
+    }
+
+    fn observe(&mut self, ts: Timestamp) {
+        self.span = Some(match self.span {
+            None => (ts, ts),
+            Some((a, b)) => (a.min(ts), b.max(ts)),
+        });
+    }
+
+    /// A classified RST.
+    pub fn add_rst(&mut self, ev: &RstEvent) {
+        self.observe(ev.ts);
+        self.rsts = self.rsts.saturating_add(1);
+        let kind = Kind::Rst(ev.verdict);
+        let ts = ev.ts;
+        let cap = self.limits.max_keys;
+        let b = &mut self.budget;
+        let g = self.by_kind.entry(kind).or_insert_with(|| Group::new(ts));
+        g.record(ts, ev.to, b);
+        g.from_orig += u64::from(ev.from_orig);
+        if let Some(g) = slot(
+            &mut self.by_endpoint,
+            (ev.from, kind),
+            ts,
+            cap,
+            &mut self.overflow.by_endpoint,
+        ) {
+            g.record(ts, ev.to, b);
+            g.from_orig += u64::from(ev.from_orig);
+            g.sample(ts, &ev.evidence);
+        }
+        if let Some(g) = slot(
+            &mut self.by_service,
+            (ev.conn.resp.port, kind),
+            ts,
+            cap,
+            &mut self.overflow.by_service,
+        ) {
+            g.record(ts, ev.conn.orig, b);
+            g.from_orig += u64::from(ev.from_orig);
+        }
+        if let Some(g) = slot(
+            &mut self.by_peer,
+            (ev.to.ip, kind),
+            ts,
+            cap,
+            &mut self.overflow.by_peer,
+        ) {
+            g.record(ts, ev.from, b);
+            g.from_orig += u64::from(ev.from_orig);
+        }
+        let sec = ts.secs();
+        if self.seconds.len() >= self.limits.max_seconds && !self.seconds.contains_key(&sec) {
+            self.overflow.seconds += 1;
+        } else {
+            let n = self.seconds.entry(sec).or_insert(0);
+            *n = n.saturating_add(1);
+        }
+        self.overflow.distinct = self.budget.refused;
+    }
+
+    /// A connection that ended: unanswered attempts (S0) become failures, connections that
+    /// completed their handshake count as healthy (to contrast a failing service with working
+    /// ones); the rest were already reported through their RSTs.
+    pub fn add_ended(&mut self, c: &ConnSummary) {
+        self.observe(c.start);
+        self.observe(c.last);
+        self.ended = self.ended.saturating_add(1);
+        let cap = self.limits.max_keys;
+        match c.conn_state {
+            "S0" => {
+                self.unanswered = self.unanswered.saturating_add(1);
+                let kind = Kind::Unanswered;
+                let ts = c.start;
+                let syns = u64::from(c.syns.max(1));
+                let b = &mut self.budget;
+                let g = self.by_kind.entry(kind).or_insert_with(|| Group::new(ts));
+                g.record(ts, c.orig, b);
+                g.syns = g.syns.saturating_add(syns);
+                if let Some(g) = slot(
+                    &mut self.by_endpoint,
+                    (c.resp, kind),
+                    ts,
+                    cap,
+                    &mut self.overflow.by_endpoint,
+                ) {
+                    g.record(ts, c.orig, b);
+                    g.syns = g.syns.saturating_add(syns);
+                    g.sample(ts, &c.fate);
+                }
+                if let Some(g) = slot(
+                    &mut self.by_service,
+                    (c.resp.port, kind),
+                    ts,
+                    cap,
+                    &mut self.overflow.by_service,
+                ) {
+                    g.record(ts, c.orig, b);
+                    g.syns = g.syns.saturating_add(syns);
+                }
+                if let Some(g) = slot(
+                    &mut self.by_peer,
+                    (c.orig.ip, kind),
+                    ts,
+                    cap,
+                    &mut self.overflow.by_peer,
+                ) {
+                    g.record(ts, c.resp, b);
+                    g.syns = g.syns.saturating_add(syns);
+                }
+                self.overflow.distinct = self.budget.refused;
+            }
+            "SF" | "S1" | "S2" | "S3" => {
+                self.healthy = self.healthy.saturating_add(1);
+                tally(
+                    &mut self.healthy_by_endpoint,
+                    c.resp,
+                    c.start,
+                    c.last,
+                    cap,
+                    &mut self.overflow.healthy,
+                );
+                tally(
+                    &mut self.healthy_by_port,
+                    c.resp.port,
+                    c.start,
+                    c.last,
+                    cap,
+                    &mut self.overflow.healthy,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Late evidence that `sender`'s earlier RST was forged: it kept sending after it.
+    pub fn add_kept_talking(&mut self, ts: Timestamp, sender: Endpoint) {
+        self.observe(ts);
+        self.kept_talking = self.kept_talking.saturating_add(1);
+        tally(
+            &mut self.kept_by_sender,
+            sender,
+            ts,
+            ts,
+            self.limits.max_keys,
+            &mut self.overflow.kept_talking,
+        );
+    }
+
+    /// RSTs added.
+    pub fn rsts(&self) -> u64 {
+        self.rsts
+    }
+
+    /// Unanswered attempts (S0) added.
+    pub fn unanswered(&self) -> u64 {
+        self.unanswered
+    }
+
+    /// Events a full table could not group (all tables together).
+    pub fn overflowed(&self) -> u64 {
+        let o = &self.overflow;
+        o.by_endpoint + o.by_service + o.by_peer + o.healthy + o.kept_talking + o.seconds
+    }
+
+    /// Everything found, most important first: severity, then events behind it, then title.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let scanners = self.port_scans(&mut out);
+        self.refused(&scanners, &mut out);
+        self.unanswered_attempts(&scanners, &mut out);
+        self.storms(&mut out);
+        self.injection(&mut out);
+        self.other_verdicts(&mut out);
+        self.routine(&mut out);
+        out.sort_by(|a, b| {
+            a.severity
+                .cmp(&b.severity)
+                .then(b.count.cmp(&a.count))
+                .then_with(|| a.title.cmp(&b.title))
+        });
+        out
+    }
+
+    // ---- rules ----
+
+    /// One source refused or unanswered on many ports. Returns the scanners.
+    fn port_scans(&self, out: &mut Vec<Finding>) -> BTreeSet<IpAddr> {
+        struct Scan {
+            ports: BTreeSet<u16>,
+            saturated: bool,
+            hosts: BTreeSet<IpAddr>,
+            refused: u64,
+            unanswered: u64,
+            first: Timestamp,
+            last: Timestamp,
+        }
+        let mut scans: BTreeMap<IpAddr, Scan> = BTreeMap::new();
+        for ((ip, kind), g) in &self.by_peer {
+            if *kind != REFUSED && *kind != Kind::Unanswered {
+                continue;
+            }
+            let s = scans.entry(*ip).or_insert_with(|| Scan {
+                ports: BTreeSet::new(),
+                saturated: false,
+                hosts: BTreeSet::new(),
+                refused: 0,
+                unanswered: 0,
+                first: g.first,
+                last: g.last,
+            });
+            s.ports.extend(g.ports.set.iter().copied());
+            s.saturated |= g.ports.saturated;
+            s.hosts.extend(g.peers.set.iter().copied());
+            if *kind == REFUSED {
+                s.refused += g.count;
+            } else {
+                s.unanswered += g.count;
+            }
+            s.first = s.first.min(g.first);
+            s.last = s.last.max(g.last);
+        }
+        let mut scanners = BTreeSet::new();
+        for (ip, s) in scans {
+            if s.ports.len() < PORT_SCAN_PORTS {
+                continue;
+            }
+            scanners.insert(ip);
+            let n = s.refused + s.unanswered;
+            let how = match (s.refused > 0, s.unanswered > 0) {
+                (true, true) => "refused or ignored",
+                (true, false) => "refused",
+                _ => "ignored",
+            };
+            let ports_text = if s.saturated {
+                format!("at least {}", s.ports.len())
+            } else {
+                s.ports.len().to_string()
+            };
+            let title = format!(
+                "{ip} was {how} on {ports_text} ports of {} ({}): looks like a port scan",
+                count_noun(s.hosts.len() as u64, "host", "hosts"),
+                rate_when(n, s.first, s.last)
+            );
+            let listed: Vec<String> = s
+                .ports
+                .iter()
+                .take(12)
+                .map(|p| p.to_string())
+                .collect();
+            let mut evidence = vec![format!(
+                "ports tried: {}{}",
+                listed.join(", "),
+                if s.ports.len() > listed.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            )];
+            evidence.push(format!(
+                "{} refused (RST), {} unanswered",
+                count_noun(s.refused, "attempt", "attempts"),
+                s.unanswered
+            ));
+            evidence.push(format!("hosts: {}", list_ips(&s.hosts, MAX_LISTED)));
+            out.push(Finding {
+                severity: Severity::Warning,
+                kind: "port_scan",
+                count: n,
+                title,
+                evidence,
+                next_steps: vec![
+                    format!(
+                        "find out who {ip} is (asset inventory, DNS, `whois {ip}`); if the scan is not expected, block it at the firewall"
+                    ),
+                    "its refused attempts are not an outage of those services".to_string(),
+                ],
+            });
+        }
+        scanners
+    }
+
+    /// Refused attempts: one port refused across many hosts, each endpoint refused repeatedly
+    /// (service down), and the rest together.
+    fn refused(&self, scanners: &BTreeSet<IpAddr>, out: &mut Vec<Finding>) {
+        let mut per_port: BTreeMap<u16, Vec<(Endpoint, &Group)>> = BTreeMap::new();
+        for ((e, k), g) in &self.by_endpoint {
+            if *k == REFUSED {
+                per_port.entry(e.port).or_default().push((*e, g));
+            }
+        }
+        let mut covered = BTreeSet::new();
+        for ((port, k), g) in &self.by_service {
+            if *k != REFUSED || g.peers.n() < MANY_SOURCES {
+                continue;
+            }
+            let Some(eps) = per_port.get(port).filter(|e| e.len() >= 2) else {
+                continue;
+            };
+            covered.insert(*port);
+            out.push(self.refused_on_many_hosts(*port, g, eps));
+        }
+        let mut few = Vec::new();
+        for (port, eps) in &per_port {
+            if covered.contains(port) {
+                continue;
+            }
+            for &(e, g) in eps {
+                if g.count >= SERVICE_DOWN_REPEATS {
+                    out.push(self.service_down(e, g));
+                } else if !g.peers.saturated
+                    && !g.peers.set.is_empty()
+                    && g.peers.set.iter().all(|ip| scanners.contains(ip))
+                {
+                    // Told in the port-scan finding.
+                } else {
+                    few.push((e, g));
+                }
+            }
+        }
+        if !few.is_empty() {
+            let n: u64 = few.iter().map(|(_, g)| g.count).sum();
+            let (first, last) = range(few.iter().map(|(_, g)| *g));
+            let title = format!(
+                "{} at {} ({}; fewer than {SERVICE_DOWN_REPEATS} each): nothing accepted connections there, or a firewall REJECT rule answered",
+                count_noun(n, "refused connection attempt", "refused connection attempts"),
+                count_noun(few.len() as u64, "endpoint", "endpoints"),
+                when(first, last)
+            );
+            out.push(Finding {
+                severity: Severity::Warning,
+                kind: "refused",
+                count: n,
+                title,
+                evidence: self.endpoint_lines(&few, "attempt", "attempts"),
+                next_steps: vec![
+                    "check that these services run and listen (`ss -ltnp`) and that clients use the right host and port".to_string(),
+                ],
+            });
+        }
+    }
+
+    /// The founding story: one ip:port refusing attempts again and again.
+    fn service_down(&self, e: Endpoint, g: &Group) -> Finding {
+        let desc = self.services.describe(e.port);
+        let title = format!(
+            "{e} refused {} from {} ({}): nothing accepted connections on {desc}",
+            count_noun(g.count, "connection attempt", "connection attempts"),
+            who(&g.peers, "client", "clients"),
+            rate_when(g.count, g.first, g.last)
+        );
+        let mut evidence = Vec::new();
+        if let Some(s) = &g.sample {
+            evidence.push(format!(
+                "each RST answered a SYN that got no SYN-ACK, e.g. at {}: {}",
+                s.0.time_of_day(),
+                s.1
+            ));
+        }
+        let one_client = g.peers.n() == 1 && !g.peers.saturated;
+        evidence.push(format!(
+            "{} from {} source {}; {}; the {} retrying",
+            count_noun(g.count, "attempt", "attempts"),
+            g.ports.text(),
+            if g.ports.n() == 1 && !g.ports.saturated {
+                "port"
+            } else {
+                "ports"
+            },
+            peak_text(&g.peak),
+            if one_client {
+                "client keeps"
+            } else {
+                "clients keep"
+            }
+        ));
+        evidence.extend(self.contrast(e, g, "has no listener"));
+        Finding {
+            severity: Severity::Alarming,
+            kind: "service_down",
+            count: g.count,
+            title,
+            evidence,
+            next_steps: vec![
+                format!(
+                    "{}check what should listen on tcp/{}: `ss -ltnp 'sport = :{}'`, the service's logs, `systemctl --failed`",
+                    on_host(e.ip),
+                    e.port,
+                    e.port
+                ),
+                "if a firewall rule should reject these clients, find it: `nft list ruleset | grep -n reject` (or `iptables-save | grep REJECT`)".to_string(),
+            ],
+        }
+    }
+
+    fn refused_on_many_hosts(&self, port: u16, g: &Group, eps: &[(Endpoint, &Group)]) -> Finding {
+        let desc = self.services.describe(port);
+        let title = format!(
+            "{} hosts refused {} on {desc} from {} ({}): nothing accepted connections on that port there, or a firewall rejects it",
+            eps.len(),
+            count_noun(g.count, "connection attempt", "connection attempts"),
+            who(&g.peers, "client", "clients"),
+            rate_when(g.count, g.first, g.last)
+        );
+        let mut evidence = self.endpoint_lines(eps, "attempt", "attempts");
+        evidence.push(peak_text(&g.peak));
+        Finding {
+            severity: Severity::Alarming,
+            kind: "refused_on_many_hosts",
+            count: g.count,
+            title,
+            evidence,
+            next_steps: vec![
+                format!(
+                    "check what should listen on {desc} on those hosts (`ss -ltnp 'sport = :{port}'`) and whether a firewall rule rejects it (`nft list ruleset | grep -n reject`)"
+                ),
+                "if the clients should not connect there, fix their configuration (wrong port or host list)".to_string(),
+            ],
+        }
+    }
+
+    /// What worked while this endpoint failed: itself earlier, or other ports of the same host.
+    fn contrast(&self, e: Endpoint, g: &Group, failing: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(h) = self.healthy_by_endpoint.get(&e) {
+            if h.last <= g.first {
+                lines.push(format!(
+                    "{e} had accepted {} normally until {}: its listener went away after that",
+                    count_noun(h.count, "connection", "connections"),
+                    hms(h.last)
+                ));
+            } else {
+                lines.push(format!(
+                    "{e} also completed {} normally ({}): the listener comes and goes, is overloaded, or a firewall treats some clients differently",
+                    count_noun(h.count, "connection", "connections"),
+                    when(h.first, h.last)
+                ));
+            }
+        }
+        let lo = Endpoint { ip: e.ip, port: 0 };
+        let hi = Endpoint {
+            ip: e.ip,
+            port: u16::MAX,
+        };
+        let mut others: Vec<(Endpoint, Tally)> = self
+            .healthy_by_endpoint
+            .range(lo..=hi)
+            .filter(|(o, _)| o.port != e.port)
+            .map(|(o, t)| (*o, *t))
+            .collect();
+        others.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
+        match others.as_slice() {
+            [] => {
+                if !lines.is_empty() {
+                } else if self.healthy > 0 {
+                    lines.push(format!(
+                        "no connection to {} completed in this capture ({} to other hosts did)",
+                        e.ip,
+                        self.healthy
+                    ));
+                }
+            }
+            [(o, t)] => lines.push(format!(
+                "meanwhile {} completed {} normally: the host is up, only tcp/{} {failing}",
+                self.endpoint_desc(*o),
+                count_noun(t.count, "connection", "connections"),
+                e.port
+            )),
+            many => {
+                let list: Vec<String> = many
+                    .iter()
+                    .take(3)
+                    .map(|(o, t)| format!("{}: {}", self.services.describe(o.port), t.count))
+                    .collect();
+                lines.push(format!(
+                    "meanwhile {} completed connections normally on {} other ports ({}{}): the host is up, only tcp/{} {failing}",
+                    e.ip,
+                    many.len(),
+                    list.join(", "),
+                    if many.len() > 3 { ", …" } else { "" },
+                    e.port
+                ));
+            }
+        }
+        lines
+    }
+
+    /// SYNs never answered, by destination.
+    fn unanswered_attempts(&self, scanners: &BTreeSet<IpAddr>, out: &mut Vec<Finding>) {
+        let mut few = Vec::new();
+        for ((e, k), g) in &self.by_endpoint {
+            if *k != Kind::Unanswered {
+                continue;
+            }
+            let e = *e;
+            if g.count < SERVICE_DOWN_REPEATS {
+                if !(!g.peers.saturated
+                    && !g.peers.set.is_empty()
+                    && g.peers.set.iter().all(|ip| scanners.contains(ip)))
+                {
+                    few.push((e, g));
+                }
+                continue;
+            }
+            let desc = self.services.describe(e.port);
+            let title = format!(
+                "{e} never answered {} from {} ({}): SYNs to {desc} were filtered or dropped, or the host is down",
+                count_noun(g.count, "connection attempt", "connection attempts"),
+                who(&g.peers, "client", "clients"),
+                rate_when(g.count, g.first, g.last)
+            );
+            let mut evidence = vec![format!(
+                "SYN sent {} times in all (retransmissions included); no SYN-ACK and no RST came back; {}",
+                g.syns,
+                peak_text(&g.peak)
+            )];
+            let contrast = self.contrast(e, g, "gets no answer: a firewall probably drops it");
+            if contrast.is_empty() {
+                evidence.push(format!(
+                    "no connection to {} completed in this capture: the host may be down or unreachable, or everything to it is filtered",
+                    e.ip
+                ));
+            }
+            evidence.extend(contrast);
+            out.push(Finding {
+                severity: Severity::Alarming,
+                kind: "unanswered",
+                count: g.count,
+                title,
+                evidence,
+                next_steps: unanswered_steps(Some(e)),
+            });
+        }
+        if !few.is_empty() {
+            let n: u64 = few.iter().map(|(_, g)| g.count).sum();
+            let (first, last) = range(few.iter().map(|(_, g)| *g));
+            out.push(Finding {
+                severity: Severity::Warning,
+                kind: "unanswered_few",
+                count: n,
+                title: format!(
+                    "{} at {} ({}; fewer than {SERVICE_DOWN_REPEATS} each): filtered or dropped, or the host is down",
+                    count_noun(n, "unanswered connection attempt", "unanswered connection attempts"),
+                    count_noun(few.len() as u64, "endpoint", "endpoints"),
+                    when(first, last)
+                ),
+                evidence: self.endpoint_lines(&few, "attempt", "attempts"),
+                next_steps: unanswered_steps(None),
+            });
+        }
+    }
+
+    /// Seconds with far more RSTs than usual.
+    fn storms(&self, out: &mut Vec<Finding>) {
+        let Some((a, b)) = self.span else { return };
+        if self.seconds.is_empty() {
+            return;
+        }
+        // The typical second over the whole capture, quiet seconds included: a lone burst in a
+        // quiet capture is a storm, a steady high rate is not.
+        let span_secs = (i128::from(b.secs()) - i128::from(a.secs()) + 1).max(1);
+        let mut busy: Vec<u64> = self.seconds.values().copied().collect();
+        busy.sort_unstable();
+        let zeros = (span_secs - busy.len() as i128).max(0);
+        let total = zeros + busy.len() as i128;
+        let mid = (total - 1) / 2;
+        let median = if mid < zeros {
+            0
+        } else {
+            busy[(mid - zeros) as usize]
+        };
+        let threshold = STORM_MIN_RSTS.max(median.saturating_mul(STORM_FACTOR));
+        // Runs of storm seconds (gaps up to one second joined).
+        let mut episodes: Vec<Vec<(i64, u64)>> = Vec::new();
+        for (&sec, &n) in &self.seconds {
+            if n < threshold {
+                continue;
+            }
+            match episodes.last_mut() {
+                Some(ep) if ep.last().is_some_and(|&(s, _)| sec - s <= 2) => ep.push((sec, n)),
+                _ => episodes.push(vec![(sec, n)]),
+            }
+        }
+        let extra = episodes.len().saturating_sub(MAX_STORMS);
+        for (i, ep) in episodes.iter().enumerate().take(MAX_STORMS) {
+            let n: u64 = ep.iter().map(|&(_, n)| n).sum();
+            let (s0, s1) = (ep[0].0, ep[ep.len() - 1].0);
+            let peak = ep.iter().map(|&(_, n)| n).max().unwrap_or(0);
+            let title = format!(
+                "RST storm: {n} RSTs in {} ({}), peak {peak} in one second",
+                count_noun((s1 - s0 + 1) as u64, "second", "seconds"),
+                when(sec_ts(s0), sec_ts(s1))
+            );
+            let mut evidence = vec![if median == 0 {
+                "most seconds of the capture had no RST".to_string()
+            } else {
+                format!("a typical second of the capture had {median} RSTs")
+            }];
+            let mut busiest = ep.clone();
+            busiest.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+            let list: Vec<String> = busiest
+                .iter()
+                .take(3)
+                .map(|&(s, n)| format!("{} ({n})", hms(sec_ts(s))))
+                .collect();
+            evidence.push(format!("busiest seconds: {}", list.join(", ")));
+            let mut senders: Vec<(&Endpoint, Kind, &Group)> = self
+                .by_endpoint
+                .iter()
+                .filter(|((_, k), g)| {
+                    matches!(k, Kind::Rst(_)) && (s0..=s1).contains(&g.peak.best_sec)
+                })
+                .map(|((e, k), g)| (e, *k, g))
+                .collect();
+            senders.sort_by(|x, y| y.2.peak.best_n.cmp(&x.2.peak.best_n).then(x.0.cmp(y.0)));
+            for (e, k, g) in senders.iter().take(3) {
+                evidence.push(format!(
+                    "{} sent {} {} RSTs in its busiest second ({})",
+                    self.endpoint_desc(**e),
+                    g.peak.best_n,
+                    k.as_str(),
+                    hms(sec_ts(g.peak.best_sec))
+                ));
+            }
+            if i + 1 == MAX_STORMS && extra > 0 {
+                evidence.push(format!("and {extra} more storms (see --json)"));
+            }
+            out.push(Finding {
+                severity: Severity::Alarming,
+                kind: "rst_storm",
+                count: n,
+                title,
+                evidence,
+                next_steps: vec![
+                    format!(
+                        "look at what happened at {}: a restart or failover, a flood of connections answered by RSTs, or a firewall/IDS resetting many connections at once",
+                        hms(sec_ts(s0))
+                    ),
+                    "on the resetting host: `nstat -az TcpOutRsts TcpExtTCPAbortOnData TcpExtTCPAbortOnClose TcpExtListenOverflows`".to_string(),
+                ],
+            });
+        }
+    }
+
+    /// RSTs that look forged: TTL or sequence evidence, or the sender kept talking afterwards.
+    fn injection(&self, out: &mut Vec<Finding>) {
+        let kind = Kind::Rst(Verdict::SuspectedInjected);
+        let injected: Vec<(Endpoint, &Group)> = self
+            .by_endpoint
+            .iter()
+            .filter(|((_, k), _)| *k == kind)
+            .map(|((e, _), g)| (*e, g))
+            .collect();
+        let n_injected = self.by_kind.get(&kind).map_or(0, |g| g.count);
+        if n_injected == 0 && self.kept_talking == 0 {
+            return;
+        }
+        let mut parts = Vec::new();
+        if n_injected > 0 {
+            parts.push(format!(
+                "{} look injected",
+                count_noun(n_injected, "RST", "RSTs")
+            ));
+        }
+        if self.kept_talking > 0 {
+            parts.push(format!(
+                "{} kept sending after {} own RST",
+                count_noun(self.kept_by_sender.len() as u64, "sender", "senders"),
+                if self.kept_by_sender.len() == 1 {
+                    "its"
+                } else {
+                    "their"
+                }
+            ));
+        }
+        let title = format!(
+            "{}: {}",
+            parts.join(", and "),
+            Verdict::SuspectedInjected.meaning()
+        );
+        let mut evidence = Vec::new();
+        let mut ranked = injected;
+        ranked.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
+        for (e, g) in ranked.iter().take(MAX_LISTED) {
+            let mut line = format!(
+                "{}: {} ({})",
+                self.endpoint_desc(*e),
+                count_noun(g.count, "RST", "RSTs"),
+                when(g.first, g.last)
+            );
+            if let Some(s) = &g.sample {
+                let _ = write!(line, ", e.g. at {}: {}", s.0.time_of_day(), s.1);
+            }
+            evidence.push(line);
+        }
+        if ranked.len() > MAX_LISTED {
+            evidence.push(format!("and {} more senders", ranked.len() - MAX_LISTED));
+        }
+        let mut kept: Vec<(&Endpoint, &Tally)> = self.kept_by_sender.iter().collect();
+        kept.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+        for (e, t) in kept.iter().take(MAX_LISTED) {
+            evidence.push(format!(
+                "{} kept sending after its RST ({}, {}): a real RST would have ended its connection",
+                self.endpoint_desc(**e),
+                count_noun(t.count, "time", "times"),
+                when(t.first, t.last)
+            ));
+        }
+        if kept.len() > MAX_LISTED {
+            evidence.push(format!(
+                "and {} more senders kept talking",
+                kept.len() - MAX_LISTED
+            ));
+        }
+        out.push(Finding {
+            severity: Severity::Alarming,
+            kind: "suspected_injection",
+            count: n_injected.saturating_add(self.kept_talking),
+            title,
+            evidence,
+            next_steps: vec![
+                "compare the RSTs' TTL/hop limit with the sender's other packets (Wireshark: `tcp.flags.reset == 1`, column `ip.ttl`); capture at both ends: a RST the sender never sent was forged on the path".to_string(),
+                "check IDS/IPS, firewalls and load balancers between the hosts for TCP reset actions".to_string(),
+            ],
+        });
+    }
+
+    /// Handshake resets, aborts, strays, out-of-window RSTs: one finding per verdict.
+    fn other_verdicts(&self, out: &mut Vec<Finding>) {
+        for (kind, g) in &self.by_kind {
+            let Kind::Rst(v) = *kind else { continue };
+            let (what, steps): (String, Vec<String>) = match v {
+                Verdict::HandshakeReset => (
+                    count_noun(g.count, "handshake reset", "handshake resets"),
+                    vec![
+                        "check the listen queue on the server: `ss -ltn` (Recv-Q against Send-Q), `nstat -az TcpExtListenOverflows TcpExtListenDrops`, `sysctl net.ipv4.tcp_abort_on_overflow net.core.somaxconn`".to_string(),
+                        "on the client: connect timeouts shorter than the round trip give up mid-handshake".to_string(),
+                    ],
+                ),
+                Verdict::ResetByClient => (
+                    count_noun(g.count, "connection reset by the client", "connections reset by the client"),
+                    vec![
+                        "look in the client's logs around those times for crashes, restarts or timeouts; closing a socket with unread data or with SO_LINGER 0 sends a RST".to_string(),
+                        "on the client host: `nstat -az TcpExtTCPAbortOnData TcpExtTCPAbortOnClose TcpExtTCPAbortOnTimeout`".to_string(),
+                    ],
+                ),
+                Verdict::ResetByServer => (
+                    count_noun(g.count, "connection reset by the server", "connections reset by the server"),
+                    vec![
+                        "look in the server's logs around those times for crashes, restarts or timeouts; closing a socket with unread data or with SO_LINGER 0 sends a RST".to_string(),
+                        "on the server host: `nstat -az TcpExtTCPAbortOnData TcpExtTCPAbortOnClose TcpExtTCPAbortOnTimeout`".to_string(),
+                    ],
+                ),
+                Verdict::Stray => (
+                    count_noun(g.count, "stray RST", "stray RSTs"),
+                    vec![
+                        "usually connections that began before the capture; if they persist, a peer keeps sending to a connection that no longer exists (check NAT/conntrack and idle timeouts)".to_string(),
+                    ],
+                ),
+                Verdict::OutOfWindow => (
+                    count_noun(g.count, "out-of-window RST", "out-of-window RSTs"),
+                    vec![
+                        "the receiver ignores these; if they are frequent, look for a confused middlebox or injection (compare TTLs)".to_string(),
+                    ],
+                ),
+                Verdict::Refused | Verdict::SuspectedInjected | Verdict::ResetAfterClose => {
+                    continue;
+                }
+            };
+            let title = format!(
+                "{what} ({}): {}",
+                rate_when(g.count, g.first, g.last),
+                v.meaning()
+            );
+            let mut evidence = self.service_lines(*kind);
+            let eps: Vec<(Endpoint, &Group)> = self.top_endpoints(*kind, 3);
+            for (e, g) in &eps {
+                let mut line = format!(
+                    "{} sent {} to {}",
+                    self.endpoint_desc(*e),
+                    count_noun(g.count, "RST", "RSTs"),
+                    who(&g.peers, "peer", "peers")
+                );
+                if let Some(s) = &g.sample {
+                    let _ = write!(line, ", e.g. at {}: {}", s.0.time_of_day(), s.1);
+                }
+                evidence.push(line);
+            }
+            evidence.push(peak_text(&g.peak));
+            out.push(Finding {
+                severity: Severity::Warning,
+                kind: snake(v),
+                count: g.count,
+                title,
+                evidence,
+                next_steps: steps,
+            });
+        }
+    }
+
+    /// Resets after close: normal.
+    fn routine(&self, out: &mut Vec<Finding>) {
+        for (kind, g) in &self.by_kind {
+            let Kind::Rst(v) = *kind else { continue };
+            if !v.is_routine() {
+                continue;
+            }
+            let why = if g.from_orig.saturating_mul(2) < g.count {
+                "server closing idle keep-alive connections"
+            } else {
+                "the client had closed before the server finished sending"
+            };
+            let title = format!(
+                "{} ({why}): normal",
+                count_noun(g.count, "reset after close", "resets after close")
+            );
+            let mut evidence = self.service_lines(*kind);
+            evidence.push(format!("{}: {}", v.as_str(), v.meaning()));
+            out.push(Finding {
+                severity: Severity::Routine,
+                kind: "routine_resets",
+                count: g.count,
+                title,
+                evidence,
+                next_steps: vec![
+                    "nothing to do unless clients report errors on reused connections; then make the client's idle timeout shorter than the server's".to_string(),
+                ],
+            });
+        }
+    }
+
+    // ---- helpers ----
+
+    fn endpoint_desc(&self, e: Endpoint) -> String {
+        match self.services.name(e.port) {
+            Some(n) => format!("{e} ({n})"),
+            None => e.to_string(),
+        }
+    }
+
+    fn top_endpoints(&self, kind: Kind, n: usize) -> Vec<(Endpoint, &Group)> {
+        let mut v: Vec<(Endpoint, &Group)> = self
+            .by_endpoint
+            .iter()
+            .filter(|((_, k), _)| *k == kind)
+            .map(|((e, _), g)| (*e, g))
+            .collect();
+        v.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+
+    /// Up to three services with the most events of this kind.
+    fn service_lines(&self, kind: Kind) -> Vec<String> {
+        let mut v: Vec<(u16, &Group)> = self
+            .by_service
+            .iter()
+            .filter(|((_, k), _)| *k == kind)
+            .map(|((p, _), g)| (*p, g))
+            .collect();
+        v.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
+        let more = v.len().saturating_sub(3);
+        let mut lines: Vec<String> = v
+            .iter()
+            .take(3)
+            .map(|(p, g)| {
+                format!(
+                    "on {}: {} with {} ({})",
+                    self.services.describe(*p),
+                    g.count,
+                    who(&g.peers, "client", "clients"),
+                    rate_when(g.count, g.first, g.last)
+                )
+            })
+            .collect();
+        if more > 0 {
+            lines.push(format!(
+                "and on {}",
+                count_noun(more as u64, "more port", "more ports")
+            ));
+        }
+        lines
+    }
+
+    /// One line per endpoint (largest first, at most `MAX_LISTED`, then "and N more").
+    fn endpoint_lines(&self, eps: &[(Endpoint, &Group)], one: &str, many: &str) -> Vec<String> {
+        let mut v = eps.to_vec();
+        v.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
+        let mut lines: Vec<String> = v
+            .iter()
+            .take(MAX_LISTED)
+            .map(|(e, g)| {
+                format!(
+                    "{}: {} from {} ({})",
+                    self.endpoint_desc(*e),
+                    count_noun(g.count, one, many),
+                    who(&g.peers, "client", "clients"),
+                    rate_when(g.count, g.first, g.last)
+                )
+            })
+            .collect();
+        if v.len() > MAX_LISTED {
+            lines.push(format!("and {} more", v.len() - MAX_LISTED));
+        }
+        lines
+    }
+
+    // ---- rendering ----
+
+    /// The ranked findings in plain words for a terminal (times in UTC).
+    pub fn render_text(&self) -> String {
+        let findings = self.findings();
+        let (normal, issues): (Vec<&Finding>, Vec<&Finding>) = findings
+            .iter()
+            .partition(|f| f.severity == Severity::Routine);
+        let mut s = String::new();
+        if issues.is_empty() && normal.is_empty() {
+            let _ = writeln!(
+                s,
+                "nothing failed: no RSTs and no unanswered connection attempts ({} completed normally)",
+                count_noun(self.healthy, "connection", "connections")
+            );
+        } else {
+            if issues.is_empty() {
+                s.push_str("nothing failed: only routine resets (times UTC)\n");
+            } else {
+                s.push_str("findings, most important first (times UTC):\n");
+            }
+            for f in issues.iter().take(MAX_TEXT_FINDINGS) {
+                let _ = writeln!(s, "[{}] {}", f.severity.as_str(), f.title);
+                for e in &f.evidence {
+                    let _ = writeln!(s, "    {e}");
+                }
+                for n in &f.next_steps {
+                    let _ = writeln!(s, "    next: {n}");
+                }
+            }
+            if issues.len() > MAX_TEXT_FINDINGS {
+                let _ = writeln!(
+                    s,
+                    "… and {} more (see --json)",
+                    count_noun(
+                        (issues.len() - MAX_TEXT_FINDINGS) as u64,
+                        "finding",
+                        "findings"
+                    )
+                );
+            }
+            if !normal.is_empty() {
+                s.push_str("normal:\n");
+                for f in &normal {
+                    let _ = writeln!(s, "    {}", f.title);
+                }
+            }
+        }
+        if self.overflow.any() {
+            let o = &self.overflow;
+            let mut parts = Vec::new();
+            for (n, what) in [
+                (o.by_endpoint, "by endpoint"),
+                (o.by_service, "by service"),
+                (o.by_peer, "by peer"),
+                (o.healthy, "healthy connections"),
+                (o.kept_talking, "kept-talking notes"),
+                (o.seconds, "per second (storm detection)"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n} {what}"));
+                }
+            }
+            if !parts.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "note: report tables full ({} keys each): events not grouped: {}; totals still count them",
+                    self.limits.max_keys,
+                    parts.join(", ")
+                );
+            }
+            if o.distinct > 0 {
+                let _ = writeln!(
+                    s,
+                    "note: distinct-peer memory full ({} entries): {} not kept; counts shown as \"at least\"",
+                    self.limits.distinct_budget, o.distinct
+                );
+            }
+        }
+        s
+    }
+
+    /// The findings and the groupings, for `--json`.
+    pub fn to_json(&self) -> Value {
+        let by_verdict: serde_json::Map<String, Value> = self
+            .by_kind
+            .iter()
+            .filter(|(k, _)| matches!(k, Kind::Rst(_)))
+            .map(|(k, g)| (k.as_str().to_string(), json!(g.count)))
+            .collect();
+        let healthy: Vec<Value> = {
+            let mut v: Vec<(&u16, &Tally)> = self.healthy_by_port.iter().collect();
+            v.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+            v.iter()
+                .take(MAX_JSON_ROWS)
+                .map(|(p, t)| {
+                    json!({
+                        "port": p,
+                        "service": self.services.name(**p),
+                        "connections": t.count,
+                        "first": t.first,
+                        "last": t.last,
+                    })
+                })
+                .collect()
+        };
+        let kept: Vec<Value> = {
+            let mut v: Vec<(&Endpoint, &Tally)> = self.kept_by_sender.iter().collect();
+            v.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+            v.iter()
+                .take(MAX_JSON_ROWS)
+                .map(|(e, t)| {
+                    json!({
+                        "sender": e.to_string(),
+                        "notes": t.count,
+                        "first": t.first,
+                        "last": t.last,
+                    })
+                })
+                .collect()
+        };
+        json!({
+            "times": "UTC",
+            "totals": {
+                "rsts": self.rsts,
+                "rsts_by_verdict": by_verdict,
+                "connections_ended": self.ended,
+                "healthy": self.healthy,
+                "unanswered": self.unanswered,
+                "kept_talking": self.kept_talking,
+            },
+            "findings": self.findings(),
+            "by_endpoint": self.rows(&self.by_endpoint, |(e, k)| json!({
+                "endpoint": e.to_string(), "ip": e.ip.to_string(), "port": e.port,
+                "service": self.services.name(e.port), "kind": k.as_str(),
+            })),
+            "by_service": self.rows(&self.by_service, |(p, k)| json!({
+                "port": p, "service": self.services.name(*p),
+                "description": self.services.describe(*p), "kind": k.as_str(),
+            })),
+            "by_peer": self.rows(&self.by_peer, |(ip, k)| json!({
+                "peer": ip.to_string(), "kind": k.as_str(),
+            })),
+            "healthy_by_service": healthy,
+            "kept_talking": kept,
+            "overflow": self.overflow,
+            "limits": {
+                "max_keys": self.limits.max_keys,
+                "max_distinct": self.limits.max_distinct,
+                "distinct_budget": self.limits.distinct_budget,
+                "max_seconds": self.limits.max_seconds,
+                "rows_per_grouping": MAX_JSON_ROWS,
+            },
+        })
+    }
+
+    /// Rows of one grouping, largest first (ties in key order), at most `MAX_JSON_ROWS`.
+    fn rows<K: Ord>(&self, map: &BTreeMap<K, Group>, key: impl Fn(&K) -> Value) -> Value {
+        let mut v: Vec<(&K, &Group)> = map.iter().collect();
+        v.sort_by(|a, b| b.1.count.cmp(&a.1.count));
+        let omitted = v.len().saturating_sub(MAX_JSON_ROWS);
+        let rows: Vec<Value> = v
+            .iter()
+            .take(MAX_JSON_ROWS)
+            .map(|(k, g)| {
+                let mut row = key(k);
+                if let Value::Object(m) = &mut row {
+                    m.insert("count".into(), json!(g.count));
+                    m.insert("distinct_peers".into(), json!(g.peers.n()));
+                    m.insert("distinct_peer_ports".into(), json!(g.ports.n()));
+                    m.insert(
+                        "distinct_at_least".into(),
+                        json!(g.peers.saturated || g.ports.saturated),
+                    );
+                    m.insert("first".into(), json!(g.first));
+                    m.insert("last".into(), json!(g.last));
+                    m.insert(
+                        "rate_per_sec".into(),
+                        json!(g.rate().map(|r| (r * 1000.0).round() / 1000.0)),
+                    );
+                    m.insert("peak_per_sec".into(), json!(g.peak.best_n));
+                    m.insert("peak_at".into(), json!(sec_ts(g.peak.best_sec)));
+                    if g.syns > 0 {
+                        m.insert("syns".into(), json!(g.syns));
+                    }
+                }
+                row
+            })
+            .collect();
+        json!({ "rows": rows, "omitted": omitted, "keys": map.len() })
+    }
+}
+
+fn unanswered_steps(e: Option<Endpoint>) -> Vec<String> {
+    let (ip, port) = match e {
+        Some(e) => (e.ip.to_string(), e.port.to_string()),
+        None => ("HOST".to_string(), "PORT".to_string()),
+    };
+    vec![
+        format!(
+            "test from the client: `nc -vz -w 3 {ip} {port}`; check that the host is up (`ping {ip}`)"
+        ),
+        format!(
+            "look for firewall rules that drop tcp/{port} on the path and on the host (`nft list ruleset | grep -n drop`, cloud security groups)"
+        ),
+        "if the host answers on other ports, check its SYN backlog: `nstat -az TcpExtListenOverflows TcpExtListenDrops`".to_string(),
+    ]
+}
+
+fn snake(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Refused => "refused",
+        Verdict::HandshakeReset => "handshake_reset",
+        Verdict::ResetByClient => "reset_by_client",
+        Verdict::ResetByServer => "reset_by_server",
+        Verdict::ResetAfterClose => "reset_after_close",
+        Verdict::Stray => "stray",
+        Verdict::OutOfWindow => "out_of_window",
+        Verdict::SuspectedInjected => "suspected_injected",
+    }
+}
+
+/// Evidence from the producer should already be safe; make sure, without escaping twice.
+fn clean(text: &str) -> String {
+    let unsafe_char = |c: char| {
+        c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+    };
+    if text.chars().any(unsafe_char) {
+        sanitize_text(text.as_bytes(), MAX_SAMPLE_CHARS)
+    } else if text.chars().count() > MAX_SAMPLE_CHARS {
+        let mut s: String = text.chars().take(MAX_SAMPLE_CHARS).collect();
+        s.push('…');
+        s
+    } else {
+        text.to_string()
+    }
+}
+
+fn sec_ts(sec: i64) -> Timestamp {
+    Timestamp::from_nanos(sec.saturating_mul(NS), 0)
+}
+
+/// `HH:MM:SS` (UTC).
+fn hms(ts: Timestamp) -> String {
+    sec_ts(ts.secs()).time_of_day()
+}
+
+/// `13:15:42`, `13:15:42–13:15:47`, or full dates when the range crosses midnight.
+fn when(first: Timestamp, last: Timestamp) -> String {
+    let (a, b) = (first.secs(), last.secs());
+    if a == b {
+        hms(first)
+    } else if a.div_euclid(86_400) == b.div_euclid(86_400) {
+        format!("{}–{}", hms(first), hms(last))
+    } else {
+        format!("{}–{}", sec_ts(a).rfc3339(), sec_ts(b).rfc3339())
+    }
+}
+
+/// `2.0/s`, `1.5/min`, `0.3/h`.
+fn rate_text(r: f64) -> String {
+    if r >= 0.1 {
+        format!("{r:.1}/s")
+    } else if r * 60.0 >= 0.1 {
+        format!("{:.1}/min", r * 60.0)
+    } else {
+        format!("{:.1}/h", r * 3600.0)
+    }
+}
+
+/// `2.0/s, 13:15:42–13:15:47`, or just the time when there is no rate.
+fn rate_when(count: u64, first: Timestamp, last: Timestamp) -> String {
+    match rate(count, first, last) {
+        Some(r) => format!("{}, {}", rate_text(r), when(first, last)),
+        None => when(first, last),
+    }
+}
+
+fn peak_text(p: &Peak) -> String {
+    format!(
+        "peak {} in one second ({})",
+        p.best_n,
+        hms(sec_ts(p.best_sec))
+    )
+}
+
+fn count_noun(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `127.0.0.1`, `10.0.0.1, 10.0.0.2`, or `12 clients`.
+fn who(peers: &Distinct<IpAddr>, one: &str, many: &str) -> String {
+    if !peers.saturated && (1..=3).contains(&peers.n()) {
+        peers
+            .set
+            .iter()
+            .map(|ip| ip.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else if peers.saturated {
+        format!("{} {many}", peers.text())
+    } else {
+        count_noun(peers.n() as u64, one, many)
+    }
+}
+
+fn list_ips(ips: &BTreeSet<IpAddr>, n: usize) -> String {
+    let mut list: Vec<String> = ips.iter().take(n).map(|ip| ip.to_string()).collect();
+    if ips.len() > n {
+        list.push(format!("and {} more", ips.len() - n));
+    }
+    list.join(", ")
+}
+
+/// Earliest first and latest last of some groups.
+fn range<'a>(groups: impl Iterator<Item = &'a Group>) -> (Timestamp, Timestamp) {
+    let mut r: Option<(Timestamp, Timestamp)> = None;
+    for g in groups {
+        r = Some(match r {
+            None => (g.first, g.last),
+            Some((a, b)) => (a.min(g.first), b.max(g.last)),
+        });
+    }
+    r.unwrap_or((sec_ts(0), sec_ts(0)))
+}
+
+/// `on 10.0.0.5, ` for a remote host; nothing for loopback.
+fn on_host(ip: IpAddr) -> String {
+    if ip.is_loopback() {
+        String::new()
+    } else {
+        format!("on {ip}, ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(secs: i64, micros: u64) -> Timestamp {
+        Timestamp::from_parts(secs, micros, 6)
+    }
+
+    #[test]
+    fn rate_uses_intervals_and_guards_zero_spans() {
+        let a = ts(100, 0);
+        assert_eq!(rate(1, a, a), None);
+        assert_eq!(rate(5, a, a), None);
+        assert_eq!(rate(10, a, ts(104, 500_000)), Some(2.0));
+        assert_eq!(rate(2, ts(i64::MIN / NS, 0), ts(i64::MAX / NS, 0)).is_some(), true);
+        assert_eq!(rate_text(2.0), "2.0/s");
+        assert_eq!(rate_text(1.0 / 60.0), "1.0/min");
+        assert_eq!(rate_text(1.0 / 3600.0), "1.0/h");
+    }
+
+    #[test]
+    fn time_ranges() {
+        assert_eq!(when(ts(47_742, 507_000), ts(47_742, 900_000)), "13:15:42");
+        assert_eq!(
+            when(ts(47_742, 507_000), ts(47_747, 7_000)),
+            "13:15:42–13:15:47"
+        );
+        assert_eq!(
+            when(ts(86_399, 0), ts(86_401, 0)),
+            "1970-01-01T23:59:59Z–1970-01-02T00:00:01Z"
+        );
+    }
+
+    #[test]
+    fn peak_counts_the_busiest_second() {
+        let mut p = Peak::new(10);
+        for s in [10, 10, 11, 11, 11, 12, 5] {
+            p.add(s);
+        }
+        assert_eq!((p.best_sec, p.best_n), (11, 3));
+    }
+
+    #[test]
+    fn distinct_sets_respect_per_set_cap_and_budget() {
+        let mut b = Budget {
+            left: 5,
+            per_set: 3,
+            refused: 0,
+        };
+        let mut d = Distinct::new();
+        for v in 0..10u16 {
+            d.insert(v, &mut b);
+        }
+        assert_eq!((d.n(), d.saturated, b.left), (3, true, 2));
+        assert_eq!(d.text(), "at least 3");
+        let mut e = Distinct::new();
+        for v in 0..3u16 {
+            e.insert(v, &mut b);
+        }
+        assert_eq!((e.n(), e.saturated, b.refused), (2, true, 1));
+    }
+
+    #[test]
+    fn clean_escapes_only_unsafe_text() {
+        assert_eq!(clean("a\\x1b b"), "a\\x1b b");
+        assert_eq!(clean("a\x1b[31m"), "a\\x1b[31m");
+        assert!(clean(&"x".repeat(500)).ends_with('…'));
+    }
+}
