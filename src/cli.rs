@@ -57,6 +57,10 @@ pub enum Command {
         /// recently active are evicted, and the summary says how many.
         #[arg(long, value_name = "N")]
         max_conns: Option<usize>,
+        /// Only list the RST segments, without following connections (no verdicts, no
+        /// findings): the fastest pass over a very large capture.
+        #[arg(long, conflicts_with_all = ["connections", "write"])]
+        raw: bool,
     },
 }
 
@@ -71,6 +75,7 @@ pub fn run(cli: Cli) -> i32 {
             connections,
             write,
             max_conns,
+            raw,
         } => {
             if files.iter().filter(|f| *f == "-").count() > 1 {
                 eprintln!("rsthound: standard input (-) can be read only once");
@@ -84,6 +89,7 @@ pub fn run(cli: Cli) -> i32 {
                 write,
                 max_conns,
                 services: None,
+                raw,
             };
             let stdout = io::stdout();
             let mut out = stdout.lock();

@@ -62,13 +62,21 @@ impl<W: Write> Keeper<W> {
             return Ok(*id);
         }
         let id = self.ifaces.len() as u32;
-        self.out.interface(src.link_type, SNAP as u32, src.name, Some(9))?;
+        self.out
+            .interface(src.link_type, SNAP as u32, src.name, Some(9))?;
         self.ifaces.insert(key, id);
         Ok(id)
     }
 
     /// Offers a packet of connection `conn`; kept if the connection is young and memory allows.
-    pub fn offer(&mut self, conn: u64, src: &Source<'_>, ts: Timestamp, data: &[u8], orig_len: u32) -> io::Result<()> {
+    pub fn offer(
+        &mut self,
+        conn: u64,
+        src: &Source<'_>,
+        ts: Timestamp,
+        data: &[u8],
+        orig_len: u32,
+    ) -> io::Result<()> {
         let list = self.pending.entry(conn).or_default();
         if list.len() >= KEPT_PER_CONN {
             return Ok(());
@@ -81,17 +89,31 @@ impl<W: Write> Keeper<W> {
         self.pending_bytes += cut.len();
         let iface = self.iface(src)?;
         let list = self.pending.entry(conn).or_default();
-        list.push(Kept { ts, iface, orig_len, data: cut.to_vec() });
+        list.push(Kept {
+            ts,
+            iface,
+            orig_len,
+            data: cut.to_vec(),
+        });
         Ok(())
     }
 
     fn flush_conn(&mut self, conn: u64, comment_last: Option<&str>) -> io::Result<()> {
-        let Some(list) = self.pending.remove(&conn) else { return Ok(()) };
+        let Some(list) = self.pending.remove(&conn) else {
+            return Ok(());
+        };
         let n = list.len();
         for (i, k) in list.into_iter().enumerate() {
             self.pending_bytes -= k.data.len();
             let comment = if i + 1 == n { comment_last } else { None };
-            self.out.packet_units(k.iface, k.ts.nanos().max(0) as u64, &k.data, k.orig_len, None, comment)?;
+            self.out.packet_units(
+                k.iface,
+                k.ts.nanos().max(0) as u64,
+                &k.data,
+                k.orig_len,
+                None,
+                comment,
+            )?;
             self.written += 1;
         }
         Ok(())
@@ -99,12 +121,25 @@ impl<W: Write> Keeper<W> {
 
     /// A RST: writes the connection's kept packets, then the RST with its verdict as comment.
     /// The RST itself must not have been offered.
-    pub fn rst(&mut self, ev: &RstEvent, src: &Source<'_>, data: &[u8], orig_len: u32) -> io::Result<()> {
+    pub fn rst(
+        &mut self,
+        ev: &RstEvent,
+        src: &Source<'_>,
+        data: &[u8],
+        orig_len: u32,
+    ) -> io::Result<()> {
         self.flush_conn(ev.conn.id, None)?;
         let iface = self.iface(src)?;
         let comment = format!("rsthound: {}: {}", ev.verdict.as_str(), ev.evidence);
         let cut = &data[..data.len().min(SNAP)];
-        self.out.packet_units(iface, ev.ts.nanos().max(0) as u64, cut, orig_len, None, Some(&comment))?;
+        self.out.packet_units(
+            iface,
+            ev.ts.nanos().max(0) as u64,
+            cut,
+            orig_len,
+            None,
+            Some(&comment),
+        )?;
         self.written += 1;
         Ok(())
     }

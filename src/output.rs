@@ -38,7 +38,11 @@ pub fn write_rst_text(out: &mut Vec<u8>, prefix: Option<&str>, ev: &RstEvent) ->
     if let Some(d) = ev.direction {
         write!(out, " {}", d.as_str())?;
     }
-    write!(out, " {} > {} [{}] seq {}", ev.from, ev.to, ev.flags, ev.seq)?;
+    write!(
+        out,
+        " {} > {} [{}] seq {}",
+        ev.from, ev.to, ev.flags, ev.seq
+    )?;
     if let Some(ack) = ev.ack {
         write!(out, " ack {ack}")?;
     }
@@ -57,7 +61,14 @@ pub fn write_rst_text(out: &mut Vec<u8>, prefix: Option<&str>, ev: &RstEvent) ->
 
 /// `13:15:40.000000 10.0.0.5:41000 > 10.0.0.1:80 [S] | unanswered: 3 SYNs over 7.0 s, …`
 pub fn write_unanswered_text(out: &mut Vec<u8>, c: &ConnSummary) -> io::Result<()> {
-    writeln!(out, "{} {} > {} [S] | {}", c.start.time_of_day(), c.orig, c.resp, c.fate)
+    writeln!(
+        out,
+        "{} {} > {} [S] | {}",
+        c.start.time_of_day(),
+        c.orig,
+        c.resp,
+        c.fate
+    )
 }
 
 pub fn write_note_text(out: &mut Vec<u8>, ts: Timestamp, sender: &Endpoint) -> io::Result<()> {
@@ -80,7 +91,11 @@ pub fn write_conn_text(out: &mut Vec<u8>, c: &ConnSummary) -> io::Result<()> {
         c.resp,
         c.vlan.map(|v| format!(" vlan {v}")).unwrap_or_default(),
         c.conn_state,
-        if c.history.is_empty() { "-" } else { &c.history },
+        if c.history.is_empty() {
+            "-"
+        } else {
+            &c.history
+        },
         c.orig_pkts,
         c.orig_bytes,
         c.resp_pkts,
@@ -199,7 +214,14 @@ pub fn write_rst_json(out: &mut Vec<u8>, file: &str, ev: &RstEvent) -> io::Resul
         ip_id: ev.ip_id,
         payload_len: ev.payload_len,
         payload_text: ev.payload_text.as_deref(),
-        encap: ev.encap.iter().map(|e| EncapJson { kind: e.kind(), id: e.id() }).collect(),
+        encap: ev
+            .encap
+            .iter()
+            .map(|e| EncapJson {
+                kind: e.kind(),
+                id: e.id(),
+            })
+            .collect(),
         verdict: ev.verdict,
         evidence: &ev.evidence,
         from_originator: ev.from_orig,
@@ -220,12 +242,23 @@ struct TypedConn<'a> {
 
 /// `{"type":"unanswered",…}` or `{"type":"conn",…}` with the connection's fields.
 pub fn write_conn_json(out: &mut Vec<u8>, kind: &'static str, c: &ConnSummary) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, &TypedConn { kind, conn: ConnJson::new(c) })?;
+    serde_json::to_writer(
+        &mut *out,
+        &TypedConn {
+            kind,
+            conn: ConnJson::new(c),
+        },
+    )?;
     out.push(b'\n');
     Ok(())
 }
 
-pub fn write_note_json(out: &mut Vec<u8>, ts: Timestamp, conn_id: u64, sender: &Endpoint) -> io::Result<()> {
+pub fn write_note_json(
+    out: &mut Vec<u8>,
+    ts: Timestamp,
+    conn_id: u64,
+    sender: &Endpoint,
+) -> io::Result<()> {
     let v = serde_json::json!({
         "type": "note",
         "ts": ts,
@@ -233,6 +266,90 @@ pub fn write_note_json(out: &mut Vec<u8>, ts: Timestamp, conn_id: u64, sender: &
         "sender": sender.to_string(),
         "verdict": "suspected_injected",
         "text": "the sender kept sending data after its own RST: that RST was probably forged by a middlebox",
+    });
+    serde_json::to_writer(&mut *out, &v)?;
+    out.push(b'\n');
+    Ok(())
+}
+
+/// `--raw`: the RST line straight from the decoded segment, without tracking.
+pub fn write_raw_text(
+    out: &mut Vec<u8>,
+    prefix: Option<&str>,
+    p: &crate::capture::Packet<'_>,
+    seg: &TcpSegment<'_>,
+) -> io::Result<()> {
+    if let Some(pre) = prefix {
+        write!(out, "{pre}: ")?;
+    }
+    let mut t = String::with_capacity(20);
+    p.ts.write_time_of_day(&mut t);
+    out.extend_from_slice(t.as_bytes());
+    if let Some(name) = p.iface_name {
+        write!(out, " {name}")?;
+    } else if let Some(idx) = seg.ctx.ifindex {
+        write!(out, " ifindex {idx}")?;
+    }
+    if let Some(d) = p.direction.or(seg.ctx.direction) {
+        write!(out, " {}", d.as_str())?;
+    }
+    let from = Endpoint {
+        ip: seg.src,
+        port: seg.sport,
+    };
+    let to = Endpoint {
+        ip: seg.dst,
+        port: seg.dport,
+    };
+    write!(out, " {from} > {to} [{}] seq {}", seg.flags, seg.seq)?;
+    if seg.flags.ack() {
+        write!(out, " ack {}", seg.ack)?;
+    }
+    write!(out, " win {} ttl {}", seg.window, seg.ttl)?;
+    for e in seg.ctx.encaps() {
+        write!(out, " {e}")?;
+    }
+    if seg.payload_len > 0 {
+        write!(out, " len {}", seg.payload_len)?;
+        if let Some(text) = payload_text(seg) {
+            write!(out, " \"{text}\"")?;
+        }
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+/// `--raw --json`: the RST record without verdict or connection.
+pub fn write_raw_json(
+    out: &mut Vec<u8>,
+    file: &str,
+    frame: u64,
+    p: &crate::capture::Packet<'_>,
+    seg: &TcpSegment<'_>,
+) -> io::Result<()> {
+    let v = serde_json::json!({
+        "type": "rst",
+        "ts": p.ts,
+        "file": file,
+        "frame": frame,
+        "link_type": p.link_type.to_string(),
+        "interface": p.iface_name,
+        "ifindex": seg.ctx.ifindex,
+        "direction": p.direction.or(seg.ctx.direction).map(dir_word),
+        "ip_version": if seg.src.is_ipv4() { 4 } else { 6 },
+        "src": seg.src,
+        "sport": seg.sport,
+        "dst": seg.dst,
+        "dport": seg.dport,
+        "flags": seg.flags.to_string(),
+        "seq": seg.seq,
+        "ack": seg.flags.ack().then_some(seg.ack),
+        "window": seg.window,
+        "ttl": seg.ttl,
+        "ip_id": seg.ip_id,
+        "payload_len": seg.payload_len,
+        "payload_text": payload_text(seg),
+        "encap": seg.ctx.encaps().map(|e| EncapJson { kind: e.kind(), id: e.id() }).collect::<Vec<_>>(),
     });
     serde_json::to_writer(&mut *out, &v)?;
     out.push(b'\n');

@@ -5,8 +5,8 @@ use crate::capture::{CaptureError, CaptureReader, open_input};
 use crate::decode::{Outcome, decode};
 use crate::keep::{Keeper, Source};
 use crate::output::{
-    write_conn_json, write_conn_text, write_note_json, write_note_text, write_rst_json, write_rst_text,
-    write_unanswered_text,
+    write_conn_json, write_conn_text, write_note_json, write_note_text, write_raw_json,
+    write_raw_text, write_rst_json, write_rst_text, write_unanswered_text,
 };
 use crate::report::Report;
 use crate::sanitize::sanitize_text;
@@ -38,6 +38,9 @@ pub struct ReadOptions {
     pub max_conns: Option<usize>,
     /// Services file to name ports (default `/etc/services`).
     pub services: Option<Services>,
+    /// Only list RST segments, without tracking connections (no verdicts, no findings): the
+    /// fastest way through a very large capture.
+    pub raw: bool,
 }
 
 /// What a `read` run saw, for the summary and the exit code.
@@ -89,13 +92,19 @@ impl From<CaptureError> for ReadError {
 
 impl Engine<'_> {
     /// Renders and accounts the tracker's events; `current` is the packet that produced them.
-    fn drain(&mut self, file: &str, prefix: Option<&str>, current: Option<(&Source<'_>, &[u8], u32)>) -> io::Result<()> {
+    fn drain(
+        &mut self,
+        file: &str,
+        prefix: Option<&str>,
+        current: Option<(&Source<'_>, &[u8], u32)>,
+    ) -> io::Result<()> {
         let events: Vec<Event> = self.tracker.drain().collect();
         for ev in events {
             match ev {
                 Event::Rst(r) => {
                     self.report.add_rst(&r);
-                    if let (Some(k), Some((src, data, orig_len))) = (self.keeper.as_mut(), current) {
+                    if let (Some(k), Some((src, data, orig_len))) = (self.keeper.as_mut(), current)
+                    {
                         k.rst(&r, src, data, orig_len)?;
                     }
                     if !self.opts.connections {
@@ -127,7 +136,11 @@ impl Engine<'_> {
                         }
                     }
                 }
-                Event::KeptTalking { ts, conn_id, sender } => {
+                Event::KeptTalking {
+                    ts,
+                    conn_id,
+                    sender,
+                } => {
                     self.report.add_kept_talking(ts, sender);
                     if !self.opts.connections {
                         if self.opts.json {
@@ -153,7 +166,12 @@ impl Engine<'_> {
 }
 
 /// Reads `paths` in order, writing lines to `out` and error lines to `err` as they happen.
-pub fn read_files(paths: &[String], opts: &ReadOptions, out: &mut dyn Write, err: &mut dyn Write) -> ReadReport {
+pub fn read_files(
+    paths: &[String],
+    opts: &ReadOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ReadReport {
     let mut report = ReadReport::default();
     let mut cfg = TrackerConfig::default();
     if let Some(m) = opts.max_conns {
@@ -183,7 +201,11 @@ pub fn read_files(paths: &[String], opts: &ReadOptions, out: &mut dyn Write, err
     };
     let multi = paths.len() > 1;
     for (file_no, path) in paths.iter().enumerate() {
-        let name = if path == "-" { "<stdin>".to_string() } else { sanitize_text(path.as_bytes(), 256) };
+        let name = if path == "-" {
+            "<stdin>".to_string()
+        } else {
+            sanitize_text(path.as_bytes(), 256)
+        };
         report.files += 1;
         let mut stats = DecodeStats::default();
         let result = read_one(path, &name, file_no, multi, &mut engine, &mut stats);
@@ -219,7 +241,10 @@ pub fn read_files(paths: &[String], opts: &ReadOptions, out: &mut dyn Write, err
 fn finish(mut engine: Engine<'_>, mut report: ReadReport, render: bool) -> ReadReport {
     engine.tracker.finish();
     let r = if render {
-        engine.drain("", None, None).and_then(|_| engine.flush()).and_then(|_| engine.out.flush())
+        engine
+            .drain("", None, None)
+            .and_then(|_| engine.flush())
+            .and_then(|_| engine.out.flush())
     } else {
         let _ = engine.tracker.drain().count();
         Ok(())
@@ -233,13 +258,20 @@ fn finish(mut engine: Engine<'_>, mut report: ReadReport, render: bool) -> ReadR
     }
     report.tracker = engine.tracker.stats.clone();
     report.unanswered = engine.unanswered;
-    report.findings_text = engine.report.render_text();
+    if !engine.opts.raw {
+        report.findings_text = engine.report.render_text();
+    }
     report.findings_json = engine.report.to_json();
     if let (Some(k), Some(path)) = (engine.keeper.take(), engine.opts.write.as_ref()) {
         let (written, dropped) = (k.written, k.dropped);
         match k.finish().and_then(|mut w| w.flush()) {
-            Ok(()) => report.written = Some((sanitize_text(path.as_bytes(), 256), written, dropped)),
-            Err(e) => report.errors.push(format!("{}: cannot write: {e}", sanitize_text(path.as_bytes(), 256))),
+            Ok(()) => {
+                report.written = Some((sanitize_text(path.as_bytes(), 256), written, dropped))
+            }
+            Err(e) => report.errors.push(format!(
+                "{}: cannot write: {e}",
+                sanitize_text(path.as_bytes(), 256)
+            )),
         }
     }
     report
@@ -270,7 +302,21 @@ fn read_one(
         stats.bytes += packet.data.len() as u64;
         let outcome = decode(packet.link_type, packet.data);
         stats.count(&outcome);
-        if let Outcome::Tcp(seg) = &outcome {
+        if engine.opts.raw {
+            if let Outcome::Tcp(seg) = &outcome
+                && seg.flags.rst()
+            {
+                let r = if engine.opts.json {
+                    write_raw_json(&mut engine.buf, name, frame, &packet, seg)
+                } else {
+                    write_raw_text(&mut engine.buf, prefix, &packet, seg)
+                };
+                r.map_err(ReadError::Output)?;
+                if engine.buf.len() >= OUT_CHUNK {
+                    engine.flush().map_err(ReadError::Output)?;
+                }
+            }
+        } else if let Outcome::Tcp(seg) = &outcome {
             let meta = SegMeta {
                 ts: packet.ts,
                 frame,
@@ -280,37 +326,54 @@ fn read_one(
                 direction: packet.direction,
             };
             let conn = engine.tracker.observe(&meta, seg);
-            let src = Source { file: file_no, iface: packet.iface, link_type: packet.link_type, name: packet.iface_name };
+            let src = Source {
+                file: file_no,
+                iface: packet.iface,
+                link_type: packet.link_type,
+                name: packet.iface_name,
+            };
             if let Some(k) = engine.keeper.as_mut()
                 && !seg.flags.rst()
             {
-                k.offer(conn, &src, packet.ts, packet.data, packet.orig_len).map_err(ReadError::Output)?;
+                k.offer(conn, &src, packet.ts, packet.data, packet.orig_len)
+                    .map_err(ReadError::Output)?;
             }
             engine
                 .drain(name, prefix, Some((&src, packet.data, packet.orig_len)))
                 .map_err(ReadError::Output)?;
         }
-        if frame % PROGRESS_EVERY == 0
+        if frame.is_multiple_of(PROGRESS_EVERY)
             && let Some(bar) = &progress
         {
             bar.set_position(consumed.get());
         }
     };
-    stats.link_types.extend(reader.interfaces().iter().map(|i| i.link_type));
+    stats
+        .link_types
+        .extend(reader.interfaces().iter().map(|i| i.link_type));
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
     result
 }
 
-fn progress_bar(opts: &ReadOptions, size: Option<u64>, name: &str) -> Option<indicatif::ProgressBar> {
+fn progress_bar(
+    opts: &ReadOptions,
+    size: Option<u64>,
+    name: &str,
+) -> Option<indicatif::ProgressBar> {
     if !opts.progress || opts.quiet || !io::stderr().is_terminal() {
         return None;
     }
     let size = size.filter(|s| *s >= PROGRESS_MIN_BYTES)?;
-    let bar = indicatif::ProgressBar::with_draw_target(Some(size), indicatif::ProgressDrawTarget::stderr());
-    let style = indicatif::ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(size),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(name.to_string());
     Some(bar)
@@ -332,16 +395,27 @@ pub fn summary(report: &ReadReport) -> String {
         report.unanswered
     );
     if !s.not_tcp.is_empty() {
-        let parts: Vec<String> = s.not_tcp.iter().map(|(k, v)| format!("{v} {}", k.as_str())).collect();
+        let parts: Vec<String> = s
+            .not_tcp
+            .iter()
+            .map(|(k, v)| format!("{v} {}", k.as_str()))
+            .collect();
         text.push_str(&format!("  not TCP: {}\n", parts.join(", ")));
     }
     let undecodable = s.undecodable_total();
     if undecodable > 0 {
-        let mut parts: Vec<(u64, String)> = s.undecodable.iter().map(|(k, v)| (*v, k.to_string())).collect();
+        let mut parts: Vec<(u64, String)> = s
+            .undecodable
+            .iter()
+            .map(|(k, v)| (*v, k.to_string()))
+            .collect();
         parts.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         let mut list: Vec<String> = parts.into_iter().map(|(v, k)| format!("{v} {k}")).collect();
         if s.undecodable_other > 0 {
-            list.push(format!("{} for other reasons (reason table full)", s.undecodable_other));
+            list.push(format!(
+                "{} for other reasons (reason table full)",
+                s.undecodable_other
+            ));
         }
         text.push_str(&format!(
             "  not decoded: {undecodable} packet{} ({}); RSTs inside them are not counted\n",
@@ -357,9 +431,13 @@ pub fn summary(report: &ReadReport) -> String {
         ));
     }
     if let Some((path, written, dropped)) = &report.written {
-        text.push_str(&format!("  wrote {written} packets of failed and reset connections to {path}\n"));
+        text.push_str(&format!(
+            "  wrote {written} packets of failed and reset connections to {path}\n"
+        ));
         if *dropped > 0 {
-            text.push_str(&format!("  {dropped} packets were not kept for {path}: pending-packet memory cap reached\n"));
+            text.push_str(&format!(
+                "  {dropped} packets were not kept for {path}: pending-packet memory cap reached\n"
+            ));
         }
     }
     if !report.errors.is_empty() {
@@ -390,5 +468,9 @@ fn human_bytes(b: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }

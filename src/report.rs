@@ -114,6 +114,14 @@ impl Kind {
             Kind::Unanswered => "unanswered",
         }
     }
+
+    /// As the event JSON names verdicts (`reset_after_close`), or `unanswered`.
+    fn json_name(self) -> &'static str {
+        match self {
+            Kind::Rst(v) => snake(v),
+            Kind::Unanswered => "unanswered",
+        }
+    }
 }
 
 const REFUSED: Kind = Kind::Rst(Verdict::Refused);
@@ -148,12 +156,14 @@ impl<T: Ord + Copy> Distinct<T> {
         }
         if self.set.len() >= b.per_set {
             self.saturated = true;
-        } else if b.left == 0 {
+        } else if b.left == 0 && !self.set.is_empty() {
+            // The first value of each set is always kept (sets are bounded by the key caps), so
+            // a count never reads "at least 0".
             self.saturated = true;
             b.refused += 1;
         } else {
             self.set.insert(v);
-            b.left -= 1;
+            b.left = b.left.saturating_sub(1);
         }
     }
 
@@ -197,7 +207,8 @@ impl Peak {
             self.cur_n = 0;
         }
         self.cur_n = self.cur_n.saturating_add(1);
-        if self.cur_n > self.best_n {
+        // Ties go to the earlier second, whatever the order of arrival.
+        if self.cur_n > self.best_n || (self.cur_n == self.best_n && sec < self.best_sec) {
             self.best_n = self.cur_n;
             self.best_sec = sec;
         }
@@ -644,12 +655,7 @@ impl Report {
                 count_noun(s.hosts.len() as u64, "host", "hosts"),
                 rate_when(n, s.first, s.last)
             );
-            let listed: Vec<String> = s
-                .ports
-                .iter()
-                .take(12)
-                .map(|p| p.to_string())
-                .collect();
+            let listed: Vec<String> = s.ports.iter().take(12).map(|p| p.to_string()).collect();
             let mut evidence = vec![format!(
                 "ports tried: {}{}",
                 listed.join(", "),
@@ -720,12 +726,39 @@ impl Report {
                 }
             }
         }
-        if !few.is_empty() {
+        if let [(e, g)] = few.as_slice() {
+            let (e, g) = (*e, *g);
+            let mut evidence = self.sample_line(g);
+            evidence.extend(self.contrast(e, g, "has no listener"));
+            out.push(Finding {
+                severity: Severity::Warning,
+                kind: "refused",
+                count: g.count,
+                title: format!(
+                    "{e} refused {} from {} ({}): nothing accepted connections on {}",
+                    count_noun(g.count, "connection attempt", "connection attempts"),
+                    who(&g.peers, "client", "clients"),
+                    rate_when(g.count, g.first, g.last),
+                    self.services.describe(e.port)
+                ),
+                evidence,
+                next_steps: vec![format!(
+                    "{}check that the service on tcp/{} runs and listens (`ss -ltnp 'sport = :{}'`), or that the client uses the right host and port",
+                    on_host(e.ip),
+                    e.port,
+                    e.port
+                )],
+            });
+        } else if !few.is_empty() {
             let n: u64 = few.iter().map(|(_, g)| g.count).sum();
             let (first, last) = range(few.iter().map(|(_, g)| *g));
             let title = format!(
                 "{} at {} ({}; fewer than {SERVICE_DOWN_REPEATS} each): nothing accepted connections there, or a firewall REJECT rule answered",
-                count_noun(n, "refused connection attempt", "refused connection attempts"),
+                count_noun(
+                    n,
+                    "refused connection attempt",
+                    "refused connection attempts"
+                ),
                 count_noun(few.len() as u64, "endpoint", "endpoints"),
                 when(first, last)
             );
@@ -740,6 +773,14 @@ impl Report {
                 ],
             });
         }
+    }
+
+    /// `e.g. at 13:15:42.507657: answers the SYN from …`, from the group's earliest event.
+    fn sample_line(&self, g: &Group) -> Vec<String> {
+        g.sample
+            .iter()
+            .map(|s| format!("e.g. at {}: {}", s.0.time_of_day(), s.1))
+            .collect()
     }
 
     /// The founding story: one ip:port refusing attempts again and again.
@@ -822,6 +863,7 @@ impl Report {
     }
 
     /// What worked while this endpoint failed: itself earlier, or other ports of the same host.
+    /// Empty when nothing to that host completed.
     fn contrast(&self, e: Endpoint, g: &Group, failing: &str) -> Vec<String> {
         let mut lines = Vec::new();
         if let Some(h) = self.healthy_by_endpoint.get(&e) {
@@ -852,16 +894,7 @@ impl Report {
             .collect();
         others.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
         match others.as_slice() {
-            [] => {
-                if !lines.is_empty() {
-                } else if self.healthy > 0 {
-                    lines.push(format!(
-                        "no connection to {} completed in this capture ({} to other hosts did)",
-                        e.ip,
-                        self.healthy
-                    ));
-                }
-            }
+            [] => {}
             [(o, t)] => lines.push(format!(
                 "meanwhile {} completed {} normally: the host is up, only tcp/{} {failing}",
                 self.endpoint_desc(*o),
@@ -916,7 +949,7 @@ impl Report {
                 g.syns,
                 peak_text(&g.peak)
             )];
-            let contrast = self.contrast(e, g, "gets no answer: a firewall probably drops it");
+            let contrast = self.contrast(e, g, "gets no answer (a firewall probably drops it)");
             if contrast.is_empty() {
                 evidence.push(format!(
                     "no connection to {} completed in this capture: the host may be down or unreachable, or everything to it is filtered",
@@ -933,7 +966,28 @@ impl Report {
                 next_steps: unanswered_steps(Some(e)),
             });
         }
-        if !few.is_empty() {
+        if let [(e, g)] = few.as_slice() {
+            let (e, g) = (*e, *g);
+            let mut evidence = vec![format!(
+                "SYN sent {} in all; no SYN-ACK and no RST came back",
+                count_noun(g.syns, "time", "times")
+            )];
+            evidence.extend(self.contrast(e, g, "gets no answer (a firewall probably drops it)"));
+            out.push(Finding {
+                severity: Severity::Warning,
+                kind: "unanswered_few",
+                count: g.count,
+                title: format!(
+                    "{e} never answered {} from {} ({}): SYNs to {} were filtered or dropped, or the host is down",
+                    count_noun(g.count, "connection attempt", "connection attempts"),
+                    who(&g.peers, "client", "clients"),
+                    rate_when(g.count, g.first, g.last),
+                    self.services.describe(e.port)
+                ),
+                evidence,
+                next_steps: unanswered_steps(Some(e)),
+            });
+        } else if !few.is_empty() {
             let n: u64 = few.iter().map(|(_, g)| g.count).sum();
             let (first, last) = range(few.iter().map(|(_, g)| *g));
             out.push(Finding {
@@ -996,7 +1050,10 @@ impl Report {
             let mut evidence = vec![if median == 0 {
                 "most seconds of the capture had no RST".to_string()
             } else {
-                format!("a typical second of the capture had {median} RSTs")
+                format!(
+                    "a typical second of the capture had {}",
+                    count_noun(median, "RST", "RSTs")
+                )
             }];
             let mut busiest = ep.clone();
             busiest.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
@@ -1017,9 +1074,9 @@ impl Report {
             senders.sort_by(|x, y| y.2.peak.best_n.cmp(&x.2.peak.best_n).then(x.0.cmp(y.0)));
             for (e, k, g) in senders.iter().take(3) {
                 evidence.push(format!(
-                    "{} sent {} {} RSTs in its busiest second ({})",
+                    "{} sent {} ({}) in its busiest second ({})",
                     self.endpoint_desc(**e),
-                    g.peak.best_n,
+                    count_noun(g.peak.best_n, "RST", "RSTs"),
                     k.as_str(),
                     hms(sec_ts(g.peak.best_sec))
                 ));
@@ -1059,9 +1116,10 @@ impl Report {
         }
         let mut parts = Vec::new();
         if n_injected > 0 {
-            parts.push(format!(
-                "{} look injected",
-                count_noun(n_injected, "RST", "RSTs")
+            parts.push(count_noun(
+                n_injected,
+                "RST looks injected",
+                "RSTs look injected",
             ));
         }
         if self.kept_talking > 0 {
@@ -1269,7 +1327,7 @@ impl Report {
                 format!(
                     "on {}: {} with {} ({})",
                     self.services.describe(*p),
-                    g.count,
+                    count_noun(g.count, "RST", "RSTs"),
                     who(&g.peers, "client", "clients"),
                     rate_when(g.count, g.first, g.last)
                 )
@@ -1292,13 +1350,21 @@ impl Report {
             .iter()
             .take(MAX_LISTED)
             .map(|(e, g)| {
-                format!(
+                let mut line = format!(
                     "{}: {} from {} ({})",
                     self.endpoint_desc(*e),
                     count_noun(g.count, one, many),
                     who(&g.peers, "client", "clients"),
                     rate_when(g.count, g.first, g.last)
-                )
+                );
+                if g.syns > 0 {
+                    let _ = write!(
+                        line,
+                        ", SYN sent {} in all",
+                        count_noun(g.syns, "time", "times")
+                    );
+                }
+                line
             })
             .collect();
         if v.len() > MAX_LISTED {
@@ -1395,7 +1461,7 @@ impl Report {
             .by_kind
             .iter()
             .filter(|(k, _)| matches!(k, Kind::Rst(_)))
-            .map(|(k, g)| (k.as_str().to_string(), json!(g.count)))
+            .map(|(k, g)| (k.json_name().to_string(), json!(g.count)))
             .collect();
         let healthy: Vec<Value> = {
             let mut v: Vec<(&u16, &Tally)> = self.healthy_by_port.iter().collect();
@@ -1441,14 +1507,14 @@ impl Report {
             "findings": self.findings(),
             "by_endpoint": self.rows(&self.by_endpoint, |(e, k)| json!({
                 "endpoint": e.to_string(), "ip": e.ip.to_string(), "port": e.port,
-                "service": self.services.name(e.port), "kind": k.as_str(),
+                "service": self.services.name(e.port), "kind": k.json_name(),
             })),
             "by_service": self.rows(&self.by_service, |(p, k)| json!({
                 "port": p, "service": self.services.name(*p),
-                "description": self.services.describe(*p), "kind": k.as_str(),
+                "description": self.services.describe(*p), "kind": k.json_name(),
             })),
             "by_peer": self.rows(&self.by_peer, |(ip, k)| json!({
-                "peer": ip.to_string(), "kind": k.as_str(),
+                "peer": ip.to_string(), "kind": k.json_name(),
             })),
             "healthy_by_service": healthy,
             "kept_talking": kept,
@@ -1466,7 +1532,7 @@ impl Report {
     /// Rows of one grouping, largest first (ties in key order), at most `MAX_JSON_ROWS`.
     fn rows<K: Ord>(&self, map: &BTreeMap<K, Group>, key: impl Fn(&K) -> Value) -> Value {
         let mut v: Vec<(&K, &Group)> = map.iter().collect();
-        v.sort_by(|a, b| b.1.count.cmp(&a.1.count));
+        v.sort_by_key(|(_, g)| std::cmp::Reverse(g.count));
         let omitted = v.len().saturating_sub(MAX_JSON_ROWS);
         let rows: Vec<Value> = v
             .iter()
@@ -1532,7 +1598,8 @@ fn snake(v: Verdict) -> &'static str {
 /// Evidence from the producer should already be safe; make sure, without escaping twice.
 fn clean(text: &str) -> String {
     let unsafe_char = |c: char| {
-        c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+        c.is_control()
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
     };
     if text.chars().any(unsafe_char) {
         sanitize_text(text.as_bytes(), MAX_SAMPLE_CHARS)
@@ -1656,7 +1723,7 @@ mod tests {
         assert_eq!(rate(1, a, a), None);
         assert_eq!(rate(5, a, a), None);
         assert_eq!(rate(10, a, ts(104, 500_000)), Some(2.0));
-        assert_eq!(rate(2, ts(i64::MIN / NS, 0), ts(i64::MAX / NS, 0)).is_some(), true);
+        assert!(rate(2, ts(i64::MIN / NS, 0), ts(i64::MAX / NS, 0)).is_some());
         assert_eq!(rate_text(2.0), "2.0/s");
         assert_eq!(rate_text(1.0 / 60.0), "1.0/min");
         assert_eq!(rate_text(1.0 / 3600.0), "1.0/h");

@@ -184,7 +184,12 @@ fn addr(a: [u8; 4]) -> IpAddr {
 
 /// A client (10.0.0.2) and a server (10.0.0.1:port) on an Ethernet link, 40 ms apart.
 fn client_server(port: u16, cport: u16) -> Conn {
-    let mut c = Conn::new((addr([10, 0, 0, 2]), cport), (addr([10, 0, 0, 1]), port), 1_000_000, 5_000_000);
+    let mut c = Conn::new(
+        (addr([10, 0, 0, 2]), cport),
+        (addr([10, 0, 0, 1]), port),
+        1_000_000,
+        5_000_000,
+    );
     c.server_ttl = 64;
     c.client_ttl = 63;
     c
@@ -260,7 +265,14 @@ pub fn reset_after_close() -> Vec<u8> {
 /// A RST for a connection the capture never saw.
 pub fn stray() -> Vec<u8> {
     let mut s = Script::default();
-    let rst = TcpSpec::new(addr([10, 0, 0, 1]), 443, addr([10, 0, 0, 9]), 51_515, TcpFlags::RST).seq(77_777);
+    let rst = TcpSpec::new(
+        addr([10, 0, 0, 1]),
+        443,
+        addr([10, 0, 0, 9]),
+        51_515,
+        TcpFlags::RST,
+    )
+    .seq(77_777);
     s.push(STORY_START, &rst);
     s.pcapng("eth0")
 }
@@ -270,15 +282,29 @@ pub fn out_of_window() -> Vec<u8> {
     let mut s = Script::default();
     let mut c = client_server(22, 50_005);
     s.handshake(STORY_START, &mut c, 40 * MS);
-    let data = c.segment(Side::Server, TcpFlags::PSH | TcpFlags::ACK, b"SSH-2.0-OpenSSH_9.6\r\n");
+    let data = c.segment(
+        Side::Server,
+        TcpFlags::PSH | TcpFlags::ACK,
+        b"SSH-2.0-OpenSSH_9.6\r\n",
+    );
     s.push(STORY_START + 50 * MS, &data);
     let ack = c.segment(Side::Client, TcpFlags::ACK, &[]);
     s.push(STORY_START + 90 * MS, &ack);
-    let rst = TcpSpec::new(c.server.0, c.server.1, c.client.0, c.client.1, TcpFlags::RST)
-        .seq(c.server_next.wrapping_add(40_000_000))
-        .ttl(c.server_ttl);
+    let rst = TcpSpec::new(
+        c.server.0,
+        c.server.1,
+        c.client.0,
+        c.client.1,
+        TcpFlags::RST,
+    )
+    .seq(c.server_next.wrapping_add(40_000_000))
+    .ttl(c.server_ttl);
     s.push(STORY_START + 3 * SEC, &rst);
-    let more = c.segment(Side::Client, TcpFlags::PSH | TcpFlags::ACK, b"SSH-2.0-client\r\n");
+    let more = c.segment(
+        Side::Client,
+        TcpFlags::PSH | TcpFlags::ACK,
+        b"SSH-2.0-client\r\n",
+    );
     s.push(STORY_START + 3 * SEC + 10 * MS, &more);
     s.pcapng("eth0")
 }
@@ -289,14 +315,28 @@ pub fn injected() -> Vec<u8> {
     let mut c = client_server(443, 50_006);
     c.server_ttl = 52;
     s.handshake(STORY_START, &mut c, 40 * MS);
-    let hello = c.segment(Side::Client, TcpFlags::PSH | TcpFlags::ACK, b"\x16\x03\x01\x00\x05hello");
+    let hello = c.segment(
+        Side::Client,
+        TcpFlags::PSH | TcpFlags::ACK,
+        b"\x16\x03\x01\x00\x05hello",
+    );
     s.push(STORY_START + 41 * MS, &hello);
-    let forged = TcpSpec::new(c.server.0, c.server.1, c.client.0, c.client.1, TcpFlags::RST | TcpFlags::ACK)
-        .seq(c.server_next)
-        .ack(c.client_next)
-        .ttl(64);
+    let forged = TcpSpec::new(
+        c.server.0,
+        c.server.1,
+        c.client.0,
+        c.client.1,
+        TcpFlags::RST | TcpFlags::ACK,
+    )
+    .seq(c.server_next)
+    .ack(c.client_next)
+    .ttl(64);
     s.push(STORY_START + 45 * MS, &forged);
-    let answer = c.segment(Side::Server, TcpFlags::PSH | TcpFlags::ACK, b"\x16\x03\x03\x00\x05world");
+    let answer = c.segment(
+        Side::Server,
+        TcpFlags::PSH | TcpFlags::ACK,
+        b"\x16\x03\x03\x00\x05world",
+    );
     s.push(STORY_START + 80 * MS, &answer);
     s.pcapng("eth0")
 }
@@ -305,7 +345,15 @@ pub fn injected() -> Vec<u8> {
 pub fn unanswered() -> Vec<u8> {
     let mut s = Script::default();
     let c = client_server(3306, 50_007);
-    let syn = TcpSpec::new(c.client.0, c.client.1, c.server.0, c.server.1, TcpFlags::SYN).seq(c.client_next).ttl(63);
+    let syn = TcpSpec::new(
+        c.client.0,
+        c.client.1,
+        c.server.0,
+        c.server.1,
+        TcpFlags::SYN,
+    )
+    .seq(c.client_next)
+    .ttl(63);
     for at in [0, SEC, 3 * SEC, 7 * SEC] {
         s.push(STORY_START + at, &syn);
     }

@@ -102,10 +102,7 @@ impl Services {
     /// The built-in table only (no file read).
     pub fn builtin() -> Self {
         Services {
-            names: BUILTIN
-                .iter()
-                .map(|&(p, n)| (p, n.to_string()))
-                .collect(),
+            names: BUILTIN.iter().map(|&(p, n)| (p, n.to_string())).collect(),
         }
     }
 
@@ -119,8 +116,8 @@ impl Services {
     /// read. At most 8 MiB of it is read.
     pub fn load_from(path: &std::path::Path) -> Self {
         let mut bytes = Vec::new();
-        let read = std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_FILE_BYTES).read_to_end(&mut bytes));
+        let read =
+            std::fs::File::open(path).and_then(|f| f.take(MAX_FILE_BYTES).read_to_end(&mut bytes));
         match read {
             Ok(_) => Services::from_bytes(&bytes),
             Err(_) => Services::builtin(),
@@ -211,7 +208,9 @@ mod tests {
         assert_eq!(s.name(7211), None);
         assert_eq!(s.describe(5432), "tcp/5432 (postgresql)");
         assert_eq!(s.describe(7211), "tcp/7211 (no well-known service)");
-        for port in [22, 25, 53, 80, 443, 3306, 6379, 8080, 9092, 9200, 11211, 27017] {
+        for port in [
+            22, 25, 53, 80, 443, 3306, 6379, 8080, 9092, 9200, 11211, 27017,
+        ] {
             assert!(s.name(port).is_some(), "port {port}");
         }
     }

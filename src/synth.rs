@@ -70,7 +70,7 @@ impl TcpSpec {
     /// The TCP header and payload (checksummed over the pseudo-header).
     pub fn tcp_bytes(&self) -> Vec<u8> {
         let mut opts = self.options.clone();
-        while opts.len() % 4 != 0 {
+        while !opts.len().is_multiple_of(4) {
             opts.push(0);
         }
         let hlen = 20 + opts.len();

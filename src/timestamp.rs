@@ -126,6 +126,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+impl serde::Serialize for Timestamp {
+    /// As RFC 3339 text, with the capture's precision.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.rfc3339())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,12 +164,5 @@ mod tests {
         let _ = t.rfc3339();
         let t = Timestamp::from_nanos(i64::MIN, 9);
         let _ = t.rfc3339();
-    }
-}
-
-impl serde::Serialize for Timestamp {
-    /// As RFC 3339 text, with the capture's precision.
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.rfc3339())
     }
 }

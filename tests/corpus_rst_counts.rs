@@ -14,7 +14,11 @@ fn rst_counts_match_tshark_on_every_peer_capture() {
         return;
     };
     let index = std::fs::read_to_string(dir.join("rst_counts.tsv")).unwrap();
-    let opts = ReadOptions { json: true, quiet: true, ..ReadOptions::default() };
+    let opts = ReadOptions {
+        json: true,
+        quiet: true,
+        ..ReadOptions::default()
+    };
     let (mut files, mut agree, mut rsts) = (0, 0, 0);
     let mut mismatches = Vec::new();
     for line in index.lines().skip(1) {
@@ -28,7 +32,10 @@ fn rst_counts_match_tshark_on_every_peer_capture() {
         let got = report.stats.rsts;
         // Every RST counted is reported, one JSON line each, with a verdict.
         let text = String::from_utf8_lossy(&out);
-        let rst_lines = text.lines().filter(|l| l.starts_with(r#"{"type":"rst""#)).count() as u64;
+        let rst_lines = text
+            .lines()
+            .filter(|l| l.starts_with(r#"{"type":"rst""#))
+            .count() as u64;
         assert_eq!(rst_lines, got, "{file}: RST lines vs count");
         let expected = TSHARK_IS_WRONG
             .iter()

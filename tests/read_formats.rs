@@ -271,3 +271,21 @@ fn help_and_version() {
     let o = rsthound(&["read"], None);
     assert_eq!(o.status.code(), Some(2), "a usage error");
 }
+
+#[test]
+fn raw_mode_lists_rsts_without_tracking() {
+    let d = TempDir::new("raw");
+    let f = d.write("story.pcap", &small_capture());
+    let o = rsthound(&["read", "--raw", &f], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "13:15:42.507657000 127.0.0.1:7211 > 127.0.0.1:57340 [R.] seq 0 ack 1082312303 win 0 ttl 64\n"
+    );
+    assert!(!stderr(&o).contains("findings"), "{}", stderr(&o));
+    let o = rsthound(&["read", "--raw", "--json", &f], None);
+    let rows = rst_rows(&o);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["sport"], 7211);
+    assert!(rows[0].get("verdict").is_none());
+}

@@ -10,6 +10,9 @@ use rsthound::track::{ConnSummary, Event, SegMeta, Tracker, TrackerConfig};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+/// (trace, ignore checksums, bare mode, filter ports): what decides our result for a trace.
+type CacheKey = (String, bool, bool, Option<Vec<u16>>);
+
 struct Baseline {
     ignore_checksums: bool,
     /// `zeek -b`: bare mode loads no protocol analyzers, so no port counts as a likely server.
@@ -118,8 +121,7 @@ fn conn_state_agrees_with_zeek() {
     }
     let (mut total, mut agree) = (0usize, 0usize);
     let mut disagreements = Vec::new();
-    let mut cache: HashMap<(String, bool, bool, Option<Vec<u16>>), Vec<ConnSummary>> =
-        HashMap::new();
+    let mut cache: HashMap<CacheKey, Vec<ConnSummary>> = HashMap::new();
     for ((trace, baseline), rows) in &groups {
         let b = &baselines[&(trace.clone(), baseline.clone())];
         let key = (

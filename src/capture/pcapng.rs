@@ -172,7 +172,7 @@ impl PcapngReader {
                 format!("block length {len} is too small (a block is at least 12 bytes)"),
             ));
         }
-        if len % 4 != 0 {
+        if !len.is_multiple_of(4) {
             return Err(CaptureError::new(
                 at,
                 format!("block length {len} is not a multiple of 4"),

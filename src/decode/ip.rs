@@ -17,6 +17,7 @@ const PROTO_UDP: u8 = 17;
 const PROTO_IPV6: u8 = 41;
 const PROTO_GRE: u8 = 47;
 const PROTO_ESP: u8 = 50;
+const PROTO_AH: u8 = 51;
 const PROTO_ICMPV6: u8 = 58;
 
 /// TCP flag bits (the low 9 bits of the data-offset/flags word).
@@ -214,6 +215,16 @@ fn ipv6<'a>(d: &'a [u8], ctx: &mut Context, out: &mut IpInfo) -> Step<'a> {
 fn transport<'a>(proto: u8, d: &'a [u8], declared: usize, ctx: &mut Context) -> Step<'a> {
     if proto == PROTO_GRE {
         return tunnel::gre(d, ctx);
+    }
+    if proto == PROTO_AH {
+        // IPv4 authentication header: its own length field, then the next protocol.
+        let next = *d.first().ok_or(Undecodable::Truncated("AH header"))?;
+        let len = usize::from(*d.get(1).ok_or(Undecodable::Truncated("AH header"))?) * 4 + 8;
+        let rest = d.get(len..).ok_or(Undecodable::Truncated("AH header"))?;
+        if next == PROTO_AH {
+            return Err(Undecodable::Malformed("AH header (nested AH)"));
+        }
+        return transport(next, rest, declared.saturating_sub(len), ctx);
     }
     match proto {
         PROTO_TCP => Ok(Next::Tcp(d, declared)),

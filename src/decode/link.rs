@@ -241,7 +241,7 @@ fn pppoe_session<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
     Ok(Next::Ppp(&d[6..]))
 }
 
-fn strip_hdlc_address(d: &[u8]) -> &[u8] {
+pub(super) fn strip_hdlc_address(d: &[u8]) -> &[u8] {
     match d {
         [0xff, 0x03, rest @ ..] => rest,
         _ => d,
@@ -312,7 +312,9 @@ pub(super) fn ieee80211(d: &[u8]) -> Step<'_> {
         len += 6; // four addresses (WDS)
     }
     let qos = subtype & 0x8 != 0;
+    let mut amsdu = false;
     if qos {
+        amsdu = d.get(len).ok_or(truncated("802.11 QoS control"))? & 0x80 != 0;
         len += 2;
         if flags & 0x80 != 0 {
             len += 4; // HT control
@@ -320,6 +322,10 @@ pub(super) fn ieee80211(d: &[u8]) -> Step<'_> {
     }
     if flags & 0x40 != 0 {
         return done(NotTcp::Encrypted);
+    }
+    if amsdu {
+        // An A-MSDU: the first subframe's header (DA, SA, length) precedes its LLC header.
+        len += 14;
     }
     Ok(Next::Llc(d.get(len..).ok_or(truncated("802.11 header"))?))
 }

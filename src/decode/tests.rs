@@ -1090,7 +1090,6 @@ fn pptp_gre_without_address_control() {
 }
 
 #[test]
-#[ignore = "bug: GRE 0x880b (PPTP) goes to ppp() without stripping the ff 03 address/control bytes that PPTP peers send unless ACFC was negotiated (Wireshark dissects it with ppp_hdlc); the segment is reported as NotTcp::NonIp"]
 fn pptp_gre_with_address_control() {
     let ppp = cat(&[&[0xff, 0x03, 0x00, 0x21], &rst4().ip_packet()]);
     let frame = pptp(&ppp);
@@ -1111,7 +1110,6 @@ fn ipv6_authentication_header_then_tcp() {
 }
 
 #[test]
-#[ignore = "bug: IPv4 protocol 51 (AH) is reported as NotTcp::OtherIp although the TCP header follows the AH header in the clear; the IPv6 path already skips AH"]
 fn ipv4_authentication_header_then_tcp() {
     let ah = cat(&[&[6, 4, 0, 0], &[0, 0, 1, 0], &[0, 0, 0, 1], &[0; 12]]);
     let ip = ipv4_custom(&[], 0, 51, 57, &cat(&[&ah, &rst4().tcp_bytes()]));
@@ -1122,7 +1120,6 @@ fn ipv4_authentication_header_then_tcp() {
 }
 
 #[test]
-#[ignore = "bug: an 802.11 QoS data frame with the A-MSDU Present bit (QoS control bit 7) carries A-MSDU subframes (DA, SA, length, then LLC/SNAP), but ieee80211() parses the subframe header as LLC and reports NotTcp::NonIp"]
 fn ieee80211_amsdu_subframe() {
     let ip = rst4().ip_packet();
     let sub = cat(&[

@@ -42,8 +42,8 @@ pub(super) fn gre<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
     match proto {
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(Next::Ip(rest)),
         ETHERTYPE_TEB => Ok(Next::Ethernet(rest)),
-        // PPTP carries PPP.
-        0x880b => Ok(Next::Ppp(rest)),
+        // PPTP carries PPP, usually with the HDLC address and control bytes.
+        0x880b => Ok(Next::Ppp(super::link::strip_hdlc_address(rest))),
         // ERSPAN type II has an 8-byte header when GRE carries a sequence number; type I has none.
         0x88be => {
             ctx.push(Encap::Erspan);

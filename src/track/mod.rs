@@ -34,8 +34,10 @@ pub struct TrackerConfig {
     pub port_heuristic: bool,
 }
 
-/// Bytes one tracked connection costs, table overhead included (measured by a test).
-pub const BYTES_PER_CONN: usize = std::mem::size_of::<Conn>() + std::mem::size_of::<FlowKey>() + 24;
+/// Bytes one tracked connection costs: the entry, twice over because the hash table doubles
+/// as it grows, plus what the events and findings keep per connection.
+pub const BYTES_PER_CONN: usize =
+    2 * (std::mem::size_of::<Conn>() + std::mem::size_of::<FlowKey>()) + 256;
 
 impl Default for TrackerConfig {
     fn default() -> Self {
@@ -257,7 +259,9 @@ impl Tracker {
         self.since_sweep += 1;
         // Sweeping walks the whole table: do it at most once a second of capture time, and only
         // after as many packets as a quarter of the table, so its cost per packet stays bounded.
-        if self.now.saturating_sub(self.last_sweep) >= SEC && self.since_sweep >= (self.table.len() / 4) as u64 {
+        if self.now.saturating_sub(self.last_sweep) >= SEC
+            && self.since_sweep >= (self.table.len() / 4) as u64
+        {
             self.sweep();
             self.last_sweep = self.now;
             self.since_sweep = 0;

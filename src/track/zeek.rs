@@ -163,10 +163,9 @@ impl ZeekConn {
         } else {
             (&mut self.resp, &mut self.orig)
         };
-        if f.flags.syn() || ep.start_seq.is_none() {
-            if ep.start_seq.is_none() || f.flags.syn() && ep.state == EpState::Inactive {
-                ep.start_seq = Some(f.seq);
-            }
+        // The first segment sets the start; a SYN from an endpoint not yet active resets it.
+        if ep.start_seq.is_none() || (f.flags.syn() && ep.state == EpState::Inactive) {
+            ep.start_seq = Some(f.seq);
         }
         ep.size += u64::from(f.payload_len);
         let mut flip = false;

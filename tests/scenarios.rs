@@ -1,0 +1,204 @@
+//! One scenario capture per verdict (made by `rsthound::scenario`, shipped in `samples/`): the
+//! verdicts, findings and JSON a user gets, checked against expectations and snapshots.
+//! Set `UPDATE_SNAPSHOTS=1` to rewrite `tests/snapshots/` after an intended change.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+
+fn sample(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Runs `read --json` and returns (rst verdicts in order, all JSON lines with the file path
+/// replaced by the file name so snapshots do not depend on the checkout's location).
+fn run(name: &str) -> (Vec<String>, String) {
+    let o = rsthound(&["read", "--json", &sample(name)], None);
+    assert!(o.status.success(), "{name}: {}", stderr(&o));
+    let verdicts = rst_rows(&o)
+        .iter()
+        .map(|v| v["verdict"].as_str().unwrap().to_string())
+        .collect();
+    (verdicts, stdout(&o).replace(&sample(name), name))
+}
+
+fn snapshot(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.jsonl"));
+    if std::env::var("UPDATE_SNAPSHOTS").is_ok() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_SNAPSHOTS=1)", path.display()));
+    assert_eq!(actual, expected, "{name}: output differs from the snapshot");
+}
+
+fn text(name: &str) -> (String, String) {
+    let o = rsthound(&["read", &sample(name)], None);
+    (stdout(&o), stderr(&o))
+}
+
+#[test]
+fn founding_story_names_the_closed_port_and_its_rate() {
+    let (verdicts, json) = run("founding-story.pcapng");
+    assert_eq!(verdicts, vec!["refused"; 10]);
+    snapshot("founding-story", &json);
+    let (out, err) = text("founding-story.pcapng");
+    assert!(
+        out.lines()
+            .all(|l| l.contains(" | refused: answers the SYN from 127.0.0.1:")),
+        "{out}"
+    );
+    let first_finding = err.lines().find(|l| l.starts_with('[')).unwrap();
+    assert_eq!(
+        first_finding,
+        "[alarming] 127.0.0.1:7211 refused 10 connection attempts from 127.0.0.1 (2.0/s, 13:15:42–13:15:47): nothing accepted connections on tcp/7211 (no well-known service)"
+    );
+    assert!(
+        err.contains("127.0.0.1:8080 (http-alt) completed 5 connections normally"),
+        "{err}"
+    );
+}
+
+#[test]
+fn handshake_reset() {
+    let (verdicts, json) = run("handshake-reset.pcapng");
+    assert_eq!(verdicts, ["handshake_reset"]);
+    snapshot("handshake-reset", &json);
+}
+
+#[test]
+fn reset_by_client_and_by_server() {
+    let (verdicts, json) = run("reset-by-client.pcapng");
+    assert_eq!(verdicts, ["reset_by_client"]);
+    snapshot("reset-by-client", &json);
+    let (verdicts, json) = run("reset-by-server.pcapng");
+    assert_eq!(verdicts, ["reset_by_server"]);
+    snapshot("reset-by-server", &json);
+    let (_, err) = text("reset-by-server.pcapng");
+    assert!(err.contains("tcp/5432 (postgresql)"), "{err}");
+}
+
+#[test]
+fn reset_after_close_is_routine() {
+    let (verdicts, json) = run("reset-after-close.pcapng");
+    assert_eq!(verdicts, ["reset_after_close"]);
+    snapshot("reset-after-close", &json);
+    let (_, err) = text("reset-after-close.pcapng");
+    assert!(
+        !err.contains("[alarming]") && !err.contains("[warning]"),
+        "{err}"
+    );
+    assert!(err.contains("normal"), "{err}");
+}
+
+#[test]
+fn stray_and_out_of_window() {
+    let (verdicts, json) = run("stray.pcapng");
+    assert_eq!(verdicts, ["stray"]);
+    snapshot("stray", &json);
+    let (verdicts, json) = run("out-of-window.pcapng");
+    assert_eq!(verdicts, ["out_of_window"]);
+    snapshot("out-of-window", &json);
+}
+
+#[test]
+fn injected_rst_by_ttl_and_by_the_sender_talking_on() {
+    let (verdicts, json) = run("injected.pcapng");
+    assert_eq!(verdicts, ["suspected_injected"]);
+    assert!(json.contains(r#""type":"note""#), "{json}");
+    snapshot("injected", &json);
+}
+
+#[test]
+fn unanswered_syns_are_failed_connections_too() {
+    let (verdicts, json) = run("unanswered.pcapng");
+    assert!(verdicts.is_empty());
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let u = rows
+        .iter()
+        .find(|v| v["type"] == "unanswered")
+        .expect("an unanswered record");
+    assert_eq!(u["conn_state"], "S0");
+    assert_eq!(u["syns"], 4);
+    snapshot("unanswered", &json);
+}
+
+#[test]
+fn connections_view_lists_every_connection_with_zeek_states() {
+    let o = rsthound(
+        &["read", "--connections", &sample("founding-story.pcapng")],
+        None,
+    );
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 15, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains(" REJ Sr ")).count(),
+        10,
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.contains(" SF ShADdFf ")).count(),
+        5,
+        "{out}"
+    );
+    let o = rsthound(
+        &[
+            "read",
+            "--connections",
+            "--json",
+            &sample("founding-story.pcapng"),
+        ],
+        None,
+    );
+    let conns: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "conn")
+        .collect();
+    assert_eq!(conns.len(), 15);
+    assert!(conns.iter().any(|c| c["conn_state"] == "REJ"
+        && c["resp_p"] == 7211
+        && c["fate"] == "refused by 127.0.0.1:7211"));
+}
+
+#[test]
+fn write_keeps_the_failed_handshakes_with_verdict_comments() {
+    let d = TempDir::new("write");
+    let out = d.0.join("failed.pcapng").to_string_lossy().into_owned();
+    let o = rsthound(
+        &["read", "--write", &out, &sample("founding-story.pcapng")],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("wrote 20 packets of failed and reset connections"),
+        "{}",
+        stderr(&o)
+    );
+    // The written file is itself a capture: 10 SYNs and their 10 RSTs, nothing of the healthy service.
+    let o = rsthound(&["read", "--json", &out], None);
+    assert!(stderr(&o).contains("1 file, 20 packets"), "{}", stderr(&o));
+    let rows = rst_rows(&o);
+    assert_eq!(rows.len(), 10);
+    assert!(
+        rows.iter()
+            .all(|r| r["verdict"] == "refused" && r["interface"] == "lo")
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let comment = b"rsthound: refused: answers the SYN from 127.0.0.1:57340 (no SYN-ACK)";
+    assert!(
+        bytes.windows(comment.len()).any(|w| w == comment),
+        "packet comment with the verdict"
+    );
+}
