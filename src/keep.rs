@@ -157,11 +157,8 @@ impl<W: Write> Keeper<W> {
         }
     }
 
-    pub fn finish(mut self) -> io::Result<W> {
-        let ids: Vec<u64> = self.pending.keys().copied().collect();
-        for id in ids {
-            self.pending.remove(&id);
-        }
+    /// Ends the file. Packets still pending belong to connections whose fate was never a failure.
+    pub fn finish(self) -> io::Result<W> {
         Ok(self.out.into_inner())
     }
 }
