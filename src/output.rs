@@ -22,40 +22,86 @@ fn dir_word(d: Direction) -> &'static str {
     if d == Direction::In { "in" } else { "out" }
 }
 
+/// The fields of one segment line, from a tracked RST event or straight from a decoded segment.
+struct SegLine<'a> {
+    ts: Timestamp,
+    iface: Option<&'a str>,
+    ifindex: Option<u32>,
+    direction: Option<Direction>,
+    from: Endpoint,
+    to: Endpoint,
+    flags: &'a dyn std::fmt::Display,
+    seq: u32,
+    ack: Option<u32>,
+    window: u16,
+    ttl: u8,
+    payload_len: u32,
+    payload_text: Option<&'a str>,
+}
+
+impl SegLine<'_> {
+    /// `13:15:42.507657 lo In 127.0.0.1:7211 > 127.0.0.1:57340 [R.] seq 0 ack 1082312303 win 0 ttl 64`
+    /// (no newline), prefixed by `prefix: ` when several files are read.
+    fn write(
+        &self,
+        out: &mut Vec<u8>,
+        prefix: Option<&str>,
+        encaps: impl Iterator<Item = crate::decode::Encap>,
+    ) -> io::Result<()> {
+        if let Some(p) = prefix {
+            write!(out, "{p}: ")?;
+        }
+        let mut t = String::with_capacity(20);
+        self.ts.write_time_of_day(&mut t);
+        out.extend_from_slice(t.as_bytes());
+        if let Some(name) = self.iface {
+            write!(out, " {name}")?;
+        } else if let Some(idx) = self.ifindex {
+            write!(out, " ifindex {idx}")?;
+        }
+        if let Some(d) = self.direction {
+            write!(out, " {}", d.as_str())?;
+        }
+        write!(
+            out,
+            " {} > {} [{}] seq {}",
+            self.from, self.to, self.flags, self.seq
+        )?;
+        if let Some(ack) = self.ack {
+            write!(out, " ack {ack}")?;
+        }
+        write!(out, " win {} ttl {}", self.window, self.ttl)?;
+        for e in encaps {
+            write!(out, " {e}")?;
+        }
+        if self.payload_len > 0 {
+            write!(out, " len {}", self.payload_len)?;
+            if let Some(text) = self.payload_text {
+                write!(out, " \"{text}\"")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `13:15:42.507657 lo In 127.0.0.1:7211 > 127.0.0.1:57340 [R.] seq 0 ack 1082312303 win 0 ttl 64 | refused: …`
 pub fn write_rst_text(out: &mut Vec<u8>, prefix: Option<&str>, ev: &RstEvent) -> io::Result<()> {
-    if let Some(p) = prefix {
-        write!(out, "{p}: ")?;
-    }
-    let mut t = String::with_capacity(20);
-    ev.ts.write_time_of_day(&mut t);
-    out.extend_from_slice(t.as_bytes());
-    if let Some(name) = &ev.iface {
-        write!(out, " {name}")?;
-    } else if let Some(idx) = ev.ifindex {
-        write!(out, " ifindex {idx}")?;
-    }
-    if let Some(d) = ev.direction {
-        write!(out, " {}", d.as_str())?;
-    }
-    write!(
-        out,
-        " {} > {} [{}] seq {}",
-        ev.from, ev.to, ev.flags, ev.seq
-    )?;
-    if let Some(ack) = ev.ack {
-        write!(out, " ack {ack}")?;
-    }
-    write!(out, " win {} ttl {}", ev.window, ev.ttl)?;
-    for e in &ev.encap {
-        write!(out, " {e}")?;
-    }
-    if ev.payload_len > 0 {
-        write!(out, " len {}", ev.payload_len)?;
-        if let Some(text) = &ev.payload_text {
-            write!(out, " \"{text}\"")?;
-        }
-    }
+    let line = SegLine {
+        ts: ev.ts,
+        iface: ev.iface.as_deref(),
+        ifindex: ev.ifindex,
+        direction: ev.direction,
+        from: ev.from,
+        to: ev.to,
+        flags: &ev.flags,
+        seq: ev.seq,
+        ack: ev.ack,
+        window: ev.window,
+        ttl: ev.ttl,
+        payload_len: ev.payload_len,
+        payload_text: ev.payload_text.as_deref(),
+    };
+    line.write(out, prefix, ev.encap.iter().copied())?;
     writeln!(out, " | {}: {}", ev.verdict.as_str(), ev.evidence)
 }
 
@@ -279,42 +325,29 @@ pub fn write_raw_text(
     p: &crate::capture::Packet<'_>,
     seg: &TcpSegment<'_>,
 ) -> io::Result<()> {
-    if let Some(pre) = prefix {
-        write!(out, "{pre}: ")?;
-    }
-    let mut t = String::with_capacity(20);
-    p.ts.write_time_of_day(&mut t);
-    out.extend_from_slice(t.as_bytes());
-    if let Some(name) = p.iface_name {
-        write!(out, " {name}")?;
-    } else if let Some(idx) = seg.ctx.ifindex {
-        write!(out, " ifindex {idx}")?;
-    }
-    if let Some(d) = p.direction.or(seg.ctx.direction) {
-        write!(out, " {}", d.as_str())?;
-    }
-    let from = Endpoint {
-        ip: seg.src,
-        port: seg.sport,
+    let text = payload_text(seg);
+    let line = SegLine {
+        ts: p.ts,
+        iface: p.iface_name,
+        ifindex: seg.ctx.ifindex,
+        direction: p.direction.or(seg.ctx.direction),
+        from: Endpoint {
+            ip: seg.src,
+            port: seg.sport,
+        },
+        to: Endpoint {
+            ip: seg.dst,
+            port: seg.dport,
+        },
+        flags: &seg.flags,
+        seq: seg.seq,
+        ack: seg.flags.ack().then_some(seg.ack),
+        window: seg.window,
+        ttl: seg.ttl,
+        payload_len: seg.payload_len,
+        payload_text: text.as_deref(),
     };
-    let to = Endpoint {
-        ip: seg.dst,
-        port: seg.dport,
-    };
-    write!(out, " {from} > {to} [{}] seq {}", seg.flags, seg.seq)?;
-    if seg.flags.ack() {
-        write!(out, " ack {}", seg.ack)?;
-    }
-    write!(out, " win {} ttl {}", seg.window, seg.ttl)?;
-    for e in seg.ctx.encaps() {
-        write!(out, " {e}")?;
-    }
-    if seg.payload_len > 0 {
-        write!(out, " len {}", seg.payload_len)?;
-        if let Some(text) = payload_text(seg) {
-            write!(out, " \"{text}\"")?;
-        }
-    }
+    line.write(out, prefix, seg.ctx.encaps())?;
     out.push(b'\n');
     Ok(())
 }

@@ -77,6 +77,8 @@ struct Engine<'o> {
     buf: Vec<u8>,
     out: &'o mut dyn Write,
     unanswered: u64,
+    /// Reused event buffer (swapped with the tracker's each packet).
+    events: Vec<Event>,
 }
 
 enum ReadError {
@@ -98,8 +100,9 @@ impl Engine<'_> {
         prefix: Option<&str>,
         current: Option<(&Source<'_>, &[u8], u32)>,
     ) -> io::Result<()> {
-        let events: Vec<Event> = self.tracker.drain().collect();
-        for ev in events {
+        let mut events = std::mem::take(&mut self.events);
+        self.tracker.take_events(&mut events);
+        for ev in events.drain(..) {
             match ev {
                 Event::Rst(r) => {
                     self.report.add_rst(&r);
@@ -152,6 +155,7 @@ impl Engine<'_> {
                 }
             }
         }
+        self.events = events;
         if self.buf.len() >= OUT_CHUNK {
             self.flush()?;
         }
@@ -198,6 +202,7 @@ pub fn read_files(
         buf: Vec::with_capacity(OUT_CHUNK + 4096),
         out,
         unanswered: 0,
+        events: Vec::new(),
     };
     let multi = paths.len() > 1;
     for (file_no, path) in paths.iter().enumerate() {

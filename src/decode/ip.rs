@@ -281,24 +281,23 @@ pub fn tcp_checksum_ok(seg: &TcpSegment<'_>) -> Option<bool> {
     if seg.raw.len() < total {
         return None;
     }
-    let data = &seg.raw[..total];
-    let mut sum: u64 = 0;
-    match (seg.src, seg.dst) {
+    // The pseudo-header: both addresses, then protocol and length.
+    let mut addrs = [0u8; 32];
+    let n = match (seg.src, seg.dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            for w in s.octets().chunks(2).chain(d.octets().chunks(2)) {
-                sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
-            }
-            sum += u64::from(PROTO_TCP) + total as u64;
+            addrs[..4].copy_from_slice(&s.octets());
+            addrs[4..8].copy_from_slice(&d.octets());
+            8
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
-            for w in s.octets().chunks(2).chain(d.octets().chunks(2)) {
-                sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
-            }
-            sum += u64::from(PROTO_TCP) + total as u64;
+            addrs[..16].copy_from_slice(&s.octets());
+            addrs[16..].copy_from_slice(&d.octets());
+            32
         }
         _ => return None,
-    }
-    for c in data.chunks(2) {
+    };
+    let mut sum = u64::from(PROTO_TCP) + total as u64;
+    for c in addrs[..n].chunks(2).chain(seg.raw[..total].chunks(2)) {
         sum += u64::from(if c.len() == 2 {
             u16::from_be_bytes([c[0], c[1]])
         } else {

@@ -247,6 +247,13 @@ impl Tracker {
         self.events.drain(..)
     }
 
+    /// Moves the events produced since the last call into `into` (emptied first), swapping
+    /// buffers so that the per-packet call allocates nothing.
+    pub fn take_events(&mut self, into: &mut Vec<Event>) {
+        into.clear();
+        std::mem::swap(&mut self.events, into);
+    }
+
     pub fn tracked(&self) -> usize {
         self.table.len()
     }
@@ -272,6 +279,10 @@ impl Tracker {
             seg.ctx.vlan(),
             meta.iface,
         );
+        let sender = Endpoint {
+            ip: seg.src,
+            port: seg.sport,
+        };
         let facts = SegFacts {
             flags: seg.flags,
             seq: seg.seq,
@@ -280,11 +291,7 @@ impl Tracker {
         // A SYN with a new sequence number, or a packet long after the end, starts over.
         let restart = match self.table.get(&key) {
             Some(c) => {
-                let from_orig = c.orig.ep
-                    == (Endpoint {
-                        ip: seg.src,
-                        port: seg.sport,
-                    });
+                let from_orig = c.orig.ep == sender;
                 c.zeek.is_reuse(from_orig, &facts)
                     || c.closed_at.is_some_and(|t| now.saturating_sub(t) > self.cfg.linger_ns)
                     // Once a side closed or reset, a long silence ends it: what follows is a
@@ -310,15 +317,11 @@ impl Tracker {
         let Some(conn) = self.table.get_mut(&key) else {
             return 0;
         };
-        let from_orig = conn.orig.ep
-            == (Endpoint {
-                ip: seg.src,
-                port: seg.sport,
-            });
-        let rst_event = seg.flags.rst().then(|| {
-            let (verdict, evidence) = verdict::classify(conn, from_orig, seg, now, is_new);
-            (verdict, evidence)
-        });
+        let from_orig = conn.orig.ep == sender;
+        let rst_event = seg
+            .flags
+            .rst()
+            .then(|| verdict::classify(conn, from_orig, seg, now, is_new));
         update_sides(conn, from_orig, seg, now);
         if let Some((sender, ts)) = kept_talking(conn, from_orig, seg, meta.ts) {
             self.events.push(Event::KeptTalking {
@@ -343,19 +346,12 @@ impl Tracker {
                 iface: meta.iface_name.map(str::to_string),
                 ifindex: seg.ctx.ifindex,
                 direction: meta.direction.or(seg.ctx.direction),
-                from: Endpoint {
-                    ip: seg.src,
-                    port: seg.sport,
-                },
+                from: sender,
                 to: Endpoint {
                     ip: seg.dst,
                     port: seg.dport,
                 },
-                from_orig: conn.orig.ep
-                    == (Endpoint {
-                        ip: seg.src,
-                        port: seg.sport,
-                    }),
+                from_orig: conn.orig.ep == sender,
                 flags: seg.flags.to_string(),
                 seq: seg.seq,
                 ack: seg.flags.ack().then_some(seg.ack),
