@@ -64,10 +64,11 @@ impl ByteSource {
         debug_assert!(n <= MAX_RECORD_LEN + 64);
         self.refills += 1;
         // The second refill means the input is bigger than the first buffer: read ahead.
-        if self.refills >= 2 && matches!(self.feed, Feed::Direct(_)) {
-            if let Feed::Direct(reader) = std::mem::replace(&mut self.feed, Feed::Done) {
-                self.feed = Feed::Ahead(ReadAhead::start(reader));
-            }
+        if self.refills >= 2
+            && matches!(self.feed, Feed::Direct(_))
+            && let Feed::Direct(reader) = std::mem::replace(&mut self.feed, Feed::Done)
+        {
+            self.feed = Feed::Ahead(ReadAhead::start(reader));
         }
         let result = match &mut self.feed {
             Feed::Ahead(_) => self.refill_ahead(n),
