@@ -2,12 +2,14 @@
 //!
 //! Sources (capture files) feed a pure decoder; commands render what it finds. Nothing below
 //! `capture` and `decode` reads a clock, so every behaviour can be tested from capture files.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod engine;
 pub mod keep;
+pub mod live;
 pub mod output;
 pub mod read;
 pub mod report;
@@ -16,5 +18,6 @@ pub mod scenario;
 pub mod services;
 pub mod stats;
 pub mod synth;
+pub mod sys;
 pub mod timestamp;
 pub mod track;

@@ -3,23 +3,18 @@
 
 use crate::capture::{CaptureError, CaptureReader, open_input};
 use crate::decode::{Outcome, decode};
+use crate::engine::{Engine, OUT_CHUNK, Render};
 use crate::keep::{Keeper, Source};
-use crate::output::{
-    write_conn_json, write_conn_text, write_note_json, write_note_text, write_raw_json,
-    write_raw_text, write_rst_json, write_rst_text, write_unanswered_text,
-};
-use crate::report::Report;
+use crate::output::{write_raw_json, write_raw_text};
 use crate::sanitize::sanitize_text;
 use crate::services::Services;
 use crate::stats::DecodeStats;
-use crate::track::{Event, SegMeta, Tracker, TrackerConfig, TrackerStats};
+use crate::track::{SegMeta, TrackerConfig, TrackerStats};
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 
 /// Files at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
-/// Flush rendered lines in chunks of about this size.
-const OUT_CHUNK: usize = 64 << 10;
 /// Update the progress bar every this many packets: the update itself is not free.
 const PROGRESS_EVERY: u64 = 1 << 15;
 
@@ -68,19 +63,6 @@ impl ReadReport {
     }
 }
 
-/// The pipeline of one run: tracker, report, renderers and the optional pcapng writer.
-struct Engine<'o> {
-    opts: &'o ReadOptions,
-    tracker: Tracker,
-    report: Report,
-    keeper: Option<Keeper<BufWriter<File>>>,
-    buf: Vec<u8>,
-    out: &'o mut dyn Write,
-    unanswered: u64,
-    /// Reused event buffer (swapped with the tracker's each packet).
-    events: Vec<Event>,
-}
-
 enum ReadError {
     Capture(CaptureError),
     Output(io::Error),
@@ -89,83 +71,6 @@ enum ReadError {
 impl From<CaptureError> for ReadError {
     fn from(e: CaptureError) -> Self {
         ReadError::Capture(e)
-    }
-}
-
-impl Engine<'_> {
-    /// Renders and accounts the tracker's events; `current` is the packet that produced them.
-    fn drain(
-        &mut self,
-        file: &str,
-        prefix: Option<&str>,
-        current: Option<(&Source<'_>, &[u8], u32)>,
-    ) -> io::Result<()> {
-        let mut events = std::mem::take(&mut self.events);
-        self.tracker.take_events(&mut events);
-        for ev in events.drain(..) {
-            match ev {
-                Event::Rst(r) => {
-                    self.report.add_rst(&r);
-                    if let (Some(k), Some((src, data, orig_len))) = (self.keeper.as_mut(), current)
-                    {
-                        k.rst(&r, src, data, orig_len)?;
-                    }
-                    if !self.opts.connections {
-                        if self.opts.json {
-                            write_rst_json(&mut self.buf, file, &r)?;
-                        } else {
-                            write_rst_text(&mut self.buf, prefix, &r)?;
-                        }
-                    }
-                }
-                Event::Ended(c) => {
-                    self.report.add_ended(&c);
-                    if let Some(k) = self.keeper.as_mut() {
-                        k.ended(&c)?;
-                    }
-                    let unanswered = c.conn_state == "S0";
-                    self.unanswered += u64::from(unanswered);
-                    if self.opts.connections {
-                        if self.opts.json {
-                            write_conn_json(&mut self.buf, "conn", &c)?;
-                        } else {
-                            write_conn_text(&mut self.buf, &c)?;
-                        }
-                    } else if unanswered {
-                        if self.opts.json {
-                            write_conn_json(&mut self.buf, "unanswered", &c)?;
-                        } else {
-                            write_unanswered_text(&mut self.buf, &c)?;
-                        }
-                    }
-                }
-                Event::KeptTalking {
-                    ts,
-                    conn_id,
-                    sender,
-                } => {
-                    self.report.add_kept_talking(ts, sender);
-                    if !self.opts.connections {
-                        if self.opts.json {
-                            write_note_json(&mut self.buf, ts, conn_id, &sender)?;
-                        } else {
-                            write_note_text(&mut self.buf, ts, &sender)?;
-                        }
-                    }
-                }
-            }
-        }
-        self.events = events;
-        if self.buf.len() >= OUT_CHUNK {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
     }
 }
 
@@ -194,16 +99,12 @@ pub fn read_files(
         },
         None => None,
     };
-    let mut engine = Engine {
-        opts,
-        tracker: Tracker::new(cfg),
-        report: Report::new(opts.services.clone().unwrap_or_else(Services::load)),
-        keeper,
-        buf: Vec::with_capacity(OUT_CHUNK + 4096),
-        out,
-        unanswered: 0,
-        events: Vec::new(),
+    let render = Render {
+        json: opts.json,
+        connections: opts.connections,
     };
+    let services = opts.services.clone().unwrap_or_else(Services::load);
+    let mut engine = Engine::new(cfg, services, keeper, render, out);
     let multi = paths.len() > 1;
     for (file_no, path) in paths.iter().enumerate() {
         let name = if path == "-" {
@@ -213,7 +114,7 @@ pub fn read_files(
         };
         report.files += 1;
         let mut stats = DecodeStats::default();
-        let result = read_one(path, &name, file_no, multi, &mut engine, &mut stats);
+        let result = read_one(path, &name, file_no, multi, opts, &mut engine, &mut stats);
         report.stats.merge(&stats);
         match result {
             Ok(()) => {}
@@ -225,13 +126,13 @@ pub fn read_files(
                     let _ = writeln!(err, "rsthound: {line}");
                     report.errors.push(line);
                 }
-                return finish(engine, report, false);
+                return finish(engine, opts, report, false);
             }
             Err(ReadError::Capture(e)) => {
                 // Flush what was found before the damage, then say where the damage is.
                 if let Err(e) = engine.flush() {
                     report.stopped_by_reader = e.kind() == io::ErrorKind::BrokenPipe;
-                    return finish(engine, report, false);
+                    return finish(engine, opts, report, false);
                 }
                 let line = format!("{name}: {e}");
                 let _ = writeln!(err, "rsthound: {line}");
@@ -239,11 +140,16 @@ pub fn read_files(
             }
         }
     }
-    finish(engine, report, true)
+    finish(engine, opts, report, true)
 }
 
 /// Ends all connections, renders the last events and fills in the report.
-fn finish(mut engine: Engine<'_>, mut report: ReadReport, render: bool) -> ReadReport {
+fn finish(
+    mut engine: Engine<'_>,
+    opts: &ReadOptions,
+    mut report: ReadReport,
+    render: bool,
+) -> ReadReport {
     engine.tracker.finish();
     let r = if render {
         engine
@@ -263,11 +169,11 @@ fn finish(mut engine: Engine<'_>, mut report: ReadReport, render: bool) -> ReadR
     }
     report.tracker = engine.tracker.stats.clone();
     report.unanswered = engine.unanswered;
-    if !engine.opts.raw {
+    if !opts.raw {
         report.findings_text = engine.report.render_text();
     }
     report.findings_json = engine.report.to_json();
-    if let (Some(k), Some(path)) = (engine.keeper.take(), engine.opts.write.as_ref()) {
+    if let (Some(k), Some(path)) = (engine.keeper.take(), opts.write.as_ref()) {
         let (written, dropped) = (k.written, k.dropped);
         match k.finish().and_then(|mut w| w.flush()) {
             Ok(()) => {
@@ -287,11 +193,12 @@ fn read_one(
     name: &str,
     file_no: usize,
     multi: bool,
+    opts: &ReadOptions,
     engine: &mut Engine<'_>,
     stats: &mut DecodeStats,
 ) -> Result<(), ReadError> {
     let input = open_input(path)?;
-    let progress = progress_bar(engine.opts, input.size, name);
+    let progress = progress_bar(opts, input.size, name);
     let consumed = input.consumed.clone();
     let mut reader = CaptureReader::new(input.reader)?;
     let prefix = multi.then_some(name);
@@ -307,11 +214,11 @@ fn read_one(
         stats.bytes += packet.data.len() as u64;
         let outcome = decode(packet.link_type, packet.data);
         stats.count(&outcome);
-        if engine.opts.raw {
+        if opts.raw {
             if let Outcome::Tcp(seg) = &outcome
                 && seg.flags.rst()
             {
-                let r = if engine.opts.json {
+                let r = if opts.json {
                     write_raw_json(&mut engine.buf, name, frame, &packet, seg)
                 } else {
                     write_raw_text(&mut engine.buf, prefix, &packet, seg)
@@ -330,21 +237,14 @@ fn read_one(
                 iface_name: packet.iface_name,
                 direction: packet.direction,
             };
-            let conn = engine.tracker.observe(&meta, seg);
             let src = Source {
                 file: file_no,
                 iface: packet.iface,
                 link_type: packet.link_type,
                 name: packet.iface_name,
             };
-            if let Some(k) = engine.keeper.as_mut()
-                && !seg.flags.rst()
-            {
-                k.offer(conn, &src, packet.ts, packet.data, packet.orig_len)
-                    .map_err(ReadError::Output)?;
-            }
             engine
-                .drain(name, prefix, Some((&src, packet.data, packet.orig_len)))
+                .segment(&meta, seg, &src, packet.data, packet.orig_len, name, prefix)
                 .map_err(ReadError::Output)?;
         }
         if frame.is_multiple_of(PROGRESS_EVERY)
