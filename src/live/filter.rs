@@ -177,7 +177,7 @@ mod tests {
     /// semantics for ancillary and network-relative loads (out of bounds = drop).
     fn run(prog: &[BpfInsn], skb: &Skb<'_>) -> u32 {
         let load = |k: u32, size: usize| -> Option<u32> {
-            let off = if k >= SKF_NET_OFF && k < SKF_AD_OFF {
+            let off = if (SKF_NET_OFF..SKF_AD_OFF).contains(&k) {
                 skb.net + (k - SKF_NET_OFF) as usize
             } else if k >= SKF_AD_OFF {
                 return Some(match k - SKF_AD_OFF {
