@@ -1,8 +1,13 @@
 //! Command-line interface: argument parsing and dispatch to the commands.
 
+use crate::live::SysInterfaces;
 use crate::read::{ReadOptions, ReadReport, read_files, summary};
+use crate::services::Services;
+use crate::watch::{self, Sinks, SystemClock, WatchOptions, WatchReport};
 use clap::{Parser, Subcommand};
 use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,6 +67,51 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["connections", "write"])]
         raw: bool,
     },
+    /// Watch every interface live (loopback and interfaces created later included) and report
+    /// RSTs and failed connections as they happen.
+    #[command(
+        long_about = "Watch every network interface at once, loopback and interfaces created later \
+                      included, and print one line per RST and per failed connection attempt as it \
+                      happens, with the same verdicts as `read`. A kernel filter lets only TCP \
+                      segments with SYN, FIN or RST through, cut to their headers, so data never \
+                      leaves the kernel. On Ctrl-C (or after --duration/--count) a summary with the \
+                      ranked findings goes to stderr, including the kernel's drop count. Needs \
+                      CAP_NET_RAW (root, or setcap cap_net_raw+ep on the binary); every capability is \
+                      dropped once the socket is open.",
+        after_help = "Examples:\n  sudo rsthound watch\n  sudo rsthound watch -i lo --duration 60\n  \
+                      sudo rsthound watch --netns $(docker inspect -f '{{.State.Pid}}' web) --json"
+    )]
+    Watch {
+        /// Only these interfaces (repeatable); interfaces named here that do not exist yet are
+        /// watched when they appear.
+        #[arg(short, long = "interface", value_name = "IFACE")]
+        interfaces: Vec<String>,
+        /// One JSON object per line instead of text (schema in the README).
+        #[arg(long)]
+        json: bool,
+        /// No banner and no summary on stderr.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<f64>,
+        /// Stop after this many RSTs and failed connections.
+        #[arg(short = 'c', long, value_name = "N")]
+        count: Option<u64>,
+        /// Write the packets of failed and reset connections (handshake and RST) to this pcapng.
+        #[arg(long, value_name = "FILE.pcapng")]
+        write: Option<String>,
+        /// Watch inside another network namespace: a name from `ip netns`, a path such as
+        /// /proc/PID/ns/net, or the PID of a process in it (a container's).
+        #[arg(long, value_name = "NAME|PATH|PID")]
+        netns: Option<String>,
+        /// Connections tracked at once; beyond it the least recently active are evicted.
+        #[arg(long, value_name = "N")]
+        max_conns: Option<usize>,
+        /// Kernel ring buffer size in MiB: room for bursts while rsthound is busy.
+        #[arg(long, value_name = "MiB", default_value_t = 16)]
+        buffer_size: u32,
+    },
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -103,7 +153,95 @@ pub fn run(cli: Cli) -> i32 {
             }
             report.exit_code()
         }
+        Command::Watch {
+            interfaces,
+            json,
+            quiet,
+            duration,
+            count,
+            write,
+            netns,
+            max_conns,
+            buffer_size,
+        } => {
+            let opts = WatchOptions {
+                json,
+                quiet,
+                interfaces,
+                duration,
+                count,
+                write,
+                netns,
+                max_conns,
+                services: None,
+                buffer_mib: buffer_size,
+            };
+            run_watch(&opts)
+        }
     }
+}
+
+fn run_watch(opts: &WatchOptions) -> i32 {
+    let mut err = io::stderr();
+    // Services are read before the namespace switch and the capability drop.
+    let mut opts = opts.clone();
+    opts.services = Some(Services::load());
+    let (mut ring, warnings) = match watch::start(&opts) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "rsthound: {}", e.0);
+            return 1;
+        }
+    };
+    for w in warnings {
+        let _ = writeln!(err, "rsthound: warning: {w}");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&stop)) {
+            let _ = writeln!(err, "rsthound: warning: cannot catch signal {sig}: {e}");
+        }
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let report = watch::watch(
+        &opts,
+        &mut ring,
+        &mut SysInterfaces,
+        &mut SystemClock,
+        &stop,
+        Sinks {
+            out: &mut out,
+            err: &mut err,
+        },
+    );
+    if opts.json && !report.stopped_by_reader {
+        let _ = writeln!(out, "{}", watch_summary_json(&report));
+        let _ = out.flush();
+    }
+    if !opts.quiet {
+        let _ = err.write_all(watch::summary(&report).as_bytes());
+    }
+    report.exit_code()
+}
+
+/// The last `--json` line of `watch`.
+fn watch_summary_json(r: &WatchReport) -> serde_json::Value {
+    serde_json::json!({
+        "type": "summary",
+        "seconds": r.seconds,
+        "interfaces": r.watched,
+        "packets": r.stats.packets,
+        "tcp_segments": r.stats.tcp,
+        "rsts": r.stats.rsts,
+        "connections": r.tracker.conns,
+        "unanswered": r.unanswered,
+        "kernel_packets": r.kernel_packets,
+        "kernel_drops": r.kernel_drops,
+        "evicted_connections": r.tracker.evicted,
+        "max_connections": r.max_conns,
+        "errors": r.errors,
+    })
 }
 
 /// The last `--json` line: `{"type":"summary",…}` with the counts and the ranked findings.

@@ -21,3 +21,4 @@ pub mod synth;
 pub mod sys;
 pub mod timestamp;
 pub mod track;
+pub mod watch;

@@ -370,6 +370,17 @@ impl Tracker {
         conn.id
     }
 
+    /// Moves time forward without a packet (live capture on a quiet link), so that unanswered
+    /// attempts and idle connections end on time rather than at the next packet.
+    pub fn advance(&mut self, now_ns: i64) {
+        self.now = self.now.max(now_ns);
+        if self.now.saturating_sub(self.last_sweep) >= SEC {
+            self.sweep();
+            self.last_sweep = self.now;
+            self.since_sweep = 0;
+        }
+    }
+
     /// Ends every connection (end of capture, or of a live session).
     pub fn finish(&mut self) {
         let mut all: Vec<Conn> = self.table.drain().map(|(_, c)| c).collect();

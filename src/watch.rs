@@ -1,0 +1,591 @@
+//! `rsthound watch`: RSTs and failed connections as they happen, on every interface of a
+//! network namespace at once (loopback and interfaces created later included), through the
+//! same tracker, verdicts and report as `read`.
+//!
+//! [`start`] does the privileged part (enter the namespace, open the packet socket, drop
+//! capabilities); [`watch`] is the loop, generic over its sources so that tests can drive it
+//! with fakes and a fake clock.
+
+use crate::capture::{Direction, LinkType};
+use crate::decode::{Outcome, decode};
+use crate::engine::{Engine, Render};
+use crate::keep::{Keeper, Source};
+use crate::live::filter::{self, SNAPLEN};
+use crate::live::ifaces::{Change, Interfaces};
+use crate::live::ring::{Frame, PACKET_OUTGOING};
+use crate::live::{FrameSource, InterfaceSource, RingSource};
+use crate::sanitize::sanitize_text;
+use crate::services::Services;
+use crate::stats::DecodeStats;
+use crate::sys::packet::{PacketRing, RingConfig};
+use crate::timestamp::Timestamp;
+use crate::track::{SegMeta, TrackerConfig, TrackerStats};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+const ARPHRD_ETHER: u16 = 1;
+const ARPHRD_LOOPBACK: u16 = 772;
+/// Ring block size; blocks are handed over when full or after [`RETIRE_MS`].
+const BLOCK_SIZE: u32 = 1 << 20;
+/// A quiet link's RSTs still show within this many milliseconds.
+const RETIRE_MS: u32 = 50;
+/// Housekeeping (interfaces, kernel statistics, idle connections) runs this often.
+const TICK_NS: i64 = 1_000_000_000;
+/// An unknown interface index triggers a re-read of the interface list at most this often.
+const RELIST_MIN_NS: i64 = 100_000_000;
+
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    pub json: bool,
+    /// No banner, no summary.
+    pub quiet: bool,
+    /// `-i`: only these interfaces (by name); empty = all.
+    pub interfaces: Vec<String>,
+    /// Stop after this many seconds.
+    pub duration: Option<f64>,
+    /// Stop after this many RSTs and failed connections reported.
+    pub count: Option<u64>,
+    pub write: Option<String>,
+    /// `--netns NAME|PATH|PID`.
+    pub netns: Option<String>,
+    pub max_conns: Option<usize>,
+    pub services: Option<Services>,
+    /// Ring size in MiB.
+    pub buffer_mib: u32,
+}
+
+/// What a watch session saw, for the summary and the exit code.
+#[derive(Debug, Default)]
+pub struct WatchReport {
+    pub seconds: f64,
+    pub stats: DecodeStats,
+    /// Frames that passed the kernel filter, as the kernel counts them (incl. dropped ones).
+    pub kernel_packets: u64,
+    /// Frames the kernel had to drop: the ring was full.
+    pub kernel_drops: u64,
+    /// Frames on interfaces outside `-i`.
+    pub other_interfaces: u64,
+    /// Loopback's outgoing copies that got past the kernel filter anyway (should stay 0).
+    pub loopback_copies: u64,
+    pub malformed_blocks: u64,
+    pub tracker: TrackerStats,
+    pub max_conns: usize,
+    pub unanswered: u64,
+    pub watched: Vec<String>,
+    pub interface_overflow: u64,
+    pub written: Option<(String, u64, u64)>,
+    pub findings_text: String,
+    pub errors: Vec<String>,
+    pub stopped_by_reader: bool,
+}
+
+impl WatchReport {
+    pub fn exit_code(&self) -> i32 {
+        if self.errors.is_empty() { 0 } else { 1 }
+    }
+}
+
+/// Why watching could not start, in words a user can act on.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+/// Where `--netns` points: a name from `ip netns`, a path, or a process id.
+pub fn netns_path(spec: &str) -> PathBuf {
+    if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_digit()) {
+        PathBuf::from(format!("/proc/{spec}/ns/net"))
+    } else if spec.contains('/') {
+        PathBuf::from(spec)
+    } else {
+        PathBuf::from(format!("/run/netns/{spec}"))
+    }
+}
+
+fn exe_path() -> String {
+    std::env::current_exe()
+        .map(|p| sanitize_text(p.to_string_lossy().as_bytes(), 256))
+        .unwrap_or_else(|_| "$(command -v rsthound)".to_string())
+}
+
+/// Enters the namespace, opens the ring and drops every capability. Returns the ring and any
+/// warning worth printing.
+pub fn start(opts: &WatchOptions) -> Result<(RingSource, Vec<String>), StartError> {
+    let mut warnings = Vec::new();
+    if let Some(spec) = &opts.netns {
+        let path = netns_path(spec);
+        let shown = sanitize_text(path.to_string_lossy().as_bytes(), 256);
+        if let Err(e) = crate::sys::netns::enter(&path) {
+            let hint = match e.kind() {
+                io::ErrorKind::NotFound => {
+                    " (`ip netns list` shows the names; a PID or a path like /proc/PID/ns/net also works)"
+                        .to_string()
+                }
+                io::ErrorKind::PermissionDenied => format!(
+                    ": entering another network namespace needs CAP_SYS_ADMIN: run as root, or sudo setcap cap_net_raw,cap_sys_admin+ep {}",
+                    exe_path()
+                ),
+                _ => String::new(),
+            };
+            return Err(StartError(format!(
+                "cannot enter network namespace {shown}: {e}{hint}"
+            )));
+        }
+    }
+    let mib = opts.buffer_mib.clamp(1, 4096);
+    let cfg = RingConfig {
+        block_size: BLOCK_SIZE,
+        block_count: mib,
+        retire_ms: RETIRE_MS,
+    };
+    let ring = PacketRing::open(&cfg, &filter::syn_fin_rst()).map_err(|e| {
+        if matches!(
+            e.error.raw_os_error(),
+            Some(libc::EPERM) | Some(libc::EACCES)
+        ) {
+            StartError(format!(
+                "cannot open a packet socket ({}: {}): capturing needs the CAP_NET_RAW capability. Run as root (sudo rsthound watch), or grant it once: sudo setcap cap_net_raw+ep {}",
+                e.step,
+                e.error,
+                exe_path()
+            ))
+        } else {
+            StartError(format!("cannot start capturing: {}: {}", e.step, e.error))
+        }
+    })?;
+    // From here on nothing needs a privilege: give them all up before parsing any packet.
+    if let Err(e) = crate::sys::caps::drop_all() {
+        warnings.push(format!("could not drop capabilities: {e}"));
+    }
+    Ok((RingSource::new(ring, mib as usize), warnings))
+}
+
+/// The loop's view of time: wall-clock nanoseconds since the Unix epoch (the kernel stamps
+/// packets with the same clock).
+pub trait Clock {
+    fn now_ns(&mut self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ns(&mut self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64)
+    }
+}
+
+/// Everything `watch` needs besides its sources.
+pub struct Sinks<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+}
+
+struct Session<'o> {
+    engine: Engine<'o>,
+    ifaces: Interfaces,
+    report: WatchReport,
+    frame_no: u64,
+    last_relist: i64,
+    json: bool,
+}
+
+impl Session<'_> {
+    fn announce(&mut self, err: &mut dyn Write, changes: &[Change], now: i64) {
+        for c in changes {
+            let (what, index, name) = match c {
+                Change::Appeared { index, name } => ("appeared", index, name),
+                Change::Disappeared { index, name } => ("disappeared", index, name),
+            };
+            let watched = matches!(c, Change::Appeared { .. }) && self.ifaces.watched(*index);
+            let _ = writeln!(
+                err,
+                "rsthound: interface {name} (index {index}) {what}{}",
+                if watched {
+                    ": watching it"
+                } else if matches!(c, Change::Appeared { .. }) {
+                    ": not watched (-i)"
+                } else {
+                    ""
+                }
+            );
+            if self.json {
+                let mut ts = String::new();
+                Timestamp::from_nanos(now, 9).write_rfc3339(&mut ts);
+                let line = serde_json::json!({
+                    "type": "interface",
+                    "ts": ts,
+                    "change": what,
+                    "index": index,
+                    "name": name,
+                    "watched": watched,
+                });
+                let _ = writeln!(self.engine.buf, "{line}");
+            }
+        }
+    }
+
+    fn frame(&mut self, f: &Frame<'_>, err: &mut dyn Write, lister: &mut dyn InterfaceSource) {
+        self.report.stats.packets += 1;
+        self.report.stats.bytes += f.data.len() as u64;
+        if !self.ifaces.known(f.ifindex) && f.ts.nanos() - self.last_relist >= RELIST_MIN_NS {
+            // A packet from an interface we have not listed yet: it just appeared.
+            self.last_relist = f.ts.nanos();
+            if let Ok(list) = lister.list() {
+                let changes = self.ifaces.update(&list);
+                self.announce(err, &changes, f.ts.nanos());
+            }
+        }
+        if !self.ifaces.watched(f.ifindex) {
+            self.report.other_interfaces += 1;
+            return;
+        }
+        if f.pkttype == PACKET_OUTGOING && f.hatype == ARPHRD_LOOPBACK {
+            self.report.loopback_copies += 1;
+            return;
+        }
+        let (link_type, data) = match f.hatype {
+            ARPHRD_ETHER | ARPHRD_LOOPBACK => (LinkType::ETHERNET, f.data),
+            _ => (LinkType::RAW, &f.data[f.net_offset..]),
+        };
+        let outcome = decode(link_type, data);
+        self.report.stats.count(&outcome);
+        let Outcome::Tcp(seg) = &outcome else {
+            return;
+        };
+        self.frame_no += 1;
+        let name = self.ifaces.name(f.ifindex).map(str::to_owned);
+        let name = name.as_deref();
+        let meta = SegMeta {
+            ts: f.ts,
+            frame: self.frame_no,
+            link_type,
+            iface: f.ifindex,
+            iface_name: name,
+            direction: Some(if f.pkttype == PACKET_OUTGOING {
+                Direction::Out
+            } else {
+                Direction::In
+            }),
+        };
+        let src = Source {
+            file: 0,
+            iface: f.ifindex as usize,
+            link_type,
+            name,
+        };
+        if let Err(e) = self
+            .engine
+            .segment(&meta, seg, &src, data, f.orig_len, "", None)
+        {
+            self.output_error(e);
+        }
+    }
+
+    fn output_error(&mut self, e: io::Error) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            self.report.stopped_by_reader = true;
+        } else if self.report.errors.is_empty() {
+            self.report.errors.push(format!("<output>: {e}"));
+        }
+    }
+
+    fn reported(&self) -> u64 {
+        self.engine.report.rsts() + self.engine.unanswered
+    }
+}
+
+/// Watches until `stop` is set, `--duration` passes, `--count` is reached or the output is
+/// closed; then prints the summary's ingredients into the returned report.
+pub fn watch(
+    opts: &WatchOptions,
+    source: &mut dyn FrameSource,
+    lister: &mut dyn InterfaceSource,
+    clock: &mut dyn Clock,
+    stop: &AtomicBool,
+    sinks: Sinks<'_>,
+) -> WatchReport {
+    let Sinks { out, err } = sinks;
+    let mut report = WatchReport::default();
+    let mut cfg = TrackerConfig::default();
+    if let Some(m) = opts.max_conns {
+        cfg.max_conns = m.max(1);
+    }
+    report.max_conns = cfg.max_conns;
+    let keeper = match &opts.write {
+        Some(path) => match File::create(path).and_then(|f| Keeper::new(BufWriter::new(f))) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                let line = format!("{}: cannot write: {e}", sanitize_text(path.as_bytes(), 256));
+                let _ = writeln!(err, "rsthound: {line}");
+                report.errors.push(line);
+                return report;
+            }
+        },
+        None => None,
+    };
+    let render = Render {
+        json: opts.json,
+        connections: false,
+    };
+    let services = opts.services.clone().unwrap_or_else(Services::load);
+    let mut s = Session {
+        engine: Engine::new(cfg, services, keeper, render, out),
+        ifaces: Interfaces::new(opts.interfaces.clone()),
+        report,
+        frame_no: 0,
+        last_relist: i64::MIN,
+        json: opts.json,
+    };
+
+    let started = clock.now_ns();
+    match lister.list() {
+        Ok(list) => {
+            s.ifaces.update(&list);
+        }
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "rsthound: warning: cannot list interfaces ({e}): packets are shown with their interface index"
+            );
+        }
+    }
+    if !opts.quiet {
+        let _ = writeln!(err, "{}", banner(&s.ifaces, opts));
+    }
+    let deadline = opts
+        .duration
+        .map(|d| started.saturating_add((d * 1e9) as i64));
+    let mut next_tick = started + TICK_NS;
+    loop {
+        if stop.load(Ordering::Relaxed) || s.report.stopped_by_reader {
+            break;
+        }
+        let now = clock.now_ns();
+        if deadline.is_some_and(|d| now >= d) {
+            break;
+        }
+        if opts.count.is_some_and(|c| s.reported() >= c) {
+            break;
+        }
+        let timeout = deadline.map_or(200, |d| ((d - now) / 1_000_000).clamp(0, 200) as i32);
+        let polled = source.poll(timeout, &mut |f| s.frame(f, err, lister));
+        if let Err(e) = polled {
+            let line = format!("capture failed: {e}");
+            let _ = writeln!(err, "rsthound: {line}");
+            s.report.errors.push(line);
+            break;
+        }
+        let now = clock.now_ns();
+        if now >= next_tick {
+            next_tick = now + TICK_NS;
+            housekeeping(&mut s, source, lister, err, now);
+        }
+        if let Err(e) = s.engine.flush().and_then(|_| s.engine.out.flush()) {
+            s.output_error(e);
+        }
+    }
+    let ended = clock.now_ns();
+    housekeeping(&mut s, source, lister, err, ended);
+    s.report.seconds = (ended - started) as f64 / 1e9;
+    finish(s, opts)
+}
+
+/// Once a second: interface changes, kernel drops, and connections that ended in silence.
+fn housekeeping(
+    s: &mut Session<'_>,
+    source: &mut dyn FrameSource,
+    lister: &mut dyn InterfaceSource,
+    err: &mut dyn Write,
+    now: i64,
+) {
+    if let Ok(list) = lister.list() {
+        let changes = s.ifaces.update(&list);
+        s.announce(err, &changes, now);
+    }
+    match source.stats() {
+        Ok(st) => {
+            s.report.kernel_packets += st.packets;
+            if st.drops > 0 {
+                s.report.kernel_drops += st.drops;
+                let _ = writeln!(
+                    err,
+                    "rsthound: warning: the kernel dropped {} packets (ring full; {} so far): RSTs may be missing; a larger --buffer-size helps",
+                    st.drops, s.report.kernel_drops
+                );
+                if s.json {
+                    let line = serde_json::json!({
+                        "type": "drops",
+                        "count": st.drops,
+                        "total": s.report.kernel_drops,
+                    });
+                    let _ = writeln!(s.engine.buf, "{line}");
+                }
+            }
+        }
+        Err(e) => {
+            let line = format!("cannot read the kernel's drop counter: {e}");
+            if !s.report.errors.contains(&line) {
+                let _ = writeln!(err, "rsthound: {line}");
+                s.report.errors.push(line);
+            }
+        }
+    }
+    s.report.malformed_blocks = source.malformed_blocks();
+    s.engine.tracker.advance(now);
+    if let Err(e) = s.engine.drain("", None, None) {
+        s.output_error(e);
+    }
+}
+
+fn banner(ifaces: &Interfaces, opts: &WatchOptions) -> String {
+    let names = ifaces.watched_names();
+    let mut text = if ifaces.wanted().is_empty() {
+        format!(
+            "rsthound: watching {} interface{} ({}) and any created later",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        )
+    } else {
+        format!("rsthound: watching {} (-i)", names.join(", "))
+    };
+    if let Some(ns) = &opts.netns {
+        text.push_str(&format!(
+            " in network namespace {}",
+            sanitize_text(ns.as_bytes(), 128)
+        ));
+    }
+    let missing = ifaces.missing();
+    if !missing.is_empty() {
+        text.push_str(&format!(
+            "; not present now, watched if they appear: {}",
+            missing.join(", ")
+        ));
+    }
+    text.push_str(&format!(
+        "\nrsthound: kernel filter: TCP segments with SYN, FIN or RST only, first {SNAPLEN} bytes; data segments are not captured, so byte counts are not known"
+    ));
+    text
+}
+
+fn finish(mut s: Session<'_>, opts: &WatchOptions) -> WatchReport {
+    s.engine.tracker.finish();
+    let rendered = s
+        .engine
+        .drain("", None, None)
+        .and_then(|_| s.engine.flush())
+        .and_then(|_| s.engine.out.flush());
+    if let Err(e) = rendered {
+        s.output_error(e);
+    }
+    let mut report = s.report;
+    report.tracker = s.engine.tracker.stats.clone();
+    report.unanswered = s.engine.unanswered;
+    report.watched = s
+        .ifaces
+        .watched_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    report.interface_overflow = s.ifaces.overflow;
+    report.findings_text = s.engine.report.render_text();
+    if let (Some(k), Some(path)) = (s.engine.keeper.take(), opts.write.as_ref()) {
+        let (written, dropped) = (k.written, k.dropped);
+        match k.finish().and_then(|mut w| w.flush()) {
+            Ok(()) => {
+                report.written = Some((sanitize_text(path.as_bytes(), 256), written, dropped))
+            }
+            Err(e) => report.errors.push(format!(
+                "{}: cannot write: {e}",
+                sanitize_text(path.as_bytes(), 256)
+            )),
+        }
+    }
+    report
+}
+
+/// The summary printed on stderr at the end: what was watched, what could not be seen, and
+/// the ranked findings.
+pub fn summary(r: &WatchReport) -> String {
+    let mut text = format!(
+        "rsthound: watched {:.1} s on {} interface{} ({}): {} packets passed the kernel filter, {} TCP segments, {} RSTs, {} connections, {} unanswered\n",
+        r.seconds,
+        r.watched.len(),
+        if r.watched.len() == 1 { "" } else { "s" },
+        r.watched.join(", "),
+        r.stats.packets,
+        r.stats.tcp,
+        r.stats.rsts,
+        r.tracker.conns,
+        r.unanswered,
+    );
+    text.push_str(&format!(
+        "  kernel drops: {} of {} packets (PACKET_STATISTICS){}\n",
+        r.kernel_drops,
+        r.kernel_packets,
+        if r.kernel_drops > 0 {
+            ": some RSTs were missed; a larger --buffer-size helps"
+        } else {
+            ""
+        }
+    ));
+    if r.other_interfaces > 0 {
+        text.push_str(&format!(
+            "  {} packets on interfaces outside -i were ignored\n",
+            r.other_interfaces
+        ));
+    }
+    if r.loopback_copies > 0 {
+        text.push_str(&format!(
+            "  {} outgoing loopback copies dropped in user space\n",
+            r.loopback_copies
+        ));
+    }
+    if r.malformed_blocks > 0 {
+        text.push_str(&format!(
+            "  {} ring blocks could not be parsed to their end: some packets were not seen\n",
+            r.malformed_blocks
+        ));
+    }
+    if r.interface_overflow > 0 {
+        text.push_str(&format!(
+            "  interface table full: {} interfaces not named\n",
+            r.interface_overflow
+        ));
+    }
+    if r.tracker.evicted > 0 {
+        text.push_str(&format!(
+            "  connection table full ({} connections max, --max-conns): {} connections evicted early\n",
+            r.max_conns, r.tracker.evicted
+        ));
+    }
+    let undecodable = r.stats.undecodable_total();
+    if undecodable > 0 {
+        text.push_str(&format!(
+            "  not decoded: {undecodable} packets; RSTs inside them are not counted\n"
+        ));
+    }
+    if let Some((path, written, dropped)) = &r.written {
+        text.push_str(&format!(
+            "  wrote {written} packets of failed and reset connections to {path}\n"
+        ));
+        if *dropped > 0 {
+            text.push_str(&format!(
+                "  {dropped} packets were not kept for {path}: pending-packet memory cap reached\n"
+            ));
+        }
+    }
+    if r.stopped_by_reader {
+        text.push_str("  output closed early\n");
+    }
+    if !r.findings_text.is_empty() {
+        text.push('\n');
+        text.push_str(&r.findings_text);
+        if !r.findings_text.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    text
+}
