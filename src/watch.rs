@@ -308,7 +308,10 @@ pub fn watch(
 ) -> WatchReport {
     let Sinks { out, err } = sinks;
     let mut report = WatchReport::default();
-    let mut cfg = TrackerConfig::default();
+    let mut cfg = TrackerConfig {
+        headers_only: true,
+        ..TrackerConfig::default()
+    };
     if let Some(m) = opts.max_conns {
         cfg.max_conns = m.max(1);
     }

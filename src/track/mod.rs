@@ -32,6 +32,10 @@ pub struct TrackerConfig {
     pub attempt_timeout_ns: i64,
     /// Decide roles of connections whose SYN was not seen by well-known server ports.
     pub port_heuristic: bool,
+    /// Only SYN, FIN and RST segments are seen (live capture behind the kernel filter): the
+    /// handshake's completion is inferred from sequence numbers instead of the final ACK, and
+    /// window checks, which need the data segments' ACKs, are off.
+    pub headers_only: bool,
 }
 
 /// Bytes one tracked connection costs: the entry, twice over because the hash table doubles
@@ -47,6 +51,7 @@ impl Default for TrackerConfig {
             linger_ns: 5 * SEC,
             attempt_timeout_ns: 30 * SEC,
             port_heuristic: true,
+            headers_only: false,
         }
     }
 }
@@ -81,6 +86,8 @@ struct Side {
     bytes: u64,
     syns: u32,
     sent_synack: bool,
+    /// Initial sequence number (from this side's SYN or SYN-ACK).
+    isn: Option<u32>,
     /// Non-RST segments seen (for the TTL baseline).
     ttl_samples: u32,
     ttl_min: u8,
@@ -106,6 +113,7 @@ impl Side {
             bytes: 0,
             syns: 0,
             sent_synack: false,
+            isn: None,
             ttl_samples: 0,
             ttl_min: u8::MAX,
             ttl_max: 0,
@@ -318,10 +326,14 @@ impl Tracker {
             return 0;
         };
         let from_orig = conn.orig.ep == sender;
+        let headers_only = self.cfg.headers_only;
+        if headers_only && !conn.handshake_done && conn.resp.sent_synack {
+            conn.handshake_done = inferred_established(conn, from_orig, seg);
+        }
         let rst_event = seg
             .flags
             .rst()
-            .then(|| verdict::classify(conn, from_orig, seg, now, is_new));
+            .then(|| verdict::classify(conn, from_orig, seg, now, is_new, headers_only));
         update_sides(conn, from_orig, seg, now);
         if let Some((sender, ts)) = kept_talking(conn, from_orig, seg, meta.ts) {
             self.events.push(Event::KeptTalking {
@@ -484,6 +496,27 @@ impl Tracker {
     }
 }
 
+/// Without the handshake's final ACK (live capture sees only SYN, FIN and RST), a segment shows
+/// that the connection was established when its sender had moved past its initial sequence
+/// number (it sent data), or when the client acknowledges the SYN-ACK on a FIN or RST (a client
+/// that rejects a SYN-ACK sends a bare RST, without ACK).
+fn inferred_established(conn: &Conn, from_orig: bool, seg: &TcpSegment<'_>) -> bool {
+    let past = |a: u32, isn: Option<u32>| {
+        isn.is_some_and(|isn| (a.wrapping_sub(isn.wrapping_add(1)) as i32) > 0)
+    };
+    let (me, peer) = if from_orig {
+        (&conn.orig, &conn.resp)
+    } else {
+        (&conn.resp, &conn.orig)
+    };
+    if seg.flags.syn() {
+        return false;
+    }
+    past(seg.seq, me.isn)
+        || (seg.flags.ack() && past(seg.ack, peer.isn))
+        || (from_orig && seg.flags.ack())
+}
+
 fn update_sides(conn: &mut Conn, from_orig: bool, seg: &TcpSegment<'_>, now: i64) {
     let flags = seg.flags;
     let (me, peer) = if from_orig {
@@ -494,6 +527,7 @@ fn update_sides(conn: &mut Conn, from_orig: bool, seg: &TcpSegment<'_>, now: i64
     me.pkts += 1;
     me.bytes += u64::from(seg.payload_len);
     if flags.syn() {
+        me.isn = Some(seg.seq);
         if flags.ack() {
             me.sent_synack = true;
         } else {

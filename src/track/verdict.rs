@@ -14,6 +14,7 @@ pub(super) fn classify(
     seg: &TcpSegment<'_>,
     now: i64,
     is_new: bool,
+    headers_only: bool,
 ) -> (Verdict, String) {
     let (me, peer) = if from_orig {
         (&conn.orig, &conn.resp)
@@ -79,7 +80,20 @@ pub(super) fn classify(
     }
     // tcp_abort_on_overflow: the server answers the handshake's final ACK with a RST when its
     // accept queue is full; so does a listener that closed between SYN-ACK and ACK.
-    if !from_orig && conn.resp.sent_synack && conn.resp.pkts == 1 && conn.orig.bytes == 0 {
+    // With headers only (live capture), the client's data is not seen: the RST's ACK says
+    // whether the client had sent any.
+    let client_sent_data = headers_only
+        && seg.flags.ack()
+        && conn
+            .orig
+            .isn
+            .is_some_and(|isn| (seg.ack.wrapping_sub(isn.wrapping_add(1)) as i32) > 0);
+    if !from_orig
+        && conn.resp.sent_synack
+        && conn.resp.pkts == 1
+        && conn.orig.bytes == 0
+        && !client_sent_data
+    {
         return (
             Verdict::HandshakeReset,
             "server reset right after the handshake, before any data (accept queue overflow with tcp_abort_on_overflow=1, or the listener closed)".to_string(),
@@ -101,7 +115,12 @@ pub(super) fn classify(
             ),
         );
     }
-    if synchronized && let Some(out) = out_of_window(peer, seg) {
+    // The receiver's window is only known from the segments seen: without the ACKs of a live
+    // capture's data segments, it would be stale.
+    if synchronized
+        && !headers_only
+        && let Some(out) = out_of_window(peer, seg)
+    {
         return (Verdict::OutOfWindow, out);
     }
     if !synchronized && conn.orig.syns == 0 {
