@@ -296,8 +296,7 @@ fn interface_filter_and_duration() {
     assert_eq!(rsts[0]["interface"], "lo");
     assert_eq!(rsts[0]["sport"], 7212);
     assert!(
-        done.stderr
-            .contains(&format!("packets on interfaces outside -i")),
+        done.stderr.contains("packets on interfaces outside -i"),
         "{}",
         done.stderr
     );
