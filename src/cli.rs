@@ -240,7 +240,9 @@ fn watch_summary_json(r: &WatchReport) -> serde_json::Value {
         "kernel_drops": r.kernel_drops,
         "evicted_connections": r.tracker.evicted,
         "max_connections": r.max_conns,
+        "other_interfaces": r.other_interfaces,
         "errors": r.errors,
+        "findings": r.findings_json,
     })
 }
 

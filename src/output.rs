@@ -163,6 +163,7 @@ struct RstJson<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     ts: Timestamp,
+    #[serde(skip_serializing_if = "str::is_empty")]
     file: &'a str,
     frame: u64,
     link_type: String,

@@ -236,6 +236,7 @@ fn read_one(
                 iface: packet.iface as u32,
                 iface_name: packet.iface_name,
                 direction: packet.direction,
+                ifindex: None,
             };
             let src = Source {
                 file: file_no,

@@ -77,6 +77,7 @@ pub struct WatchReport {
     pub interface_overflow: u64,
     pub written: Option<(String, u64, u64)>,
     pub findings_text: String,
+    pub findings_json: serde_json::Value,
     pub errors: Vec<String>,
     pub stopped_by_reader: bool,
 }
@@ -229,7 +230,9 @@ impl Session<'_> {
     fn frame(&mut self, f: &Frame<'_>, err: &mut dyn Write, lister: &mut dyn InterfaceSource) {
         self.report.stats.packets += 1;
         self.report.stats.bytes += f.data.len() as u64;
-        if !self.ifaces.known(f.ifindex) && f.ts.nanos() - self.last_relist >= RELIST_MIN_NS {
+        if !self.ifaces.known(f.ifindex)
+            && f.ts.nanos().saturating_sub(self.last_relist) >= RELIST_MIN_NS
+        {
             // A packet from an interface we have not listed yet: it just appeared.
             self.last_relist = f.ts.nanos();
             if let Ok(list) = lister.list() {
@@ -268,6 +271,7 @@ impl Session<'_> {
             } else {
                 Direction::In
             }),
+            ifindex: Some(f.ifindex),
         };
         let src = Source {
             file: 0,
@@ -494,6 +498,7 @@ fn finish(mut s: Session<'_>, opts: &WatchOptions) -> WatchReport {
         .collect();
     report.interface_overflow = s.ifaces.overflow;
     report.findings_text = s.engine.report.render_text();
+    report.findings_json = s.engine.report.to_json();
     if let (Some(k), Some(path)) = (s.engine.keeper.take(), opts.write.as_ref()) {
         let (written, dropped) = (k.written, k.dropped);
         match k.finish().and_then(|mut w| w.flush()) {
@@ -591,4 +596,212 @@ pub fn summary(r: &WatchReport) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::TcpFlags;
+    use crate::live::ring::PACKET_HOST;
+    use crate::synth::TcpSpec;
+    use crate::sys::packet::RingStats;
+    use std::net::IpAddr;
+
+    /// Frames scripted per poll, and kernel statistics per call.
+    struct FakeRing {
+        polls: Vec<Vec<(i64, u32, u8, Vec<u8>)>>,
+        drops: Vec<u64>,
+    }
+
+    impl FrameSource for FakeRing {
+        fn poll(&mut self, _ms: i32, f: &mut dyn FnMut(&Frame<'_>)) -> io::Result<usize> {
+            if self.polls.is_empty() {
+                return Ok(0);
+            }
+            let batch = self.polls.remove(0);
+            for (ns, ifindex, pkttype, data) in &batch {
+                f(&Frame {
+                    ts: Timestamp::from_nanos(*ns, 9),
+                    ifindex: *ifindex,
+                    pkttype: *pkttype,
+                    hatype: ARPHRD_ETHER,
+                    protocol: 0x0800,
+                    vlan: None,
+                    orig_len: data.len() as u32,
+                    data,
+                    net_offset: 14,
+                });
+            }
+            Ok(batch.len())
+        }
+        fn stats(&mut self) -> io::Result<RingStats> {
+            let drops = if self.drops.is_empty() {
+                0
+            } else {
+                self.drops.remove(0)
+            };
+            Ok(RingStats {
+                packets: 2 + drops,
+                drops,
+            })
+        }
+    }
+
+    /// Interface lists, one per call (the last one repeats).
+    struct FakeIfaces(Vec<Vec<(u32, &'static str)>>);
+
+    impl InterfaceSource for FakeIfaces {
+        fn list(&mut self) -> io::Result<Vec<(u32, Vec<u8>)>> {
+            let l = if self.0.len() > 1 {
+                self.0.remove(0)
+            } else {
+                self.0[0].clone()
+            };
+            Ok(l.iter().map(|(i, n)| (*i, n.as_bytes().to_vec())).collect())
+        }
+    }
+
+    /// Each call moves time 300 ms on.
+    struct FakeClock(i64);
+
+    impl Clock for FakeClock {
+        fn now_ns(&mut self) -> i64 {
+            self.0 += 300_000_000;
+            self.0
+        }
+    }
+
+    const T0: i64 = 1_763_730_942_000_000_000;
+
+    fn refused_pair(sport: u16, at: i64, ifindex: u32) -> Vec<(i64, u32, u8, Vec<u8>)> {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let syn = TcpSpec::new(ip("10.0.0.1"), sport, ip("10.0.0.2"), 7211, TcpFlags::SYN)
+            .seq(1000)
+            .ethernet();
+        let rst = TcpSpec::new(
+            ip("10.0.0.2"),
+            7211,
+            ip("10.0.0.1"),
+            sport,
+            TcpFlags::RST | TcpFlags::ACK,
+        )
+        .ack(1001)
+        .ethernet();
+        vec![
+            (at, ifindex, PACKET_HOST, syn),
+            (at + 1000, ifindex, PACKET_OUTGOING, rst),
+        ]
+    }
+
+    fn run(
+        opts: &WatchOptions,
+        ring: &mut FakeRing,
+        ifaces: &mut FakeIfaces,
+    ) -> (WatchReport, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let stop = AtomicBool::new(false);
+        let report = watch(
+            opts,
+            ring,
+            ifaces,
+            &mut FakeClock(T0),
+            &stop,
+            Sinks {
+                out: &mut out,
+                err: &mut err,
+            },
+        );
+        (
+            report,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    fn opts() -> WatchOptions {
+        WatchOptions {
+            duration: Some(3.0),
+            services: Some(Services::default()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn reports_rsts_with_interface_and_direction_and_new_interfaces() {
+        let mut ring = FakeRing {
+            polls: vec![
+                refused_pair(40000, T0, 1),
+                refused_pair(40001, T0 + 5e8 as i64, 7),
+            ],
+            drops: vec![],
+        };
+        let mut ifaces = FakeIfaces(vec![vec![(1, "lo")], vec![(1, "lo"), (7, "veth7")]]);
+        let (report, out, err) = run(&opts(), &mut ring, &mut ifaces);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(
+            lines[0].contains(" lo Out 10.0.0.2:7211 > 10.0.0.1:40000 [R.]"),
+            "{out}"
+        );
+        assert!(lines[0].contains("refused"), "{out}");
+        assert!(lines[1].contains(" veth7 Out "), "{out}");
+        assert!(
+            err.contains("watching 1 interface (lo) and any created later"),
+            "{err}"
+        );
+        assert!(
+            err.contains("interface veth7 (index 7) appeared: watching it"),
+            "{err}"
+        );
+        assert_eq!(report.watched, vec!["lo", "veth7"]);
+        assert_eq!(report.stats.rsts, 2);
+        assert!(summary(&report).contains("kernel drops: 0 of"));
+    }
+
+    #[test]
+    fn kernel_drops_warned_when_they_happen_and_summed() {
+        let mut ring = FakeRing {
+            polls: vec![refused_pair(40000, T0, 1)],
+            drops: vec![0, 5, 0, 7],
+        };
+        let mut ifaces = FakeIfaces(vec![vec![(1, "lo")]]);
+        let o = WatchOptions {
+            json: true,
+            duration: Some(6.0),
+            ..opts()
+        };
+        let (report, out, err) = run(&o, &mut ring, &mut ifaces);
+        assert_eq!(report.kernel_drops, 12);
+        assert!(err.contains("the kernel dropped 5 packets"), "{err}");
+        assert!(
+            err.contains("the kernel dropped 7 packets (ring full; 12 so far)"),
+            "{err}"
+        );
+        assert!(out.contains(r#""type":"drops""#), "{out}");
+        assert!(summary(&report).contains("kernel drops: 12 of"));
+    }
+
+    #[test]
+    fn interface_filter_and_count() {
+        let mut polls = vec![refused_pair(40000, T0, 2)];
+        for i in 0..5 {
+            polls.push(refused_pair(41000 + i, T0 + i64::from(i) * 1000, 1));
+        }
+        let mut ring = FakeRing {
+            polls,
+            drops: vec![],
+        };
+        let mut ifaces = FakeIfaces(vec![vec![(1, "lo"), (2, "eth0")]]);
+        let o = WatchOptions {
+            interfaces: vec!["lo".into()],
+            count: Some(2),
+            duration: None,
+            ..opts()
+        };
+        let (report, out, err) = run(&o, &mut ring, &mut ifaces);
+        assert_eq!(out.lines().count(), 2, "--count 2 stops after two: {out}");
+        assert!(out.lines().all(|l| l.contains(" lo ")), "{out}");
+        assert_eq!(report.other_interfaces, 2);
+        assert!(err.contains("watching lo (-i)"), "{err}");
+    }
 }

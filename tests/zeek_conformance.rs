@@ -66,6 +66,7 @@ fn track(path: &Path, b: &Baseline) -> Vec<ConnSummary> {
             iface: 0,
             iface_name: None,
             direction: p.direction,
+            ifindex: None,
         };
         tracker.observe(&meta, &seg);
         out.extend(tracker.drain().filter_map(|e| {

@@ -187,6 +187,8 @@ pub struct SegMeta<'a> {
     pub iface: u32,
     pub iface_name: Option<&'a str>,
     pub direction: Option<Direction>,
+    /// The kernel's interface index, when known (live capture).
+    pub ifindex: Option<u32>,
 }
 
 /// Ports where a service usually listens: decides who is the server when the SYN was not seen.
@@ -356,7 +358,7 @@ impl Tracker {
                 frame: meta.frame,
                 link_type: meta.link_type,
                 iface: meta.iface_name.map(str::to_string),
-                ifindex: seg.ctx.ifindex,
+                ifindex: seg.ctx.ifindex.or(meta.ifindex),
                 direction: meta.direction.or(seg.ctx.direction),
                 from: sender,
                 to: Endpoint {
