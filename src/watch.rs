@@ -607,9 +607,12 @@ mod tests {
     use crate::sys::packet::RingStats;
     use std::net::IpAddr;
 
+    /// A scripted frame: time, ifindex, pkttype, bytes.
+    type Scripted = (i64, u32, u8, Vec<u8>);
+
     /// Frames scripted per poll, and kernel statistics per call.
     struct FakeRing {
-        polls: Vec<Vec<(i64, u32, u8, Vec<u8>)>>,
+        polls: Vec<Vec<Scripted>>,
         drops: Vec<u64>,
     }
 
@@ -673,7 +676,7 @@ mod tests {
 
     const T0: i64 = 1_763_730_942_000_000_000;
 
-    fn refused_pair(sport: u16, at: i64, ifindex: u32) -> Vec<(i64, u32, u8, Vec<u8>)> {
+    fn refused_pair(sport: u16, at: i64, ifindex: u32) -> Vec<Scripted> {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let syn = TcpSpec::new(ip("10.0.0.1"), sport, ip("10.0.0.2"), 7211, TcpFlags::SYN)
             .seq(1000)
