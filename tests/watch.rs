@@ -123,7 +123,9 @@ fn veth_refused_and_resets_seen_with_direction() {
     let client = Netns::new("cli");
     let server = Netns::new("srv");
     let (_va, vb) = veth(&client, &server, 231);
-    let w = Watch::start(&["--netns", &server.name, "--json"]);
+    let kept = std::env::temp_dir().join(format!("rsthound-watch-{}.pcapng", live::unique("w")));
+    let kept_s = kept.to_str().unwrap().to_string();
+    let w = Watch::start(&["--netns", &server.name, "--json", "--write", &kept_s]);
 
     // The server: one listener whose handler drops a client without reading what it sent
     // (the kernel answers with a RST: abort on close with unread data), and one that sends data
@@ -182,6 +184,21 @@ fn veth_refused_and_resets_seen_with_direction() {
     assert_eq!(client_reset[0]["interface"], vb.as_str());
     assert_eq!(client_reset[0]["direction"], "in");
     assert_eq!(client_reset[0]["verdict"], "reset_by_client");
+
+    // --write kept the failed and reset connections for Wireshark, readable by `read`.
+    let reread = std::process::Command::new(live::rsthound_bin())
+        .args(["read", "--json", &kept_s])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&kept);
+    assert!(reread.status.success());
+    let text = String::from_utf8_lossy(&reread.stdout);
+    let kept_rsts = text
+        .lines()
+        .filter(|l| l.contains(r#""type":"rst""#))
+        .count();
+    assert_eq!(kept_rsts, rsts.len(), "{text}");
+    assert!(text.contains(&format!(r#""interface":"{vb}""#)), "{text}");
 }
 
 #[test]
