@@ -258,8 +258,7 @@ impl Session<'_> {
             return;
         };
         self.frame_no += 1;
-        let name = self.ifaces.name(f.ifindex).map(str::to_owned);
-        let name = name.as_deref();
+        let name = self.ifaces.name(f.ifindex);
         let meta = SegMeta {
             ts: f.ts,
             frame: self.frame_no,
@@ -279,10 +278,10 @@ impl Session<'_> {
             link_type,
             name,
         };
-        if let Err(e) = self
+        let done = self
             .engine
-            .segment(&meta, seg, &src, data, f.orig_len, "", None)
-        {
+            .segment(&meta, seg, &src, data, f.orig_len, "", None);
+        if let Err(e) = done {
             self.output_error(e);
         }
     }
