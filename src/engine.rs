@@ -9,6 +9,7 @@ use crate::output::{
     write_rst_text, write_unanswered_text,
 };
 use crate::report::Report;
+use crate::sanitize::sanitize_text;
 use crate::services::Services;
 use crate::track::{Event, SegMeta, Tracker, TrackerConfig};
 use std::fs::File;
@@ -16,6 +17,27 @@ use std::io::{self, BufWriter, Write};
 
 /// Flush rendered lines in chunks of about this size.
 pub const OUT_CHUNK: usize = 64 << 10;
+
+/// `--write FILE.pcapng`: opens the file; the error is one line naming it.
+pub fn open_keeper(path: &str) -> Result<Keeper<BufWriter<File>>, String> {
+    File::create(path)
+        .and_then(|f| Keeper::new(BufWriter::new(f)))
+        .map_err(|e| format!("{}: cannot write: {e}", sanitize_text(path.as_bytes(), 256)))
+}
+
+/// Finishes the `--write` file: `(path, packets written, packets dropped by the memory cap)`,
+/// or the error line.
+pub fn close_keeper(
+    keeper: Keeper<BufWriter<File>>,
+    path: &str,
+) -> Result<(String, u64, u64), String> {
+    let (written, dropped) = (keeper.written, keeper.dropped);
+    let shown = sanitize_text(path.as_bytes(), 256);
+    match keeper.finish().and_then(|mut w| w.flush()) {
+        Ok(()) => Ok((shown, written, dropped)),
+        Err(e) => Err(format!("{shown}: cannot write: {e}")),
+    }
+}
 
 /// What to print per event.
 #[derive(Debug, Clone, Copy, Default)]

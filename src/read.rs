@@ -3,15 +3,14 @@
 
 use crate::capture::{CaptureError, CaptureReader, open_input};
 use crate::decode::{Outcome, decode};
-use crate::engine::{Engine, OUT_CHUNK, Render};
-use crate::keep::{Keeper, Source};
+use crate::engine::{Engine, OUT_CHUNK, Render, close_keeper, open_keeper};
+use crate::keep::Source;
 use crate::output::{write_raw_json, write_raw_text};
 use crate::sanitize::sanitize_text;
 use crate::services::Services;
 use crate::stats::DecodeStats;
 use crate::track::{SegMeta, TrackerConfig, TrackerStats};
-use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 
 /// Files at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
@@ -87,17 +86,13 @@ pub fn read_files(
         cfg.max_conns = m.max(1);
     }
     report.max_conns = cfg.max_conns;
-    let keeper = match &opts.write {
-        Some(path) => match File::create(path).and_then(|f| Keeper::new(BufWriter::new(f))) {
-            Ok(k) => Some(k),
-            Err(e) => {
-                let line = format!("{}: cannot write: {e}", sanitize_text(path.as_bytes(), 256));
-                let _ = writeln!(err, "rsthound: {line}");
-                report.errors.push(line);
-                return report;
-            }
-        },
-        None => None,
+    let keeper = match opts.write.as_deref().map(open_keeper).transpose() {
+        Ok(k) => k,
+        Err(line) => {
+            let _ = writeln!(err, "rsthound: {line}");
+            report.errors.push(line);
+            return report;
+        }
     };
     let render = Render {
         json: opts.json,
@@ -174,15 +169,9 @@ fn finish(
     }
     report.findings_json = engine.report.to_json();
     if let (Some(k), Some(path)) = (engine.keeper.take(), opts.write.as_ref()) {
-        let (written, dropped) = (k.written, k.dropped);
-        match k.finish().and_then(|mut w| w.flush()) {
-            Ok(()) => {
-                report.written = Some((sanitize_text(path.as_bytes(), 256), written, dropped))
-            }
-            Err(e) => report.errors.push(format!(
-                "{}: cannot write: {e}",
-                sanitize_text(path.as_bytes(), 256)
-            )),
+        match close_keeper(k, path) {
+            Ok(w) => report.written = Some(w),
+            Err(line) => report.errors.push(line),
         }
     }
     report

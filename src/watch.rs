@@ -8,8 +8,8 @@
 
 use crate::capture::{Direction, LinkType};
 use crate::decode::{Outcome, decode};
-use crate::engine::{Engine, Render};
-use crate::keep::{Keeper, Source};
+use crate::engine::{Engine, Render, close_keeper, open_keeper};
+use crate::keep::Source;
 use crate::live::filter::{self, SNAPLEN};
 use crate::live::ifaces::{Change, Interfaces};
 use crate::live::ring::{Frame, PACKET_OUTGOING};
@@ -20,8 +20,7 @@ use crate::stats::DecodeStats;
 use crate::sys::packet::{PacketRing, RingConfig};
 use crate::timestamp::Timestamp;
 use crate::track::{SegMeta, TrackerConfig, TrackerStats};
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -319,17 +318,13 @@ pub fn watch(
         cfg.max_conns = m.max(1);
     }
     report.max_conns = cfg.max_conns;
-    let keeper = match &opts.write {
-        Some(path) => match File::create(path).and_then(|f| Keeper::new(BufWriter::new(f))) {
-            Ok(k) => Some(k),
-            Err(e) => {
-                let line = format!("{}: cannot write: {e}", sanitize_text(path.as_bytes(), 256));
-                let _ = writeln!(err, "rsthound: {line}");
-                report.errors.push(line);
-                return report;
-            }
-        },
-        None => None,
+    let keeper = match opts.write.as_deref().map(open_keeper).transpose() {
+        Ok(k) => k,
+        Err(line) => {
+            let _ = writeln!(err, "rsthound: {line}");
+            report.errors.push(line);
+            return report;
+        }
     };
     let render = Render {
         json: opts.json,
@@ -499,15 +494,9 @@ fn finish(mut s: Session<'_>, opts: &WatchOptions) -> WatchReport {
     report.findings_text = s.engine.report.render_text();
     report.findings_json = s.engine.report.to_json();
     if let (Some(k), Some(path)) = (s.engine.keeper.take(), opts.write.as_ref()) {
-        let (written, dropped) = (k.written, k.dropped);
-        match k.finish().and_then(|mut w| w.flush()) {
-            Ok(()) => {
-                report.written = Some((sanitize_text(path.as_bytes(), 256), written, dropped))
-            }
-            Err(e) => report.errors.push(format!(
-                "{}: cannot write: {e}",
-                sanitize_text(path.as_bytes(), 256)
-            )),
+        match close_keeper(k, path) {
+            Ok(w) => report.written = Some(w),
+            Err(line) => report.errors.push(line),
         }
     }
     report
