@@ -139,6 +139,12 @@ impl Engine<'_> {
                         }
                     }
                 }
+                Event::Closed(c) => {
+                    self.report.add_closed(&c);
+                    if let Some(k) = self.keeper.as_mut() {
+                        k.forget(c.id);
+                    }
+                }
                 Event::KeptTalking {
                     ts,
                     conn_id,
@@ -177,7 +183,11 @@ pub fn read_files(
     err: &mut dyn Write,
 ) -> ReadReport {
     let mut report = ReadReport::default();
-    let mut cfg = TrackerConfig::default();
+    let mut cfg = TrackerConfig {
+        // The RST lines and the findings only need the full summary of unanswered attempts.
+        summarize_all_ended: opts.connections,
+        ..TrackerConfig::default()
+    };
     if let Some(m) = opts.max_conns {
         cfg.max_conns = m.max(1);
     }
