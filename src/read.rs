@@ -20,6 +20,8 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 /// Flush rendered lines in chunks of about this size.
 const OUT_CHUNK: usize = 64 << 10;
+/// Connections ended (and rendered) at a time at the end of the input.
+const FINISH_BATCH: usize = 4096;
 /// Update the progress bar every this many packets: the update itself is not free.
 const PROGRESS_EVERY: u64 = 1 << 15;
 
@@ -254,16 +256,25 @@ pub fn read_files(
 
 /// Ends all connections, renders the last events and fills in the report.
 fn finish(mut engine: Engine<'_>, mut report: ReadReport, render: bool) -> ReadReport {
-    engine.tracker.finish();
-    let r = if render {
-        engine
-            .drain("", None, None)
+    // End the connections a batch at a time, rendering each batch, so that the summaries of a
+    // full table never all exist at once.
+    let mut r = Ok(());
+    loop {
+        let more = engine.tracker.finish_some(FINISH_BATCH);
+        if render && r.is_ok() {
+            r = engine.drain("", None, None);
+        } else {
+            let _ = engine.tracker.drain().count();
+        }
+        if !more {
+            break;
+        }
+    }
+    if render {
+        r = r
             .and_then(|_| engine.flush())
-            .and_then(|_| engine.out.flush())
-    } else {
-        let _ = engine.tracker.drain().count();
-        Ok(())
-    };
+            .and_then(|_| engine.out.flush());
+    }
     if let Err(e) = r {
         if e.kind() == io::ErrorKind::BrokenPipe {
             report.stopped_by_reader = true;

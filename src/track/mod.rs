@@ -466,7 +466,7 @@ impl Table {
     }
 
     /// Moves an open connection that started closing.
-    fn to_closing(&mut self, key: &FlowKey, i: u32) {
+    fn move_to_closing(&mut self, key: &FlowKey, i: u32) {
         if self.open.index.remove(key).is_some() {
             let c = self.open.free_slot(i);
             self.closing.insert(*key, c);
@@ -484,6 +484,8 @@ pub struct Tracker {
     now: i64,
     pub stats: TrackerStats,
     events: Vec<Event>,
+    /// Connections left to end at the end of the capture (slot and store), last first.
+    finishing: Option<Vec<(Timestamp, u64, u32)>>,
 }
 
 /// Where a segment was seen, beyond the segment itself.
@@ -555,6 +557,7 @@ impl Tracker {
             now: i64::MIN,
             stats: TrackerStats::default(),
             events: Vec::new(),
+            finishing: None,
         }
     }
 
@@ -614,7 +617,7 @@ impl Tracker {
                     &mut self.events,
                 );
                 if conn.closing() {
-                    self.table.to_closing(&key, i);
+                    self.table.move_to_closing(&key, i);
                 }
                 return id;
             }
@@ -654,7 +657,7 @@ impl Tracker {
             &mut self.events,
         );
         if conn.closing() {
-            self.table.to_closing(&key, i);
+            self.table.move_to_closing(&key, i);
         }
         self.stats.peak_conns = self.stats.peak_conns.max(self.table.len());
         id
@@ -662,14 +665,51 @@ impl Tracker {
 
     /// Ends every connection (end of capture, or of a live session).
     pub fn finish(&mut self) {
-        let mut all: Vec<(FlowKey, Conn)> = self.table.extract(|_| true);
-        for store in [&mut self.table.open, &mut self.table.closing] {
-            store.slots.clear();
-            store.free.clear();
+        while self.finish_some(usize::MAX) {}
+    }
+
+    /// Ends up to `max` of the remaining connections, oldest first, as [`Tracker::finish`] does;
+    /// returns whether some remain. Draining the events between calls keeps the memory of the
+    /// end-of-capture summaries bounded.
+    pub fn finish_some(&mut self, max: usize) -> bool {
+        if self.finishing.is_none() {
+            // Order by (start, id) without copying the records: 24 bytes per connection.
+            let mut order: Vec<(Timestamp, u64, u32)> = Vec::with_capacity(self.table.len());
+            for (store, s) in [(0u32, &self.table.open), (1, &self.table.closing)] {
+                order.extend(
+                    s.live()
+                        .map(|(i, slot)| (slot.conn.start, slot.conn.id, i << 1 | store)),
+                );
+            }
+            order.sort_unstable_by_key(|&(start, id, _)| (start, id));
+            order.reverse();
+            self.finishing = Some(order);
         }
-        all.sort_by_key(|(_, c)| (c.start, c.id));
-        for (k, c) in &all {
-            self.end(k, c, "");
+        let mut order = self.finishing.take().unwrap_or_default();
+        for _ in 0..max {
+            let Some((_, _, at)) = order.pop() else {
+                break;
+            };
+            let store = if at & 1 == 0 {
+                &mut self.table.open
+            } else {
+                &mut self.table.closing
+            };
+            let i = at >> 1;
+            let key = store.slots[i as usize].key;
+            store.index.remove(&key);
+            let c = store.free_slot(i);
+            self.end(&key, &c, "");
+        }
+        if order.is_empty() {
+            for store in [&mut self.table.open, &mut self.table.closing] {
+                store.slots = Vec::new();
+                store.free = Vec::new();
+            }
+            false
+        } else {
+            self.finishing = Some(order);
+            true
         }
     }
 
