@@ -17,6 +17,8 @@ use std::io::{self, BufWriter, Write};
 
 /// Flush rendered lines in chunks of about this size.
 pub const OUT_CHUNK: usize = 64 << 10;
+/// Connections ended (and rendered) at a time at the end of the input.
+const FINISH_BATCH: usize = 4096;
 
 /// `--write FILE.pcapng`: opens the file; the error is one line naming it.
 pub fn open_keeper(path: &str) -> Result<Keeper<BufWriter<File>>, String> {
@@ -148,6 +150,12 @@ impl Engine<'_> {
                         }
                     }
                 }
+                Event::Closed(c) => {
+                    self.report.add_closed(&c);
+                    if let Some(k) = self.keeper.as_mut() {
+                        k.forget(c.id);
+                    }
+                }
                 Event::KeptTalking {
                     ts,
                     conn_id,
@@ -169,6 +177,27 @@ impl Engine<'_> {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Ends every connection, a batch at a time so that the summaries of a full table never
+    /// all exist at once, rendering each batch unless `render` is false (the output is gone).
+    pub fn finish(&mut self, render: bool) -> io::Result<()> {
+        let mut r = Ok(());
+        loop {
+            let more = self.tracker.finish_some(FINISH_BATCH);
+            if render && r.is_ok() {
+                r = self.drain("", None, None);
+            } else {
+                let _ = self.tracker.drain().count();
+            }
+            if !more {
+                break;
+            }
+        }
+        if render {
+            r = r.and_then(|_| self.flush()).and_then(|_| self.out.flush());
+        }
+        r
     }
 
     pub fn flush(&mut self) -> io::Result<()> {

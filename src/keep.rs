@@ -150,10 +150,15 @@ impl<W: Write> Keeper<W> {
             let comment = format!("rsthound: {}", c.fate);
             self.flush_conn(c.id, Some(&comment))
         } else {
-            if let Some(list) = self.pending.remove(&c.id) {
-                self.pending_bytes -= list.iter().map(|k| k.data.len()).sum::<usize>();
-            }
+            self.forget(c.id);
             Ok(())
+        }
+    }
+
+    /// A connection that ended without failing: its kept packets are dropped.
+    pub fn forget(&mut self, conn: u64) {
+        if let Some(list) = self.pending.remove(&conn) {
+            self.pending_bytes -= list.iter().map(|k| k.data.len()).sum::<usize>();
         }
     }
 

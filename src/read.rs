@@ -81,7 +81,11 @@ pub fn read_files(
     err: &mut dyn Write,
 ) -> ReadReport {
     let mut report = ReadReport::default();
-    let mut cfg = TrackerConfig::default();
+    let mut cfg = TrackerConfig {
+        // The RST lines and the findings only need the full summary of unanswered attempts.
+        summarize_all_ended: opts.connections,
+        ..TrackerConfig::default()
+    };
     if let Some(m) = opts.max_conns {
         cfg.max_conns = m.max(1);
     }
@@ -145,16 +149,7 @@ fn finish(
     mut report: ReadReport,
     render: bool,
 ) -> ReadReport {
-    engine.tracker.finish();
-    let r = if render {
-        engine
-            .drain("", None, None)
-            .and_then(|_| engine.flush())
-            .and_then(|_| engine.out.flush())
-    } else {
-        let _ = engine.tracker.drain().count();
-        Ok(())
-    };
+    let r = engine.finish(render);
     if let Err(e) = r {
         if e.kind() == io::ErrorKind::BrokenPipe {
             report.stopped_by_reader = true;

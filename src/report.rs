@@ -11,7 +11,7 @@
 use crate::sanitize::sanitize_text;
 use crate::services::Services;
 use crate::timestamp::Timestamp;
-use crate::track::{ConnSummary, Endpoint, RstEvent, Verdict};
+use crate::track::{ClosedConn, ConnSummary, Endpoint, RstEvent, Verdict};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,6 +63,26 @@ impl Default for Limits {
             distinct_budget: 2_000_000,
             max_seconds: 100_000,
         }
+    }
+}
+
+impl Limits {
+    /// Memory the report's tables take when a flood of one kind of event (RSTs, or unanswered
+    /// attempts, from or to endpoints all different) fills the three groupings to `max_keys`,
+    /// each with an evidence sample, at a typical B-tree fill of two thirds. The default
+    /// connection cap is what remains of the memory budget after this. (Filling every table at
+    /// once, healthy tallies and distinct-peer sets included, would take more; those are
+    /// bounded by their own caps.)
+    pub fn reserve_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let entry = |kv: usize| kv * 3 / 2;
+        let group = size_of::<Group>();
+        let sample = size_of::<(Timestamp, String)>() + 128;
+        let per_key = entry(size_of::<(Endpoint, Kind)>() + group)
+            + sample
+            + entry(size_of::<(u16, Kind)>() + group)
+            + entry(size_of::<(IpAddr, Kind)>() + group);
+        self.max_keys * per_key + self.max_seconds * entry(size_of::<(i64, u64)>())
     }
 }
 
@@ -135,9 +155,12 @@ struct Budget {
     refused: u64,
 }
 
-/// A set of distinct values with a cap; once full it only says "at least".
+/// A set of distinct values with a cap; once full it only says "at least". A single value is
+/// kept inline (most groups have one peer), the rest in an ordered set.
 #[derive(Debug, Clone)]
 struct Distinct<T> {
+    /// The only value, while there is just one (`set` is then empty).
+    one: Option<T>,
     set: BTreeSet<T>,
     saturated: bool,
 }
@@ -145,38 +168,55 @@ struct Distinct<T> {
 impl<T: Ord + Copy> Distinct<T> {
     fn new() -> Self {
         Distinct {
+            one: None,
             set: BTreeSet::new(),
             saturated: false,
         }
     }
 
+    fn contains(&self, v: &T) -> bool {
+        self.one.as_ref() == Some(v) || self.set.contains(v)
+    }
+
     fn insert(&mut self, v: T, b: &mut Budget) {
-        if self.set.contains(&v) {
+        if self.contains(&v) {
             return;
         }
-        if self.set.len() >= b.per_set {
+        if self.n() >= b.per_set {
             self.saturated = true;
-        } else if b.left == 0 && !self.set.is_empty() {
+        } else if b.left == 0 && self.n() > 0 {
             // The first value of each set is always kept (sets are bounded by the key caps), so
             // a count never reads "at least 0".
             self.saturated = true;
             b.refused += 1;
         } else {
-            self.set.insert(v);
+            if self.n() == 0 {
+                self.one = Some(v);
+            } else {
+                if let Some(first) = self.one.take() {
+                    self.set.insert(first);
+                }
+                self.set.insert(v);
+            }
             b.left = b.left.saturating_sub(1);
         }
     }
 
     fn n(&self) -> usize {
-        self.set.len()
+        usize::from(self.one.is_some()) + self.set.len()
+    }
+
+    /// The values in order.
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.one.iter().chain(self.set.iter())
     }
 
     /// `12` or `at least 1024`.
     fn text(&self) -> String {
         if self.saturated {
-            format!("at least {}", self.set.len())
+            format!("at least {}", self.n())
         } else {
-            self.set.len().to_string()
+            self.n().to_string()
         }
     }
 }
@@ -523,27 +563,43 @@ impl Report {
                 }
                 self.overflow.distinct = self.budget.refused;
             }
-            "SF" | "S1" | "S2" | "S3" => {
-                self.healthy = self.healthy.saturating_add(1);
-                tally(
-                    &mut self.healthy_by_endpoint,
-                    c.resp,
-                    c.start,
-                    c.last,
-                    cap,
-                    &mut self.overflow.healthy,
-                );
-                tally(
-                    &mut self.healthy_by_port,
-                    c.resp.port,
-                    c.start,
-                    c.last,
-                    cap,
-                    &mut self.overflow.healthy,
-                );
-            }
-            _ => {}
+            state => self.add_healthy(state, c.resp, c.start, c.last),
         }
+    }
+
+    /// A connection that ended, in brief (never an unanswered attempt): the same as
+    /// [`Report::add_ended`] for it.
+    pub fn add_closed(&mut self, c: &ClosedConn) {
+        debug_assert!(c.conn_state != "S0");
+        self.observe(c.start);
+        self.observe(c.last);
+        self.ended = self.ended.saturating_add(1);
+        self.add_healthy(c.conn_state, c.resp, c.start, c.last);
+    }
+
+    /// Connections that completed their handshake count as healthy.
+    fn add_healthy(&mut self, state: &str, resp: Endpoint, start: Timestamp, last: Timestamp) {
+        if !matches!(state, "SF" | "S1" | "S2" | "S3") {
+            return;
+        }
+        let cap = self.limits.max_keys;
+        self.healthy = self.healthy.saturating_add(1);
+        tally(
+            &mut self.healthy_by_endpoint,
+            resp,
+            start,
+            last,
+            cap,
+            &mut self.overflow.healthy,
+        );
+        tally(
+            &mut self.healthy_by_port,
+            resp.port,
+            start,
+            last,
+            cap,
+            &mut self.overflow.healthy,
+        );
     }
 
     /// Late evidence that `sender`'s earlier RST was forged: it kept sending after it.
@@ -622,9 +678,9 @@ impl Report {
                 first: g.first,
                 last: g.last,
             });
-            s.ports.extend(g.ports.set.iter().copied());
+            s.ports.extend(g.ports.iter().copied());
             s.saturated |= g.ports.saturated;
-            s.hosts.extend(g.peers.set.iter().copied());
+            s.hosts.extend(g.peers.iter().copied());
             if *kind == REFUSED {
                 s.refused += g.count;
             } else {
@@ -717,8 +773,8 @@ impl Report {
                 if g.count >= SERVICE_DOWN_REPEATS {
                     out.push(self.service_down(e, g));
                 } else if !g.peers.saturated
-                    && !g.peers.set.is_empty()
-                    && g.peers.set.iter().all(|ip| scanners.contains(ip))
+                    && g.peers.n() > 0
+                    && g.peers.iter().all(|ip| scanners.contains(ip))
                 {
                     // Told in the port-scan finding.
                 } else {
@@ -930,8 +986,8 @@ impl Report {
             let e = *e;
             if g.count < SERVICE_DOWN_REPEATS {
                 if !(!g.peers.saturated
-                    && !g.peers.set.is_empty()
-                    && g.peers.set.iter().all(|ip| scanners.contains(ip)))
+                    && g.peers.n() > 0
+                    && g.peers.iter().all(|ip| scanners.contains(ip)))
                 {
                     few.push((e, g));
                 }
@@ -1668,7 +1724,6 @@ fn count_noun(n: u64, one: &str, many: &str) -> String {
 fn who(peers: &Distinct<IpAddr>, one: &str, many: &str) -> String {
     if !peers.saturated && (1..=3).contains(&peers.n()) {
         peers
-            .set
             .iter()
             .map(|ip| ip.to_string())
             .collect::<Vec<_>>()

@@ -312,6 +312,7 @@ pub fn watch(
     let mut report = WatchReport::default();
     let mut cfg = TrackerConfig {
         headers_only: true,
+        summarize_all_ended: false,
         ..TrackerConfig::default()
     };
     if let Some(m) = opts.max_conns {
@@ -472,12 +473,7 @@ fn banner(ifaces: &Interfaces, opts: &WatchOptions) -> String {
 }
 
 fn finish(mut s: Session<'_>, opts: &WatchOptions) -> WatchReport {
-    s.engine.tracker.finish();
-    let rendered = s
-        .engine
-        .drain("", None, None)
-        .and_then(|_| s.engine.flush())
-        .and_then(|_| s.engine.out.flush());
+    let rendered = s.engine.finish(true);
     if let Err(e) = rendered {
         s.output_error(e);
     }

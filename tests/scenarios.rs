@@ -202,3 +202,131 @@ fn write_keeps_the_failed_handshakes_with_verdict_comments() {
         "packet comment with the verdict"
     );
 }
+
+/// A SYN flood from far more distinct (spoofed) sources than `--max-conns`: the table stays at
+/// the cap, the summary says how many connections were evicted, every attempt is still reported
+/// as unanswered, and the report's tables, capped, count what they could not group.
+#[test]
+fn syn_flood_from_many_sources_keeps_the_table_at_the_cap() {
+    use rsthound::decode::{Outcome, decode};
+    use rsthound::report::{Limits, Report};
+    use rsthound::services::Services;
+    use rsthound::synth::TcpSpec;
+    use rsthound::track::{Event, SegMeta, Tracker, TrackerConfig};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    const SOURCES: u32 = 5000;
+    const CAP: usize = 200;
+    let frames: Vec<_> = (0..SOURCES)
+        .map(|i| {
+            let src = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + 2 + i));
+            let f = TcpSpec::new(
+                src,
+                1024 + (i % 60000) as u16,
+                ip("10.0.0.1"),
+                80,
+                rsthound::decode::TcpFlags::SYN,
+            )
+            .seq(i.wrapping_mul(2_654_435_761))
+            .ethernet();
+            (ts(1_763_730_942, u64::from(i) * 10), f)
+        })
+        .collect();
+
+    // The tracker itself: never more than the cap, evictions counted.
+    let mut t = Tracker::new(TrackerConfig {
+        max_conns: CAP,
+        summarize_all_ended: false,
+        ..TrackerConfig::default()
+    });
+    let mut r = Report::with_limits(
+        Services::builtin(),
+        Limits {
+            max_keys: 1000,
+            ..Limits::default()
+        },
+    );
+    let mut ended = 0u64;
+    for (n, (when, f)) in frames.iter().enumerate() {
+        let Outcome::Tcp(seg) = decode(rsthound::capture::LinkType::ETHERNET, f) else {
+            panic!("not TCP");
+        };
+        let meta = SegMeta {
+            ts: *when,
+            frame: n as u64 + 1,
+            link_type: rsthound::capture::LinkType::ETHERNET,
+            iface: 0,
+            iface_name: None,
+            direction: None,
+            ifindex: None,
+        };
+        t.observe(&meta, &seg);
+        assert!(t.tracked() <= CAP, "{} tracked > cap {CAP}", t.tracked());
+        for e in t.drain() {
+            if let Event::Ended(c) = e {
+                assert_eq!(c.conn_state, "S0");
+                r.add_ended(&c);
+                ended += 1;
+            }
+        }
+    }
+    assert_eq!(t.stats.peak_conns, CAP);
+    assert_eq!(t.stats.evicted, ended);
+    assert!(t.stats.evicted >= u64::from(SOURCES) - CAP as u64);
+    while t.finish_some(64) {
+        for e in t.drain() {
+            if let Event::Ended(c) = e {
+                r.add_ended(&c);
+                ended += 1;
+            }
+        }
+    }
+    for e in t.drain() {
+        if let Event::Ended(c) = e {
+            r.add_ended(&c);
+            ended += 1;
+        }
+    }
+    assert_eq!(ended, u64::from(SOURCES));
+    assert_eq!(t.tracked(), 0);
+    // The report's per-peer table holds 1000 sources and counts the other 4000.
+    let j = r.to_json();
+    assert_eq!(j["totals"]["unanswered"], SOURCES);
+    assert_eq!(j["by_peer"]["keys"], 1000);
+    assert_eq!(j["overflow"]["by_peer"], SOURCES - 1000);
+    assert!(
+        r.render_text().contains(
+            "note: report tables full (1000 keys each): events not grouped: 4000 by peer"
+        ),
+        "{}",
+        r.render_text()
+    );
+
+    // The command: the summary reports the evictions and the cap.
+    let dir = TempDir::new("flood");
+    let path = dir.write("flood.pcap", &pcap_of(&frames));
+    let o = rsthound(&["read", "--max-conns", &CAP.to_string(), &path], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "connection table full ({CAP} connections max, --max-conns): "
+        )) && err.contains(" connections evicted early"),
+        "{err}"
+    );
+    assert_eq!(
+        stdout(&o)
+            .lines()
+            .filter(|l| l.contains("| unanswered: "))
+            .count(),
+        SOURCES as usize
+    );
+    let o = rsthound(
+        &["read", "--json", "--max-conns", &CAP.to_string(), &path],
+        None,
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    assert_eq!(summary["max_connections"], CAP);
+    assert!(summary["evicted_connections"].as_u64().unwrap() >= u64::from(SOURCES) - CAP as u64);
+}

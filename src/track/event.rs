@@ -146,12 +146,26 @@ pub struct RstEvent {
     pub conn: ConnSummary,
 }
 
+/// A connection that ended, in brief: what the findings need of a connection that was not an
+/// unanswered attempt (see `TrackerConfig::summarize_all_ended`). No allocation.
+#[derive(Debug, Clone, Copy)]
+pub struct ClosedConn {
+    pub id: u64,
+    pub resp: Endpoint,
+    pub start: Timestamp,
+    pub last: Timestamp,
+    pub conn_state: &'static str,
+}
+
 /// Something the tracker found out.
 #[derive(Debug, Clone)]
 pub enum Event {
     Rst(Box<RstEvent>),
     /// A connection ended (closed, reset and lingered, expired, evicted, or the capture ended).
     Ended(Box<ConnSummary>),
+    /// A connection that ended, in brief (only when full summaries are not asked for; never an
+    /// unanswered attempt, which is always an `Ended`).
+    Closed(ClosedConn),
     /// Later evidence that an earlier RST was probably forged: its sender kept talking.
     KeptTalking {
         ts: Timestamp,

@@ -6,14 +6,14 @@ pub mod event;
 mod verdict;
 pub mod zeek;
 
-pub use event::{ConnSummary, Endpoint, Event, RstEvent, Verdict};
+pub use event::{ClosedConn, ConnSummary, Endpoint, Event, RstEvent, Verdict};
 
 use crate::capture::Direction;
 use crate::decode::TcpSegment;
 use crate::output::payload_text;
 use crate::timestamp::Timestamp;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use zeek::{SegFacts, ZeekConn};
 
 const SEC: i64 = 1_000_000_000;
@@ -36,124 +36,323 @@ pub struct TrackerConfig {
     /// handshake's completion is inferred from sequence numbers instead of the final ACK, and
     /// window checks, which need the data segments' ACKs, are off.
     pub headers_only: bool,
+    /// Report every ended connection as a full [`Event::Ended`] summary. When false, only
+    /// unanswered attempts (S0) are; the others end as a compact [`Event::Closed`] without
+    /// allocation (what the RST lines and the findings need).
+    pub summarize_all_ended: bool,
 }
 
-/// Bytes one tracked connection costs: the entry, twice over because the hash table doubles
-/// as it grows, plus what the events and findings keep per connection.
+/// Bytes one tracked connection costs: its slot in the record slab (key and record) and its
+/// free-list entry, plus its index entry and control byte three times over (the index doubles as it grows: old and new
+/// tables both exist while it does, at a load of 7/8 at most). What the report keeps is bounded
+/// separately, by its own key caps ([`crate::report::Limits::reserve_bytes`]), and taken off the
+/// budget before dividing.
 pub const BYTES_PER_CONN: usize =
-    2 * (std::mem::size_of::<Conn>() + std::mem::size_of::<FlowKey>()) + 256;
+    std::mem::size_of::<Slot>() + 3 * (std::mem::size_of::<(FlowKey, u32)>() + 1) + 4;
+
+/// Memory the default connection cap is sized for: flow table, report tables and buffers.
+pub const MEMORY_BUDGET: usize = 256 << 20;
+
+/// Memory outside the flow table and the report: buffers, decoder, code, allocator slack.
+const FIXED_BYTES: usize = 16 << 20;
+
+/// The connection cap that keeps the flow table, a report within `report_bytes`, and the fixed
+/// overhead inside `budget` bytes.
+pub fn max_conns_for(budget: usize, report_bytes: usize) -> usize {
+    (budget.saturating_sub(report_bytes + FIXED_BYTES) / BYTES_PER_CONN).max(1024)
+}
 
 impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {
-            max_conns: (256 << 20) / BYTES_PER_CONN,
+            max_conns: max_conns_for(
+                MEMORY_BUDGET,
+                crate::report::Limits::default().reserve_bytes(),
+            ),
             idle_timeout_ns: 300 * SEC,
             linger_ns: 5 * SEC,
             attempt_timeout_ns: 30 * SEC,
             port_heuristic: true,
             headers_only: false,
+            summarize_all_ended: true,
         }
     }
 }
 
 /// A connection's identity: the two endpoints in canonical order, plus VLAN and interface so that
-/// the same addresses on different networks stay apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// the same addresses on different networks stay apart. Compact (44 bytes, addresses as bytes,
+/// IPv4 in the first four) and hashed as a few words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
-    lo: (IpAddr, u16),
-    hi: (IpAddr, u16),
-    vlan: u16,
+    lo_ip: [u8; 16],
+    hi_ip: [u8; 16],
     iface: u32,
+    lo_port: u16,
+    hi_port: u16,
+    vlan: u16,
+    v6: bool,
+}
+
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u128(u128::from_ne_bytes(self.lo_ip));
+        h.write_u128(u128::from_ne_bytes(self.hi_ip));
+        h.write_u64(
+            u64::from(self.lo_port)
+                | u64::from(self.hi_port) << 16
+                | u64::from(self.vlan) << 32
+                | u64::from(self.v6) << 48,
+        );
+        h.write_u32(self.iface);
+    }
+}
+
+fn ip_bytes(ip: IpAddr) -> ([u8; 16], bool) {
+    match ip {
+        IpAddr::V4(a) => {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&a.octets());
+            (b, false)
+        }
+        IpAddr::V6(a) => (a.octets(), true),
+    }
 }
 
 impl FlowKey {
     pub fn new(a: (IpAddr, u16), b: (IpAddr, u16), vlan: Option<u16>, iface: u32) -> Self {
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        FlowKey {
-            lo,
-            hi,
-            vlan: vlan.unwrap_or(0xffff),
-            iface,
+        Self::with_sender(a, b, vlan, iface).0
+    }
+
+    /// The key, and whether `a` (the sender) is its `lo` endpoint.
+    fn with_sender(
+        a: (IpAddr, u16),
+        b: (IpAddr, u16),
+        vlan: Option<u16>,
+        iface: u32,
+    ) -> (Self, bool) {
+        let (ab, a6) = ip_bytes(a.0);
+        let (bb, b6) = ip_bytes(b.0);
+        let a_lo = (a6, ab, a.1) <= (b6, bb, b.1);
+        let ((lo_ip, lo_port), (hi_ip, hi_port)) = if a_lo {
+            ((ab, a.1), (bb, b.1))
+        } else {
+            ((bb, b.1), (ab, a.1))
+        };
+        (
+            FlowKey {
+                lo_ip,
+                hi_ip,
+                iface,
+                lo_port,
+                hi_port,
+                vlan: vlan.unwrap_or(0xffff),
+                v6: a6 || b6,
+            },
+            a_lo,
+        )
+    }
+
+    fn ip(&self, bytes: [u8; 16]) -> IpAddr {
+        if self.v6 {
+            IpAddr::V6(Ipv6Addr::from(bytes))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
         }
+    }
+
+    fn lo(&self) -> Endpoint {
+        Endpoint {
+            ip: self.ip(self.lo_ip),
+            port: self.lo_port,
+        }
+    }
+
+    fn hi(&self) -> Endpoint {
+        Endpoint {
+            ip: self.ip(self.hi_ip),
+            port: self.hi_port,
+        }
+    }
+
+    fn vlan(&self) -> Option<u16> {
+        (self.vlan != 0xffff).then_some(self.vlan)
+    }
+
+    /// Both endpoints are the same (a segment to itself).
+    fn is_loop(&self) -> bool {
+        self.lo_port == self.hi_port && self.lo_ip == self.hi_ip
     }
 }
 
-/// What the tracker keeps of one direction.
+// Side flags.
+const SENT_SYNACK: u8 = 1;
+const HAS_ACK: u8 = 2;
+const HAS_FIN: u8 = 4;
+const HAS_RST: u8 = 8;
+/// The peer sent anything since this side's last RST.
+const PEER_SPOKE: u8 = 16;
+/// `isn` holds the side's initial sequence number.
+const HAS_ISN: u8 = 32;
+
+/// What the tracker keeps of one direction (64 bytes; the endpoint itself is in the key).
 #[derive(Debug, Clone, Copy)]
 struct Side {
-    ep: Endpoint,
     pkts: u64,
     bytes: u64,
+    /// When this side first sent FIN (if `HAS_FIN`).
+    fin_at_ns: i64,
+    /// When this side last sent a RST (if `HAS_RST`).
+    last_rst_at: i64,
     syns: u32,
-    sent_synack: bool,
-    /// Initial sequence number (from this side's SYN or SYN-ACK).
-    isn: Option<u32>,
+    /// Initial sequence number, from this side's SYN or SYN-ACK (if `HAS_ISN`).
+    isn_no: u32,
     /// Non-RST segments seen (for the TTL baseline).
     ttl_samples: u32,
+    /// The last acknowledgment number (if `HAS_ACK`).
+    last_ack_no: u32,
+    last_rst_seq: u32,
+    rsts: u32,
+    last_win: u16,
     ttl_min: u8,
     ttl_max: u8,
-    last_ack: Option<u32>,
-    last_win: u16,
-    wscale: Option<u8>,
-    fin_at: Option<i64>,
-    /// Sequence number and time of the last RST this side sent.
-    last_rst: Option<(u32, i64)>,
-    rsts: u32,
-    /// Packets this side sent after its first RST (a real stack sends none).
-    after_rst: u32,
-    /// Whether the peer sent anything since this side's last RST.
-    peer_spoke_since_rst: bool,
+    /// Window scale from the SYN; `NO_WSCALE` when absent.
+    wscale_opt: u8,
+    flags: u8,
 }
 
+const NO_WSCALE: u8 = u8::MAX;
+
 impl Side {
-    fn new(ip: IpAddr, port: u16) -> Self {
-        Side {
-            ep: Endpoint { ip, port },
-            pkts: 0,
-            bytes: 0,
-            syns: 0,
-            sent_synack: false,
-            isn: None,
-            ttl_samples: 0,
-            ttl_min: u8::MAX,
-            ttl_max: 0,
-            last_ack: None,
-            last_win: 0,
-            wscale: None,
-            fin_at: None,
-            last_rst: None,
-            rsts: 0,
-            after_rst: 0,
-            peer_spoke_since_rst: false,
-        }
+    const NEW: Side = Side {
+        pkts: 0,
+        bytes: 0,
+        fin_at_ns: 0,
+        last_rst_at: 0,
+        syns: 0,
+        isn_no: 0,
+        ttl_samples: 0,
+        last_ack_no: 0,
+        last_rst_seq: 0,
+        rsts: 0,
+        last_win: 0,
+        ttl_min: u8::MAX,
+        ttl_max: 0,
+        wscale_opt: NO_WSCALE,
+        flags: 0,
+    };
+
+    fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    fn sent_synack(&self) -> bool {
+        self.has(SENT_SYNACK)
+    }
+
+    fn isn(&self) -> Option<u32> {
+        self.has(HAS_ISN).then_some(self.isn_no)
+    }
+
+    fn fin_at(&self) -> Option<i64> {
+        self.has(HAS_FIN).then_some(self.fin_at_ns)
+    }
+
+    /// Sequence number and time of the last RST this side sent.
+    fn last_rst(&self) -> Option<(u32, i64)> {
+        self.has(HAS_RST)
+            .then_some((self.last_rst_seq, self.last_rst_at))
+    }
+
+    fn peer_spoke_since_rst(&self) -> bool {
+        self.has(PEER_SPOKE)
+    }
+
+    fn last_ack(&self) -> Option<u32> {
+        self.has(HAS_ACK).then_some(self.last_ack_no)
+    }
+
+    fn wscale(&self) -> Option<u8> {
+        (self.wscale_opt != NO_WSCALE).then_some(self.wscale_opt)
     }
 }
 
-/// One tracked connection.
-#[derive(Debug, Clone)]
+// Conn flags.
+/// The client acknowledged the SYN-ACK (or sent data after it).
+const HANDSHAKE_DONE: u8 = 1;
+const KEPT_TALKING_REPORTED: u8 = 2;
+/// The originator is the key's `lo` endpoint.
+const ORIG_IS_LO: u8 = 4;
+/// `closed_ns` is set.
+const CLOSED: u8 = 8;
+
+/// One tracked connection: a flat, copyable record (no heap data) of about 240 bytes.
+#[derive(Debug, Clone, Copy)]
 struct Conn {
     id: u64,
-    orig: Side,
-    resp: Side,
-    vlan: Option<u16>,
     start: Timestamp,
     last: Timestamp,
+    /// When Zeek's state machine first saw it closed (if `CLOSED`).
+    closed_ns: i64,
+    orig: Side,
+    resp: Side,
     zeek: ZeekConn,
-    /// The client acknowledged the SYN-ACK (or sent data after it).
-    handshake_done: bool,
-    closed_at: Option<i64>,
-    kept_talking_reported: bool,
+    flags: u8,
     /// The first RST's verdict, for the fate.
     first_verdict: Option<Verdict>,
 }
 
 impl Conn {
+    fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+
+    fn handshake_done(&self) -> bool {
+        self.has(HANDSHAKE_DONE)
+    }
+
+    fn closed_at(&self) -> Option<i64> {
+        self.has(CLOSED).then_some(self.closed_ns)
+    }
+
+    fn orig_is_lo(&self) -> bool {
+        self.has(ORIG_IS_LO)
+    }
+
+    fn orig_ep(&self, key: &FlowKey) -> Endpoint {
+        if self.orig_is_lo() {
+            key.lo()
+        } else {
+            key.hi()
+        }
+    }
+
+    fn resp_ep(&self, key: &FlowKey) -> Endpoint {
+        if self.orig_is_lo() {
+            key.hi()
+        } else {
+            key.lo()
+        }
+    }
+
     /// A side has sent FIN or RST.
     fn closing(&self) -> bool {
-        self.orig.fin_at.is_some()
-            || self.resp.fin_at.is_some()
+        (self.orig.flags | self.resp.flags) & HAS_FIN != 0
             || self.orig.rsts > 0
             || self.resp.rsts > 0
+    }
+
+    /// Whether the connection should start over with this segment (Zeek's reuse, or a packet long
+    /// after the end).
+    fn restarts(&self, facts: &SegFacts, now: i64, cfg: &TrackerConfig) -> bool {
+        let quiet = now.saturating_sub(self.last.nanos());
+        self.zeek.is_reuse(false, facts)
+            || self
+                .closed_at()
+                .is_some_and(|t| now.saturating_sub(t) > cfg.linger_ns)
+            // Once a side closed or reset, a long silence ends it: what follows is a
+            // straggler, counted as a connection of its own (as Zeek does).
+            || (self.closing() && quiet > cfg.linger_ns)
+            || quiet > cfg.idle_timeout_ns
     }
 }
 
@@ -166,16 +365,141 @@ pub struct TrackerStats {
     pub peak_conns: usize,
 }
 
+/// A slab slot: a connection and its key. A free slot has `conn.id == 0`.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    key: FlowKey,
+    conn: Conn,
+}
+
+/// Index from key to slot, records in a slab (freed slots are reused first, so live records
+/// stay packed).
+struct Store {
+    index: HashMap<FlowKey, u32, foldhash::fast::FixedState>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+}
+
+impl Store {
+    fn new() -> Self {
+        Store {
+            index: HashMap::with_capacity_and_hasher(
+                1024,
+                foldhash::fast::FixedState::with_seed(0x5eed),
+            ),
+            slots: Vec::with_capacity(1024),
+            free: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn insert(&mut self, key: FlowKey, conn: Conn) -> (&mut Conn, u32) {
+        let slot = Slot { key, conn };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(key, i);
+        (&mut self.slots[i as usize].conn, i)
+    }
+
+    fn remove(&mut self, key: &FlowKey) -> Option<Conn> {
+        let i = self.index.remove(key)?;
+        Some(self.free_slot(i))
+    }
+
+    fn free_slot(&mut self, i: u32) -> Conn {
+        let c = self.slots[i as usize].conn;
+        self.slots[i as usize].conn.id = 0;
+        self.free.push(i);
+        c
+    }
+
+    fn live(&self) -> impl Iterator<Item = (u32, &Slot)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.conn.id != 0)
+            .map(|(i, s)| (i as u32, s))
+    }
+
+    /// Removes the connections `done` picks; returns them.
+    fn extract(&mut self, mut done: impl FnMut(&Conn) -> bool) -> Vec<(FlowKey, Conn)> {
+        let picked: Vec<u32> = self
+            .live()
+            .filter(|(_, s)| done(&s.conn))
+            .map(|(i, _)| i)
+            .collect();
+        let mut out = Vec::with_capacity(picked.len());
+        for i in picked {
+            let key = self.slots[i as usize].key;
+            self.index.remove(&key);
+            out.push((key, self.free_slot(i)));
+        }
+        out
+    }
+}
+
+/// The flow table. Connections still open live in `open`; once a side has sent FIN or RST a
+/// connection moves to `closing`, where it waits out its linger time (or its idle timeout) for
+/// stragglers. Packets mostly go to open connections, so `open` stays small and hot in the
+/// cache however many closed connections wait: one lookup per packet, two for a straggler or a
+/// new connection.
+struct Table {
+    open: Store,
+    closing: Store,
+}
+
+impl Table {
+    fn len(&self) -> usize {
+        self.open.len() + self.closing.len()
+    }
+
+    fn remove(&mut self, key: &FlowKey) -> Option<Conn> {
+        self.open.remove(key).or_else(|| self.closing.remove(key))
+    }
+
+    /// Removes the connections `done` picks from both stores; returns them.
+    fn extract(&mut self, mut done: impl FnMut(&Conn) -> bool) -> Vec<(FlowKey, Conn)> {
+        let mut v = self.open.extract(&mut done);
+        v.extend(self.closing.extract(&mut done));
+        v
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Slot> {
+        self.open.live().chain(self.closing.live()).map(|(_, s)| s)
+    }
+
+    /// Moves an open connection that started closing.
+    fn move_to_closing(&mut self, key: &FlowKey, i: u32) {
+        if self.open.index.remove(key).is_some() {
+            let c = self.open.free_slot(i);
+            self.closing.insert(*key, c);
+        }
+    }
+}
+
 /// The flow table and the state machine around it.
 pub struct Tracker {
     cfg: TrackerConfig,
-    table: HashMap<FlowKey, Conn, foldhash::fast::FixedState>,
+    table: Table,
     next_id: u64,
     last_sweep: i64,
     since_sweep: u64,
     now: i64,
     pub stats: TrackerStats,
     events: Vec<Event>,
+    /// Connections left to end at the end of the capture (slot and store), last first.
+    finishing: Option<Vec<(Timestamp, u64, u32)>>,
 }
 
 /// Where a segment was seen, beyond the segment itself.
@@ -238,10 +562,10 @@ pub fn likely_server_port(port: u16) -> bool {
 impl Tracker {
     pub fn new(cfg: TrackerConfig) -> Self {
         Tracker {
-            table: HashMap::with_capacity_and_hasher(
-                1024,
-                foldhash::fast::FixedState::with_seed(0x5eed),
-            ),
+            table: Table {
+                open: Store::new(),
+                closing: Store::new(),
+            },
             cfg,
             next_id: 1,
             last_sweep: i64::MIN,
@@ -249,6 +573,7 @@ impl Tracker {
             now: i64::MIN,
             stats: TrackerStats::default(),
             events: Vec::new(),
+            finishing: None,
         }
     }
 
@@ -268,7 +593,6 @@ impl Tracker {
         self.table.len()
     }
 
-    /// Feeds one segment.
     /// Feeds one segment; returns the id of the connection it belongs to.
     pub fn observe(&mut self, meta: &SegMeta<'_>, seg: &TcpSegment<'_>) -> u64 {
         let now = meta.ts.nanos();
@@ -283,105 +607,79 @@ impl Tracker {
             self.last_sweep = self.now;
             self.since_sweep = 0;
         }
-        let key = FlowKey::new(
+        let (key, sender_is_lo) = FlowKey::with_sender(
             (seg.src, seg.sport),
             (seg.dst, seg.dport),
             seg.ctx.vlan(),
             meta.iface,
         );
-        let sender = Endpoint {
-            ip: seg.src,
-            port: seg.sport,
-        };
         let facts = SegFacts {
             flags: seg.flags,
             seq: seg.seq,
             payload_len: seg.payload_len,
         };
+        // The common case: one lookup, a known connection that goes on.
+        if let Some(&i) = self.table.open.index.get(&key) {
+            let conn = &mut self.table.open.slots[i as usize].conn;
+            if !conn.restarts(&facts, now, &self.cfg) {
+                let id = update(
+                    conn,
+                    &key,
+                    sender_is_lo,
+                    meta,
+                    seg,
+                    &facts,
+                    false,
+                    self.cfg.headers_only,
+                    &mut self.events,
+                );
+                if conn.closing() {
+                    self.table.move_to_closing(&key, i);
+                }
+                return id;
+            }
+        } else if let Some(&i) = self.table.closing.index.get(&key) {
+            let conn = &mut self.table.closing.slots[i as usize].conn;
+            if !conn.restarts(&facts, now, &self.cfg) {
+                return update(
+                    conn,
+                    &key,
+                    sender_is_lo,
+                    meta,
+                    seg,
+                    &facts,
+                    false,
+                    self.cfg.headers_only,
+                    &mut self.events,
+                );
+            }
+        }
         // A SYN with a new sequence number, or a packet long after the end, starts over.
-        let restart = match self.table.get(&key) {
-            Some(c) => {
-                let from_orig = c.orig.ep == sender;
-                c.zeek.is_reuse(from_orig, &facts)
-                    || c.closed_at.is_some_and(|t| now.saturating_sub(t) > self.cfg.linger_ns)
-                    // Once a side closed or reset, a long silence ends it: what follows is a
-                    // straggler, counted as a connection of its own (as Zeek does).
-                    || (c.closing() && now.saturating_sub(c.last.nanos()) > self.cfg.linger_ns)
-                    || now.saturating_sub(c.last.nanos()) > self.cfg.idle_timeout_ns
-            }
-            None => false,
-        };
-        if restart && let Some(old) = self.table.remove(&key) {
-            self.end(old, "");
+        if let Some(old) = self.table.remove(&key) {
+            self.end(&key, &old, "");
         }
-        let is_new = !self.table.contains_key(&key);
-        if is_new {
-            if self.table.len() >= self.cfg.max_conns {
-                self.evict();
-            }
-            let conn = self.create(meta, seg);
-            self.table.insert(key, conn);
-            self.stats.conns += 1;
-            self.stats.peak_conns = self.stats.peak_conns.max(self.table.len());
+        if self.table.len() >= self.cfg.max_conns {
+            self.evict();
         }
-        let Some(conn) = self.table.get_mut(&key) else {
-            return 0;
-        };
-        let from_orig = conn.orig.ep == sender;
-        let headers_only = self.cfg.headers_only;
-        if headers_only && !conn.handshake_done && conn.resp.sent_synack {
-            conn.handshake_done = inferred_established(conn, from_orig, seg);
+        let conn = self.create(meta, seg, &key, sender_is_lo);
+        self.stats.conns += 1;
+        let (conn, i) = self.table.open.insert(key, conn);
+        let id = update(
+            conn,
+            &key,
+            sender_is_lo,
+            meta,
+            seg,
+            &facts,
+            true,
+            self.cfg.headers_only,
+            &mut self.events,
+        );
+        if conn.closing() {
+            self.table.move_to_closing(&key, i);
         }
-        let rst_event = seg
-            .flags
-            .rst()
-            .then(|| verdict::classify(conn, from_orig, seg, now, is_new, headers_only));
-        update_sides(conn, from_orig, seg, now);
-        if let Some((sender, ts)) = kept_talking(conn, from_orig, seg, meta.ts) {
-            self.events.push(Event::KeptTalking {
-                ts,
-                conn_id: conn.id,
-                sender,
-            });
-        }
-        if conn.zeek.update(from_orig, &facts) {
-            std::mem::swap(&mut conn.orig, &mut conn.resp);
-        }
-        conn.last = conn.last.max(meta.ts);
-        if conn.closed_at.is_none() && conn.zeek.is_closed() {
-            conn.closed_at = Some(now);
-        }
-        if let Some((verdict, evidence)) = rst_event {
-            conn.first_verdict.get_or_insert(verdict);
-            let ev = RstEvent {
-                ts: meta.ts,
-                frame: meta.frame,
-                link_type: meta.link_type,
-                iface: meta.iface_name.map(str::to_string),
-                ifindex: seg.ctx.ifindex.or(meta.ifindex),
-                direction: meta.direction.or(seg.ctx.direction),
-                from: sender,
-                to: Endpoint {
-                    ip: seg.dst,
-                    port: seg.dport,
-                },
-                from_orig: conn.orig.ep == sender,
-                flags: seg.flags.to_string(),
-                seq: seg.seq,
-                ack: seg.flags.ack().then_some(seg.ack),
-                window: seg.window,
-                ttl: seg.ttl,
-                ip_id: seg.ip_id,
-                payload_len: seg.payload_len,
-                payload_text: payload_text(seg),
-                encap: seg.ctx.encaps().collect(),
-                verdict,
-                evidence,
-                conn: summarize(conn, ""),
-            };
-            self.events.push(Event::Rst(Box::new(ev)));
-        }
-        conn.id
+        self.stats.peak_conns = self.stats.peak_conns.max(self.table.len());
+        id
     }
 
     /// Moves time forward without a packet (live capture on a quiet link), so that unanswered
@@ -397,14 +695,61 @@ impl Tracker {
 
     /// Ends every connection (end of capture, or of a live session).
     pub fn finish(&mut self) {
-        let mut all: Vec<Conn> = self.table.drain().map(|(_, c)| c).collect();
-        all.sort_by_key(|c| (c.start, c.id));
-        for c in all {
-            self.end(c, "");
+        while self.finish_some(usize::MAX) {}
+    }
+
+    /// Ends up to `max` of the remaining connections, oldest first, as [`Tracker::finish`] does;
+    /// returns whether some remain. Draining the events between calls keeps the memory of the
+    /// end-of-capture summaries bounded.
+    pub fn finish_some(&mut self, max: usize) -> bool {
+        if self.finishing.is_none() {
+            // Order by (start, id) without copying the records: 24 bytes per connection.
+            let mut order: Vec<(Timestamp, u64, u32)> = Vec::with_capacity(self.table.len());
+            for (store, s) in [(0u32, &self.table.open), (1, &self.table.closing)] {
+                order.extend(
+                    s.live()
+                        .map(|(i, slot)| (slot.conn.start, slot.conn.id, i << 1 | store)),
+                );
+            }
+            order.sort_unstable_by_key(|&(start, id, _)| (start, id));
+            order.reverse();
+            self.finishing = Some(order);
+        }
+        let mut order = self.finishing.take().unwrap_or_default();
+        for _ in 0..max {
+            let Some((_, _, at)) = order.pop() else {
+                break;
+            };
+            let store = if at & 1 == 0 {
+                &mut self.table.open
+            } else {
+                &mut self.table.closing
+            };
+            let i = at >> 1;
+            let key = store.slots[i as usize].key;
+            store.index.remove(&key);
+            let c = store.free_slot(i);
+            self.end(&key, &c, "");
+        }
+        if order.is_empty() {
+            for store in [&mut self.table.open, &mut self.table.closing] {
+                store.slots = Vec::new();
+                store.free = Vec::new();
+            }
+            false
+        } else {
+            self.finishing = Some(order);
+            true
         }
     }
 
-    fn create(&mut self, meta: &SegMeta<'_>, seg: &TcpSegment<'_>) -> Conn {
+    fn create(
+        &mut self,
+        meta: &SegMeta<'_>,
+        seg: &TcpSegment<'_>,
+        key: &FlowKey,
+        sender_is_lo: bool,
+    ) -> Conn {
         // The SYN's sender is the client. Without a SYN (capture began mid-connection, or a
         // SYN-ACK first), guess by ports as Zeek does: a likely server port is the responder.
         // Zeek's WantConnection: when both ports are plausible servers, flip only a non-SYN
@@ -417,11 +762,9 @@ impl Tracker {
             || (!pure_syn
                 && likely(seg.sport)
                 && (!likely(seg.dport) || (!seg.flags.syn() && seg.sport < seg.dport)));
-        let (o, r) = if flip {
-            ((seg.dst, seg.dport), (seg.src, seg.sport))
-        } else {
-            ((seg.src, seg.sport), (seg.dst, seg.dport))
-        };
+        // The originator is the sender unless flipped. (A segment to itself has both
+        // endpoints equal; then orig and resp are the same endpoint either way.)
+        let orig_is_lo = sender_is_lo != flip || key.is_loop();
         let id = self.next_id;
         self.next_id += 1;
         let mut zeek = ZeekConn::default();
@@ -430,15 +773,13 @@ impl Tracker {
         }
         Conn {
             id,
-            orig: Side::new(o.0, o.1),
-            resp: Side::new(r.0, r.1),
-            vlan: seg.ctx.vlan(),
             start: meta.ts,
             last: meta.ts,
+            closed_ns: 0,
+            orig: Side::NEW,
+            resp: Side::NEW,
             zeek,
-            handshake_done: false,
-            closed_at: None,
-            kept_talking_reported: false,
+            flags: if orig_is_lo { ORIG_IS_LO } else { 0 },
             first_verdict: None,
         }
     }
@@ -451,51 +792,145 @@ impl Tracker {
             self.cfg.idle_timeout_ns,
             self.cfg.attempt_timeout_ns,
         );
-        let mut done: Vec<FlowKey> = Vec::new();
-        for (k, c) in &self.table {
+        let mut ended = self.table.extract(|c| {
             let quiet = now.saturating_sub(c.last.nanos());
-            let unanswered = c.zeek.conn_state() == "S0" && quiet > attempt;
-            if c.closed_at.is_some_and(|t| now.saturating_sub(t) > linger)
+            c.closed_at()
+                .is_some_and(|t| now.saturating_sub(t) > linger)
                 || quiet > idle
-                || unanswered
-            {
-                done.push(*k);
-            }
-        }
-        let mut ended: Vec<Conn> = done.iter().filter_map(|k| self.table.remove(k)).collect();
-        ended.sort_by_key(|c| (c.start, c.id));
-        for c in ended {
+                || (quiet > attempt && c.zeek.conn_state() == "S0")
+        });
+        ended.sort_by_key(|(_, c)| (c.start, c.id));
+        for (k, c) in &ended {
             if now.saturating_sub(c.last.nanos()) > idle {
                 self.stats.expired_idle += 1;
             }
-            self.end(c, "");
+            self.end(k, c, "");
         }
     }
 
     /// Makes room: evicts the least recently active eighth of the table.
     fn evict(&mut self) {
-        let mut by_age: Vec<(i64, u64, FlowKey)> = self
+        let mut by_age: Vec<(i64, u64)> = self
             .table
-            .iter()
-            .map(|(k, c)| (c.last.nanos(), c.id, *k))
+            .live()
+            .map(|s| (s.conn.last.nanos(), s.conn.id))
             .collect();
         let n = (by_age.len() / 8).max(1);
-        by_age.select_nth_unstable_by_key(n - 1, |e| (e.0, e.1));
-        let mut victims: Vec<Conn> = by_age[..n]
-            .iter()
-            .filter_map(|(_, _, k)| self.table.remove(k))
-            .collect();
-        victims.sort_by_key(|c| (c.start, c.id));
-        for c in victims {
+        by_age.select_nth_unstable(n - 1);
+        // Ids are unique, so the cut-off (time, id) picks exactly n connections.
+        let cut = by_age[n - 1];
+        let mut victims = self.table.extract(|c| (c.last.nanos(), c.id) <= cut);
+        victims.sort_by_key(|(_, c)| (c.start, c.id));
+        for (k, c) in &victims {
             self.stats.evicted += 1;
-            self.end(c, " (evicted: connection table full)");
+            self.end(k, c, " (evicted: connection table full)");
         }
     }
 
-    fn end(&mut self, c: Conn, note: &str) {
-        self.events
-            .push(Event::Ended(Box::new(summarize(&c, note))));
+    fn end(&mut self, key: &FlowKey, c: &Conn, note: &str) {
+        let conn_state = c.zeek.conn_state();
+        if self.cfg.summarize_all_ended || conn_state == "S0" {
+            self.events
+                .push(Event::Ended(Box::new(summarize(key, c, note))));
+        } else {
+            self.events.push(Event::Closed(ClosedConn {
+                id: c.id,
+                resp: c.resp_ep(key),
+                start: c.start,
+                last: c.last,
+                conn_state,
+            }));
+        }
     }
+}
+
+/// Applies one segment to its connection, pushing the events it causes; returns the id.
+#[allow(clippy::too_many_arguments)]
+fn update(
+    conn: &mut Conn,
+    key: &FlowKey,
+    sender_is_lo: bool,
+    meta: &SegMeta<'_>,
+    seg: &TcpSegment<'_>,
+    facts: &SegFacts,
+    is_new: bool,
+    headers_only: bool,
+    events: &mut Vec<Event>,
+) -> u64 {
+    let now = meta.ts.nanos();
+    // For a segment to itself (both endpoints equal) the originator sends.
+    let from_orig = conn.orig_is_lo() == sender_is_lo || key.is_loop();
+    if headers_only
+        && !conn.has(HANDSHAKE_DONE)
+        && conn.resp.sent_synack()
+        && inferred_established(conn, from_orig, seg)
+    {
+        conn.flags |= HANDSHAKE_DONE;
+    }
+    let rst_event = seg.flags.rst().then(|| {
+        let orig = conn.orig_ep(key);
+        verdict::classify(conn, orig, from_orig, seg, now, is_new, headers_only)
+    });
+    update_sides(conn, from_orig, seg, now);
+    if !conn.has(KEPT_TALKING_REPORTED)
+        && !seg.flags.rst()
+        && seg.payload_len > 0
+        && (if from_orig { &conn.orig } else { &conn.resp }).has(HAS_RST)
+    {
+        // A side that sent a RST and then kept sending data: its RST was probably forged.
+        conn.flags |= KEPT_TALKING_REPORTED;
+        events.push(Event::KeptTalking {
+            ts: meta.ts,
+            conn_id: conn.id,
+            sender: Endpoint {
+                ip: seg.src,
+                port: seg.sport,
+            },
+        });
+    }
+    if conn.zeek.update(from_orig, facts) {
+        std::mem::swap(&mut conn.orig, &mut conn.resp);
+        conn.flags ^= ORIG_IS_LO;
+    }
+    conn.last = conn.last.max(meta.ts);
+    if !conn.has(CLOSED) && conn.zeek.is_closed() {
+        conn.flags |= CLOSED;
+        conn.closed_ns = now;
+    }
+    if let Some((verdict, evidence)) = rst_event {
+        conn.first_verdict.get_or_insert(verdict);
+        let ev = RstEvent {
+            ts: meta.ts,
+            frame: meta.frame,
+            link_type: meta.link_type,
+            iface: meta.iface_name.map(str::to_string),
+            ifindex: seg.ctx.ifindex.or(meta.ifindex),
+            direction: meta.direction.or(seg.ctx.direction),
+            from: Endpoint {
+                ip: seg.src,
+                port: seg.sport,
+            },
+            to: Endpoint {
+                ip: seg.dst,
+                port: seg.dport,
+            },
+            from_orig: conn.orig_is_lo() == sender_is_lo || key.is_loop(),
+            flags: seg.flags.to_string(),
+            seq: seg.seq,
+            ack: seg.flags.ack().then_some(seg.ack),
+            window: seg.window,
+            ttl: seg.ttl,
+            ip_id: seg.ip_id,
+            payload_len: seg.payload_len,
+            payload_text: payload_text(seg),
+            encap: seg.ctx.encaps().collect(),
+            verdict,
+            evidence,
+            conn: summarize(key, conn, ""),
+        };
+        events.push(Event::Rst(Box::new(ev)));
+    }
+    conn.id
 }
 
 /// Without the handshake's final ACK (live capture sees only SYN, FIN and RST), a segment shows
@@ -511,12 +946,10 @@ fn inferred_established(conn: &Conn, from_orig: bool, seg: &TcpSegment<'_>) -> b
     } else {
         (&conn.resp, &conn.orig)
     };
-    if seg.flags.syn() {
-        return false;
-    }
-    past(seg.seq, me.isn)
-        || (seg.flags.ack() && past(seg.ack, peer.isn))
-        || (from_orig && seg.flags.ack())
+    !seg.flags.syn()
+        && (past(seg.seq, me.isn())
+            || (seg.flags.ack() && past(seg.ack, peer.isn()))
+            || (from_orig && seg.flags.ack()))
 }
 
 fn update_sides(conn: &mut Conn, from_orig: bool, seg: &TcpSegment<'_>, now: i64) {
@@ -529,63 +962,43 @@ fn update_sides(conn: &mut Conn, from_orig: bool, seg: &TcpSegment<'_>, now: i64
     me.pkts += 1;
     me.bytes += u64::from(seg.payload_len);
     if flags.syn() {
-        me.isn = Some(seg.seq);
+        me.isn_no = seg.seq;
+        me.flags |= HAS_ISN;
         if flags.ack() {
-            me.sent_synack = true;
+            me.flags |= SENT_SYNACK;
         } else {
             me.syns += 1;
         }
-        me.wscale = window_scale(seg.options);
-    }
-    if !flags.rst() {
-        me.ttl_samples += 1;
-        me.ttl_min = me.ttl_min.min(seg.ttl);
-        me.ttl_max = me.ttl_max.max(seg.ttl);
-        if me.last_rst.is_some() {
-            me.after_rst += 1;
-        }
-    }
-    if flags.ack() && !flags.rst() {
-        me.last_ack = Some(seg.ack);
-        me.last_win = seg.window;
-    }
-    if flags.fin() && me.fin_at.is_none() {
-        me.fin_at = Some(now);
+        me.wscale_opt = window_scale(seg.options).unwrap_or(NO_WSCALE);
     }
     if flags.rst() {
         me.rsts += 1;
-        me.last_rst = Some((seg.seq, now));
-        me.peer_spoke_since_rst = false;
+        me.last_rst_seq = seg.seq;
+        me.last_rst_at = now;
+        me.flags = (me.flags | HAS_RST) & !PEER_SPOKE;
     } else {
-        peer.peer_spoke_since_rst = true;
+        me.ttl_samples += 1;
+        me.ttl_min = me.ttl_min.min(seg.ttl);
+        me.ttl_max = me.ttl_max.max(seg.ttl);
+        if flags.ack() {
+            me.last_ack_no = seg.ack;
+            me.last_win = seg.window;
+            me.flags |= HAS_ACK;
+        }
+        peer.flags |= PEER_SPOKE;
+    }
+    if flags.fin() && !me.has(HAS_FIN) {
+        me.fin_at_ns = now;
+        me.flags |= HAS_FIN;
     }
     if from_orig
-        && peer.sent_synack
+        && peer.sent_synack()
         && !flags.syn()
         && (flags.ack() || seg.payload_len > 0)
         && !flags.rst()
     {
-        conn.handshake_done = true;
+        conn.flags |= HANDSHAKE_DONE;
     }
-}
-
-/// A side that sent a RST and then kept sending data: its RST was probably forged by someone else.
-fn kept_talking(
-    conn: &mut Conn,
-    from_orig: bool,
-    seg: &TcpSegment<'_>,
-    ts: Timestamp,
-) -> Option<(Endpoint, Timestamp)> {
-    let me = if from_orig { &conn.orig } else { &conn.resp };
-    if conn.kept_talking_reported
-        || seg.flags.rst()
-        || me.last_rst.is_none()
-        || seg.payload_len == 0
-    {
-        return None;
-    }
-    conn.kept_talking_reported = true;
-    Some((me.ep, ts))
 }
 
 /// The window-scale option of a SYN, if present.
@@ -609,13 +1022,14 @@ fn window_scale(mut opts: &[u8]) -> Option<u8> {
     None
 }
 
-fn summarize(c: &Conn, note: &str) -> ConnSummary {
+fn summarize(key: &FlowKey, c: &Conn, note: &str) -> ConnSummary {
     let state = c.zeek.conn_state();
+    let resp = c.resp_ep(key);
     ConnSummary {
         id: c.id,
-        orig: c.orig.ep,
-        resp: c.resp.ep,
-        vlan: c.vlan,
+        orig: c.orig_ep(key),
+        resp,
+        vlan: key.vlan(),
         start: c.start,
         last: c.last,
         orig_pkts: c.orig.pkts,
@@ -625,32 +1039,38 @@ fn summarize(c: &Conn, note: &str) -> ConnSummary {
         conn_state: state,
         history: c.zeek.history.as_str().to_string(),
         syns: c.orig.syns,
-        fate: format!("{}{note}", fate(c, state)),
+        fate: fate(c, resp, state, note),
     }
 }
 
-/// The connection's fate in plain words.
-fn fate(c: &Conn, state: &str) -> String {
+/// The connection's fate in plain words, with `note` appended.
+fn fate(c: &Conn, resp: Endpoint, state: &str, note: &str) -> String {
     let secs = c.last.nanos().saturating_sub(c.start.nanos()) as f64 / 1e9;
-    match state {
-        "S0" => format!(
-            "unanswered: {} SYN{} over {secs:.1} s, no reply (filtered, dropped, or host down)",
-            c.orig.syns,
-            if c.orig.syns == 1 { "" } else { "s" }
-        ),
-        "REJ" => format!("refused by {}", c.resp.ep),
-        "SF" => "closed normally".to_string(),
-        "S1" => "established, still open".to_string(),
-        "S2" | "S3" => "established, half closed".to_string(),
-        "SH" => "originator sent SYN then FIN, no reply".to_string(),
-        "SHR" => "responder sent SYN-ACK then FIN, originator's SYN not seen".to_string(),
-        "RSTOS0" => "originator sent SYN then RST, no reply".to_string(),
-        "RSTRH" => "responder sent SYN-ACK then RST, originator's SYN not seen".to_string(),
+    let words: &str = match state {
+        "S0" => {
+            return format!(
+                "unanswered: {} SYN{} over {secs:.1} s, no reply (filtered, dropped, or host down){note}",
+                c.orig.syns,
+                if c.orig.syns == 1 { "" } else { "s" }
+            );
+        }
+        "REJ" => return format!("refused by {resp}{note}"),
+        "SF" => "closed normally",
+        "S1" => "established, still open",
+        "S2" | "S3" => "established, half closed",
+        "SH" => "originator sent SYN then FIN, no reply",
+        "SHR" => "responder sent SYN-ACK then FIN, originator's SYN not seen",
+        "RSTOS0" => "originator sent SYN then RST, no reply",
+        "RSTRH" => "responder sent SYN-ACK then RST, originator's SYN not seen",
         "RSTO" | "RSTR" => match c.first_verdict {
-            Some(v) => v.as_str().to_string(),
-            None if state == "RSTO" => "reset by client".to_string(),
-            None => "reset by server".to_string(),
+            Some(v) => v.as_str(),
+            None if state == "RSTO" => "reset by client",
+            None => "reset by server",
         },
-        _ => "no handshake seen (began before the capture, or one direction only)".to_string(),
-    }
+        _ => "no handshake seen (began before the capture, or one direction only)",
+    };
+    let mut s = String::with_capacity(words.len() + note.len());
+    s.push_str(words);
+    s.push_str(note);
+    s
 }

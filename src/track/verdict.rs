@@ -1,7 +1,7 @@
 //! The verdict on one RST: what the wire says it is, with the evidence. Decided before the RST
 //! updates the connection, from what each side had sent until then.
 
-use super::{Conn, Verdict};
+use super::{Conn, Endpoint, Verdict};
 use crate::decode::TcpSegment;
 
 /// Two RSTs from one side this close together, with different sequence numbers and nothing
@@ -10,6 +10,7 @@ const INJECTION_BURST_NS: i64 = 100_000_000;
 
 pub(super) fn classify(
     conn: &Conn,
+    orig_ep: Endpoint,
     from_orig: bool,
     seg: &TcpSegment<'_>,
     now: i64,
@@ -46,9 +47,9 @@ pub(super) fn classify(
             ),
         );
     }
-    if let Some((prev_seq, prev_at)) = me.last_rst
+    if let Some((prev_seq, prev_at)) = me.last_rst()
         && prev_seq != seg.seq
-        && !me.peer_spoke_since_rst
+        && !me.peer_spoke_since_rst()
         && now.saturating_sub(prev_at) <= INJECTION_BURST_NS
     {
         return (
@@ -61,8 +62,8 @@ pub(super) fn classify(
             ),
         );
     }
-    let synchronized = peer.sent_synack || me.sent_synack;
-    if !from_orig && conn.orig.syns > 0 && !conn.resp.sent_synack {
+    let synchronized = peer.sent_synack() || me.sent_synack();
+    if !from_orig && conn.orig.syns > 0 && !conn.resp.sent_synack() {
         let acks_syn = seg.flags.ack();
         return (
             Verdict::Refused,
@@ -73,7 +74,7 @@ pub(super) fn classify(
                 } else {
                     String::new()
                 },
-                conn.orig.ep,
+                orig_ep,
                 if acks_syn { "" } else { "; RST without ACK" }
             ),
         );
@@ -86,10 +87,10 @@ pub(super) fn classify(
         && seg.flags.ack()
         && conn
             .orig
-            .isn
+            .isn()
             .is_some_and(|isn| (seg.ack.wrapping_sub(isn.wrapping_add(1)) as i32) > 0);
     if !from_orig
-        && conn.resp.sent_synack
+        && conn.resp.sent_synack()
         && conn.resp.pkts == 1
         && conn.orig.bytes == 0
         && !client_sent_data
@@ -99,14 +100,14 @@ pub(super) fn classify(
             "server reset right after the handshake, before any data (accept queue overflow with tcp_abort_on_overflow=1, or the listener closed)".to_string(),
         );
     }
-    if conn.resp.sent_synack && !conn.handshake_done {
+    if conn.resp.sent_synack() && !conn.handshake_done() {
         let who = if from_orig { "client" } else { "server" };
         return (
             Verdict::HandshakeReset,
             format!("{who} reset after the SYN-ACK, before the handshake completed"),
         );
     }
-    if let Some(fin_at) = me.fin_at {
+    if let Some(fin_at) = me.fin_at() {
         return (
             Verdict::ResetAfterClose,
             format!(
@@ -160,8 +161,8 @@ pub(super) fn classify(
 /// RFC 9293 §3.10.7.4: a RST is acceptable when RCV.NXT ≤ SEG.SEQ < RCV.NXT + RCV.WND. The
 /// receiver's RCV.NXT and window are its last ACK and advertised window.
 fn out_of_window(receiver: &super::Side, seg: &TcpSegment<'_>) -> Option<String> {
-    let rcv_nxt = receiver.last_ack?;
-    let scale = receiver.wscale.unwrap_or(0);
+    let rcv_nxt = receiver.last_ack()?;
+    let scale = receiver.wscale().unwrap_or(0);
     let wnd = u64::from(receiver.last_win) << scale;
     let diff = seg.seq.wrapping_sub(rcv_nxt) as i32;
     // Allow one byte below: a RST after our FIN may use the sequence number the FIN consumed.

@@ -18,37 +18,46 @@ pub enum EpState {
     Reset,
 }
 
-/// One direction of a connection as Zeek sees it.
+/// One direction of a connection as Zeek sees it (8 bytes: it lives in every tracked connection).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ZeekEndpoint {
     pub state: EpState,
-    pub prev_state: EpState,
-    pub start_seq: Option<u32>,
-    /// Payload bytes seen (Zeek's `size` is sequence-space based; payload is close enough for
-    /// the REJ test, which only asks whether it is zero).
-    pub size: u64,
-    pub did_close: bool,
+    /// Whether `start_seq` holds the first sequence number.
+    has_start: bool,
+    /// Whether any payload was seen (Zeek's `size` is sequence-space based; the REJ test only
+    /// asks whether it is zero).
+    has_data: bool,
+    start_seq: u32,
 }
 
 impl ZeekEndpoint {
     fn set(&mut self, s: EpState) {
-        if s != self.state {
-            self.prev_state = self.state;
-            self.state = s;
-        }
+        self.state = s;
     }
 
     fn inactive(&self) -> bool {
         matches!(self.state, EpState::Inactive | EpState::Partial)
     }
+
+    pub fn start_seq(&self) -> Option<u32> {
+        self.has_start.then_some(self.start_seq)
+    }
+
+    fn set_start(&mut self, seq: u32) {
+        self.has_start = true;
+        self.start_seq = seq;
+    }
 }
 
-/// Bounded history string: Zeek records each letter once per direction.
-#[derive(Debug, Clone, Default)]
+/// Bounded history string, inline (no allocation per connection): Zeek records each letter once
+/// per direction.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct History {
-    letters: String,
     /// Bits 0-25: letters seen from the originator; bits 26-51: from the responder.
     seen: u64,
+    len: u8,
+    /// Up to `MAX_HISTORY` letters plus the `^` flip marker.
+    letters: [u8; MAX_HISTORY + 1],
 }
 
 const MAX_HISTORY: usize = 24;
@@ -56,51 +65,53 @@ const LOW26: u64 = (1 << 26) - 1;
 
 impl History {
     /// Records `c` (lower case; upper-cased for the originator) unless already recorded.
-    fn once(&mut self, c: char, from_orig: bool) {
-        let bit = u64::from(c as u8 - b'a') + if from_orig { 0 } else { 26 };
+    fn once(&mut self, c: u8, from_orig: bool) {
+        let bit = u64::from(c - b'a') + if from_orig { 0 } else { 26 };
         if self.seen & (1 << bit) == 0 {
             self.seen |= 1 << bit;
-            if self.letters.len() < MAX_HISTORY {
-                self.letters
-                    .push(if from_orig { c.to_ascii_uppercase() } else { c });
+            if usize::from(self.len) < MAX_HISTORY {
+                self.letters[usize::from(self.len)] =
+                    if from_orig { c.to_ascii_uppercase() } else { c };
+                self.len += 1;
             }
         }
     }
 
+    fn starts_flipped(&self) -> bool {
+        self.len > 0 && self.letters[0] == b'^'
+    }
+
     /// Swaps case, as Zeek does when it flips originator and responder, and marks the flip.
     fn flip(&mut self) {
-        let swapped: String = self
-            .letters
-            .chars()
-            .map(|c| {
-                if c.is_ascii_uppercase() {
-                    c.to_ascii_lowercase()
-                } else {
-                    c.to_ascii_uppercase()
-                }
-            })
-            .collect();
-        self.letters = if swapped.starts_with('^') {
-            swapped
-        } else {
-            format!("^{swapped}")
-        };
+        let n = usize::from(self.len);
+        for c in &mut self.letters[..n] {
+            *c = if c.is_ascii_uppercase() {
+                c.to_ascii_lowercase()
+            } else {
+                c.to_ascii_uppercase()
+            };
+        }
+        self.mark_flipped();
         self.seen = (self.seen >> 26) | ((self.seen & LOW26) << 26);
     }
 
     fn mark_flipped(&mut self) {
-        if !self.letters.starts_with('^') {
-            self.letters.insert(0, '^');
+        if !self.starts_flipped() {
+            let n = usize::from(self.len);
+            self.letters.copy_within(0..n, 1);
+            self.letters[0] = b'^';
+            self.len += 1;
         }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.letters
+        // Only ASCII letters and `^` are ever stored.
+        std::str::from_utf8(&self.letters[..usize::from(self.len)]).unwrap_or("")
     }
 }
 
 /// Zeek's per-connection TCP analysis: two endpoints and the history.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ZeekConn {
     pub orig: ZeekEndpoint,
     pub resp: ZeekEndpoint,
@@ -122,24 +133,28 @@ impl ZeekConn {
         let bits = u8::from(flags.syn()) + u8::from(flags.fin()) + u8::from(flags.rst());
         if bits > 1 {
             self.history.once(
-                if flags.fin() && flags.rst() { 'i' } else { 'q' },
+                if flags.fin() && flags.rst() {
+                    b'i'
+                } else {
+                    b'q'
+                },
                 from_orig,
             );
         } else if bits == 1 {
             if flags.syn() {
                 self.history
-                    .once(if flags.ack() { 'h' } else { 's' }, from_orig);
+                    .once(if flags.ack() { b'h' } else { b's' }, from_orig);
             }
             if flags.fin() {
-                self.history.once('f', from_orig);
+                self.history.once(b'f', from_orig);
             }
             if flags.rst() {
-                self.history.once('r', from_orig);
+                self.history.once(b'r', from_orig);
             }
         } else if f.payload_len > 0 {
-            self.history.once('d', from_orig);
+            self.history.once(b'd', from_orig);
         } else if flags.ack() {
-            self.history.once('a', from_orig);
+            self.history.once(b'a', from_orig);
         }
     }
 
@@ -164,10 +179,10 @@ impl ZeekConn {
             (&mut self.resp, &mut self.orig)
         };
         // The first segment sets the start; a SYN from an endpoint not yet active resets it.
-        if ep.start_seq.is_none() || (f.flags.syn() && ep.state == EpState::Inactive) {
-            ep.start_seq = Some(f.seq);
+        if !ep.has_start || (f.flags.syn() && ep.state == EpState::Inactive) {
+            ep.set_start(f.seq);
         }
-        ep.size += u64::from(f.payload_len);
+        ep.has_data |= f.payload_len > 0;
         let mut flip = false;
         match ep.state {
             EpState::Inactive => flip = Self::inactive_state(ep, peer, from_orig, f),
@@ -199,7 +214,9 @@ impl ZeekConn {
                     EpState::SynSent
                 });
             } else {
-                if !flags.ack() && peer.state == EpState::SynAckSent && Some(f.seq) == ep.start_seq
+                if !flags.ack()
+                    && peer.state == EpState::SynAckSent
+                    && Some(f.seq) == ep.start_seq()
                 {
                     // SYN and SYN-ACK seen in reverse order: the roles were wrong.
                     peer.set(EpState::SynSent);
@@ -213,7 +230,6 @@ impl ZeekConn {
         }
         if flags.fin() {
             ep.set(EpState::Closed);
-            ep.did_close = true;
         }
         if flags.rst() {
             ep.set(EpState::Reset);
@@ -232,12 +248,11 @@ impl ZeekConn {
 
     /// Zeek's UpdateSYN_SentState.
     fn syn_sent_state(ep: &mut ZeekEndpoint, f: &SegFacts) {
-        if f.flags.syn() && ep.start_seq != Some(f.seq) {
-            ep.start_seq = Some(f.seq);
+        if f.flags.syn() && ep.start_seq() != Some(f.seq) {
+            ep.set_start(f.seq);
         }
         if f.flags.fin() {
             ep.set(EpState::Closed);
-            ep.did_close = true;
         }
         if f.flags.rst() {
             ep.set(EpState::Reset);
@@ -255,7 +270,6 @@ impl ZeekConn {
         }
         if f.flags.fin() && !f.flags.rst() {
             ep.set(EpState::Closed);
-            ep.did_close = true;
         }
         if f.flags.rst() {
             ep.set(EpState::Reset);
@@ -285,13 +299,13 @@ impl ZeekConn {
         };
         let _ = from_orig;
         if !self.is_closed() {
-            if Some(f.seq) == conn_orig.start_seq {
+            if Some(f.seq) == conn_orig.start_seq() {
                 return false;
             }
             if !f.flags.ack()
                 && conn_orig.state == EpState::SynAckSent
                 && self.resp.state == EpState::Inactive
-                && Some(f.seq) == self.resp.start_seq
+                && Some(f.seq) == self.resp.start_seq()
             {
                 return false;
             }
@@ -319,7 +333,7 @@ impl ZeekConn {
         if rs == Reset {
             if os == SynSent
                 || os == SynAckSent
-                || (os == Reset && self.orig.size == 0 && self.resp.size == 0)
+                || (os == Reset && !self.orig.has_data && !self.resp.has_data)
             {
                 return "REJ";
             }
