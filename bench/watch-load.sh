@@ -17,6 +17,7 @@
 #   SETTLE         seconds between "ready" and the load        (default 1)
 #   DRAIN          seconds between the end of the load and SIGINT (default 2)
 #   TOOLS          which tools, in order                       (default "rsthound tcpdump")
+#   BASELINE       1 = each round first runs the generator with no capture (default 1)
 #   KEEP           1 = keep the work directory (captures, logs) (default 0)
 #   STRICT         1 = exit 1 unless every rsthound target holds (default 0)
 #   SKIP_BUILD     1 = do not run cargo build                  (default 0)
@@ -41,6 +42,7 @@ READY_TIMEOUT=${READY_TIMEOUT:-5}
 SETTLE=${SETTLE:-1}
 DRAIN=${DRAIN:-2}
 TOOLS=${TOOLS:-rsthound tcpdump}
+BASELINE=${BASELINE:-1}
 KEEP=${KEEP:-0}
 STRICT=${STRICT:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -155,8 +157,18 @@ tcp_counter() {
 tcp_counter OutRsts >/dev/null || die "cannot read Tcp: OutRsts in $NS"
 
 # ---------------------------------------------------------------- one run
+# Without job control bash starts background commands with SIGINT ignored, and a
+# tool that does not install its own handler would then never stop; env(1) puts
+# the default action back (it execs, so the tool stays the child of time).
+default_int=()
+if env --default-signal=INT true 2>/dev/null; then
+    default_int=(env "--default-signal=INT,QUIT")
+else
+    say "note: env --default-signal unsupported (coreutils < 8.31): tools start with SIGINT ignored"
+fi
+
 # Results of the last run_one, as globals.
-r_provoked='' r_gen_s='' r_reported='' r_drops='' r_cpu=''
+r_provoked='' r_gen_s='' r_reported='' r_drops='' r_cpu='' gen_threads=$THREADS
 
 # wait_ready LOG PATTERN: until LOG has a line matching PATTERN (ERE, case-insensitive)
 # or READY_TIMEOUT seconds pass; fails if the tool died meanwhile.
@@ -194,31 +206,32 @@ run_one() {
 
     before=$(tcp_counter OutRsts)
     case $tool in
+    none) ;; # the generator alone
     rsthound)
         # rsthound enters the namespace itself (--netns).
-        "$TIME" -f '%U %S' -o "$cpu" \
+        "$TIME" -f '%U %S' -o "$cpu" "${default_int[@]}" \
             "$RSTHOUND" watch --netns "$NS" --json --duration "$WATCH_DURATION" \
             >"$out" 2>"$err" &
         ready_pat='listening|watching|capturing|ready'
         ;;
     tcpdump)
-        # -Z root: Debian's tcpdump would otherwise drop to user tcpdump and fail to
-        # create the capture file in our 0700 work directory.
-        "$TIME" -f '%U %S' -o "$cpu" \
-            ip netns exec "$NS" tcpdump -i any -nn -Z root -w "$pcap" \
+        "$TIME" -f '%U %S' -o "$cpu" "${default_int[@]}" \
+            ip netns exec "$NS" tcpdump -i any -nn -w "$pcap" \
             'tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0' \
             >"$out" 2>"$err" &
         ready_pat='listening on'
         ;;
     esac
-    tool_pid=$!
-    if ! wait_ready "$err" "$ready_pat"; then
-        tool_pid=''
-        say "   $tool exited before it was ready; its stderr:"
-        sed 's/^/     /' "$err" >&2
-        return 1
+    if [[ $tool != none ]]; then
+        tool_pid=$!
+        if ! wait_ready "$err" "$ready_pat"; then
+            tool_pid=''
+            say "   $tool exited before it was ready; its stderr:"
+            sed 's/^/     /' "$err" >&2
+            return 1
+        fi
+        sleep "$SETTLE"
     fi
-    sleep "$SETTLE"
 
     local gen_args=(--port "$PORT" --duration "$DURATION" --threads "$THREADS" --rate "$RATE")
     if [[ $GEN_MODE == connect ]]; then gen_args+=(--connect); fi
@@ -235,6 +248,12 @@ run_one() {
     fi
     say "   $(cat "$dir/synload.out")"
     r_gen_s=$(sed -nE 's/.* seconds=([0-9.]+).*/\1/p' "$dir/synload.out")
+    gen_threads=$(sed -nE 's/.* threads=([0-9]+).*/\1/p' "$dir/synload.out")
+    if [[ $tool == none ]]; then
+        r_provoked=$(($(tcp_counter OutRsts) - before))
+        r_reported=- r_drops=- r_cpu=-
+        return 0
+    fi
 
     if ! kill -0 "$tool_pid" 2>/dev/null; then
         say "   WARNING: $tool exited before the load ended; its figures are incomplete"
@@ -277,37 +296,47 @@ for t in "${tools[@]}"; do
     sum_cpu[$t]=0 sum_provoked[$t]=0 sum_missed[$t]=0 sum_drops[$t]=0 drops_known[$t]=1 runs_ok[$t]=0
 done
 
+# run_tool TOOL ROUND: one run, its table row and its totals
+run_tool() {
+    local t=$1 r=$2 missed rate pct us
+    say "== round $r/$ROUNDS: $t (${DURATION}s of load)"
+    if ! run_one "$t" "$r"; then
+        say "   run failed; skipped in the table"
+        return 0
+    fi
+    rate=$(awk -v n="$r_provoked" -v s="$r_gen_s" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
+    if [[ $t == none ]]; then
+        rows+=("(no tool)	$r	$r_provoked	$rate	-	-	-	-	-	-")
+        return 0
+    fi
+    missed=$((r_provoked - r_reported))
+    pct=$(awk -v c="$r_cpu" -v s="$r_gen_s" 'BEGIN { printf "%.1f", (s > 0 ? 100 * c / s : 0) }')
+    us=$(awk -v c="$r_cpu" -v n="$r_provoked" 'BEGIN { if (n > 0) printf "%.3f", 1e6 * c / n; else print "n/a" }')
+    rows+=("$t	$r	$r_provoked	$rate	$r_reported	$missed	$r_drops	$r_cpu	$pct	$us")
+    sum_cpu[$t]=$(awk -v a="${sum_cpu[$t]}" -v b="$r_cpu" 'BEGIN { printf "%.2f", a + b }')
+    sum_provoked[$t]=$((sum_provoked[$t] + r_provoked))
+    sum_missed[$t]=$((sum_missed[$t] + (missed < 0 ? -missed : missed)))
+    if [[ $r_drops =~ ^[0-9]+$ ]]; then
+        sum_drops[$t]=$((sum_drops[$t] + r_drops))
+    else
+        drops_known[$t]=0
+    fi
+    runs_ok[$t]=$((runs_ok[$t] + 1))
+}
+
 nt=${#tools[@]}
 for ((r = 1; r <= ROUNDS; r++)); do
+    if [[ $BASELINE == 1 ]]; then run_tool none "$r"; fi
     for ((i = 0; i < nt; i++)); do
         # alternate the order from round to round
-        t=${tools[$(((i + r - 1) % nt))]}
-        say "== round $r/$ROUNDS: $t (${DURATION}s of load)"
-        if ! run_one "$t" "$r"; then
-            say "   run failed; skipped in the table"
-            continue
-        fi
-        missed=$((r_provoked - r_reported))
-        rate=$(awk -v n="$r_provoked" -v s="$r_gen_s" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
-        pct=$(awk -v c="$r_cpu" -v s="$r_gen_s" 'BEGIN { printf "%.1f", (s > 0 ? 100 * c / s : 0) }')
-        us=$(awk -v c="$r_cpu" -v n="$r_provoked" 'BEGIN { if (n > 0) printf "%.3f", 1e6 * c / n; else print "n/a" }')
-        rows+=("$t	$r	$r_provoked	$rate	$r_reported	$missed	$r_drops	$r_cpu	$pct	$us")
-        sum_cpu[$t]=$(awk -v a="${sum_cpu[$t]}" -v b="$r_cpu" 'BEGIN { printf "%.2f", a + b }')
-        sum_provoked[$t]=$((${sum_provoked[$t]} + r_provoked))
-        if ((missed != 0)); then sum_missed[$t]=$((${sum_missed[$t]} + (missed < 0 ? -missed : missed))); fi
-        if [[ $r_drops =~ ^[0-9]+$ ]]; then
-            sum_drops[$t]=$((${sum_drops[$t]} + r_drops))
-        else
-            drops_known[$t]=0
-        fi
-        runs_ok[$t]=$((${runs_ok[$t]} + 1))
+        run_tool "${tools[$(((i + r - 1) % nt))]}" "$r"
     done
 done
 
 # ---------------------------------------------------------------- report
 echo
 echo "# rsthound watch load benchmark: ${DURATION}s of refused connections on loopback in a fresh namespace"
-echo "# generator: synload mode=$GEN_MODE threads=$THREADS rate=$RATE (0 = flat out), $(nproc) CPUs"
+echo "# generator: synload mode=$GEN_MODE threads=$gen_threads rate=$RATE (0 = flat out); $(nproc) CPUs; load average $(cut -d" " -f1-3 /proc/loadavg)"
 echo
 fmt='%-9s %5s %12s %10s %12s %9s %8s %8s %7s %9s\n'
 # shellcheck disable=SC2059 # the format is ours
