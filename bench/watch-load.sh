@@ -17,6 +17,8 @@
 #   SETTLE         seconds between "ready" and the load        (default 1)
 #   DRAIN          seconds between the end of the load and SIGINT (default 2)
 #   TOOLS          which tools, in order                       (default "rsthound tcpdump")
+#   TCPDUMP_NULL   1 = tcpdump writes to /dev/null: its CPU without file
+#                  output, but no RST count (reported/missed n/a) (default 0)
 #   BASELINE       1 = each round first runs the generator with no capture (default 1)
 #   KEEP           1 = keep the work directory (captures, logs) (default 0)
 #   STRICT         1 = exit 1 unless every rsthound target holds (default 0)
@@ -43,6 +45,7 @@ SETTLE=${SETTLE:-1}
 DRAIN=${DRAIN:-2}
 TOOLS=${TOOLS:-rsthound tcpdump}
 BASELINE=${BASELINE:-1}
+TCPDUMP_NULL=${TCPDUMP_NULL:-0}
 KEEP=${KEEP:-0}
 STRICT=${STRICT:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -185,15 +188,17 @@ wait_ready() {
     done
 }
 
-# first number next to "kernel drops" in FILE, or empty
+# the number next to "kernel drops" on the last line of FILE that mentions them, or
+# empty. Accepts "kernel drops: N", "kernel drops N", "kernel_drops=N", "N kernel
+# drops" (case-insensitive); tight forms first, then up to 40 other characters.
 parse_kernel_drops() {
-    local line n
-    line=$(grep -iE 'kernel[ _-]?drops' "$1" | tail -n 1) || true
+    local line n kd='kernel[ _-]?drops'
+    line=$(grep -iE "$kd" "$1" | tail -n 1) || true
     [[ -n $line ]] || return 0
-    n=$(sed -nE 's/.*kernel[ _-]?drops[^0-9]{0,20}([0-9]+).*/\1/Ip' <<<"$line")
-    if [[ -z $n ]]; then
-        n=$(sed -nE 's/.*[^0-9]([0-9]+)[^0-9]{0,20}kernel[ _-]?drops.*/\1/Ip' <<<" $line")
-    fi
+    line=" $line "
+    n=$(sed -nE "s/.*${kd}[ :=]*([0-9]+).*/\1/Ip" <<<"$line")
+    [[ -n $n ]] || n=$(sed -nE "s/.*[^0-9]([0-9]+)[ ]*$kd.*/\1/Ip" <<<"$line")
+    [[ -n $n ]] || n=$(sed -nE "s/.*${kd}[^0-9]{0,40}([0-9]+).*/\1/Ip" <<<"$line")
     printf '%s' "$n"
 }
 
@@ -202,6 +207,7 @@ run_one() {
     local dir=$work/$run-$tool
     mkdir -p "$dir"
     local out=$dir/stdout err=$dir/stderr cpu=$dir/cpu pcap=$dir/capture.pcap
+    if [[ $TCPDUMP_NULL == 1 ]]; then pcap=/dev/null; fi
     local before after ready_pat
 
     before=$(tcp_counter OutRsts)
@@ -278,9 +284,13 @@ run_one() {
         r_drops=$(parse_kernel_drops "$err")
         ;;
     tcpdump)
-        r_reported=$(tcpdump -nn -r "$pcap" 'tcp[tcpflags] & tcp-rst != 0' 2>/dev/null | wc -l)
+        if [[ $TCPDUMP_NULL == 1 ]]; then
+            r_reported=n/a
+        else
+            r_reported=$(tcpdump -nn -r "$pcap" 'tcp[tcpflags] & tcp-rst != 0' 2>/dev/null | wc -l)
+        fi
         r_drops=$(sed -nE 's/^([0-9]+) packets? dropped by kernel.*/\1/p' "$err" | tail -n 1)
-        rm -f "$pcap" # can be hundreds of MB
+        if [[ $pcap != /dev/null ]]; then rm -f "$pcap"; fi # can be hundreds of MB
         ;;
     esac
     [[ -n $r_drops ]] || r_drops=n/a
@@ -309,13 +319,17 @@ run_tool() {
         rows+=("(no tool)	$r	$r_provoked	$rate	-	-	-	-	-	-")
         return 0
     fi
-    missed=$((r_provoked - r_reported))
+    if [[ $r_reported =~ ^[0-9]+$ ]]; then
+        missed=$((r_provoked - r_reported))
+        sum_missed[$t]=$((sum_missed[$t] + (missed < 0 ? -missed : missed)))
+    else
+        missed=n/a
+    fi
     pct=$(awk -v c="$r_cpu" -v s="$r_gen_s" 'BEGIN { printf "%.1f", (s > 0 ? 100 * c / s : 0) }')
     us=$(awk -v c="$r_cpu" -v n="$r_provoked" 'BEGIN { if (n > 0) printf "%.3f", 1e6 * c / n; else print "n/a" }')
     rows+=("$t	$r	$r_provoked	$rate	$r_reported	$missed	$r_drops	$r_cpu	$pct	$us")
     sum_cpu[$t]=$(awk -v a="${sum_cpu[$t]}" -v b="$r_cpu" 'BEGIN { printf "%.2f", a + b }')
     sum_provoked[$t]=$((sum_provoked[$t] + r_provoked))
-    sum_missed[$t]=$((sum_missed[$t] + (missed < 0 ? -missed : missed)))
     if [[ $r_drops =~ ^[0-9]+$ ]]; then
         sum_drops[$t]=$((sum_drops[$t] + r_drops))
     else
@@ -365,7 +379,9 @@ verdict() { # NAME OK(1/0/-) DETAIL
 if ((have_tcpdump)) && ((${runs_ok[tcpdump]:-0} > 0)); then
     d=${sum_drops[tcpdump]}
     ((drops_known[tcpdump])) || d="$d (some runs n/a)"
-    echo "tcpdump (reference): kernel drops $d, |missed| ${sum_missed[tcpdump]}, $(per_rst tcpdump) us CPU per RST"
+    m=${sum_missed[tcpdump]}
+    if [[ $TCPDUMP_NULL == 1 ]]; then m='n/a (TCPDUMP_NULL=1)'; fi
+    echo "tcpdump (reference): kernel drops $d, |missed| $m, $(per_rst tcpdump) us CPU per RST"
 fi
 
 echo "targets (rsthound watch):"
