@@ -189,6 +189,8 @@ struct Session<'o> {
     frame_no: u64,
     last_relist: i64,
     json: bool,
+    /// `--count`: frames after the limit was reached (in the same ring block) are not shown.
+    limit: Option<u64>,
 }
 
 impl Session<'_> {
@@ -227,6 +229,9 @@ impl Session<'_> {
     }
 
     fn frame(&mut self, f: &Frame<'_>, err: &mut dyn Write, lister: &mut dyn InterfaceSource) {
+        if self.limit.is_some_and(|c| self.reported() >= c) {
+            return;
+        }
         self.report.stats.packets += 1;
         self.report.stats.bytes += f.data.len() as u64;
         if !self.ifaces.known(f.ifindex)
@@ -339,6 +344,7 @@ pub fn watch(
         frame_no: 0,
         last_relist: i64::MIN,
         json: opts.json,
+        limit: opts.count,
     };
 
     let started = clock.now_ns();
@@ -771,9 +777,19 @@ mod tests {
     #[test]
     fn interface_filter_and_count() {
         let mut polls = vec![refused_pair(40000, T0, 2)];
-        for i in 0..5 {
+        for i in 0..3 {
             polls.push(refused_pair(41000 + i, T0 + i64::from(i) * 1000, 1));
         }
+        // A burst in one ring block: --count still stops exactly.
+        let mut burst = Vec::new();
+        for i in 0..5 {
+            burst.extend(refused_pair(
+                42000 + i,
+                T0 + 10_000 + i64::from(i) * 1000,
+                1,
+            ));
+        }
+        polls.insert(1, burst);
         let mut ring = FakeRing {
             polls,
             drops: vec![],
