@@ -20,25 +20,45 @@ pub const OUT_CHUNK: usize = 64 << 10;
 /// Connections ended (and rendered) at a time at the end of the input.
 const FINISH_BATCH: usize = 4096;
 
-/// `--write FILE.pcapng`: opens the file; the error is one line naming it.
-pub fn open_keeper(path: &str) -> Result<Keeper<BufWriter<File>>, String> {
-    File::create(path)
-        .and_then(|f| Keeper::new(BufWriter::new(f)))
-        .map_err(|e| format!("{}: cannot write: {e}", sanitize_text(path.as_bytes(), 256)))
+/// What `--write FILE.pcapng` produced: the file (sanitized for the terminal), packets written,
+/// and packets the pending-memory cap dropped.
+pub type Written = (String, u64, u64);
+
+/// Appends the summary lines about the `--write` file, if any.
+pub fn push_written(text: &mut String, written: Option<&Written>) {
+    if let Some((path, written, dropped)) = written {
+        text.push_str(&format!(
+            "  wrote {written} packets of failed and reset connections to {path}\n"
+        ));
+        if *dropped > 0 {
+            text.push_str(&format!(
+                "  {dropped} packets were not kept for {path}: pending-packet memory cap reached\n"
+            ));
+        }
+    }
 }
 
-/// Finishes the `--write` file: `(path, packets written, packets dropped by the memory cap)`,
-/// or the error line.
-pub fn close_keeper(
-    keeper: Keeper<BufWriter<File>>,
-    path: &str,
-) -> Result<(String, u64, u64), String> {
-    let (written, dropped) = (keeper.written, keeper.dropped);
-    let shown = sanitize_text(path.as_bytes(), 256);
-    match keeper.finish().and_then(|mut w| w.flush()) {
-        Ok(()) => Ok((shown, written, dropped)),
-        Err(e) => Err(format!("{shown}: cannot write: {e}")),
+/// Appends the ranked findings, after a blank line, ending with a newline.
+pub fn push_findings(text: &mut String, findings: &str) {
+    if !findings.is_empty() {
+        text.push('\n');
+        text.push_str(findings);
+        if !findings.ends_with('\n') {
+            text.push('\n');
+        }
     }
+}
+
+/// What a command asks of the engine, from its options.
+pub struct Setup<'a> {
+    pub cfg: TrackerConfig,
+    /// `--max-conns`, overriding `cfg.max_conns`.
+    pub max_conns: Option<usize>,
+    /// `--write FILE.pcapng`.
+    pub write: Option<&'a str>,
+    /// Port names; `None` reads `/etc/services`.
+    pub services: Option<&'a Services>,
+    pub render: Render,
 }
 
 /// What to print per event.
@@ -52,9 +72,11 @@ pub struct Render {
 /// The pipeline of one run: tracker, report, renderers and the optional pcapng writer.
 pub struct Engine<'o> {
     pub render: Render,
+    /// Connections the tracker holds at once.
+    pub max_conns: usize,
     pub tracker: Tracker,
     pub report: Report,
-    pub keeper: Option<Keeper<BufWriter<File>>>,
+    keeper: Option<(Keeper<BufWriter<File>>, String)>,
     /// Rendered lines not yet written to `out`.
     pub buf: Vec<u8>,
     pub out: &'o mut dyn Write,
@@ -64,23 +86,46 @@ pub struct Engine<'o> {
 }
 
 impl Engine<'_> {
-    pub fn new(
-        cfg: TrackerConfig,
-        services: Services,
-        keeper: Option<Keeper<BufWriter<File>>>,
-        render: Render,
-        out: &'_ mut dyn Write,
-    ) -> Engine<'_> {
-        Engine {
-            render,
+    /// Builds the pipeline: applies `--max-conns`, opens the `--write` file, reads the
+    /// services. The error is one line naming the file.
+    pub fn open<'o>(setup: Setup<'_>, out: &'o mut dyn Write) -> Result<Engine<'o>, String> {
+        let mut cfg = setup.cfg;
+        if let Some(m) = setup.max_conns {
+            cfg.max_conns = m.max(1);
+        }
+        let keeper = match setup.write {
+            Some(path) => Some((
+                File::create(path)
+                    .and_then(|f| Keeper::new(BufWriter::new(f)))
+                    .map_err(|e| {
+                        format!("{}: cannot write: {e}", sanitize_text(path.as_bytes(), 256))
+                    })?,
+                path.to_string(),
+            )),
+            None => None,
+        };
+        Ok(Engine {
+            render: setup.render,
+            max_conns: cfg.max_conns,
             tracker: Tracker::new(cfg),
-            report: Report::new(services),
+            report: Report::new(setup.services.cloned().unwrap_or_else(Services::load)),
             keeper,
             buf: Vec::with_capacity(OUT_CHUNK + 4096),
             out,
             unanswered: 0,
             events: Vec::new(),
-        }
+        })
+    }
+
+    /// Finishes the `--write` file, if there is one: what it holds, or the error line.
+    pub fn close_write(&mut self) -> Option<Result<Written, String>> {
+        let (keeper, path) = self.keeper.take()?;
+        let (written, dropped) = (keeper.written, keeper.dropped);
+        let shown = sanitize_text(path.as_bytes(), 256);
+        Some(match keeper.finish().and_then(|mut w| w.flush()) {
+            Ok(()) => Ok((shown, written, dropped)),
+            Err(e) => Err(format!("{shown}: cannot write: {e}")),
+        })
     }
 
     /// Tracks one segment, keeps its packet for `--write` and renders what it caused.
@@ -96,7 +141,7 @@ impl Engine<'_> {
         prefix: Option<&str>,
     ) -> io::Result<()> {
         let conn = self.tracker.observe(meta, seg);
-        if let Some(k) = self.keeper.as_mut()
+        if let Some((k, _)) = self.keeper.as_mut()
             && !seg.flags.rst()
         {
             k.offer(conn, src, meta.ts, data, orig_len)?;
@@ -117,7 +162,8 @@ impl Engine<'_> {
             match ev {
                 Event::Rst(r) => {
                     self.report.add_rst(&r);
-                    if let (Some(k), Some((src, data, orig_len))) = (self.keeper.as_mut(), current)
+                    if let (Some((k, _)), Some((src, data, orig_len))) =
+                        (self.keeper.as_mut(), current)
                     {
                         k.rst(&r, src, data, orig_len)?;
                     }
@@ -131,7 +177,7 @@ impl Engine<'_> {
                 }
                 Event::Ended(c) => {
                     self.report.add_ended(&c);
-                    if let Some(k) = self.keeper.as_mut() {
+                    if let Some((k, _)) = self.keeper.as_mut() {
                         k.ended(&c)?;
                     }
                     let unanswered = c.conn_state == "S0";
@@ -152,7 +198,7 @@ impl Engine<'_> {
                 }
                 Event::Closed(c) => {
                     self.report.add_closed(&c);
-                    if let Some(k) = self.keeper.as_mut() {
+                    if let Some((k, _)) = self.keeper.as_mut() {
                         k.forget(c.id);
                     }
                 }

@@ -3,7 +3,7 @@
 
 use crate::capture::{CaptureError, CaptureReader, open_input};
 use crate::decode::{Outcome, decode};
-use crate::engine::{Engine, OUT_CHUNK, Render, close_keeper, open_keeper};
+use crate::engine::{Engine, OUT_CHUNK, Render, Setup, Written, push_findings, push_written};
 use crate::keep::Source;
 use crate::output::{write_raw_json, write_raw_text};
 use crate::sanitize::sanitize_text;
@@ -50,7 +50,7 @@ pub struct ReadReport {
     /// Connections the tracker could hold at once.
     pub max_conns: usize,
     pub unanswered: u64,
-    pub written: Option<(String, u64, u64)>,
+    pub written: Option<Written>,
     /// The ranked findings, rendered as text.
     pub findings_text: String,
     pub findings_json: serde_json::Value,
@@ -81,29 +81,29 @@ pub fn read_files(
     err: &mut dyn Write,
 ) -> ReadReport {
     let mut report = ReadReport::default();
-    let mut cfg = TrackerConfig {
-        // The RST lines and the findings only need the full summary of unanswered attempts.
-        summarize_all_ended: opts.connections,
-        ..TrackerConfig::default()
+    let setup = Setup {
+        cfg: TrackerConfig {
+            // The RST lines and the findings only need the full summary of unanswered attempts.
+            summarize_all_ended: opts.connections,
+            ..TrackerConfig::default()
+        },
+        max_conns: opts.max_conns,
+        write: opts.write.as_deref(),
+        services: opts.services.as_ref(),
+        render: Render {
+            json: opts.json,
+            connections: opts.connections,
+        },
     };
-    if let Some(m) = opts.max_conns {
-        cfg.max_conns = m.max(1);
-    }
-    report.max_conns = cfg.max_conns;
-    let keeper = match opts.write.as_deref().map(open_keeper).transpose() {
-        Ok(k) => k,
+    let mut engine = match Engine::open(setup, out) {
+        Ok(e) => e,
         Err(line) => {
             let _ = writeln!(err, "rsthound: {line}");
             report.errors.push(line);
             return report;
         }
     };
-    let render = Render {
-        json: opts.json,
-        connections: opts.connections,
-    };
-    let services = opts.services.clone().unwrap_or_else(Services::load);
-    let mut engine = Engine::new(cfg, services, keeper, render, out);
+    report.max_conns = engine.max_conns;
     let multi = paths.len() > 1;
     for (file_no, path) in paths.iter().enumerate() {
         let name = if path == "-" {
@@ -163,11 +163,10 @@ fn finish(
         report.findings_text = engine.report.render_text();
     }
     report.findings_json = engine.report.to_json();
-    if let (Some(k), Some(path)) = (engine.keeper.take(), opts.write.as_ref()) {
-        match close_keeper(k, path) {
-            Ok(w) => report.written = Some(w),
-            Err(line) => report.errors.push(line),
-        }
+    match engine.close_write() {
+        Some(Ok(w)) => report.written = Some(w),
+        Some(Err(line)) => report.errors.push(line),
+        None => {}
     }
     report
 }
@@ -320,16 +319,7 @@ pub fn summary(report: &ReadReport) -> String {
             report.max_conns, t.evicted
         ));
     }
-    if let Some((path, written, dropped)) = &report.written {
-        text.push_str(&format!(
-            "  wrote {written} packets of failed and reset connections to {path}\n"
-        ));
-        if *dropped > 0 {
-            text.push_str(&format!(
-                "  {dropped} packets were not kept for {path}: pending-packet memory cap reached\n"
-            ));
-        }
-    }
+    push_written(&mut text, report.written.as_ref());
     if !report.errors.is_empty() {
         text.push_str(&format!(
             "  {} input{} could not be read to the end (see the error lines above)\n",
@@ -340,13 +330,7 @@ pub fn summary(report: &ReadReport) -> String {
     if report.stopped_by_reader {
         text.push_str("  output closed early: the counts cover only what was read until then\n");
     }
-    if !report.findings_text.is_empty() {
-        text.push('\n');
-        text.push_str(&report.findings_text);
-        if !report.findings_text.ends_with('\n') {
-            text.push('\n');
-        }
-    }
+    push_findings(&mut text, &report.findings_text);
     text
 }
 

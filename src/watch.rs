@@ -8,7 +8,7 @@
 
 use crate::capture::{Direction, LinkType};
 use crate::decode::{Outcome, decode};
-use crate::engine::{Engine, Render, close_keeper, open_keeper};
+use crate::engine::{Engine, Render, Setup, Written, push_findings, push_written};
 use crate::keep::Source;
 use crate::live::filter::{self, SNAPLEN};
 use crate::live::ifaces::{Change, Interfaces};
@@ -74,7 +74,7 @@ pub struct WatchReport {
     pub unanswered: u64,
     pub watched: Vec<String>,
     pub interface_overflow: u64,
-    pub written: Option<(String, u64, u64)>,
+    pub written: Option<Written>,
     pub findings_text: String,
     pub findings_json: serde_json::Value,
     pub errors: Vec<String>,
@@ -315,30 +315,31 @@ pub fn watch(
 ) -> WatchReport {
     let Sinks { out, err } = sinks;
     let mut report = WatchReport::default();
-    let mut cfg = TrackerConfig {
-        headers_only: true,
-        summarize_all_ended: false,
-        ..TrackerConfig::default()
+    let setup = Setup {
+        cfg: TrackerConfig {
+            headers_only: true,
+            summarize_all_ended: false,
+            ..TrackerConfig::default()
+        },
+        max_conns: opts.max_conns,
+        write: opts.write.as_deref(),
+        services: opts.services.as_ref(),
+        render: Render {
+            json: opts.json,
+            connections: false,
+        },
     };
-    if let Some(m) = opts.max_conns {
-        cfg.max_conns = m.max(1);
-    }
-    report.max_conns = cfg.max_conns;
-    let keeper = match opts.write.as_deref().map(open_keeper).transpose() {
-        Ok(k) => k,
+    let engine = match Engine::open(setup, out) {
+        Ok(e) => e,
         Err(line) => {
             let _ = writeln!(err, "rsthound: {line}");
             report.errors.push(line);
             return report;
         }
     };
-    let render = Render {
-        json: opts.json,
-        connections: false,
-    };
-    let services = opts.services.clone().unwrap_or_else(Services::load);
+    report.max_conns = engine.max_conns;
     let mut s = Session {
-        engine: Engine::new(cfg, services, keeper, render, out),
+        engine,
         ifaces: Interfaces::new(opts.interfaces.clone()),
         report,
         frame_no: 0,
@@ -397,7 +398,7 @@ pub fn watch(
     let ended = clock.now_ns();
     housekeeping(&mut s, source, lister, err, ended);
     s.report.seconds = (ended - started) as f64 / 1e9;
-    finish(s, opts)
+    finish(s)
 }
 
 /// Once a second: interface changes, kernel drops, and connections that ended in silence.
@@ -478,7 +479,7 @@ fn banner(ifaces: &Interfaces, opts: &WatchOptions) -> String {
     text
 }
 
-fn finish(mut s: Session<'_>, opts: &WatchOptions) -> WatchReport {
+fn finish(mut s: Session<'_>) -> WatchReport {
     let rendered = s.engine.finish(true);
     if let Err(e) = rendered {
         s.output_error(e);
@@ -495,11 +496,10 @@ fn finish(mut s: Session<'_>, opts: &WatchOptions) -> WatchReport {
     report.interface_overflow = s.ifaces.overflow;
     report.findings_text = s.engine.report.render_text();
     report.findings_json = s.engine.report.to_json();
-    if let (Some(k), Some(path)) = (s.engine.keeper.take(), opts.write.as_ref()) {
-        match close_keeper(k, path) {
-            Ok(w) => report.written = Some(w),
-            Err(line) => report.errors.push(line),
-        }
+    match s.engine.close_write() {
+        Some(Ok(w)) => report.written = Some(w),
+        Some(Err(line)) => report.errors.push(line),
+        None => {}
     }
     report
 }
@@ -565,26 +565,11 @@ pub fn summary(r: &WatchReport) -> String {
             "  not decoded: {undecodable} packets; RSTs inside them are not counted\n"
         ));
     }
-    if let Some((path, written, dropped)) = &r.written {
-        text.push_str(&format!(
-            "  wrote {written} packets of failed and reset connections to {path}\n"
-        ));
-        if *dropped > 0 {
-            text.push_str(&format!(
-                "  {dropped} packets were not kept for {path}: pending-packet memory cap reached\n"
-            ));
-        }
-    }
+    push_written(&mut text, r.written.as_ref());
     if r.stopped_by_reader {
         text.push_str("  output closed early\n");
     }
-    if !r.findings_text.is_empty() {
-        text.push('\n');
-        text.push_str(&r.findings_text);
-        if !r.findings_text.ends_with('\n') {
-            text.push('\n');
-        }
-    }
+    push_findings(&mut text, &r.findings_text);
     text
 }
 
