@@ -600,12 +600,8 @@ impl Tracker {
         self.since_sweep += 1;
         // Sweeping walks the whole table: do it at most once a second of capture time, and only
         // after as many packets as a quarter of the table, so its cost per packet stays bounded.
-        if self.now.saturating_sub(self.last_sweep) >= SEC
-            && self.since_sweep >= (self.table.len() / 4) as u64
-        {
-            self.sweep();
-            self.last_sweep = self.now;
-            self.since_sweep = 0;
+        if self.since_sweep >= (self.table.len() / 4) as u64 {
+            self.sweep_if_due();
         }
         let (key, sender_is_lo) = FlowKey::with_sender(
             (seg.src, seg.sport),
@@ -613,26 +609,23 @@ impl Tracker {
             seg.ctx.vlan(),
             meta.iface,
         );
-        let facts = SegFacts {
-            flags: seg.flags,
-            seq: seg.seq,
-            payload_len: seg.payload_len,
+        let a = Arrival {
+            key,
+            sender_is_lo,
+            meta,
+            seg,
+            facts: SegFacts {
+                flags: seg.flags,
+                seq: seg.seq,
+                payload_len: seg.payload_len,
+            },
+            headers_only: self.cfg.headers_only,
         };
         // The common case: one lookup, a known connection that goes on.
         if let Some(&i) = self.table.open.index.get(&key) {
             let conn = &mut self.table.open.slots[i as usize].conn;
-            if !conn.restarts(&facts, now, &self.cfg) {
-                let id = update(
-                    conn,
-                    &key,
-                    sender_is_lo,
-                    meta,
-                    seg,
-                    &facts,
-                    false,
-                    self.cfg.headers_only,
-                    &mut self.events,
-                );
+            if !conn.restarts(&a.facts, now, &self.cfg) {
+                let id = update(conn, &a, false, &mut self.events);
                 if conn.closing() {
                     self.table.move_to_closing(&key, i);
                 }
@@ -640,18 +633,8 @@ impl Tracker {
             }
         } else if let Some(&i) = self.table.closing.index.get(&key) {
             let conn = &mut self.table.closing.slots[i as usize].conn;
-            if !conn.restarts(&facts, now, &self.cfg) {
-                return update(
-                    conn,
-                    &key,
-                    sender_is_lo,
-                    meta,
-                    seg,
-                    &facts,
-                    false,
-                    self.cfg.headers_only,
-                    &mut self.events,
-                );
+            if !conn.restarts(&a.facts, now, &self.cfg) {
+                return update(conn, &a, false, &mut self.events);
             }
         }
         // A SYN with a new sequence number, or a packet long after the end, starts over.
@@ -664,17 +647,7 @@ impl Tracker {
         let conn = self.create(meta, seg, &key, sender_is_lo);
         self.stats.conns += 1;
         let (conn, i) = self.table.open.insert(key, conn);
-        let id = update(
-            conn,
-            &key,
-            sender_is_lo,
-            meta,
-            seg,
-            &facts,
-            true,
-            self.cfg.headers_only,
-            &mut self.events,
-        );
+        let id = update(conn, &a, true, &mut self.events);
         if conn.closing() {
             self.table.move_to_closing(&key, i);
         }
@@ -686,6 +659,11 @@ impl Tracker {
     /// attempts and idle connections end on time rather than at the next packet.
     pub fn advance(&mut self, now_ns: i64) {
         self.now = self.now.max(now_ns);
+        self.sweep_if_due();
+    }
+
+    /// Sweeps when a second of capture time has passed since the last sweep.
+    fn sweep_if_due(&mut self) {
         if self.now.saturating_sub(self.last_sweep) >= SEC {
             self.sweep();
             self.last_sweep = self.now;
@@ -844,19 +822,27 @@ impl Tracker {
     }
 }
 
-/// Applies one segment to its connection, pushing the events it causes; returns the id.
-#[allow(clippy::too_many_arguments)]
-fn update(
-    conn: &mut Conn,
-    key: &FlowKey,
+/// One segment on its way into the table: what `update` needs besides the connection.
+struct Arrival<'a, 'm, 's> {
+    key: FlowKey,
+    /// The sender is the key's lower endpoint.
     sender_is_lo: bool,
-    meta: &SegMeta<'_>,
-    seg: &TcpSegment<'_>,
-    facts: &SegFacts,
-    is_new: bool,
+    meta: &'a SegMeta<'m>,
+    seg: &'a TcpSegment<'s>,
+    facts: SegFacts,
     headers_only: bool,
-    events: &mut Vec<Event>,
-) -> u64 {
+}
+
+/// Applies one segment to its connection, pushing the events it causes; returns the id.
+fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut Vec<Event>) -> u64 {
+    let Arrival {
+        ref key,
+        sender_is_lo,
+        meta,
+        seg,
+        ref facts,
+        headers_only,
+    } = *a;
     let now = meta.ts.nanos();
     // For a segment to itself (both endpoints equal) the originator sends.
     let from_orig = conn.orig_is_lo() == sender_is_lo || key.is_loop();
