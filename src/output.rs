@@ -332,14 +332,8 @@ pub fn write_raw_text(
         iface: p.iface_name,
         ifindex: seg.ctx.ifindex,
         direction: p.direction.or(seg.ctx.direction),
-        from: Endpoint {
-            ip: seg.src,
-            port: seg.sport,
-        },
-        to: Endpoint {
-            ip: seg.dst,
-            port: seg.dport,
-        },
+        from: Endpoint::source(seg),
+        to: Endpoint::destination(seg),
         flags: &seg.flags,
         seq: seg.seq,
         ack: seg.flags.ack().then_some(seg.ack),

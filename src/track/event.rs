@@ -2,6 +2,7 @@
 //! conn.log-like view and for unanswered attempts), and late evidence about earlier RSTs.
 
 use crate::capture::Direction;
+use crate::decode::TcpSegment;
 use crate::timestamp::Timestamp;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -81,6 +82,24 @@ impl Verdict {
 pub struct Endpoint {
     pub ip: IpAddr,
     pub port: u16,
+}
+
+impl Endpoint {
+    /// The segment's sender.
+    pub fn source(seg: &TcpSegment<'_>) -> Self {
+        Endpoint {
+            ip: seg.src,
+            port: seg.sport,
+        }
+    }
+
+    /// The segment's receiver.
+    pub fn destination(seg: &TcpSegment<'_>) -> Self {
+        Endpoint {
+            ip: seg.dst,
+            port: seg.dport,
+        }
+    }
 }
 
 impl std::fmt::Display for Endpoint {

@@ -868,10 +868,7 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
         events.push(Event::KeptTalking {
             ts: meta.ts,
             conn_id: conn.id,
-            sender: Endpoint {
-                ip: seg.src,
-                port: seg.sport,
-            },
+            sender: Endpoint::source(seg),
         });
     }
     if conn.zeek.update(from_orig, facts) {
@@ -892,14 +889,8 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
             iface: meta.iface_name.map(str::to_string),
             ifindex: seg.ctx.ifindex.or(meta.ifindex),
             direction: meta.direction.or(seg.ctx.direction),
-            from: Endpoint {
-                ip: seg.src,
-                port: seg.sport,
-            },
-            to: Endpoint {
-                ip: seg.dst,
-                port: seg.dport,
-            },
+            from: Endpoint::source(seg),
+            to: Endpoint::destination(seg),
             from_orig: conn.orig_is_lo() == sender_is_lo || key.is_loop(),
             flags: seg.flags.to_string(),
             seq: seg.seq,
