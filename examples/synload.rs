@@ -115,27 +115,10 @@ impl Loopback {
 // ---------------------------------------------------------------------------
 // PRNG for ISNs
 
-/// xorshift64*; seeded per thread from the clock.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Rng(if z == 0 { 0x1234_5678_9abc_def1 } else { z })
-    }
-    #[inline]
-    fn u32(&mut self) -> u32 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
-    }
-}
+// Seeded per thread from the clock.
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 // ---------------------------------------------------------------------------
 // Packet
