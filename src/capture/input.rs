@@ -2,49 +2,39 @@
 //! gzip or zstd, with a byte counter for progress reporting.
 
 use super::CaptureError;
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Cursor, Read};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::rc::Rc;
 
 /// An opened, decompressed byte stream and what we know about where it came from.
 pub struct Input {
-    pub reader: Box<dyn Read + Send>,
+    pub reader: Box<dyn Read>,
     /// `Some("gzip")` / `Some("zstd")` when the content was compressed.
     pub compression: Option<&'static str>,
     /// Size of the underlying file, when it is a regular file.
     pub size: Option<u64>,
     /// Bytes read so far from the underlying file (compressed bytes for compressed input).
-    pub consumed: Consumed,
-}
-
-/// A byte count shared with the thread that reads ahead.
-#[derive(Debug, Clone, Default)]
-pub struct Consumed(Arc<AtomicU64>);
-
-impl Consumed {
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
+    pub consumed: Rc<Cell<u64>>,
 }
 
 struct Counting<R> {
     inner: R,
-    count: Consumed,
+    count: Rc<Cell<u64>>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.0.fetch_add(n as u64, Ordering::Relaxed);
+        self.count.set(self.count.get() + n as u64);
         Ok(n)
     }
 }
 
 /// Opens `path` (`-` is standard input). Errors are one line, without the path.
 pub fn open_input(path: &str) -> Result<Input, CaptureError> {
-    let consumed = Consumed::default();
-    let (raw, size): (Box<dyn Read + Send>, Option<u64>) = if path == "-" {
+    let consumed = Rc::new(Cell::new(0));
+    let (raw, size): (Box<dyn Read>, Option<u64>) = if path == "-" {
         (Box::new(io::stdin()), None)
     } else {
         let meta = std::fs::metadata(path)
@@ -73,7 +63,7 @@ pub fn open_input(path: &str) -> Result<Input, CaptureError> {
     }
     let head = Cursor::new(magic[..have].to_vec());
     let stream = head.chain(counted);
-    let (reader, compression): (Box<dyn Read + Send>, _) = match magic[..have] {
+    let (reader, compression): (Box<dyn Read>, _) = match magic[..have] {
         [0x1f, 0x8b, ..] => (
             Box::new(flate2::read::MultiGzDecoder::new(stream)),
             Some("gzip"),

@@ -12,7 +12,7 @@ mod source;
 pub mod writer;
 
 pub use error::CaptureError;
-pub use input::{Consumed, Input, open_input};
+pub use input::{Input, open_input};
 pub use linktype::LinkType;
 
 use crate::timestamp::Timestamp;
@@ -82,7 +82,7 @@ pub struct CaptureReader {
 
 impl CaptureReader {
     /// Detects the format from the first bytes and reads the file header.
-    pub fn new(reader: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
+    pub fn new(reader: Box<dyn Read>) -> Result<Self, CaptureError> {
         let mut src = ByteSource::new(reader);
         let have = src.fill(4)?;
         if have == 0 {

@@ -6,7 +6,7 @@ use std::io::{ErrorKind, Read};
 const INITIAL_BUF: usize = 1 << 20;
 
 pub(crate) struct ByteSource {
-    reader: Box<dyn Read + Send>,
+    reader: Box<dyn Read>,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -16,7 +16,7 @@ pub(crate) struct ByteSource {
 }
 
 impl ByteSource {
-    pub fn new(reader: Box<dyn Read + Send>) -> Self {
+    pub fn new(reader: Box<dyn Read>) -> Self {
         ByteSource {
             reader,
             buf: vec![0; INITIAL_BUF],
