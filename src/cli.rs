@@ -111,6 +111,10 @@ pub enum Command {
         /// Kernel ring buffer size in MiB: room for bursts while rsthound is busy.
         #[arg(long, value_name = "MiB", default_value_t = 16)]
         buffer_size: u32,
+        /// Storm mode: at most N RST lines per second for one resetting endpoint and verdict;
+        /// the rest of that second is one line with the exact count. 0 prints every RST.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        storm_limit: u32,
     },
 }
 
@@ -163,6 +167,7 @@ pub fn run(cli: Cli) -> i32 {
             netns,
             max_conns,
             buffer_size,
+            storm_limit,
         } => {
             let opts = WatchOptions {
                 json,
@@ -175,6 +180,7 @@ pub fn run(cli: Cli) -> i32 {
                 max_conns,
                 services: None,
                 buffer_mib: buffer_size,
+                storm_limit,
             };
             run_watch(&opts)
         }
@@ -238,6 +244,8 @@ fn watch_summary_json(r: &WatchReport) -> serde_json::Value {
         "unanswered": r.unanswered,
         "kernel_packets": r.kernel_packets,
         "kernel_drops": r.kernel_drops,
+        "storm_suppressed": r.storm_suppressed,
+        "storm_lines": r.storm_lines,
         "evicted_connections": r.tracker.evicted,
         "max_connections": r.max_conns,
         "other_interfaces": r.other_interfaces,

@@ -6,11 +6,12 @@ use crate::decode::TcpSegment;
 use crate::keep::{Keeper, Source};
 use crate::output::{
     write_conn_json, write_conn_text, write_note_json, write_note_text, write_rst_json,
-    write_rst_text, write_unanswered_text,
+    write_rst_text, write_storm_json, write_storm_text, write_unanswered_text,
 };
 use crate::report::Report;
 use crate::sanitize::sanitize_text;
 use crate::services::Services;
+use crate::storm::{StormGate, StormLine};
 use crate::track::{Event, SegMeta, Tracker, TrackerConfig};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -59,6 +60,8 @@ pub struct Setup<'a> {
     /// Port names; `None` reads `/etc/services`.
     pub services: Option<&'a Services>,
     pub render: Render,
+    /// Storm mode: RST lines per second per resetting endpoint and verdict; 0 shows every RST.
+    pub storm_limit: u32,
 }
 
 /// What to print per event.
@@ -83,6 +86,10 @@ pub struct Engine<'o> {
     pub unanswered: u64,
     /// Reused event buffer (swapped with the tracker's each packet).
     events: Vec<Event>,
+    /// Which RST lines are shown one by one (storm mode).
+    pub storm: StormGate,
+    /// Storm lines due, reused.
+    storm_due: Vec<StormLine>,
 }
 
 impl Engine<'_> {
@@ -114,6 +121,8 @@ impl Engine<'_> {
             out,
             unanswered: 0,
             events: Vec::new(),
+            storm: StormGate::new(setup.storm_limit),
+            storm_due: Vec::new(),
         })
     }
 
@@ -167,7 +176,14 @@ impl Engine<'_> {
                     {
                         k.rst(&r, src, data, orig_len)?;
                     }
-                    if !self.render.connections {
+                    let shown = !self.render.connections
+                        && self
+                            .storm
+                            .admit(r.ts, r.from, r.verdict, r.to.ip, &mut self.storm_due);
+                    if !self.storm_due.is_empty() {
+                        self.render_storms(prefix)?;
+                    }
+                    if shown {
                         if self.render.json {
                             write_rst_json(&mut self.buf, file, &r)?;
                         } else {
@@ -225,6 +241,23 @@ impl Engine<'_> {
         Ok(())
     }
 
+    /// Storm lines for seconds that ended before `now_secs` (wall clock: a storm that stopped).
+    pub fn storm_tick(&mut self, now_secs: i64) -> io::Result<()> {
+        self.storm.tick(now_secs, &mut self.storm_due);
+        self.render_storms(None)
+    }
+
+    fn render_storms(&mut self, prefix: Option<&str>) -> io::Result<()> {
+        for line in self.storm_due.drain(..) {
+            if self.render.json {
+                write_storm_json(&mut self.buf, &line)?;
+            } else {
+                write_storm_text(&mut self.buf, prefix, &line)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Ends every connection, a batch at a time so that the summaries of a full table never
     /// all exist at once, rendering each batch unless `render` is false (the output is gone).
     pub fn finish(&mut self, render: bool) -> io::Result<()> {
@@ -239,6 +272,12 @@ impl Engine<'_> {
             if !more {
                 break;
             }
+        }
+        self.storm.finish(&mut self.storm_due);
+        if render {
+            r = r.and_then(|_| self.render_storms(None));
+        } else {
+            self.storm_due.clear();
         }
         if render {
             r = r.and_then(|_| self.flush()).and_then(|_| self.out.flush());

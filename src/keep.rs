@@ -147,7 +147,7 @@ impl<W: Write> Keeper<W> {
     /// A connection ended: unanswered attempts are written, the rest forgotten.
     pub fn ended(&mut self, c: &ConnSummary) -> io::Result<()> {
         if c.conn_state == "S0" {
-            let comment = format!("rsthound: {}", c.fate);
+            let comment = format!("rsthound: {}", c.fate());
             self.flush_conn(c.id, Some(&comment))
         } else {
             self.forget(c.id);

@@ -17,6 +17,7 @@ pub mod sanitize;
 pub mod scenario;
 pub mod services;
 pub mod stats;
+pub mod storm;
 pub mod synth;
 pub mod sys;
 pub mod timestamp;

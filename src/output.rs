@@ -113,7 +113,7 @@ pub fn write_unanswered_text(out: &mut Vec<u8>, c: &ConnSummary) -> io::Result<(
         c.start.time_of_day(),
         c.orig,
         c.resp,
-        c.fate
+        c.fate()
     )
 }
 
@@ -137,17 +137,26 @@ pub fn write_conn_text(out: &mut Vec<u8>, c: &ConnSummary) -> io::Result<()> {
         c.resp,
         c.vlan.map(|v| format!(" vlan {v}")).unwrap_or_default(),
         c.conn_state,
-        if c.history.is_empty() {
+        if c.history.as_str().is_empty() {
             "-"
         } else {
-            &c.history
+            c.history.as_str()
         },
         c.orig_pkts,
         c.orig_bytes,
         c.resp_pkts,
         c.resp_bytes,
-        c.fate
+        c.fate()
     )
+}
+
+/// A value written in JSON as the string its `Display` gives, without an intermediate `String`.
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
 }
 
 #[derive(Serialize)]
@@ -175,7 +184,7 @@ struct RstJson<'a> {
     sport: u16,
     dst: std::net::IpAddr,
     dport: u16,
-    flags: &'a str,
+    flags: Shown<crate::decode::TcpFlags>,
     seq: u32,
     ack: Option<u32>,
     window: u16,
@@ -185,7 +194,7 @@ struct RstJson<'a> {
     payload_text: Option<&'a str>,
     encap: Vec<EncapJson>,
     verdict: crate::track::Verdict,
-    evidence: &'a str,
+    evidence: Shown<&'a crate::track::Evidence>,
     /// Whether the RST came from the connection's originator (client).
     from_originator: bool,
     conn: ConnJson<'a>,
@@ -210,7 +219,7 @@ struct ConnJson<'a> {
     conn_state: &'a str,
     history: &'a str,
     syns: u32,
-    fate: &'a str,
+    fate: Shown<crate::track::Fate<'a>>,
 }
 
 impl<'a> ConnJson<'a> {
@@ -231,9 +240,9 @@ impl<'a> ConnJson<'a> {
             resp_pkts: c.resp_pkts,
             resp_bytes: c.resp_bytes,
             conn_state: c.conn_state,
-            history: &c.history,
+            history: c.history.as_str(),
             syns: c.syns,
-            fate: &c.fate,
+            fate: Shown(c.fate()),
         }
     }
 }
@@ -253,7 +262,7 @@ pub fn write_rst_json(out: &mut Vec<u8>, file: &str, ev: &RstEvent) -> io::Resul
         sport: ev.from.port,
         dst: ev.to.ip,
         dport: ev.to.port,
-        flags: &ev.flags,
+        flags: Shown(ev.flags),
         seq: ev.seq,
         ack: ev.ack,
         window: ev.window,
@@ -270,7 +279,7 @@ pub fn write_rst_json(out: &mut Vec<u8>, file: &str, ev: &RstEvent) -> io::Resul
             })
             .collect(),
         verdict: ev.verdict,
-        evidence: &ev.evidence,
+        evidence: Shown(&ev.evidence),
         from_originator: ev.from_orig,
         conn: ConnJson::new(&ev.conn),
     };
@@ -378,6 +387,54 @@ pub fn write_raw_json(
         "payload_len": seg.payload_len,
         "payload_text": payload_text(seg),
         "encap": seg.ctx.encaps().map(|e| EncapJson { kind: e.kind(), id: e.id() }).collect::<Vec<_>>(),
+    });
+    serde_json::to_writer(&mut *out, &v)?;
+    out.push(b'\n');
+    Ok(())
+}
+
+/// Storm mode's line for one second of one endpoint's RSTs beyond the lines shown:
+/// `15:25:33 storm: 185073 more RSTs from 127.0.0.1:7211 (refused) to 1 host in this second, not shown one by one (20 were)`.
+pub fn write_storm_text(
+    out: &mut Vec<u8>,
+    prefix: Option<&str>,
+    s: &crate::storm::StormLine,
+) -> io::Result<()> {
+    if let Some(p) = prefix {
+        write!(out, "{p}: ")?;
+    }
+    let at = Timestamp::from_nanos(s.second.saturating_mul(1_000_000_000), 0);
+    let hosts = match (s.peers, s.peers_saturated) {
+        (n, true) => format!("more than {n} hosts"),
+        (1, false) => "1 host".to_string(),
+        (n, false) => format!("{n} hosts"),
+    };
+    writeln!(
+        out,
+        "{} storm: {} more RSTs from {} ({}) to {hosts} in this second, not shown one by one ({} were)",
+        at.time_of_day(),
+        s.suppressed,
+        s.from,
+        s.verdict.as_str(),
+        s.shown
+    )
+}
+
+/// `{"type":"rst_storm",…}`: the same as [`write_storm_text`]; `count` is exact.
+pub fn write_storm_json(out: &mut Vec<u8>, s: &crate::storm::StormLine) -> io::Result<()> {
+    let v = serde_json::json!({
+        "type": "rst_storm",
+        "second": Timestamp::from_nanos(s.second.saturating_mul(1_000_000_000), 0),
+        "from": s.from.to_string(),
+        "src": s.from.ip,
+        "sport": s.from.port,
+        "verdict": s.verdict,
+        "count": s.suppressed,
+        "shown": s.shown,
+        "peers": s.peers,
+        "peers_saturated": s.peers_saturated,
+        "first": s.first,
+        "last": s.last,
     });
     serde_json::to_writer(&mut *out, &v)?;
     out.push(b'\n');

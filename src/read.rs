@@ -94,6 +94,8 @@ pub fn read_files(
             json: opts.json,
             connections: opts.connections,
         },
+        // A capture is read to be searched: every RST gets its line.
+        storm_limit: 0,
     };
     let mut engine = match Engine::open(setup, out) {
         Ok(e) => e,

@@ -298,9 +298,10 @@ impl Group {
         self.ports.insert(other.port, b);
     }
 
-    fn sample(&mut self, ts: Timestamp, evidence: &str) {
+    /// Keeps the earliest event's evidence; words are only written for the one kept.
+    fn sample(&mut self, ts: Timestamp, evidence: &dyn std::fmt::Display) {
         if self.sample.as_ref().is_none_or(|s| ts < s.0) {
-            self.sample = Some(Box::new((ts, clean(evidence))));
+            self.sample = Some(Box::new((ts, clean(&evidence.to_string()))));
         }
     }
 
@@ -539,7 +540,7 @@ impl Report {
                 ) {
                     g.record(ts, c.orig, b);
                     g.syns = g.syns.saturating_add(syns);
-                    g.sample(ts, &c.fate);
+                    g.sample(ts, &c.fate());
                 }
                 if let Some(g) = slot(
                     &mut self.by_service,

@@ -53,6 +53,8 @@ pub struct WatchOptions {
     pub services: Option<Services>,
     /// Ring size in MiB.
     pub buffer_mib: u32,
+    /// Storm mode: RST lines per second per resetting endpoint and verdict (0: every RST).
+    pub storm_limit: u32,
 }
 
 /// What a watch session saw, for the summary and the exit code.
@@ -64,6 +66,11 @@ pub struct WatchReport {
     pub kernel_packets: u64,
     /// Frames the kernel had to drop: the ring was full.
     pub kernel_drops: u64,
+    /// Storm mode: RSTs counted in storm lines instead of shown one by one, and those lines.
+    pub storm_suppressed: u64,
+    pub storm_lines: u64,
+    /// RSTs shown one by one because storm mode's key table was full.
+    pub storm_overflow: u64,
     /// Frames on interfaces outside `-i`.
     pub other_interfaces: u64,
     /// Loopback's outgoing copies that got past the kernel filter anyway (should stay 0).
@@ -328,6 +335,7 @@ pub fn watch(
             json: opts.json,
             connections: false,
         },
+        storm_limit: opts.storm_limit,
     };
     let engine = match Engine::open(setup, out) {
         Ok(e) => e,
@@ -443,7 +451,10 @@ fn housekeeping(
     }
     s.report.malformed_blocks = source.malformed_blocks();
     s.engine.tracker.advance(now);
-    if let Err(e) = s.engine.drain("", None, None) {
+    // A second's storm line waits one more second for RSTs in ring blocks not yet handed over.
+    let storm_secs = now.div_euclid(1_000_000_000) - 1;
+    let drained = s.engine.drain("", None, None);
+    if let Err(e) = drained.and_then(|_| s.engine.storm_tick(storm_secs)) {
         s.output_error(e);
     }
 }
@@ -487,6 +498,9 @@ fn finish(mut s: Session<'_>) -> WatchReport {
     let mut report = s.report;
     report.tracker = s.engine.tracker.stats.clone();
     report.unanswered = s.engine.unanswered;
+    report.storm_suppressed = s.engine.storm.suppressed;
+    report.storm_lines = s.engine.storm.lines;
+    report.storm_overflow = s.engine.storm.overflow;
     report.watched = s
         .ifaces
         .watched_names()
@@ -529,6 +543,18 @@ pub fn summary(r: &WatchReport) -> String {
             ""
         }
     ));
+    if r.storm_suppressed > 0 {
+        text.push_str(&format!(
+            "  storm mode: {} RSTs were counted in {} storm lines instead of shown one by one (--storm-limit 0 shows every RST)\n",
+            r.storm_suppressed, r.storm_lines
+        ));
+    }
+    if r.storm_overflow > 0 {
+        text.push_str(&format!(
+            "  storm mode: {} RSTs from too many different endpoints in one second were shown one by one\n",
+            r.storm_overflow
+        ));
+    }
     if r.other_interfaces > 0 {
         text.push_str(&format!(
             "  {} packets on interfaces outside -i were ignored\n",

@@ -2,10 +2,12 @@
 //! SYNs, routine resets, storms, suspected injection, and the tables' caps.
 
 use rsthound::capture::LinkType;
+use rsthound::decode::TcpFlags;
 use rsthound::report::{Limits, Report, Severity};
 use rsthound::services::Services;
 use rsthound::timestamp::Timestamp;
-use rsthound::track::{ConnSummary, Endpoint, RstEvent, Verdict};
+use rsthound::track::zeek::History;
+use rsthound::track::{ConnSummary, Endpoint, Evidence, RstEvent, Verdict};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// 2025-11-21 13:15:42 UTC.
@@ -51,9 +53,10 @@ fn conn(
         resp_pkts: 1,
         resp_bytes: 0,
         conn_state: state,
-        history: String::new(),
+        history: History::default(),
         syns: 1,
-        fate: String::new(),
+        first_verdict: None,
+        evicted: false,
     }
 }
 
@@ -76,7 +79,7 @@ fn rst(
         from,
         to,
         from_orig,
-        flags: "R.".to_string(),
+        flags: TcpFlags(TcpFlags::RST | TcpFlags::ACK),
         seq: 0,
         ack: Some(1),
         window: 0,
@@ -86,7 +89,7 @@ fn rst(
         payload_text: None,
         encap: Vec::new(),
         verdict,
-        evidence: evidence.to_string(),
+        evidence: Evidence::Text(evidence.to_string()),
         conn: conn(0, orig, resp, ts, ts, "RSTR"),
     }
 }

@@ -1,10 +1,12 @@
 //! What the tracker reports: RST events with their verdict, connections that ended (for the
 //! conn.log-like view and for unanswered attempts), and late evidence about earlier RSTs.
 
+use super::zeek::History;
 use crate::capture::Direction;
-use crate::decode::TcpSegment;
+use crate::decode::{TcpFlags, TcpSegment};
 use crate::timestamp::Timestamp;
 use serde::Serialize;
+use std::fmt;
 use std::net::IpAddr;
 
 /// The class of one RST, in plain words (DESIGN.md's verdict table).
@@ -111,8 +113,9 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-/// A summary of a connection as it stands (at a RST, or when it ended).
-#[derive(Debug, Clone, Serialize)]
+/// A summary of a connection as it stands (at a RST, or when it ended). Plain data: its words
+/// ([`ConnSummary::fate`]) are only written when shown, because most summaries never are.
+#[derive(Debug, Clone)]
 pub struct ConnSummary {
     /// Sequential id within the run (`C1`, `C2`, …).
     pub id: u64,
@@ -128,11 +131,179 @@ pub struct ConnSummary {
     /// Zeek-compatible `conn_state` (S0, S1, SF, REJ, RSTO, …).
     pub conn_state: &'static str,
     /// Zeek-compatible history letters.
-    pub history: String,
+    pub history: History,
     /// SYNs the originator sent (retransmissions included).
     pub syns: u32,
-    /// The fate in plain words.
-    pub fate: String,
+    /// The verdict on the connection's first RST, if any.
+    pub first_verdict: Option<Verdict>,
+    /// Ended early because the connection table was full.
+    pub evicted: bool,
+}
+
+impl ConnSummary {
+    /// The fate in plain words, e.g. `refused by 127.0.0.1:7211`.
+    pub fn fate(&self) -> Fate<'_> {
+        Fate(self)
+    }
+}
+
+/// A connection's fate in plain words (see [`ConnSummary::fate`]).
+pub struct Fate<'a>(&'a ConnSummary);
+
+impl fmt::Display for Fate<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
+        let words = match c.conn_state {
+            "S0" => {
+                let secs = c.last.nanos().saturating_sub(c.start.nanos()) as f64 / 1e9;
+                write!(
+                    f,
+                    "unanswered: {} SYN{} over {secs:.1} s, no reply (filtered, dropped, or host down)",
+                    c.syns,
+                    if c.syns == 1 { "" } else { "s" }
+                )?;
+                ""
+            }
+            "REJ" => {
+                write!(f, "refused by {}", c.resp)?;
+                ""
+            }
+            "SF" => "closed normally",
+            "S1" => "established, still open",
+            "S2" | "S3" => "established, half closed",
+            "SH" => "originator sent SYN then FIN, no reply",
+            "SHR" => "responder sent SYN-ACK then FIN, originator's SYN not seen",
+            "RSTOS0" => "originator sent SYN then RST, no reply",
+            "RSTRH" => "responder sent SYN-ACK then RST, originator's SYN not seen",
+            "RSTO" | "RSTR" => match c.first_verdict {
+                Some(v) => v.as_str(),
+                None if c.conn_state == "RSTO" => "reset by client",
+                None => "reset by server",
+            },
+            _ => "no handshake seen (began before the capture, or one direction only)",
+        };
+        f.write_str(words)?;
+        if c.evicted {
+            f.write_str(" (evicted: connection table full)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a RST got its verdict: the wire evidence, kept as numbers and written in words only
+/// when shown (a storm of RSTs is mostly counted, not shown).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evidence {
+    /// No earlier packet of the connection.
+    NoEarlierPacket,
+    /// TTL outside what the sender's other packets had.
+    TtlUnlike {
+        ttl: u8,
+        min: u8,
+        max: u8,
+        samples: u32,
+    },
+    /// Several RSTs close together with different sequence numbers.
+    RstBurst {
+        rsts: u32,
+        ms: i64,
+        prev_seq: u32,
+        seq: u32,
+    },
+    /// Answers the originator's SYN(s), no SYN-ACK seen.
+    AnswersSyn {
+        syns: u32,
+        orig: Endpoint,
+        with_ack: bool,
+    },
+    /// The server reset right after the handshake, before any data.
+    AfterHandshake,
+    /// Reset after the SYN-ACK, before the handshake completed.
+    DuringHandshake { by_client: bool },
+    /// The sender had sent FIN this long before.
+    AfterFin { ms: i64 },
+    /// Sequence number outside the receiver's window.
+    OutOfWindow {
+        seq: u32,
+        diff: i32,
+        rcv_nxt: u32,
+        wnd: u32,
+    },
+    /// On a connection that began before the capture.
+    MidStream { packets: u64 },
+    /// An established connection aborted by one side.
+    Aborted {
+        by_client: bool,
+        packets: u64,
+        bytes: u64,
+    },
+    /// Evidence given in words by another source.
+    Text(String),
+}
+
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = |n: u32| if n == 1 { "" } else { "s" };
+        let who = |by_client: bool| if by_client { "client" } else { "server" };
+        match self {
+            Evidence::NoEarlierPacket => {
+                f.write_str("no earlier packet of this connection in the capture")
+            }
+            Evidence::TtlUnlike { ttl, min, max, samples } => {
+                write!(f, "TTL {ttl} unlike the ")?;
+                if min == max {
+                    write!(f, "{min}")?;
+                } else {
+                    write!(f, "{min}-{max}")?;
+                }
+                write!(f, " of the sender's {samples} other packet{}", plural(*samples))
+            }
+            Evidence::RstBurst { rsts, ms, prev_seq, seq } => write!(
+                f,
+                "{rsts} RSTs within {ms} ms with different sequence numbers ({prev_seq}, {seq})"
+            ),
+            Evidence::AnswersSyn { syns, orig, with_ack } => {
+                f.write_str("answers the SYN")?;
+                if *syns > 1 {
+                    write!(f, " ({syns} sent)")?;
+                }
+                write!(f, " from {orig} (no SYN-ACK)")?;
+                if !with_ack {
+                    f.write_str("; RST without ACK")?;
+                }
+                Ok(())
+            }
+            Evidence::AfterHandshake => f.write_str(
+                "server reset right after the handshake, before any data (accept queue overflow with tcp_abort_on_overflow=1, or the listener closed)",
+            ),
+            Evidence::DuringHandshake { by_client } => write!(
+                f,
+                "{} reset after the SYN-ACK, before the handshake completed",
+                who(*by_client)
+            ),
+            Evidence::AfterFin { ms } => write!(
+                f,
+                "the sender had closed (FIN) {ms} ms earlier; the peer sent more after that"
+            ),
+            Evidence::OutOfWindow { seq, diff, rcv_nxt, wnd } => write!(
+                f,
+                "seq {seq} is {} bytes {} the window {rcv_nxt}..{} the receiver advertised",
+                diff.unsigned_abs(),
+                if *diff < 0 { "before" } else { "beyond" },
+                rcv_nxt.wrapping_add(*wnd)
+            ),
+            Evidence::MidStream { packets } => write!(
+                f,
+                "on a connection that began before the capture ({packets} earlier packets)"
+            ),
+            Evidence::Aborted { by_client, packets, bytes } => write!(
+                f,
+                "{} aborted after {packets} packets, {bytes} bytes sent",
+                who(*by_client)
+            ),
+            Evidence::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 /// A RST segment, classified.
@@ -150,7 +321,7 @@ pub struct RstEvent {
     pub to: Endpoint,
     /// Whether the sender is the connection's originator.
     pub from_orig: bool,
-    pub flags: String,
+    pub flags: TcpFlags,
     pub seq: u32,
     pub ack: Option<u32>,
     pub window: u16,
@@ -160,8 +331,8 @@ pub struct RstEvent {
     pub payload_text: Option<String>,
     pub encap: Vec<crate::decode::Encap>,
     pub verdict: Verdict,
-    /// Why the verdict, in words (the wire evidence).
-    pub evidence: String,
+    /// Why the verdict (the wire evidence).
+    pub evidence: Evidence,
     pub conn: ConnSummary,
 }
 

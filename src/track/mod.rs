@@ -6,7 +6,7 @@ pub mod event;
 mod verdict;
 pub mod zeek;
 
-pub use event::{ClosedConn, ConnSummary, Endpoint, Event, RstEvent, Verdict};
+pub use event::{ClosedConn, ConnSummary, Endpoint, Event, Evidence, Fate, RstEvent, Verdict};
 
 use crate::capture::Direction;
 use crate::decode::TcpSegment;
@@ -639,7 +639,7 @@ impl Tracker {
         }
         // A SYN with a new sequence number, or a packet long after the end, starts over.
         if let Some(old) = self.table.remove(&key) {
-            self.end(&key, &old, "");
+            self.end(&key, &old, false);
         }
         if self.table.len() >= self.cfg.max_conns {
             self.evict();
@@ -707,7 +707,7 @@ impl Tracker {
             let key = store.slots[i as usize].key;
             store.index.remove(&key);
             let c = store.free_slot(i);
-            self.end(&key, &c, "");
+            self.end(&key, &c, false);
         }
         if order.is_empty() {
             for store in [&mut self.table.open, &mut self.table.closing] {
@@ -782,7 +782,7 @@ impl Tracker {
             if now.saturating_sub(c.last.nanos()) > idle {
                 self.stats.expired_idle += 1;
             }
-            self.end(k, c, "");
+            self.end(k, c, false);
         }
     }
 
@@ -801,15 +801,16 @@ impl Tracker {
         victims.sort_by_key(|(_, c)| (c.start, c.id));
         for (k, c) in &victims {
             self.stats.evicted += 1;
-            self.end(k, c, " (evicted: connection table full)");
+            self.end(k, c, true);
         }
     }
 
-    fn end(&mut self, key: &FlowKey, c: &Conn, note: &str) {
+    /// A connection ended; `evicted` when the table had to make room.
+    fn end(&mut self, key: &FlowKey, c: &Conn, evicted: bool) {
         let conn_state = c.zeek.conn_state();
         if self.cfg.summarize_all_ended || conn_state == "S0" {
             self.events
-                .push(Event::Ended(Box::new(summarize(key, c, note))));
+                .push(Event::Ended(Box::new(summarize(key, c, evicted))));
         } else {
             self.events.push(Event::Closed(ClosedConn {
                 id: c.id,
@@ -892,7 +893,7 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
             from: Endpoint::source(seg),
             to: Endpoint::destination(seg),
             from_orig: conn.orig_is_lo() == sender_is_lo || key.is_loop(),
-            flags: seg.flags.to_string(),
+            flags: seg.flags,
             seq: seg.seq,
             ack: seg.flags.ack().then_some(seg.ack),
             window: seg.window,
@@ -903,7 +904,7 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
             encap: seg.ctx.encaps().collect(),
             verdict,
             evidence,
-            conn: summarize(key, conn, ""),
+            conn: summarize(key, conn, false),
         };
         events.push(Event::Rst(Box::new(ev)));
     }
@@ -999,13 +1000,11 @@ fn window_scale(mut opts: &[u8]) -> Option<u8> {
     None
 }
 
-fn summarize(key: &FlowKey, c: &Conn, note: &str) -> ConnSummary {
-    let state = c.zeek.conn_state();
-    let resp = c.resp_ep(key);
+fn summarize(key: &FlowKey, c: &Conn, evicted: bool) -> ConnSummary {
     ConnSummary {
         id: c.id,
         orig: c.orig_ep(key),
-        resp,
+        resp: c.resp_ep(key),
         vlan: key.vlan(),
         start: c.start,
         last: c.last,
@@ -1013,41 +1012,10 @@ fn summarize(key: &FlowKey, c: &Conn, note: &str) -> ConnSummary {
         orig_bytes: c.orig.bytes,
         resp_pkts: c.resp.pkts,
         resp_bytes: c.resp.bytes,
-        conn_state: state,
-        history: c.zeek.history.as_str().to_string(),
+        conn_state: c.zeek.conn_state(),
+        history: c.zeek.history,
         syns: c.orig.syns,
-        fate: fate(c, resp, state, note),
+        first_verdict: c.first_verdict,
+        evicted,
     }
-}
-
-/// The connection's fate in plain words, with `note` appended.
-fn fate(c: &Conn, resp: Endpoint, state: &str, note: &str) -> String {
-    let secs = c.last.nanos().saturating_sub(c.start.nanos()) as f64 / 1e9;
-    let words: &str = match state {
-        "S0" => {
-            return format!(
-                "unanswered: {} SYN{} over {secs:.1} s, no reply (filtered, dropped, or host down){note}",
-                c.orig.syns,
-                if c.orig.syns == 1 { "" } else { "s" }
-            );
-        }
-        "REJ" => return format!("refused by {resp}{note}"),
-        "SF" => "closed normally",
-        "S1" => "established, still open",
-        "S2" | "S3" => "established, half closed",
-        "SH" => "originator sent SYN then FIN, no reply",
-        "SHR" => "responder sent SYN-ACK then FIN, originator's SYN not seen",
-        "RSTOS0" => "originator sent SYN then RST, no reply",
-        "RSTRH" => "responder sent SYN-ACK then RST, originator's SYN not seen",
-        "RSTO" | "RSTR" => match c.first_verdict {
-            Some(v) => v.as_str(),
-            None if state == "RSTO" => "reset by client",
-            None => "reset by server",
-        },
-        _ => "no handshake seen (began before the capture, or one direction only)",
-    };
-    let mut s = String::with_capacity(words.len() + note.len());
-    s.push_str(words);
-    s.push_str(note);
-    s
 }

@@ -1,7 +1,7 @@
 //! The verdict on one RST: what the wire says it is, with the evidence. Decided before the RST
 //! updates the connection, from what each side had sent until then.
 
-use super::{Conn, Endpoint, Verdict};
+use super::{Conn, Endpoint, Evidence, Verdict};
 use crate::decode::TcpSegment;
 
 /// Two RSTs from one side this close together, with different sequence numbers and nothing
@@ -16,35 +16,27 @@ pub(super) fn classify(
     now: i64,
     is_new: bool,
     headers_only: bool,
-) -> (Verdict, String) {
+) -> (Verdict, Evidence) {
     let (me, peer) = if from_orig {
         (&conn.orig, &conn.resp)
     } else {
         (&conn.resp, &conn.orig)
     };
     if is_new {
-        return (
-            Verdict::Stray,
-            "no earlier packet of this connection in the capture".to_string(),
-        );
+        return (Verdict::Stray, Evidence::NoEarlierPacket);
     }
     // Injection evidence outranks the position in the conversation.
     if me.ttl_samples > 0
         && (seg.ttl < me.ttl_min.saturating_sub(1) || seg.ttl > me.ttl_max.saturating_add(1))
     {
-        let usual = if me.ttl_min == me.ttl_max {
-            me.ttl_min.to_string()
-        } else {
-            format!("{}-{}", me.ttl_min, me.ttl_max)
-        };
         return (
             Verdict::SuspectedInjected,
-            format!(
-                "TTL {} unlike the {usual} of the sender's {} other packet{}",
-                seg.ttl,
-                me.ttl_samples,
-                plural(me.ttl_samples)
-            ),
+            Evidence::TtlUnlike {
+                ttl: seg.ttl,
+                min: me.ttl_min,
+                max: me.ttl_max,
+                samples: me.ttl_samples,
+            },
         );
     }
     if let Some((prev_seq, prev_at)) = me.last_rst()
@@ -54,29 +46,23 @@ pub(super) fn classify(
     {
         return (
             Verdict::SuspectedInjected,
-            format!(
-                "{} RSTs within {} ms with different sequence numbers ({prev_seq}, {})",
-                me.rsts + 1,
-                now.saturating_sub(prev_at) / 1_000_000,
-                seg.seq
-            ),
+            Evidence::RstBurst {
+                rsts: me.rsts + 1,
+                ms: now.saturating_sub(prev_at) / 1_000_000,
+                prev_seq,
+                seq: seg.seq,
+            },
         );
     }
     let synchronized = peer.sent_synack() || me.sent_synack();
     if !from_orig && conn.orig.syns > 0 && !conn.resp.sent_synack() {
-        let acks_syn = seg.flags.ack();
         return (
             Verdict::Refused,
-            format!(
-                "answers the SYN{} from {} (no SYN-ACK){}",
-                if conn.orig.syns > 1 {
-                    format!(" ({} sent)", conn.orig.syns)
-                } else {
-                    String::new()
-                },
-                orig_ep,
-                if acks_syn { "" } else { "; RST without ACK" }
-            ),
+            Evidence::AnswersSyn {
+                syns: conn.orig.syns,
+                orig: orig_ep,
+                with_ack: seg.flags.ack(),
+            },
         );
     }
     // tcp_abort_on_overflow: the server answers the handshake's final ACK with a RST when its
@@ -95,25 +81,22 @@ pub(super) fn classify(
         && conn.orig.bytes == 0
         && !client_sent_data
     {
-        return (
-            Verdict::HandshakeReset,
-            "server reset right after the handshake, before any data (accept queue overflow with tcp_abort_on_overflow=1, or the listener closed)".to_string(),
-        );
+        return (Verdict::HandshakeReset, Evidence::AfterHandshake);
     }
     if conn.resp.sent_synack() && !conn.handshake_done() {
-        let who = if from_orig { "client" } else { "server" };
         return (
             Verdict::HandshakeReset,
-            format!("{who} reset after the SYN-ACK, before the handshake completed"),
+            Evidence::DuringHandshake {
+                by_client: from_orig,
+            },
         );
     }
     if let Some(fin_at) = me.fin_at() {
         return (
             Verdict::ResetAfterClose,
-            format!(
-                "the sender had closed (FIN) {} ms earlier; the peer sent more after that",
-                now.saturating_sub(fin_at) / 1_000_000
-            ),
+            Evidence::AfterFin {
+                ms: now.saturating_sub(fin_at) / 1_000_000,
+            },
         );
     }
     // The receiver's window is only known from the segments seen: without the ACKs of a live
@@ -133,34 +116,26 @@ pub(super) fn classify(
         };
         return (
             who,
-            format!(
-                "on a connection that began before the capture ({} earlier packets)",
-                me.pkts + peer.pkts
-            ),
+            Evidence::MidStream {
+                packets: me.pkts + peer.pkts,
+            },
         );
     }
+    let aborted = Evidence::Aborted {
+        by_client: from_orig,
+        packets: me.pkts,
+        bytes: me.bytes,
+    };
     if from_orig {
-        (
-            Verdict::ResetByClient,
-            format!(
-                "client aborted after {} packets, {} bytes sent",
-                me.pkts, me.bytes
-            ),
-        )
+        (Verdict::ResetByClient, aborted)
     } else {
-        (
-            Verdict::ResetByServer,
-            format!(
-                "server aborted after {} packets, {} bytes sent",
-                me.pkts, me.bytes
-            ),
-        )
+        (Verdict::ResetByServer, aborted)
     }
 }
 
 /// RFC 9293 §3.10.7.4: a RST is acceptable when RCV.NXT ≤ SEG.SEQ < RCV.NXT + RCV.WND. The
 /// receiver's RCV.NXT and window are its last ACK and advertised window.
-fn out_of_window(receiver: &super::Side, seg: &TcpSegment<'_>) -> Option<String> {
+fn out_of_window(receiver: &super::Side, seg: &TcpSegment<'_>) -> Option<Evidence> {
     let rcv_nxt = receiver.last_ack()?;
     let scale = receiver.wscale().unwrap_or(0);
     let wnd = u64::from(receiver.last_win) << scale;
@@ -171,18 +146,10 @@ fn out_of_window(receiver: &super::Side, seg: &TcpSegment<'_>) -> Option<String>
     } else {
         diff >= -1 && (diff as i64) < wnd.max(1) as i64
     };
-    (!ok).then(|| {
-        format!(
-            "seq {} is {} bytes {} the window {}..{} the receiver advertised",
-            seg.seq,
-            diff.unsigned_abs(),
-            if diff < 0 { "before" } else { "beyond" },
-            rcv_nxt,
-            rcv_nxt.wrapping_add(wnd.min(u64::from(u32::MAX)) as u32)
-        )
+    (!ok).then_some(Evidence::OutOfWindow {
+        seq: seg.seq,
+        diff,
+        rcv_nxt,
+        wnd: wnd.min(u64::from(u32::MAX)) as u32,
     })
-}
-
-fn plural(n: u32) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }

@@ -60,6 +60,12 @@ pub struct History {
     letters: [u8; MAX_HISTORY + 1],
 }
 
+impl std::fmt::Display for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 const MAX_HISTORY: usize = 24;
 const LOW26: u64 = (1 << 26) - 1;
 
