@@ -17,6 +17,7 @@
 #   SETTLE         seconds between "ready" and the load        (default 1)
 #   DRAIN          seconds between the end of the load and SIGINT (default 2)
 #   TOOLS          which tools, in order                       (default "rsthound tcpdump")
+#   STORM_LIMIT    rsthound --storm-limit (0 = one JSON line per RST) (default: rsthound's)
 #   TCPDUMP_NULL   1 = tcpdump writes to /dev/null: its CPU without file
 #                  output, but no RST count (reported/missed n/a) (default 0)
 #   BASELINE       1 = each round first runs the generator with no capture (default 1)
@@ -46,6 +47,7 @@ DRAIN=${DRAIN:-2}
 TOOLS=${TOOLS:-rsthound tcpdump}
 BASELINE=${BASELINE:-1}
 TCPDUMP_NULL=${TCPDUMP_NULL:-0}
+STORM_LIMIT=${STORM_LIMIT:-}
 KEEP=${KEEP:-0}
 STRICT=${STRICT:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -217,7 +219,7 @@ run_one() {
         # rsthound enters the namespace itself (--netns).
         "$TIME" -f '%U %S' -o "$cpu" "${default_int[@]}" \
             "$RSTHOUND" watch --netns "$NS" --json --duration "$WATCH_DURATION" \
-            >"$out" 2>"$err" &
+            ${STORM_LIMIT:+--storm-limit "$STORM_LIMIT"} >"$out" 2>"$err" &
         ready_pat='listening|watching|capturing|ready'
         ;;
     tcpdump)
@@ -280,7 +282,10 @@ run_one() {
 
     case $tool in
     rsthound)
-        r_reported=$(grep -cE '"type"[[:space:]]*:[[:space:]]*"rst"' "$out" || true)
+        # One "rst" line per RST shown, plus the exact counts of storm mode's "rst_storm" lines.
+        r_reported=$(awk '/"type":"rst"[,}]/ { n++ }
+            /"type":"rst_storm"/ && match($0, /"count":[0-9]+/) { n += substr($0, RSTART + 8, RLENGTH - 8) }
+            END { print n + 0 }' "$out")
         r_drops=$(parse_kernel_drops "$err")
         ;;
     tcpdump)

@@ -422,21 +422,37 @@ pub fn write_storm_text(
 
 /// `{"type":"rst_storm",…}`: the same as [`write_storm_text`]; `count` is exact.
 pub fn write_storm_json(out: &mut Vec<u8>, s: &crate::storm::StormLine) -> io::Result<()> {
-    let v = serde_json::json!({
-        "type": "rst_storm",
-        "second": Timestamp::from_nanos(s.second.saturating_mul(1_000_000_000), 0),
-        "from": s.from.to_string(),
-        "src": s.from.ip,
-        "sport": s.from.port,
-        "verdict": s.verdict,
-        "count": s.suppressed,
-        "shown": s.shown,
-        "peers": s.peers,
-        "peers_saturated": s.peers_saturated,
-        "first": s.first,
-        "last": s.last,
-    });
-    serde_json::to_writer(&mut *out, &v)?;
+    #[derive(Serialize)]
+    struct StormJson {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        second: Timestamp,
+        from: Shown<Endpoint>,
+        src: std::net::IpAddr,
+        sport: u16,
+        verdict: crate::track::Verdict,
+        count: u64,
+        shown: u32,
+        peers: usize,
+        peers_saturated: bool,
+        first: Timestamp,
+        last: Timestamp,
+    }
+    let j = StormJson {
+        kind: "rst_storm",
+        second: Timestamp::from_nanos(s.second.saturating_mul(1_000_000_000), 0),
+        from: Shown(s.from),
+        src: s.from.ip,
+        sport: s.from.port,
+        verdict: s.verdict,
+        count: s.suppressed,
+        shown: s.shown,
+        peers: s.peers,
+        peers_saturated: s.peers_saturated,
+        first: s.first,
+        last: s.last,
+    };
+    serde_json::to_writer(&mut *out, &j)?;
     out.push(b'\n');
     Ok(())
 }

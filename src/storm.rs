@@ -323,3 +323,45 @@ mod tests {
         assert_eq!(g.overflow, 11);
     }
 }
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    #[test]
+    fn storm_lines_in_text_and_json() {
+        let line = StormLine {
+            second: 1_763_730_942, // 13:15:42 UTC
+            from: Endpoint {
+                ip: "127.0.0.1".parse().unwrap(),
+                port: 7211,
+            },
+            verdict: Verdict::Refused,
+            shown: 20,
+            suppressed: 185_073,
+            peers: 1,
+            peers_saturated: false,
+            first: Timestamp::from_nanos(1_763_730_942_100_000_000, 9),
+            last: Timestamp::from_nanos(1_763_730_942_999_000_000, 9),
+        };
+        let mut out = Vec::new();
+        crate::output::write_storm_text(&mut out, None, &line).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "13:15:42 storm: 185073 more RSTs from 127.0.0.1:7211 (refused) to 1 host in this second, not shown one by one (20 were)\n"
+        );
+        let mut out = Vec::new();
+        crate::output::write_storm_json(&mut out, &line).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with(
+                r#"{"type":"rst_storm","second":"2025-11-21T13:15:42Z","from":"127.0.0.1:7211","#
+            ),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["count"], 185_073);
+        assert_eq!(v["verdict"], "refused");
+        assert_eq!(v["first"], "2025-11-21T13:15:42.100000000Z");
+    }
+}

@@ -344,3 +344,63 @@ fn without_cap_net_raw_one_clear_error() {
     assert!(stderr.contains("CAP_NET_RAW"), "{stderr}");
     assert!(stderr.contains("setcap cap_net_raw+ep"), "{stderr}");
 }
+
+#[test]
+fn storm_mode_counts_every_rst_exactly_while_showing_few() {
+    if !privileged("storm_mode") {
+        return;
+    }
+    let ns = Netns::new("storm");
+    let w = Watch::start(&["--netns", &ns.name, "--json", "--storm-limit", "5"]);
+    let before = ns.tcp_counter("OutRsts");
+    ns.run(|| {
+        for _ in 0..600 {
+            refused("127.0.0.1:7211");
+        }
+    });
+    let provoked = ns.tcp_counter("OutRsts") - before;
+    assert_eq!(provoked, 600);
+    std::thread::sleep(Duration::from_millis(400));
+    let done = w.interrupt();
+    assert_eq!(done.status, Some(0), "stderr:\n{}", done.stderr);
+
+    let shown = done.json("rst");
+    let storms = done.json("rst_storm");
+    let counted: u64 = storms.iter().map(|s| s["count"].as_u64().unwrap()).sum();
+    assert_eq!(
+        shown.len() as u64 + counted,
+        provoked,
+        "lines shown plus storm counts are every RST"
+    );
+    // At most 5 lines per second of capture time (the 600 attempts span one or two seconds).
+    let seconds: std::collections::BTreeSet<&str> = shown
+        .iter()
+        .map(|r| &r["ts"].as_str().unwrap()[..19])
+        .collect();
+    assert!(shown.len() <= 5 * seconds.len(), "{} lines", shown.len());
+    assert!(!storms.is_empty());
+    for s in &storms {
+        assert_eq!(s["from"], "127.0.0.1:7211");
+        assert_eq!(s["verdict"], "refused");
+        assert_eq!(s["shown"], 5);
+        assert_eq!(s["peers"], 1);
+    }
+    let summary = &done.json("summary")[0];
+    assert_eq!(summary["rsts"].as_u64(), Some(provoked));
+    assert_eq!(summary["storm_suppressed"].as_u64(), Some(counted));
+    assert!(
+        done.stderr.contains(&format!(
+            "storm mode: {counted} RSTs were counted in {} storm lines",
+            storms.len()
+        )),
+        "{}",
+        done.stderr
+    );
+    // The findings still see every attempt.
+    assert!(
+        done.stderr
+            .contains("127.0.0.1:7211 refused 600 connection attempts from 127.0.0.1"),
+        "{}",
+        done.stderr
+    );
+}

@@ -412,8 +412,9 @@ impl Store {
         (&mut self.slots[i as usize].conn, i)
     }
 
-    fn remove(&mut self, key: &FlowKey) -> Option<Conn> {
-        let i = self.index.remove(key)?;
+    /// Removes the connection at slot `i`, found under `key` (saves looking it up again).
+    fn remove_at(&mut self, key: &FlowKey, i: u32) -> Option<Conn> {
+        self.index.remove(key)?;
         Some(self.free_slot(i))
     }
 
@@ -462,10 +463,6 @@ struct Table {
 impl Table {
     fn len(&self) -> usize {
         self.open.len() + self.closing.len()
-    }
-
-    fn remove(&mut self, key: &FlowKey) -> Option<Conn> {
-        self.open.remove(key).or_else(|| self.closing.remove(key))
     }
 
     /// Removes the connections `done` picks from both stores; returns them.
@@ -622,6 +619,7 @@ impl Tracker {
             headers_only: self.cfg.headers_only,
         };
         // The common case: one lookup, a known connection that goes on.
+        let mut old = None;
         if let Some(&i) = self.table.open.index.get(&key) {
             let conn = &mut self.table.open.slots[i as usize].conn;
             if !conn.restarts(&a.facts, now, &self.cfg) {
@@ -631,14 +629,16 @@ impl Tracker {
                 }
                 return id;
             }
+            old = self.table.open.remove_at(&key, i);
         } else if let Some(&i) = self.table.closing.index.get(&key) {
             let conn = &mut self.table.closing.slots[i as usize].conn;
             if !conn.restarts(&a.facts, now, &self.cfg) {
                 return update(conn, &a, false, &mut self.events);
             }
+            old = self.table.closing.remove_at(&key, i);
         }
         // A SYN with a new sequence number, or a packet long after the end, starts over.
-        if let Some(old) = self.table.remove(&key) {
+        if let Some(old) = old {
             self.end(&key, &old, false);
         }
         if self.table.len() >= self.cfg.max_conns {
