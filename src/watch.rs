@@ -326,6 +326,7 @@ pub fn watch(
         cfg: TrackerConfig {
             headers_only: true,
             summarize_all_ended: false,
+            refused_ends_at_rst: true,
             ..TrackerConfig::default()
         },
         max_conns: opts.max_conns,

@@ -330,3 +330,76 @@ fn syn_flood_from_many_sources_keeps_the_table_at_the_cap() {
     assert_eq!(summary["max_connections"], CAP);
     assert!(summary["evicted_connections"].as_u64().unwrap() >= u64::from(SOURCES) - CAP as u64);
 }
+
+/// Live mode's `refused_ends_at_rst`: a refused attempt leaves the table at its RST (a storm
+/// of refused connections keeps only the attempts in flight), and the next attempt on the same
+/// 4-tuple, a new SYN, is refused again on its own connection.
+#[test]
+fn refused_attempts_end_at_their_rst_in_live_mode() {
+    use rsthound::decode::{Outcome, TcpFlags, decode};
+    use rsthound::synth::TcpSpec;
+    use rsthound::track::{Event, SegMeta, Tracker, TrackerConfig, Verdict};
+
+    for ends_at_rst in [false, true] {
+        let mut t = Tracker::new(TrackerConfig {
+            headers_only: true,
+            summarize_all_ended: false,
+            refused_ends_at_rst: ends_at_rst,
+            ..TrackerConfig::default()
+        });
+        let mut verdicts = Vec::new();
+        let mut closed = 0;
+        for attempt in 0..3u32 {
+            let isn = 1000 + attempt * 7919;
+            let syn = TcpSpec::new(ip("127.0.0.1"), 40000, ip("127.0.0.1"), 7211, TcpFlags::SYN)
+                .seq(isn)
+                .ethernet();
+            let rst = TcpSpec::new(
+                ip("127.0.0.1"),
+                7211,
+                ip("127.0.0.1"),
+                40000,
+                TcpFlags::RST | TcpFlags::ACK,
+            )
+            .ack(isn + 1)
+            .ethernet();
+            for (k, f) in [syn, rst].iter().enumerate() {
+                let Outcome::Tcp(seg) = decode(rsthound::capture::LinkType::ETHERNET, f) else {
+                    panic!("not TCP");
+                };
+                let meta = SegMeta {
+                    ts: ts(1_763_730_942, u64::from(attempt) * 500_000 + k as u64 * 20),
+                    frame: u64::from(attempt) * 2 + k as u64 + 1,
+                    link_type: rsthound::capture::LinkType::ETHERNET,
+                    iface: 1,
+                    iface_name: Some("lo"),
+                    direction: None,
+                    ifindex: Some(1),
+                };
+                t.observe(&meta, &seg);
+                for e in t.drain() {
+                    match e {
+                        Event::Rst(r) => verdicts.push((r.verdict, r.conn.id)),
+                        Event::Closed(c) => {
+                            assert_eq!(c.conn_state, "REJ");
+                            closed += 1;
+                        }
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+            }
+            if ends_at_rst {
+                assert_eq!(t.tracked(), 0, "the refused attempt left the table");
+            }
+        }
+        let ids: Vec<u64> = verdicts.iter().map(|v| v.1).collect();
+        assert_eq!(ids, [1, 2, 3], "three attempts, three connections");
+        assert!(
+            verdicts.iter().all(|v| v.0 == Verdict::Refused),
+            "{verdicts:?}"
+        );
+        // Lingering: each attempt ends when the next SYN reuses the tuple (the last one
+        // lingers); ending at the RST: every attempt ended at once.
+        assert_eq!(closed, if ends_at_rst { 3 } else { 2 });
+    }
+}

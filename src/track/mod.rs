@@ -40,6 +40,13 @@ pub struct TrackerConfig {
     /// unanswered attempts (S0) are; the others end as a compact [`Event::Closed`] without
     /// allocation (what the RST lines and the findings need).
     pub summarize_all_ended: bool,
+    /// A refused attempt (SYN answered by RST, `REJ`) ends at its RST instead of lingering for
+    /// stragglers. Live capture sets it: a storm of refused connections then stays in a table
+    /// that holds only the attempts in flight, which halves the tracker's cost per RST (the
+    /// lingering records of a 200,000/s storm are cache misses on every new SYN). What it
+    /// gives up: a retransmission of the same SYN after the RST counts as a new attempt, and a
+    /// second RST to the same SYN is a stray.
+    pub refused_ends_at_rst: bool,
 }
 
 /// Bytes one tracked connection costs: its slot in the record slab (key and record) and its
@@ -75,6 +82,7 @@ impl Default for TrackerConfig {
             port_heuristic: true,
             headers_only: false,
             summarize_all_ended: true,
+            refused_ends_at_rst: false,
         }
     }
 }
@@ -625,7 +633,13 @@ impl Tracker {
             if !conn.restarts(&a.facts, now, &self.cfg) {
                 let id = update(conn, &a, false, &mut self.events);
                 if conn.closing() {
-                    self.table.move_to_closing(&key, i);
+                    if self.cfg.refused_ends_at_rst && conn.zeek.conn_state() == "REJ" {
+                        if let Some(c) = self.table.open.remove_at(&key, i) {
+                            self.end(&key, &c, false);
+                        }
+                    } else {
+                        self.table.move_to_closing(&key, i);
+                    }
                 }
                 return id;
             }
