@@ -165,6 +165,10 @@ impl Engine<'_> {
         prefix: Option<&str>,
         current: Option<(&Source<'_>, &[u8], u32)>,
     ) -> io::Result<()> {
+        // Most segments (a SYN, a FIN) produce no event: nothing to swap or render.
+        if !self.tracker.has_events() {
+            return Ok(());
+        }
         let mut events = std::mem::take(&mut self.events);
         self.tracker.take_events(&mut events);
         for ev in events.drain(..) {

@@ -594,6 +594,11 @@ impl Tracker {
         std::mem::swap(&mut self.events, into);
     }
 
+    /// Whether events wait to be taken.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     pub fn tracked(&self) -> usize {
         self.table.len()
     }
