@@ -1,7 +1,9 @@
 //! Opening a capture: a path or `-` for stdin, decompressed when its content (not its name) says
 //! gzip or zstd, with a byte counter for progress reporting. A plain (uncompressed), non-empty
-//! regular file is memory-mapped unless [`FileAccess::Read`] is asked for; everything else
-//! (stdin, FIFOs, devices, compressed files, files that cannot be mapped) is read with `read()`.
+//! regular file is memory-mapped unless [`FileAccess::Read`] is asked for (and then parsed in
+//! place, or read stretch by stretch with `pread()` where the mapping turns out slower: see
+//! `source.rs`); everything else (stdin, FIFOs, devices, compressed files, files that cannot be
+//! mapped) is read with `read()`.
 
 use super::CaptureError;
 use super::source::ByteSource;
@@ -34,7 +36,7 @@ pub struct Input {
     /// Bytes read so far from the underlying file (compressed bytes for compressed input; for a
     /// mapped file, updated every few MiB).
     pub consumed: Rc<Cell<u64>>,
-    /// Whether the file is memory-mapped.
+    /// Whether the file was memory-mapped (as opposed to read with `read()` throughout).
     pub mapped: bool,
 }
 
