@@ -66,6 +66,11 @@ pub enum Command {
         /// findings): the fastest pass over a very large capture.
         #[arg(long, conflicts_with_all = ["connections", "write"])]
         raw: bool,
+        /// Read files with read() instead of memory-mapping them. Mapping (the default for plain,
+        /// non-empty regular files) skips a copy; a file that shrinks while mapped is reported as
+        /// damaged, at the offset where its bytes went missing.
+        #[arg(long)]
+        no_mmap: bool,
     },
     /// Watch every interface live (loopback and interfaces created later included) and report
     /// RSTs and failed connections as they happen.
@@ -130,6 +135,7 @@ pub fn run(cli: Cli) -> i32 {
             write,
             max_conns,
             raw,
+            no_mmap,
         } => {
             if files.iter().filter(|f| *f == "-").count() > 1 {
                 eprintln!("rsthound: standard input (-) can be read only once");
@@ -144,6 +150,7 @@ pub fn run(cli: Cli) -> i32 {
                 max_conns,
                 services: None,
                 raw,
+                no_mmap,
             };
             let stdout = io::stdout();
             let mut out = stdout.lock();

@@ -1,7 +1,7 @@
 //! `rsthound read`: every RST in one or more capture files, classified and explained, the
 //! connection attempts that were never answered, and a ranked summary of what went wrong.
 
-use crate::capture::{CaptureError, CaptureReader, open_input};
+use crate::capture::{CaptureError, CaptureReader, FileAccess, open_input};
 use crate::decode::{Outcome, decode};
 use crate::engine::{Engine, OUT_CHUNK, Render, Setup, Written, push_findings, push_written};
 use crate::keep::Source;
@@ -35,6 +35,8 @@ pub struct ReadOptions {
     /// Only list RST segments, without tracking connections (no verdicts, no findings): the
     /// fastest way through a very large capture.
     pub raw: bool,
+    /// Read regular files with `read()` instead of memory-mapping them.
+    pub no_mmap: bool,
 }
 
 /// What a `read` run saw, for the summary and the exit code.
@@ -182,10 +184,15 @@ fn read_one(
     engine: &mut Engine<'_>,
     stats: &mut DecodeStats,
 ) -> Result<(), ReadError> {
-    let input = open_input(path)?;
+    let access = if opts.no_mmap {
+        FileAccess::Read
+    } else {
+        FileAccess::Mmap
+    };
+    let input = open_input(path, access)?;
     let progress = progress_bar(opts, input.size, name);
     let consumed = input.consumed.clone();
-    let mut reader = CaptureReader::new(input.reader)?;
+    let mut reader = CaptureReader::from_input(input)?;
     let prefix = multi.then_some(name);
     let mut frame = 0u64;
     let result = loop {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use rsthound::capture::{CaptureReader, open_input};
+use rsthound::capture::{CaptureReader, FileAccess, open_input};
 use rsthound::decode::{Outcome, decode, tcp_checksum_ok};
 use rsthound::track::{ConnSummary, Event, SegMeta, Tracker, TrackerConfig};
 use std::collections::{BTreeMap, HashMap};
@@ -33,8 +33,8 @@ fn parse_filter(f: &str) -> Option<Vec<u16>> {
 }
 
 fn track(path: &Path, b: &Baseline) -> Vec<ConnSummary> {
-    let input = open_input(&path.to_string_lossy()).unwrap();
-    let mut reader = CaptureReader::new(input.reader).unwrap();
+    let input = open_input(&path.to_string_lossy(), FileAccess::Mmap).unwrap();
+    let mut reader = CaptureReader::from_input(input).unwrap();
     let mut tracker = Tracker::new(TrackerConfig {
         port_heuristic: !b.bare,
         ..TrackerConfig::default()

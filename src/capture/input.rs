@@ -1,21 +1,43 @@
 //! Opening a capture: a path or `-` for stdin, decompressed when its content (not its name) says
-//! gzip or zstd, with a byte counter for progress reporting.
+//! gzip or zstd, with a byte counter for progress reporting. A plain (uncompressed), non-empty
+//! regular file is memory-mapped unless [`FileAccess::Read`] is asked for (and then parsed in
+//! place, or read stretch by stretch with `pread()` where the mapping turns out slower: see
+//! `source.rs`); everything else (stdin, FIFOs, devices, compressed files, files that cannot be
+//! mapped) is read with `read()`.
 
 use super::CaptureError;
+use super::source::ByteSource;
+use crate::sanitize::sanitize_text;
+use crate::sys::mmap::Mapping;
 use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Cursor, Read};
 use std::rc::Rc;
 
-/// An opened, decompressed byte stream and what we know about where it came from.
+/// How the bytes of a regular file reach the parser.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FileAccess {
+    /// Memory-map plain, non-empty regular files (no copy out of the page cache); `read()` the
+    /// rest.
+    #[default]
+    Mmap,
+    /// Always `read()` (`read --no-mmap`).
+    Read,
+}
+
+/// An opened, decompressed capture and what we know about where it came from; hand it to
+/// [`super::CaptureReader::from_input`].
 pub struct Input {
-    pub reader: Box<dyn Read>,
+    pub(crate) source: ByteSource,
     /// `Some("gzip")` / `Some("zstd")` when the content was compressed.
     pub compression: Option<&'static str>,
     /// Size of the underlying file, when it is a regular file.
     pub size: Option<u64>,
-    /// Bytes read so far from the underlying file (compressed bytes for compressed input).
+    /// Bytes read so far from the underlying file (compressed bytes for compressed input; for a
+    /// mapped file, updated every few MiB).
     pub consumed: Rc<Cell<u64>>,
+    /// Whether the file was memory-mapped (as opposed to read with `read()` throughout).
+    pub mapped: bool,
 }
 
 struct Counting<R> {
@@ -32,7 +54,7 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Opens `path` (`-` is standard input). Errors are one line, without the path.
-pub fn open_input(path: &str) -> Result<Input, CaptureError> {
+pub fn open_input(path: &str, access: FileAccess) -> Result<Input, CaptureError> {
     let consumed = Rc::new(Cell::new(0));
     let (raw, size): (Box<dyn Read>, Option<u64>) = if path == "-" {
         (Box::new(io::stdin()), None)
@@ -44,7 +66,24 @@ pub fn open_input(path: &str) -> Result<Input, CaptureError> {
         }
         let file =
             File::open(path).map_err(|e| CaptureError::new(0, format!("cannot open: {e}")))?;
+        // What was opened, not what the path named a moment before.
+        let meta = file.metadata().unwrap_or(meta);
         let size = meta.is_file().then_some(meta.len());
+        // A compressed file is left to the decoders, which read it from its start (nothing was
+        // read yet).
+        if access == FileAccess::Mmap
+            && let Some(len) = size.filter(|l| *l > 0)
+            && let Ok(map) = Mapping::map(&file, len, &sanitize_text(path.as_bytes(), 256))
+            && compression_of(&map[..map.len().min(4)]).is_none()
+        {
+            return Ok(Input {
+                source: ByteSource::file(map, file, consumed.clone()),
+                compression: None,
+                size,
+                consumed,
+                mapped: true,
+            });
+        }
         (Box::new(file), size)
     };
     let mut counted = Counting {
@@ -63,24 +102,32 @@ pub fn open_input(path: &str) -> Result<Input, CaptureError> {
     }
     let head = Cursor::new(magic[..have].to_vec());
     let stream = head.chain(counted);
-    let (reader, compression): (Box<dyn Read>, _) = match magic[..have] {
-        [0x1f, 0x8b, ..] => (
-            Box::new(flate2::read::MultiGzDecoder::new(stream)),
-            Some("gzip"),
-        ),
-        [0x28, 0xb5, 0x2f, 0xfd] => {
+    let compression = compression_of(&magic[..have]);
+    let reader: Box<dyn Read> = match compression {
+        Some("gzip") => Box::new(flate2::read::MultiGzDecoder::new(stream)),
+        Some(_) => {
             let dec = ruzstd::decoding::StreamingDecoder::new(stream)
                 .map_err(|e| CaptureError::new(0, format!("bad zstd stream: {e}")))?;
-            (Box::new(ZstdRead(dec)), Some("zstd"))
+            Box::new(ZstdRead(dec))
         }
-        _ => (Box::new(stream), None),
+        None => Box::new(stream),
     };
     Ok(Input {
-        reader,
+        source: ByteSource::new(reader),
         compression,
         size,
         consumed,
+        mapped: false,
     })
+}
+
+/// `Some("gzip")` / `Some("zstd")` when a stream starting with `magic` is compressed.
+fn compression_of(magic: &[u8]) -> Option<&'static str> {
+    match magic {
+        [0x1f, 0x8b, ..] => Some("gzip"),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Some("zstd"),
+        _ => None,
+    }
 }
 
 /// ruzstd reports its errors as `io::Error`s already; this wrapper only erases the type.
@@ -89,5 +136,38 @@ struct ZstdRead<R: Read>(ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding:
 impl<R: Read> Read for ZstdRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_nonempty_regular_files_are_mapped() {
+        let dir = std::env::temp_dir();
+        let pid = std::process::id();
+        let plain = dir.join(format!("rsthound-input-plain-{pid}.pcap"));
+        let gz = dir.join(format!("rsthound-input-gz-{pid}.pcap.gz"));
+        let empty = dir.join(format!("rsthound-input-empty-{pid}.pcap"));
+        std::fs::write(&plain, [0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]).unwrap();
+        std::fs::write(&gz, [0x1f, 0x8b, 8, 0, 0, 0]).unwrap();
+        std::fs::write(&empty, []).unwrap();
+        let mapped = |p: &std::path::Path, access| {
+            let i = open_input(p.to_str().unwrap(), access).unwrap();
+            (i.mapped, i.compression, i.size)
+        };
+        assert_eq!(mapped(&plain, FileAccess::Mmap), (true, None, Some(8)));
+        assert_eq!(mapped(&plain, FileAccess::Read), (false, None, Some(8)));
+        assert_eq!(
+            mapped(&gz, FileAccess::Mmap),
+            (false, Some("gzip"), Some(6))
+        );
+        assert_eq!(mapped(&empty, FileAccess::Mmap), (false, None, Some(0)));
+        let dev = std::path::Path::new("/dev/null");
+        assert_eq!(mapped(dev, FileAccess::Mmap), (false, None, None));
+        for p in [plain, gz, empty] {
+            std::fs::remove_file(p).unwrap();
+        }
     }
 }

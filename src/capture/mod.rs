@@ -1,6 +1,7 @@
 //! Capture files: format detection, decompression and streaming record readers for classic pcap
-//! and pcapng. Readers hand out borrowed [`Packet`]s from one reusable buffer, so memory does not
-//! grow with the file; every length field is checked against the block that holds it and against
+//! and pcapng. Readers hand out borrowed [`Packet`]s from one reusable buffer, or straight from a
+//! memory-mapped file whose pages are released behind the read position, so memory does not grow
+//! with the file; every length field is checked against the block that holds it and against
 //! [`MAX_RECORD_LEN`] before anything is read or allocated.
 
 mod error;
@@ -12,7 +13,7 @@ mod source;
 pub mod writer;
 
 pub use error::CaptureError;
-pub use input::{Input, open_input};
+pub use input::{FileAccess, Input, open_input};
 pub use linktype::LinkType;
 
 use crate::timestamp::Timestamp;
@@ -83,7 +84,15 @@ pub struct CaptureReader {
 impl CaptureReader {
     /// Detects the format from the first bytes and reads the file header.
     pub fn new(reader: Box<dyn Read>) -> Result<Self, CaptureError> {
-        let mut src = ByteSource::new(reader);
+        Self::from_source(ByteSource::new(reader))
+    }
+
+    /// A reader over an opened input (see [`open_input`]): mapped or read, decompressed.
+    pub fn from_input(input: Input) -> Result<Self, CaptureError> {
+        Self::from_source(input.source)
+    }
+
+    fn from_source(mut src: ByteSource) -> Result<Self, CaptureError> {
         let have = src.fill(4)?;
         if have == 0 {
             return Err(CaptureError::new(0, "empty file: not a capture"));

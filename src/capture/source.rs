@@ -1,11 +1,135 @@
-//! A refillable byte window over any reader: the one buffer every capture reader parses in place.
+//! The byte window every capture reader parses in place: a refillable buffer over any reader, or
+//! a regular file read through a memory mapping (no copy at all) where that is cheaper.
 
 use super::{CaptureError, MAX_RECORD_LEN};
+use crate::sys::mmap::{Mapping, minor_faults, prefetch};
+use std::cell::Cell;
+use std::fs::File;
 use std::io::{ErrorKind, Read};
+use std::os::unix::fs::FileExt;
+use std::rc::Rc;
 
 const INITIAL_BUF: usize = 1 << 20;
 
+/// A file source looks at the file every this many bytes: is it still as long, should the next
+/// stretch be read through the mapping or with `read()`, what can be released (see [`FileSource`]).
+const STEP: usize = 4 << 20;
+/// A mapped stretch that took more minor faults than this per [`STEP`] was mostly mapped in small
+/// pieces: the page cache holds that part of the file in small folios (it was written recently,
+/// in small writes), so every 4 KiB page costs a share of a fault (the kernel maps 64 KiB around
+/// each), a TLB entry and an unmap, and reading it with `read()` is faster (the kernel copies
+/// through its own huge-page mapping). A file read in from disk sits in 2 MiB folios, mapped
+/// whole: a fault or two per step. Measured: 2-3 faults per step for 2 MiB folios, 64-68 for
+/// small ones, about 33 for a step half and half (where the mapping still wins).
+const SMALL_PIECES_FAULTS: u64 = 48;
+/// After a stretch mapped in small pieces, this many steps are read with `read()` before the
+/// mapping is tried again.
+const READ_STEPS: u32 = 16;
+/// Mapped stretches are prefetched this far ahead of the read position, a little at a time: the
+/// parser then finds the next record headers in cache instead of waiting for memory at each one
+/// (a `read()` copy gets that for free, as the kernel has just written the buffer).
+const PREFETCH_AHEAD: usize = 4 << 10;
+const PREFETCH_CHUNK: usize = 1 << 10;
+
 pub(crate) struct ByteSource {
+    inner: Inner,
+}
+
+enum Inner {
+    Stream(Buffered),
+    File(FileSource),
+}
+
+impl ByteSource {
+    pub fn new(reader: Box<dyn Read>) -> Self {
+        ByteSource {
+            inner: Inner::Stream(Buffered {
+                reader,
+                buf: vec![0; INITIAL_BUF],
+                start: 0,
+                end: 0,
+                offset: 0,
+                eof: false,
+            }),
+        }
+    }
+
+    /// A source over the whole of `file`, mapped as `map`. `consumed` is kept near the read
+    /// position for progress reporting.
+    pub fn file(map: Mapping, file: File, consumed: Rc<Cell<u64>>) -> Self {
+        Self::file_with(map, file, consumed, Policy::Adaptive)
+    }
+
+    fn file_with(map: Mapping, file: File, consumed: Rc<Cell<u64>>, policy: Policy) -> Self {
+        let limit = map.len();
+        ByteSource {
+            inner: Inner::File(FileSource {
+                map,
+                file,
+                pos: 0,
+                ready: 0,
+                mode: Mode::Map,
+                policy,
+                buf: Vec::new(),
+                buf_at: 0,
+                limit,
+                released: 0,
+                prefetched: 0,
+                decided_at: None,
+                faults_at: 0,
+                read_steps_left: 0,
+                consumed,
+            }),
+        }
+    }
+
+    /// Tries to make `n` bytes available; returns how many are (less than `n` only at end of
+    /// stream). `n` must not exceed [`MAX_RECORD_LEN`] plus a header: callers check lengths first.
+    #[inline]
+    pub fn fill(&mut self, n: usize) -> Result<usize, CaptureError> {
+        match &mut self.inner {
+            Inner::Stream(b) => b.fill(n),
+            Inner::File(f) => f.fill(n),
+        }
+    }
+
+    /// The available bytes (at least what the last successful [`ByteSource::fill`] promised).
+    #[inline]
+    pub fn peek(&self) -> &[u8] {
+        match &self.inner {
+            Inner::Stream(b) => &b.buf[b.start..b.end],
+            Inner::File(f) => f.bytes(f.pos, f.ready),
+        }
+    }
+
+    /// Consumes `n` available bytes and returns them.
+    #[inline]
+    pub fn take(&mut self, n: usize) -> &[u8] {
+        match &mut self.inner {
+            Inner::Stream(b) => {
+                let s = b.start;
+                b.start += n;
+                b.offset += n as u64;
+                &b.buf[s..s + n]
+            }
+            Inner::File(f) => {
+                let s = f.pos;
+                f.pos += n;
+                f.bytes(s, s + n)
+            }
+        }
+    }
+
+    /// Stream offset of the next unread byte.
+    pub fn offset(&self) -> u64 {
+        match &self.inner {
+            Inner::Stream(b) => b.offset,
+            Inner::File(f) => f.pos as u64,
+        }
+    }
+}
+
+struct Buffered {
     reader: Box<dyn Read>,
     buf: Vec<u8>,
     start: usize,
@@ -15,22 +139,9 @@ pub(crate) struct ByteSource {
     eof: bool,
 }
 
-impl ByteSource {
-    pub fn new(reader: Box<dyn Read>) -> Self {
-        ByteSource {
-            reader,
-            buf: vec![0; INITIAL_BUF],
-            start: 0,
-            end: 0,
-            offset: 0,
-            eof: false,
-        }
-    }
-
-    /// Tries to make `n` bytes available; returns how many are (less than `n` only at end of
-    /// stream). `n` must not exceed [`MAX_RECORD_LEN`] plus a header: callers check lengths first.
+impl Buffered {
     #[inline]
-    pub fn fill(&mut self, n: usize) -> Result<usize, CaptureError> {
+    fn fill(&mut self, n: usize) -> Result<usize, CaptureError> {
         if self.end - self.start >= n {
             return Ok(n);
         }
@@ -64,22 +175,415 @@ impl ByteSource {
         }
         Ok((self.end - self.start).min(n))
     }
+}
 
+/// How a [`FileSource`] chooses between mapping and reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    /// Map, except after a stretch that mapped in small pieces (see [`SMALL_PIECES_FAULTS`]).
+    Adaptive,
+    /// Tests: always map.
+    #[cfg(test)]
+    Map,
+    /// Tests: map and read in turn, a step each.
+    #[cfg(test)]
+    Alternate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Bytes come straight from the mapping.
+    Map,
+    /// Bytes are copied into `buf` with `pread()`.
+    Read,
+}
+
+/// A regular file, read front to back through its mapping or, stretch by stretch, with `pread()`
+/// when the mapping turns out to be the slower way (see [`SMALL_PIECES_FAULTS`]). Either way it is
+/// read up to the length it had when it was opened. Every [`STEP`] bytes it
+///
+/// - checks that the file is still that long: a file that shrank ends the read with an error at
+///   the first record it cut, instead of a SIGBUS (a file that shrinks between two checks is caught
+///   by the SIGBUS handler in [`crate::sys::mmap`], which [`Mapping::fault`] reports);
+/// - releases the mapped pages already read, so memory does not grow with the file;
+/// - updates the progress counter, and chooses how to read the next stretch.
+struct FileSource {
+    map: Mapping,
+    file: File,
+    /// File offset of the next unread byte.
+    pos: usize,
+    /// `fill` hands out bytes up to here without another step (`pos <= ready`): from the mapping,
+    /// or from `buf`.
+    ready: usize,
+    mode: Mode,
+    policy: Policy,
+    /// [`Mode::Read`]: the file's bytes from `buf_at` to `ready`.
+    buf: Vec<u8>,
+    buf_at: usize,
+    /// The file's length as far as we know: the mapping's, or less once it is seen to shrink.
+    limit: usize,
+    /// Mapped pages before this have been released.
+    released: usize,
+    /// Mapped bytes before this have been prefetched.
+    prefetched: usize,
+    /// Where the read mode was last chosen, and the thread's minor faults then.
+    decided_at: Option<usize>,
+    faults_at: u64,
+    read_steps_left: u32,
+    consumed: Rc<Cell<u64>>,
+}
+
+impl FileSource {
     #[inline]
-    pub fn peek(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+    fn bytes(&self, from: usize, to: usize) -> &[u8] {
+        match self.mode {
+            Mode::Map => &self.map[from..to],
+            Mode::Read => &self.buf[from - self.buf_at..to - self.buf_at],
+        }
     }
 
-    /// Consumes `n` available bytes and returns them.
     #[inline]
-    pub fn take(&mut self, n: usize) -> &[u8] {
-        let s = self.start;
-        self.start += n;
-        self.offset += n as u64;
-        &self.buf[s..s + n]
+    fn fill(&mut self, n: usize) -> Result<usize, CaptureError> {
+        if self.ready - self.pos >= n {
+            match self.mode {
+                Mode::Read => return Ok(n),
+                Mode::Map => {
+                    if self.pos + PREFETCH_AHEAD > self.prefetched {
+                        self.prefetch();
+                    }
+                    if self.map.fault().is_none() {
+                        return Ok(n);
+                    }
+                }
+            }
+        }
+        self.step(n)
     }
 
-    pub fn offset(&self) -> u64 {
-        self.offset
+    #[inline(never)]
+    fn prefetch(&mut self) {
+        let from = self.prefetched.max(self.pos);
+        let to = (from + PREFETCH_CHUNK).min(self.ready);
+        if from < to {
+            prefetch(&self.map[from..to]);
+        }
+        self.prefetched = to.max(from);
+    }
+
+    #[cold]
+    fn step(&mut self, n: usize) -> Result<usize, CaptureError> {
+        if let Some(at) = self.map.fault() {
+            // Bytes at `at` were gone when something touched them: if the record there was
+            // already handed out, the error points at the damage, else at the record.
+            return Err(self.shrank((self.pos as u64).min(at)));
+        }
+        // A mapped stretch ends when its window is used up; a read one spans several refills.
+        if self
+            .decided_at
+            .is_none_or(|at| self.mode == Mode::Map || self.pos - at >= STEP)
+        {
+            self.choose_mode();
+            self.check_length()?;
+            if self.pos - self.released >= STEP {
+                self.map.release(self.released..self.pos);
+                self.released = self.pos;
+            }
+            self.consumed.set(self.pos as u64);
+        }
+        match self.mode {
+            Mode::Map => {
+                self.ready = self
+                    .pos
+                    .saturating_add(n.max(STEP))
+                    .min(self.limit)
+                    .max(self.pos);
+            }
+            Mode::Read => self.read_at_pos(n)?,
+        }
+        let have = self.ready - self.pos;
+        if have >= n {
+            Ok(n)
+        } else if self.limit < self.map.len() {
+            Err(self.shrank(self.pos as u64))
+        } else {
+            Ok(have)
+        }
+    }
+
+    /// Map or read the next stretch: a mapped stretch that faulted too often (small folios) is
+    /// followed by [`READ_STEPS`] read ones, then the mapping is tried again.
+    fn choose_mode(&mut self) {
+        let faults = minor_faults();
+        let next = match (self.decided_at, self.policy, self.mode) {
+            (None, ..) => Mode::Map,
+            #[cfg(test)]
+            (_, Policy::Map, _) => Mode::Map,
+            #[cfg(test)]
+            (_, Policy::Alternate, Mode::Map) => Mode::Read,
+            #[cfg(test)]
+            (_, Policy::Alternate, Mode::Read) => Mode::Map,
+            (Some(at), Policy::Adaptive, Mode::Map) => {
+                let bytes = (self.pos - at) as u64;
+                if faults.saturating_sub(self.faults_at) * STEP as u64 > SMALL_PIECES_FAULTS * bytes
+                {
+                    self.read_steps_left = READ_STEPS;
+                    Mode::Read
+                } else {
+                    Mode::Map
+                }
+            }
+            (Some(_), Policy::Adaptive, Mode::Read) => {
+                self.read_steps_left = self.read_steps_left.saturating_sub(1);
+                if self.read_steps_left == 0 {
+                    Mode::Map
+                } else {
+                    Mode::Read
+                }
+            }
+        };
+        if next != self.mode {
+            // Nothing is handed out across a switch: the next window starts at `pos`.
+            self.mode = next;
+            self.ready = self.pos;
+            self.prefetched = self.pos;
+        }
+        self.decided_at = Some(self.pos);
+        self.faults_at = faults;
+    }
+
+    /// Lowers `limit` if the file is now shorter.
+    fn check_length(&mut self) -> Result<(), CaptureError> {
+        match self.file.metadata() {
+            Ok(m) => {
+                if m.len() < self.limit as u64 {
+                    self.limit = m.len() as usize;
+                }
+                Ok(())
+            }
+            Err(e) => Err(CaptureError::io(self.pos as u64, &e)),
+        }
+    }
+
+    /// [`Mode::Read`]: reads from `pos` into `buf`, at least `n` bytes unless the file ends.
+    fn read_at_pos(&mut self, n: usize) -> Result<(), CaptureError> {
+        let want = INITIAL_BUF.max(n).min(self.limit.saturating_sub(self.pos));
+        if self.buf.len() < want {
+            self.buf.resize(want.next_power_of_two(), 0);
+        }
+        let mut got = 0;
+        while got < want {
+            match self
+                .file
+                .read_at(&mut self.buf[got..want], (self.pos + got) as u64)
+            {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(CaptureError::io((self.pos + got) as u64, &e)),
+            }
+        }
+        self.buf_at = self.pos;
+        self.ready = self.pos + got;
+        if got < want {
+            // The file ended early: it shrank.
+            self.check_length()?;
+        }
+        Ok(())
+    }
+
+    /// The error for a file that shrank (or whose mapped bytes could not be read) while being
+    /// read. `at` is the record that needed the missing bytes, or the first byte found missing;
+    /// the offset reported is never past the file's new end.
+    fn shrank(&self, at: u64) -> CaptureError {
+        let was = self.map.len();
+        match self.file.metadata() {
+            Ok(m) if m.len() < was as u64 => CaptureError::new(
+                at.min(m.len()),
+                format!(
+                    "the file shrank from {was} to {} bytes while it was being read (memory-mapped); rerun with --no-mmap",
+                    m.len()
+                ),
+            ),
+            _ => CaptureError::new(
+                at,
+                "the file changed while it was being read (memory-mapped): these bytes could no \
+                 longer be read; rerun with --no-mmap",
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::writer::PcapWriter;
+    use crate::capture::{CaptureReader, LinkType};
+    use crate::timestamp::Timestamp;
+    use std::path::PathBuf;
+    use std::process::Command;
+
+    /// Frames of 40 to 1,439 bytes, each starting with its index.
+    fn frames(n: u32) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| {
+                let len = 40 + (i as usize * 37) % 1400;
+                let mut f: Vec<u8> = (0..len).map(|j| (j as u32 ^ i) as u8).collect();
+                f[..4].copy_from_slice(&i.to_le_bytes());
+                f
+            })
+            .collect()
+    }
+
+    /// A pcap of `frames`, and the file offset where each record starts.
+    fn pcap(frames: &[Vec<u8>]) -> (Vec<u8>, Vec<usize>) {
+        let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET, 65535).unwrap();
+        let mut starts = Vec::new();
+        let mut at = 24;
+        for (i, f) in frames.iter().enumerate() {
+            starts.push(at);
+            at += 16 + f.len();
+            w.write_packet(Timestamp::from_parts(i as i64, 0, 9), f, f.len() as u32)
+                .unwrap();
+        }
+        (w.into_inner(), starts)
+    }
+
+    fn temp(tag: &str, data: &[u8]) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("rsthound-src-{tag}-{}", std::process::id()));
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+
+    fn mapped(path: &PathBuf, policy: Policy) -> (CaptureReader, Rc<Cell<u64>>) {
+        let file = File::open(path).unwrap();
+        let len = file.metadata().unwrap().len();
+        let map = Mapping::map(&file, len, "test").unwrap();
+        let consumed = Rc::new(Cell::new(0));
+        let src = ByteSource::file_with(map, file, consumed.clone(), policy);
+        (CaptureReader::from_source(src).unwrap(), consumed)
+    }
+
+    /// Reads to the end or the first error: the packets' bytes, and the error.
+    fn drain(r: &mut CaptureReader) -> (Vec<Vec<u8>>, Option<CaptureError>) {
+        let mut out = Vec::new();
+        loop {
+            match r.next_packet() {
+                Ok(Some(p)) => out.push(p.data.to_vec()),
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    fn truncate(path: &PathBuf, len: usize) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(len as u64)
+            .unwrap();
+    }
+
+    #[test]
+    fn mapping_reading_and_switching_between_them_give_the_same_packets() {
+        let want = frames(20_000); // about 15 MB: several steps
+        let (data, _) = pcap(&want);
+        let p = temp("same", &data);
+        for policy in [Policy::Map, Policy::Alternate, Policy::Adaptive] {
+            let (mut r, consumed) = mapped(&p, policy);
+            let (got, err) = drain(&mut r);
+            assert!(err.is_none(), "{policy:?}: {err:?}");
+            assert!(got == want, "{policy:?}: packets differ");
+            assert_eq!(r.offset(), data.len() as u64);
+            assert!(
+                consumed.get() > (data.len() - 2 * STEP) as u64,
+                "{policy:?}"
+            );
+        }
+        let mut r = CaptureReader::new(Box::new(File::open(&p).unwrap())).unwrap();
+        assert!(drain(&mut r).0 == want);
+        std::fs::remove_file(p).unwrap();
+    }
+
+    /// Shrinking beyond the current window: seen at the next step (fstat, or a short pread),
+    /// before any byte past the new end is touched.
+    #[test]
+    fn a_file_that_shrinks_ahead_of_the_reader_ends_with_an_error_at_the_cut() {
+        let want = frames(20_000);
+        let (data, starts) = pcap(&want);
+        let k = starts.iter().position(|s| *s > 9_000_000).unwrap();
+        for policy in [Policy::Map, Policy::Alternate] {
+            let p = temp(&format!("ahead-{policy:?}"), &data);
+            let (mut r, _) = mapped(&p, policy);
+            for _ in 0..100 {
+                r.next_packet().unwrap().unwrap();
+            }
+            truncate(&p, starts[k]);
+            let (got, err) = drain(&mut r);
+            assert_eq!(got.len() + 100, k, "{policy:?}");
+            assert!(got[..] == want[100..k], "{policy:?}");
+            let err = err.expect("an error");
+            assert_eq!(err.offset, starts[k] as u64, "{policy:?}");
+            assert_eq!(
+                err.message,
+                format!(
+                    "the file shrank from {} to {} bytes while it was being read (memory-mapped); rerun with --no-mmap",
+                    data.len(),
+                    starts[k]
+                )
+            );
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+
+    /// Shrinking inside the window being parsed: the bytes past the new end within its last page
+    /// read as zeros (as they would for any reader of a mapped file), the page after it raises
+    /// SIGBUS, which the handler turns into zero pages and a recorded fault, and the reader stops
+    /// with the same error. Run in a child process: were the handler wrong, SIGBUS would kill it,
+    /// not the test harness.
+    #[test]
+    fn a_file_that_shrinks_under_the_reader_ends_with_an_error_at_the_cut() {
+        const NAME: &str = "capture::source::tests::a_file_that_shrinks_under_the_reader_ends_with_an_error_at_the_cut";
+        if std::env::var_os("RSTHOUND_SOURCE_CHILD").is_none() {
+            let out = Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+                .env("RSTHOUND_SOURCE_CHILD", "1")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "child: {:?}\n{text}", out.status);
+            assert!(text.contains("child: done"), "{text}");
+            return;
+        }
+        let want = frames(5_000); // about 3.6 MB: inside the first window
+        let (data, starts) = pcap(&want);
+        assert!(data.len() < STEP);
+        let k = starts.iter().position(|s| *s > 2_000_000).unwrap();
+        let p = temp("under", &data);
+        let (mut r, _) = mapped(&p, Policy::Map);
+        for _ in 0..100 {
+            r.next_packet().unwrap().unwrap();
+        }
+        truncate(&p, starts[k]);
+        let (got, err) = drain(&mut r);
+        assert!(got[..k - 100] == want[100..k]);
+        // What the reader made of the zeros between the cut and the end of its page: empty
+        // records (16 zero bytes each), at most a page's worth.
+        assert!(got[k - 100..].iter().all(|f| f.is_empty()));
+        assert!(got.len() - (k - 100) <= 4096 / 16);
+        let err = err.expect("an error");
+        assert_eq!(err.offset, starts[k] as u64);
+        assert!(
+            err.message.starts_with(&format!(
+                "the file shrank from {} to {} bytes",
+                data.len(),
+                starts[k]
+            )),
+            "{}",
+            err.message
+        );
+        std::fs::remove_file(p).unwrap();
+        println!("child: done");
     }
 }

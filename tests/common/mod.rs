@@ -88,12 +88,18 @@ pub fn rsthound(args: &[&str], stdin: Option<&[u8]>) -> Output {
     });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    if let Some(data) = stdin {
-        use std::io::Write;
-        let mut si = child.stdin.take().unwrap();
-        si.write_all(data).unwrap();
-    }
-    child.wait_with_output().unwrap()
+    std::thread::scope(|s| {
+        if let Some(data) = stdin {
+            use std::io::Write;
+            let mut si = child.stdin.take().unwrap();
+            // From another thread: with a large input and output, rsthound waits for its output
+            // to be read while we would be waiting for it to take more input.
+            s.spawn(move || {
+                let _ = si.write_all(data);
+            });
+        }
+        child.wait_with_output().unwrap()
+    })
 }
 
 pub fn stdout(o: &Output) -> String {
