@@ -403,7 +403,6 @@ pub fn write_storm_text(
     if let Some(p) = prefix {
         write!(out, "{p}: ")?;
     }
-    let at = Timestamp::from_nanos(s.second.saturating_mul(1_000_000_000), 0);
     let hosts = match (s.peers, s.peers_saturated) {
         (n, true) => format!("more than {n} hosts"),
         (1, false) => "1 host".to_string(),
@@ -412,7 +411,7 @@ pub fn write_storm_text(
     writeln!(
         out,
         "{} storm: {} more RSTs from {} ({}) to {hosts} in this second, not shown one by one ({} were)",
-        at.time_of_day(),
+        s.second_start().time_of_day(),
         s.suppressed,
         s.from,
         s.verdict.as_str(),
@@ -440,7 +439,7 @@ pub fn write_storm_json(out: &mut Vec<u8>, s: &crate::storm::StormLine) -> io::R
     }
     let j = StormJson {
         kind: "rst_storm",
-        second: Timestamp::from_nanos(s.second.saturating_mul(1_000_000_000), 0),
+        second: s.second_start(),
         from: Shown(s.from),
         src: s.from.ip,
         sport: s.from.port,

@@ -50,6 +50,24 @@ struct Tally {
     last: Timestamp,
 }
 
+impl StormLine {
+    /// The start of the second the counts cover.
+    pub fn second_start(&self) -> Timestamp {
+        Timestamp::from_nanos(self.second.saturating_mul(1_000_000_000), 0)
+    }
+}
+
+/// What storm mode did over a whole run, for the summary.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StormStats {
+    /// RSTs not shown one by one.
+    pub suppressed: u64,
+    /// Storm lines produced.
+    pub lines: u64,
+    /// RSTs shown in full because the key table was full.
+    pub overflow: u64,
+}
+
 /// Decides, per RST, whether it gets its own line; collects the counts of those that do not.
 #[derive(Debug)]
 pub struct StormGate {
@@ -58,12 +76,7 @@ pub struct StormGate {
     /// The second being counted.
     second: Option<i64>,
     keys: HashMap<(Endpoint, Verdict), Tally>,
-    /// RSTs shown in full because the key table was full.
-    pub overflow: u64,
-    /// RSTs not shown one by one, over the whole run.
-    pub suppressed: u64,
-    /// Storm lines produced over the whole run.
-    pub lines: u64,
+    pub stats: StormStats,
 }
 
 impl StormGate {
@@ -72,9 +85,7 @@ impl StormGate {
             limit,
             second: None,
             keys: HashMap::default(),
-            overflow: 0,
-            suppressed: 0,
-            lines: 0,
+            stats: StormStats::default(),
         }
     }
 
@@ -110,7 +121,7 @@ impl StormGate {
         let tally = match self.keys.get_mut(&(from, verdict)) {
             Some(t) => t,
             None if full => {
-                self.overflow += 1;
+                self.stats.overflow += 1;
                 return true;
             }
             None => self.keys.entry((from, verdict)).or_insert(Tally {
@@ -141,7 +152,7 @@ impl StormGate {
             tally.last = tally.last.max(ts);
         }
         tally.suppressed += 1;
-        self.suppressed += 1;
+        self.stats.suppressed += 1;
         false
     }
 
@@ -186,7 +197,7 @@ impl StormGate {
                 .cmp(&a.suppressed)
                 .then_with(|| (a.from, a.verdict).cmp(&(b.from, b.verdict)))
         });
-        self.lines += (due.len() - start) as u64;
+        self.stats.lines += (due.len() - start) as u64;
     }
 }
 
@@ -219,7 +230,7 @@ mod tests {
         }
         g.finish(&mut due);
         assert!(due.is_empty());
-        assert_eq!(g.suppressed, 0);
+        assert_eq!(g.stats.suppressed, 0);
     }
 
     #[test]
@@ -259,7 +270,7 @@ mod tests {
         assert_eq!(due[0].second, 100);
         assert_eq!(due[1].from, other);
         assert_eq!((due[1].shown, due[1].suppressed, due[1].peers), (2, 3, 1));
-        assert_eq!(g.suppressed, 1001);
+        assert_eq!(g.stats.suppressed, 1001);
         let total: u64 = due.iter().map(|l| l.suppressed).sum::<u64>() + u64::from(shown);
         assert_eq!(total, 1005, "shown plus suppressed is every RST");
     }
@@ -311,7 +322,7 @@ mod tests {
             let e = Endpoint { ip: c, port };
             assert!(g.admit(at(1, 0), e, Verdict::Refused, c, &mut due));
         }
-        assert_eq!(g.overflow, 10);
+        assert_eq!(g.stats.overflow, 10);
         let extra = Endpoint {
             ip: c,
             port: MAX_KEYS as u16 + 5,
@@ -320,7 +331,7 @@ mod tests {
             g.admit(at(1, 1), extra, Verdict::Refused, c, &mut due),
             "an unkept key is shown"
         );
-        assert_eq!(g.overflow, 11);
+        assert_eq!(g.stats.overflow, 11);
     }
 }
 

@@ -17,6 +17,7 @@ use crate::live::{FrameSource, InterfaceSource, RingSource};
 use crate::sanitize::sanitize_text;
 use crate::services::Services;
 use crate::stats::DecodeStats;
+use crate::storm::StormStats;
 use crate::sys::packet::{PacketRing, RingConfig};
 use crate::timestamp::Timestamp;
 use crate::track::{SegMeta, TrackerConfig, TrackerStats};
@@ -66,11 +67,8 @@ pub struct WatchReport {
     pub kernel_packets: u64,
     /// Frames the kernel had to drop: the ring was full.
     pub kernel_drops: u64,
-    /// Storm mode: RSTs counted in storm lines instead of shown one by one, and those lines.
-    pub storm_suppressed: u64,
-    pub storm_lines: u64,
-    /// RSTs shown one by one because storm mode's key table was full.
-    pub storm_overflow: u64,
+    /// What storm mode counted instead of showing.
+    pub storm: StormStats,
     /// Frames on interfaces outside `-i`.
     pub other_interfaces: u64,
     /// Loopback's outgoing copies that got past the kernel filter anyway (should stay 0).
@@ -499,9 +497,7 @@ fn finish(mut s: Session<'_>) -> WatchReport {
     let mut report = s.report;
     report.tracker = s.engine.tracker.stats.clone();
     report.unanswered = s.engine.unanswered;
-    report.storm_suppressed = s.engine.storm.suppressed;
-    report.storm_lines = s.engine.storm.lines;
-    report.storm_overflow = s.engine.storm.overflow;
+    report.storm = s.engine.storm.stats;
     report.watched = s
         .ifaces
         .watched_names()
@@ -544,16 +540,16 @@ pub fn summary(r: &WatchReport) -> String {
             ""
         }
     ));
-    if r.storm_suppressed > 0 {
+    if r.storm.suppressed > 0 {
         text.push_str(&format!(
             "  storm mode: {} RSTs were counted in {} storm lines instead of shown one by one (--storm-limit 0 shows every RST)\n",
-            r.storm_suppressed, r.storm_lines
+            r.storm.suppressed, r.storm.lines
         ));
     }
-    if r.storm_overflow > 0 {
+    if r.storm.overflow > 0 {
         text.push_str(&format!(
             "  storm mode: {} RSTs from too many different endpoints in one second were shown one by one\n",
-            r.storm_overflow
+            r.storm.overflow
         ));
     }
     if r.other_interfaces > 0 {
