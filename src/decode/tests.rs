@@ -134,6 +134,15 @@ fn undecodable(link: LinkType, frame: &[u8]) -> Undecodable {
     }
 }
 
+#[track_caller]
+fn assert_malformed(link: LinkType, frame: &[u8]) {
+    let u = undecodable(link, frame);
+    assert!(
+        matches!(u, Undecodable::Malformed(_)),
+        "expected Malformed, got {u:?}"
+    );
+}
+
 fn encaps(seg: &TcpSegment<'_>) -> Vec<Encap> {
     seg.ctx.encaps().collect()
 }
@@ -610,10 +619,7 @@ fn aruba_gre_carrying_80211() {
 #[test]
 fn gre_source_routing_is_malformed() {
     let gre = cat(&[&[0x40, 0x00, 0x08, 0x00], &[0; 4], &rst4().ip_packet()]);
-    assert!(matches!(
-        undecodable(LinkType::RAW, &outer4(47, &gre)),
-        Undecodable::Malformed(_)
-    ));
+    assert_malformed(LinkType::RAW, &outer4(47, &gre));
 }
 
 #[test]
@@ -928,30 +934,21 @@ fn truncated_everything_else_is_undecodable_not_a_panic() {
 fn ipv4_ihl_below_5_is_malformed() {
     let mut ip = rst4().ip_packet();
     ip[0] = 0x44;
-    assert!(matches!(
-        undecodable(LinkType::RAW, &ip),
-        Undecodable::Malformed(_)
-    ));
+    assert_malformed(LinkType::RAW, &ip);
 }
 
 #[test]
 fn ip_version_neither_4_nor_6_is_malformed() {
     let mut ip = rst4().ip_packet();
     ip[0] = 0x55;
-    assert!(matches!(
-        undecodable(LinkType::RAW, &ip),
-        Undecodable::Malformed(_)
-    ));
+    assert_malformed(LinkType::RAW, &ip);
 }
 
 #[test]
 fn tcp_data_offset_below_5_is_malformed() {
     let mut ip = rst4().ip_packet();
     ip[20 + 12] = 0x40; // data offset 4
-    assert!(matches!(
-        undecodable(LinkType::RAW, &ip),
-        Undecodable::Malformed(_)
-    ));
+    assert_malformed(LinkType::RAW, &ip);
 }
 
 #[test]
@@ -1001,10 +998,7 @@ fn ipv4_total_length_below_header_is_malformed() {
     let mut ip = rst4().ip_packet();
     ip[2] = 0;
     ip[3] = 12;
-    assert!(matches!(
-        undecodable(LinkType::RAW, &ip),
-        Undecodable::Malformed(_)
-    ));
+    assert_malformed(LinkType::RAW, &ip);
 }
 
 // ---------------------------------------------------------------------------------------------
