@@ -126,6 +126,24 @@ impl Engine<'_> {
         })
     }
 
+    /// [`Engine::open`] for a command: the error line goes to `err` (after `rsthound: `) and
+    /// into `errors`, and there is no engine.
+    pub fn open_or_report<'o>(
+        setup: Setup<'_>,
+        out: &'o mut dyn Write,
+        err: &mut dyn Write,
+        errors: &mut Vec<String>,
+    ) -> Option<Engine<'o>> {
+        match Engine::open(setup, out) {
+            Ok(e) => Some(e),
+            Err(line) => {
+                let _ = writeln!(err, "rsthound: {line}");
+                errors.push(line);
+                None
+            }
+        }
+    }
+
     /// Finishes the `--write` file, if there is one: what it holds, or the error line.
     pub fn close_write(&mut self) -> Option<Result<Written, String>> {
         let (keeper, path) = self.keeper.take()?;

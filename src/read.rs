@@ -99,13 +99,8 @@ pub fn read_files(
         // A capture is read to be searched: every RST gets its line.
         storm_limit: 0,
     };
-    let mut engine = match Engine::open(setup, out) {
-        Ok(e) => e,
-        Err(line) => {
-            let _ = writeln!(err, "rsthound: {line}");
-            report.errors.push(line);
-            return report;
-        }
+    let Some(mut engine) = Engine::open_or_report(setup, out, err, &mut report.errors) else {
+        return report;
     };
     report.max_conns = engine.max_conns;
     let multi = paths.len() > 1;

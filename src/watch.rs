@@ -336,13 +336,8 @@ pub fn watch(
         },
         storm_limit: opts.storm_limit,
     };
-    let engine = match Engine::open(setup, out) {
-        Ok(e) => e,
-        Err(line) => {
-            let _ = writeln!(err, "rsthound: {line}");
-            report.errors.push(line);
-            return report;
-        }
+    let Some(engine) = Engine::open_or_report(setup, out, err, &mut report.errors) else {
+        return report;
     };
     report.max_conns = engine.max_conns;
     let mut s = Session {
