@@ -338,7 +338,7 @@ pub fn write_raw_text(
     let text = payload_text(seg);
     let line = SegLine {
         ts: p.ts,
-        iface: p.iface_name,
+        iface: p.iface_name.map(|n| &**n),
         ifindex: seg.ctx.ifindex,
         direction: p.direction.or(seg.ctx.direction),
         from: Endpoint::source(seg),
@@ -370,7 +370,7 @@ pub fn write_raw_json(
         "file": file,
         "frame": frame,
         "link_type": p.link_type.to_string(),
-        "interface": p.iface_name,
+        "interface": p.iface_name.map(|n| &**n),
         "ifindex": seg.ctx.ifindex,
         "direction": p.direction.or(seg.ctx.direction).map(dir_word),
         "ip_version": if seg.src.is_ipv4() { 4 } else { 6 },

@@ -229,7 +229,7 @@ fn read_one(
                 file: file_no,
                 iface: packet.iface,
                 link_type: packet.link_type,
-                name: packet.iface_name,
+                name: packet.iface_name.map(|n| &**n),
             };
             engine
                 .segment(&meta, seg, &src, packet.data, packet.orig_len, name, prefix)

@@ -373,34 +373,143 @@ pub struct Report {
     healthy: u64,
     unanswered: u64,
     kept_talking: u64,
-    by_kind: BTreeMap<Kind, Group>,
+    by_kind: Groups<Kind>,
     /// Keyed by the endpoint that resets (for unanswered attempts: the silent destination).
-    by_endpoint: BTreeMap<(Endpoint, Kind), Group>,
+    by_endpoint: Groups<(Endpoint, Kind)>,
     /// Keyed by the connection's responder port; the other side is the client.
-    by_service: BTreeMap<(u16, Kind), Group>,
+    by_service: Groups<(u16, Kind)>,
     /// Keyed by the host that received the RSTs (for unanswered attempts: the client).
-    by_peer: BTreeMap<(IpAddr, Kind), Group>,
+    by_peer: Groups<(IpAddr, Kind)>,
     healthy_by_endpoint: BTreeMap<Endpoint, Tally>,
     healthy_by_port: BTreeMap<u16, Tally>,
     kept_by_sender: BTreeMap<Endpoint, Tally>,
     /// RSTs per second of capture time.
-    seconds: BTreeMap<i64, u64>,
+    seconds: PerSecond,
     overflow: Overflow,
 }
 
-/// The group for `key`, unless the table is full (then the overflow counter counts the event).
-fn slot<'a, K: Ord>(
-    map: &'a mut BTreeMap<K, Group>,
-    key: K,
-    ts: Timestamp,
-    cap: usize,
-    dropped: &mut u64,
-) -> Option<&'a mut Group> {
-    if map.len() >= cap && !map.contains_key(&key) {
-        *dropped += 1;
-        return None;
+/// Groups by key, in key order, with the last key used remembered: in a storm one endpoint,
+/// port and peer take event after event, and each then costs a comparison instead of a walk
+/// down the tree. (Groups live in a vector the ordered index points into, so that the
+/// remembered one can be reached without a lookup.)
+#[derive(Debug, Clone)]
+struct Groups<K> {
+    index: BTreeMap<K, u32>,
+    groups: Vec<Group>,
+    last: Option<(K, u32)>,
+}
+
+impl<K: Ord + Copy> Groups<K> {
+    fn new() -> Self {
+        Groups {
+            index: BTreeMap::new(),
+            groups: Vec::new(),
+            last: None,
+        }
     }
-    Some(map.entry(key).or_insert_with(|| Group::new(ts)))
+
+    /// The group for `key`; a new one starts at `ts`.
+    fn entry(&mut self, key: K, ts: Timestamp) -> &mut Group {
+        let i = match self.last {
+            Some((k, i)) if k == key => i,
+            _ => *self.index.entry(key).or_insert_with(|| {
+                self.groups.push(Group::new(ts));
+                (self.groups.len() - 1) as u32
+            }),
+        };
+        self.last = Some((key, i));
+        &mut self.groups[i as usize]
+    }
+
+    /// [`Groups::entry`], unless `key` is new and the table already holds `cap` keys (then
+    /// `dropped` counts the event).
+    fn slot(&mut self, key: K, ts: Timestamp, cap: usize, dropped: &mut u64) -> Option<&mut Group> {
+        let last = matches!(self.last, Some((k, _)) if k == key);
+        if !last && self.index.len() >= cap && !self.index.contains_key(&key) {
+            *dropped += 1;
+            return None;
+        }
+        Some(self.entry(key, ts))
+    }
+
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn get(&self, key: &K) -> Option<&Group> {
+        self.index.get(key).map(|&i| &self.groups[i as usize])
+    }
+
+    /// Groups in key order.
+    fn iter(&self) -> impl Iterator<Item = (&K, &Group)> {
+        self.index
+            .iter()
+            .map(|(k, &i)| (k, &self.groups[i as usize]))
+    }
+}
+
+impl<'a, K: Ord + Copy> IntoIterator for &'a Groups<K> {
+    type Item = (&'a K, &'a Group);
+    type IntoIter = Box<dyn Iterator<Item = (&'a K, &'a Group)> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+/// RSTs per second of capture time, at most `max` seconds (the RSTs of the others are counted
+/// as dropped). The current second's RSTs are counted on the side and added to its entry when
+/// another second begins, so that an RST costs an addition, not a lookup; which seconds have an
+/// entry is decided at once, so the table's size and the drop count are always exact.
+#[derive(Debug, Clone, Default)]
+struct PerSecond {
+    table: BTreeMap<i64, u64>,
+    /// The second being counted, its RSTs not yet in the table, and whether it has an entry.
+    cur: Option<(i64, u64, bool)>,
+}
+
+impl PerSecond {
+    fn add(&mut self, sec: i64, max: usize, dropped: &mut u64) {
+        if let Some((s, n, kept)) = &mut self.cur
+            && *s == sec
+        {
+            if *kept {
+                *n = n.saturating_add(1);
+            } else {
+                *dropped += 1;
+            }
+            return;
+        }
+        self.settle();
+        let kept = self.table.len() < max || self.table.contains_key(&sec);
+        if kept {
+            self.table.entry(sec).or_insert(0);
+        } else {
+            *dropped += 1;
+        }
+        self.cur = Some((sec, u64::from(kept), kept));
+    }
+
+    /// Adds the current second's count to its entry.
+    fn settle(&mut self) {
+        if let Some((sec, n, true)) = self.cur.take()
+            && let Some(e) = self.table.get_mut(&sec)
+        {
+            *e = e.saturating_add(n);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// (second, RSTs) in time order.
+    fn iter(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
+        let cur = self.cur.filter(|c| c.2);
+        self.table.iter().map(move |(&sec, &n)| match cur {
+            Some((s, pending, _)) if s == sec => (sec, n.saturating_add(pending)),
+            _ => (sec, n),
+        })
+    }
 }
 
 fn tally<K: Ord>(
@@ -444,14 +553,14 @@ impl Report {
             healthy: 0,
             unanswered: 0,
             kept_talking: 0,
-            by_kind: BTreeMap::new(),
-            by_endpoint: BTreeMap::new(),
-            by_service: BTreeMap::new(),
-            by_peer: BTreeMap::new(),
+            by_kind: Groups::new(),
+            by_endpoint: Groups::new(),
+            by_service: Groups::new(),
+            by_peer: Groups::new(),
             healthy_by_endpoint: BTreeMap::new(),
             healthy_by_port: BTreeMap::new(),
             kept_by_sender: BTreeMap::new(),
-            seconds: BTreeMap::new(),
+            seconds: PerSecond::default(),
             overflow: Overflow::default(),
         }
     }
@@ -471,22 +580,18 @@ impl Report {
         let ts = ev.ts;
         let cap = self.limits.max_keys;
         let b = &mut self.budget;
-        let g = self.by_kind.entry(kind).or_insert_with(|| Group::new(ts));
+        let g = self.by_kind.entry(kind, ts);
         g.record(ts, ev.to, b);
         g.from_orig += u64::from(ev.from_orig);
-        if let Some(g) = slot(
-            &mut self.by_endpoint,
-            (ev.from, kind),
-            ts,
-            cap,
-            &mut self.overflow.by_endpoint,
-        ) {
+        if let Some(g) =
+            self.by_endpoint
+                .slot((ev.from, kind), ts, cap, &mut self.overflow.by_endpoint)
+        {
             g.record(ts, ev.to, b);
             g.from_orig += u64::from(ev.from_orig);
             g.sample(ts, &ev.evidence);
         }
-        if let Some(g) = slot(
-            &mut self.by_service,
+        if let Some(g) = self.by_service.slot(
             (ev.conn.resp.port, kind),
             ts,
             cap,
@@ -495,23 +600,18 @@ impl Report {
             g.record(ts, ev.conn.orig, b);
             g.from_orig += u64::from(ev.from_orig);
         }
-        if let Some(g) = slot(
-            &mut self.by_peer,
-            (ev.to.ip, kind),
-            ts,
-            cap,
-            &mut self.overflow.by_peer,
-        ) {
+        if let Some(g) = self
+            .by_peer
+            .slot((ev.to.ip, kind), ts, cap, &mut self.overflow.by_peer)
+        {
             g.record(ts, ev.from, b);
             g.from_orig += u64::from(ev.from_orig);
         }
-        let sec = ts.secs();
-        if self.seconds.len() >= self.limits.max_seconds && !self.seconds.contains_key(&sec) {
-            self.overflow.seconds += 1;
-        } else {
-            let n = self.seconds.entry(sec).or_insert(0);
-            *n = n.saturating_add(1);
-        }
+        self.seconds.add(
+            ts.secs(),
+            self.limits.max_seconds,
+            &mut self.overflow.seconds,
+        );
         self.overflow.distinct = self.budget.refused;
     }
 
@@ -530,22 +630,18 @@ impl Report {
                 let ts = c.start;
                 let syns = u64::from(c.syns.max(1));
                 let b = &mut self.budget;
-                let g = self.by_kind.entry(kind).or_insert_with(|| Group::new(ts));
+                let g = self.by_kind.entry(kind, ts);
                 g.record(ts, c.orig, b);
                 g.syns = g.syns.saturating_add(syns);
-                if let Some(g) = slot(
-                    &mut self.by_endpoint,
-                    (c.resp, kind),
-                    ts,
-                    cap,
-                    &mut self.overflow.by_endpoint,
-                ) {
+                if let Some(g) =
+                    self.by_endpoint
+                        .slot((c.resp, kind), ts, cap, &mut self.overflow.by_endpoint)
+                {
                     g.record(ts, c.orig, b);
                     g.syns = g.syns.saturating_add(syns);
                     g.sample(ts, &c.fate());
                 }
-                if let Some(g) = slot(
-                    &mut self.by_service,
+                if let Some(g) = self.by_service.slot(
                     (c.resp.port, kind),
                     ts,
                     cap,
@@ -554,13 +650,10 @@ impl Report {
                     g.record(ts, c.orig, b);
                     g.syns = g.syns.saturating_add(syns);
                 }
-                if let Some(g) = slot(
-                    &mut self.by_peer,
-                    (c.orig.ip, kind),
-                    ts,
-                    cap,
-                    &mut self.overflow.by_peer,
-                ) {
+                if let Some(g) =
+                    self.by_peer
+                        .slot((c.orig.ip, kind), ts, cap, &mut self.overflow.by_peer)
+                {
                     g.record(ts, c.resp, b);
                     g.syns = g.syns.saturating_add(syns);
                 }
@@ -1074,7 +1167,7 @@ impl Report {
         // The typical second over the whole capture, quiet seconds included: a lone burst in a
         // quiet capture is a storm, a steady high rate is not.
         let span_secs = (i128::from(b.secs()) - i128::from(a.secs()) + 1).max(1);
-        let mut busy: Vec<u64> = self.seconds.values().copied().collect();
+        let mut busy: Vec<u64> = self.seconds.iter().map(|(_, n)| n).collect();
         busy.sort_unstable();
         let zeros = (span_secs - busy.len() as i128).max(0);
         let total = zeros + busy.len() as i128;
@@ -1087,7 +1180,7 @@ impl Report {
         let threshold = STORM_MIN_RSTS.max(median.saturating_mul(STORM_FACTOR));
         // Runs of storm seconds (gaps up to one second joined).
         let mut episodes: Vec<Vec<(i64, u64)>> = Vec::new();
-        for (&sec, &n) in &self.seconds {
+        for (sec, n) in self.seconds.iter() {
             if n < threshold {
                 continue;
             }
@@ -1589,7 +1682,7 @@ impl Report {
     }
 
     /// Rows of one grouping, largest first (ties in key order), at most `MAX_JSON_ROWS`.
-    fn rows<K: Ord>(&self, map: &BTreeMap<K, Group>, key: impl Fn(&K) -> Value) -> Value {
+    fn rows<K: Ord + Copy>(&self, map: &Groups<K>, key: impl Fn(&K) -> Value) -> Value {
         let mut v: Vec<(&K, &Group)> = map.iter().collect();
         v.sort_by_key(|(_, g)| std::cmp::Reverse(g.count));
         let omitted = v.len().saturating_sub(MAX_JSON_ROWS);
@@ -1827,6 +1920,45 @@ mod tests {
             e.insert(v, &mut b);
         }
         assert_eq!((e.n(), e.saturated, b.refused), (2, true, 1));
+    }
+
+    #[test]
+    fn groups_find_the_remembered_and_the_other_keys_alike() {
+        let mut g: Groups<u16> = Groups::new();
+        let mut dropped = 0;
+        // A, B, A, A, C (table full at two keys), B: the remembered key changes under way.
+        for (k, sec) in [(1u16, 5), (2, 6), (1, 7), (1, 8), (3, 9), (2, 10)] {
+            if let Some(grp) = g.slot(k, ts(sec, 0), 2, &mut dropped) {
+                grp.count += 1;
+                grp.last = ts(sec, 0);
+            }
+        }
+        assert_eq!(dropped, 1);
+        let seen: Vec<(u16, u64, i64)> = g
+            .iter()
+            .map(|(k, grp)| (*k, grp.count, grp.last.secs()))
+            .collect();
+        assert_eq!(seen, vec![(1, 3, 8), (2, 2, 10)]);
+        assert_eq!(g.get(&2).map(|grp| grp.first.secs()), Some(6));
+        assert!(g.get(&3).is_none());
+        // Unbounded: a new key always gets a group.
+        g.entry(3, ts(11, 0)).count += 1;
+        assert_eq!(g.len(), 3);
+    }
+
+    #[test]
+    fn per_second_counts_the_current_second_on_the_side_exactly() {
+        let mut p = PerSecond::default();
+        let mut dropped = 0;
+        // Time goes back once (5 after 6) and the table holds two seconds.
+        for sec in [5, 5, 6, 6, 6, 5, 7, 7, 5] {
+            p.add(sec, 2, &mut dropped);
+        }
+        assert_eq!(dropped, 2, "second 7 had no room");
+        assert_eq!(p.iter().collect::<Vec<_>>(), vec![(5, 4), (6, 3)]);
+        p.settle();
+        assert_eq!(p.iter().collect::<Vec<_>>(), vec![(5, 4), (6, 3)]);
+        assert!(!p.is_empty());
     }
 
     #[test]

@@ -239,17 +239,17 @@ impl Session<'_> {
         }
         self.report.stats.packets += 1;
         self.report.stats.bytes += f.data.len() as u64;
-        if !self.ifaces.known(f.ifindex)
-            && f.ts.nanos().saturating_sub(self.last_relist) >= RELIST_MIN_NS
-        {
+        let mut iface = self.ifaces.get(f.ifindex);
+        if iface.is_none() && f.ts.nanos().saturating_sub(self.last_relist) >= RELIST_MIN_NS {
             // A packet from an interface we have not listed yet: it just appeared.
             self.last_relist = f.ts.nanos();
             if let Ok(list) = lister.list() {
                 let changes = self.ifaces.update(&list);
                 self.announce(err, &changes, f.ts.nanos());
             }
+            iface = self.ifaces.get(f.ifindex);
         }
-        if !self.ifaces.watched(f.ifindex) {
+        if !iface.map_or(self.ifaces.wanted().is_empty(), |i| i.watched) {
             self.report.other_interfaces += 1;
             return;
         }
@@ -267,7 +267,7 @@ impl Session<'_> {
             return;
         };
         self.frame_no += 1;
-        let name = self.ifaces.name(f.ifindex);
+        let name = iface.map(|i| &i.name);
         let meta = SegMeta {
             ts: f.ts,
             frame: self.frame_no,
@@ -285,7 +285,7 @@ impl Session<'_> {
             file: 0,
             iface: f.ifindex as usize,
             link_type,
-            name,
+            name: name.map(|n| &**n),
         };
         let done = self
             .engine

@@ -347,6 +347,7 @@ fn refused_attempts_end_at_their_rst_in_live_mode() {
             refused_ends_at_rst: ends_at_rst,
             ..TrackerConfig::default()
         });
+        let lo: std::sync::Arc<str> = "lo".into();
         let mut verdicts = Vec::new();
         let mut closed = 0;
         for attempt in 0..3u32 {
@@ -372,7 +373,7 @@ fn refused_attempts_end_at_their_rst_in_live_mode() {
                     frame: u64::from(attempt) * 2 + k as u64 + 1,
                     link_type: rsthound::capture::LinkType::ETHERNET,
                     iface: 1,
-                    iface_name: Some("lo"),
+                    iface_name: Some(&lo),
                     direction: None,
                     ifindex: Some(1),
                 };

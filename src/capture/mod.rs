@@ -47,7 +47,7 @@ pub struct Interface {
     pub link_type: LinkType,
     pub snaplen: u32,
     /// `if_name`, already sanitized for terminals.
-    pub name: Option<String>,
+    pub name: Option<std::sync::Arc<str>>,
 }
 
 /// One captured frame, borrowed from the reader's buffer until the next call.
@@ -60,7 +60,7 @@ pub struct Packet<'a> {
     pub orig_len: u32,
     pub direction: Option<Direction>,
     /// The interface's name, when the file records one (pcapng `if_name`), sanitized.
-    pub iface_name: Option<&'a str>,
+    pub iface_name: Option<&'a std::sync::Arc<str>>,
     pub data: &'a [u8],
 }
 

@@ -257,7 +257,7 @@ impl PcapngReader {
         };
         for (code, value) in self.options(opts) {
             match code {
-                OPT_IF_NAME => name = Some(sanitize_text(value, 64)),
+                OPT_IF_NAME => name = Some(sanitize_text(value, 64).into()),
                 OPT_IF_TSRESOL if !value.is_empty() => {
                     timing.resolution = Resolution::from_option(value[0])
                 }
@@ -382,7 +382,7 @@ impl PcapngReader {
                 link_type,
                 orig_len,
                 direction,
-                iface_name: self.interfaces[iface].name.as_deref(),
+                iface_name: self.interfaces[iface].name.as_ref(),
                 data: &block[data_off..data_off + caplen],
             }));
         }

@@ -3,6 +3,7 @@
 
 use crate::sanitize::sanitize_text;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// More interfaces than this are not named (their packets are still tracked, under their
 /// index); the overflow is counted.
@@ -15,9 +16,18 @@ pub enum Change {
     Disappeared { index: u32, name: String },
 }
 
+/// One interface as the packet path needs it: found with one lookup per frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Iface {
+    /// Sanitized; shared with the RST events seen on it.
+    pub name: Arc<str>,
+    /// Whether its packets are wanted (`-i`, or all).
+    pub watched: bool,
+}
+
 #[derive(Debug, Default)]
 pub struct Interfaces {
-    names: BTreeMap<u32, String>,
+    names: BTreeMap<u32, Iface>,
     /// `-i` names; empty = every interface.
     wanted: Vec<String>,
     /// Interfaces not recorded because the table was full.
@@ -40,22 +50,30 @@ impl Interfaces {
                 self.overflow += 1;
                 continue;
             }
-            fresh.insert(*index, sanitize_text(raw, 64));
+            let name = sanitize_text(raw, 64);
+            let watched = self.wanted.is_empty() || self.wanted.contains(&name);
+            fresh.insert(
+                *index,
+                Iface {
+                    name: name.into(),
+                    watched,
+                },
+            );
         }
         let mut changes = Vec::new();
-        for (index, name) in &self.names {
-            if fresh.get(index) != Some(name) {
+        for (index, old) in &self.names {
+            if fresh.get(index) != Some(old) {
                 changes.push(Change::Disappeared {
                     index: *index,
-                    name: name.clone(),
+                    name: old.name.to_string(),
                 });
             }
         }
-        for (index, name) in &fresh {
-            if self.names.get(index) != Some(name) {
+        for (index, new) in &fresh {
+            if self.names.get(index) != Some(new) {
                 changes.push(Change::Appeared {
                     index: *index,
-                    name: name.clone(),
+                    name: new.name.to_string(),
                 });
             }
         }
@@ -63,20 +81,24 @@ impl Interfaces {
         changes
     }
 
+    /// The interface with this index, if listed.
+    pub fn get(&self, index: u32) -> Option<&Iface> {
+        self.names.get(&index)
+    }
+
     pub fn name(&self, index: u32) -> Option<&str> {
-        self.names.get(&index).map(String::as_str)
+        self.get(index).map(|i| &*i.name)
     }
 
     pub fn known(&self, index: u32) -> bool {
         self.names.contains_key(&index)
     }
 
-    /// Whether packets on this interface are wanted (`-i`, or all).
+    /// Whether packets on this interface are wanted (`-i`, or all; an interface not listed yet
+    /// only when all are).
     pub fn watched(&self, index: u32) -> bool {
-        self.wanted.is_empty()
-            || self
-                .name(index)
-                .is_some_and(|n| self.wanted.iter().any(|w| w == n))
+        self.get(index)
+            .map_or(self.wanted.is_empty(), |i| i.watched)
     }
 
     pub fn wanted(&self) -> &[String] {
@@ -87,8 +109,8 @@ impl Interfaces {
     pub fn watched_names(&self) -> Vec<&str> {
         self.names
             .iter()
-            .filter(|(i, _)| self.watched(**i))
-            .map(|(_, n)| n.as_str())
+            .filter(|(_, i)| i.watched)
+            .map(|(_, i)| &*i.name)
             .collect()
     }
 
@@ -96,7 +118,7 @@ impl Interfaces {
     pub fn missing(&self) -> Vec<&str> {
         self.wanted
             .iter()
-            .filter(|w| !self.names.values().any(|n| n == *w))
+            .filter(|w| !self.names.values().any(|i| &*i.name == w.as_str()))
             .map(String::as_str)
             .collect()
     }

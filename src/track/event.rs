@@ -312,7 +312,8 @@ pub struct RstEvent {
     pub ts: Timestamp,
     pub frame: u64,
     pub link_type: crate::capture::LinkType,
-    pub iface: Option<String>,
+    /// Shared with every other event on the interface: no allocation per RST.
+    pub iface: Option<std::sync::Arc<str>>,
     /// Interface index from a LINUX_SLL2 header.
     pub ifindex: Option<u32>,
     pub direction: Option<Direction>,

@@ -88,12 +88,13 @@ impl Default for TrackerConfig {
 }
 
 /// A connection's identity: the two endpoints in canonical order, plus VLAN and interface so that
-/// the same addresses on different networks stay apart. Compact (44 bytes, addresses as bytes,
-/// IPv4 in the first four) and hashed as a few words.
+/// the same addresses on different networks stay apart. Compact (44 bytes: addresses as 32-bit
+/// words, most significant first, an IPv4 address in the last word) and cheap to order and hash:
+/// endpoints are compared as integers, which orders them as their bytes would be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
-    lo_ip: [u8; 16],
-    hi_ip: [u8; 16],
+    lo_ip: Words,
+    hi_ip: Words,
     iface: u32,
     lo_port: u16,
     hi_port: u16,
@@ -103,27 +104,35 @@ pub struct FlowKey {
 
 impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        h.write_u128(u128::from_ne_bytes(self.lo_ip));
-        h.write_u128(u128::from_ne_bytes(self.hi_ip));
+        h.write_u128(from_words(self.lo_ip));
+        h.write_u128(from_words(self.hi_ip));
         h.write_u64(
             u64::from(self.lo_port)
                 | u64::from(self.hi_port) << 16
                 | u64::from(self.vlan) << 32
-                | u64::from(self.v6) << 48,
+                | u64::from(self.v6) << 48
+                | u64::from(self.iface) << 49,
         );
-        h.write_u32(self.iface);
     }
 }
 
-fn ip_bytes(ip: IpAddr) -> ([u8; 16], bool) {
+/// An address as a number, and whether it is IPv6.
+fn ip_num(ip: IpAddr) -> (u128, bool) {
     match ip {
-        IpAddr::V4(a) => {
-            let mut b = [0u8; 16];
-            b[..4].copy_from_slice(&a.octets());
-            (b, false)
-        }
-        IpAddr::V6(a) => (a.octets(), true),
+        IpAddr::V4(a) => (u128::from(u32::from(a)), false),
+        IpAddr::V6(a) => (u128::from(a), true),
     }
+}
+
+/// An address in 32-bit words (4-byte aligned, so that the key stays 44 bytes).
+type Words = [u32; 4];
+
+fn to_words(n: u128) -> Words {
+    [(n >> 96) as u32, (n >> 64) as u32, (n >> 32) as u32, n as u32]
+}
+
+fn from_words(w: Words) -> u128 {
+    u128::from(w[0]) << 96 | u128::from(w[1]) << 64 | u128::from(w[2]) << 32 | u128::from(w[3])
 }
 
 impl FlowKey {
@@ -138,18 +147,19 @@ impl FlowKey {
         vlan: Option<u16>,
         iface: u32,
     ) -> (Self, bool) {
-        let (ab, a6) = ip_bytes(a.0);
-        let (bb, b6) = ip_bytes(b.0);
-        let a_lo = (a6, ab, a.1) <= (b6, bb, b.1);
+        let (an, a6) = ip_num(a.0);
+        let (bn, b6) = ip_num(b.0);
+        // One comparison of plain integers: the order of (family, address, port).
+        let a_lo = (a6, an, a.1) <= (b6, bn, b.1);
         let ((lo_ip, lo_port), (hi_ip, hi_port)) = if a_lo {
-            ((ab, a.1), (bb, b.1))
+            ((an, a.1), (bn, b.1))
         } else {
-            ((bb, b.1), (ab, a.1))
+            ((bn, b.1), (an, a.1))
         };
         (
             FlowKey {
-                lo_ip,
-                hi_ip,
+                lo_ip: to_words(lo_ip),
+                hi_ip: to_words(hi_ip),
                 iface,
                 lo_port,
                 hi_port,
@@ -160,11 +170,12 @@ impl FlowKey {
         )
     }
 
-    fn ip(&self, bytes: [u8; 16]) -> IpAddr {
+    fn ip(&self, w: Words) -> IpAddr {
+        let n = from_words(w);
         if self.v6 {
-            IpAddr::V6(Ipv6Addr::from(bytes))
+            IpAddr::V6(Ipv6Addr::from(n))
         } else {
-            IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
+            IpAddr::V4(Ipv4Addr::from(n as u32))
         }
     }
 
@@ -514,7 +525,7 @@ pub struct SegMeta<'a> {
     pub frame: u64,
     pub link_type: crate::capture::LinkType,
     pub iface: u32,
-    pub iface_name: Option<&'a str>,
+    pub iface_name: Option<&'a std::sync::Arc<str>>,
     pub direction: Option<Direction>,
     /// The kernel's interface index, when known (live capture).
     pub ifindex: Option<u32>,
@@ -906,7 +917,7 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
             ts: meta.ts,
             frame: meta.frame,
             link_type: meta.link_type,
-            iface: meta.iface_name.map(str::to_string),
+            iface: meta.iface_name.cloned(),
             ifindex: seg.ctx.ifindex.or(meta.ifindex),
             direction: meta.direction.or(seg.ctx.direction),
             from: Endpoint::source(seg),
