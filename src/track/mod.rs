@@ -12,7 +12,6 @@ use crate::capture::Direction;
 use crate::decode::TcpSegment;
 use crate::output::payload_text;
 use crate::timestamp::Timestamp;
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use zeek::{SegFacts, ZeekConn};
 
@@ -50,12 +49,12 @@ pub struct TrackerConfig {
 }
 
 /// Bytes one tracked connection costs: its slot in the record slab (key and record) and its
-/// free-list entry, plus its index entry and control byte three times over (the index doubles as it grows: old and new
-/// tables both exist while it does, at a load of 7/8 at most). What the report keeps is bounded
+/// free-list entry, plus its index entry (a slot number) and control byte three times over (the
+/// index doubles as it grows: old and new tables both exist while it does, at a load of 7/8 at
+/// most). What the report keeps is bounded
 /// separately, by its own key caps ([`crate::report::Limits::reserve_bytes`]), and taken off the
 /// budget before dividing.
-pub const BYTES_PER_CONN: usize =
-    std::mem::size_of::<Slot>() + 3 * (std::mem::size_of::<(FlowKey, u32)>() + 1) + 4;
+pub const BYTES_PER_CONN: usize = std::mem::size_of::<Slot>() + 3 * (4 + 1) + 4;
 
 /// Memory the default connection cap is sized for: flow table, report tables and buffers.
 pub const MEMORY_BUDGET: usize = 256 << 20;
@@ -128,7 +127,12 @@ fn ip_num(ip: IpAddr) -> (u128, bool) {
 type Words = [u32; 4];
 
 fn to_words(n: u128) -> Words {
-    [(n >> 96) as u32, (n >> 64) as u32, (n >> 32) as u32, n as u32]
+    [
+        (n >> 96) as u32,
+        (n >> 64) as u32,
+        (n >> 32) as u32,
+        n as u32,
+    ]
 }
 
 fn from_words(w: Words) -> u128 {
@@ -391,10 +395,20 @@ struct Slot {
     conn: Conn,
 }
 
-/// Index from key to slot, records in a slab (freed slots are reused first, so live records
-/// stay packed).
+/// The hash of a flow key: computed once per packet and used for every store it is looked up in.
+type KeyHash = u64;
+
+fn key_hash(key: &FlowKey) -> KeyHash {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x5eed).hash_one(key)
+}
+
+/// Records in a slab (freed slots are reused first, so live records stay packed), found through
+/// a hash index that holds only slot numbers: 4 bytes and a control byte per connection, so the
+/// index of a busy table stays in cache, and a key is compared only where the control byte's
+/// seven hash bits already match.
 struct Store {
-    index: HashMap<FlowKey, u32, foldhash::fast::FixedState>,
+    index: hashbrown::HashTable<u32>,
     slots: Vec<Slot>,
     free: Vec<u32>,
 }
@@ -402,10 +416,7 @@ struct Store {
 impl Store {
     fn new() -> Self {
         Store {
-            index: HashMap::with_capacity_and_hasher(
-                1024,
-                foldhash::fast::FixedState::with_seed(0x5eed),
-            ),
+            index: hashbrown::HashTable::with_capacity(1024),
             slots: Vec::with_capacity(1024),
             free: Vec::new(),
         }
@@ -415,7 +426,16 @@ impl Store {
         self.index.len()
     }
 
-    fn insert(&mut self, key: FlowKey, conn: Conn) -> (&mut Conn, u32) {
+    /// The slot holding `key` (whose hash is `h`).
+    #[inline]
+    fn find(&self, key: &FlowKey, h: KeyHash) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(h, |&i| slots[i as usize].key == *key)
+            .copied()
+    }
+
+    fn insert(&mut self, key: FlowKey, h: KeyHash, conn: Conn) -> (&mut Conn, u32) {
         let slot = Slot { key, conn };
         let i = match self.free.pop() {
             Some(i) => {
@@ -427,14 +447,23 @@ impl Store {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(key, i);
+        let slots = &self.slots;
+        self.index
+            .insert_unique(h, i, |&j| key_hash(&slots[j as usize].key));
         (&mut self.slots[i as usize].conn, i)
     }
 
-    /// Removes the connection at slot `i`, found under `key` (saves looking it up again).
-    fn remove_at(&mut self, key: &FlowKey, i: u32) -> Option<Conn> {
-        self.index.remove(key)?;
+    /// Removes the connection at slot `i`, whose key hashes to `h`.
+    fn remove_at(&mut self, h: KeyHash, i: u32) -> Option<Conn> {
+        let entry = self.index.find_entry(h, |&j| j == i).ok()?;
+        entry.remove();
         Some(self.free_slot(i))
+    }
+
+    /// Removes the connection at slot `i`, hashing its key.
+    fn remove_slot(&mut self, i: u32) -> Option<(FlowKey, Conn)> {
+        let key = self.slots.get(i as usize)?.key;
+        self.remove_at(key_hash(&key), i).map(|c| (key, c))
     }
 
     fn free_slot(&mut self, i: u32) -> Conn {
@@ -459,13 +488,10 @@ impl Store {
             .filter(|(_, s)| done(&s.conn))
             .map(|(i, _)| i)
             .collect();
-        let mut out = Vec::with_capacity(picked.len());
-        for i in picked {
-            let key = self.slots[i as usize].key;
-            self.index.remove(&key);
-            out.push((key, self.free_slot(i)));
-        }
-        out
+        picked
+            .into_iter()
+            .filter_map(|i| self.remove_slot(i))
+            .collect()
     }
 }
 
@@ -496,10 +522,9 @@ impl Table {
     }
 
     /// Moves an open connection that started closing.
-    fn move_to_closing(&mut self, key: &FlowKey, i: u32) {
-        if self.open.index.remove(key).is_some() {
-            let c = self.open.free_slot(i);
-            self.closing.insert(*key, c);
+    fn move_to_closing(&mut self, key: &FlowKey, h: KeyHash, i: u32) {
+        if let Some(c) = self.open.remove_at(h, i) {
+            self.closing.insert(*key, h, c);
         }
     }
 }
@@ -630,6 +655,7 @@ impl Tracker {
             seg.ctx.vlan(),
             meta.iface,
         );
+        let h = key_hash(&key);
         let a = Arrival {
             key,
             sender_is_lo,
@@ -644,28 +670,28 @@ impl Tracker {
         };
         // The common case: one lookup, a known connection that goes on.
         let mut old = None;
-        if let Some(&i) = self.table.open.index.get(&key) {
+        if let Some(i) = self.table.open.find(&key, h) {
             let conn = &mut self.table.open.slots[i as usize].conn;
             if !conn.restarts(&a.facts, now, &self.cfg) {
                 let id = update(conn, &a, false, &mut self.events);
                 if conn.closing() {
                     if self.cfg.refused_ends_at_rst && conn.zeek.conn_state() == "REJ" {
-                        if let Some(c) = self.table.open.remove_at(&key, i) {
+                        if let Some(c) = self.table.open.remove_at(h, i) {
                             self.end(&key, &c, false);
                         }
                     } else {
-                        self.table.move_to_closing(&key, i);
+                        self.table.move_to_closing(&key, h, i);
                     }
                 }
                 return id;
             }
-            old = self.table.open.remove_at(&key, i);
-        } else if let Some(&i) = self.table.closing.index.get(&key) {
+            old = self.table.open.remove_at(h, i);
+        } else if let Some(i) = self.table.closing.find(&key, h) {
             let conn = &mut self.table.closing.slots[i as usize].conn;
             if !conn.restarts(&a.facts, now, &self.cfg) {
                 return update(conn, &a, false, &mut self.events);
             }
-            old = self.table.closing.remove_at(&key, i);
+            old = self.table.closing.remove_at(h, i);
         }
         // A SYN with a new sequence number, or a packet long after the end, starts over.
         if let Some(old) = old {
@@ -676,10 +702,10 @@ impl Tracker {
         }
         let conn = self.create(meta, seg, &key, sender_is_lo);
         self.stats.conns += 1;
-        let (conn, i) = self.table.open.insert(key, conn);
+        let (conn, i) = self.table.open.insert(key, h, conn);
         let id = update(conn, &a, true, &mut self.events);
         if conn.closing() {
-            self.table.move_to_closing(&key, i);
+            self.table.move_to_closing(&key, h, i);
         }
         self.stats.peak_conns = self.stats.peak_conns.max(self.table.len());
         id
@@ -733,11 +759,9 @@ impl Tracker {
             } else {
                 &mut self.table.closing
             };
-            let i = at >> 1;
-            let key = store.slots[i as usize].key;
-            store.index.remove(&key);
-            let c = store.free_slot(i);
-            self.end(&key, &c, false);
+            if let Some((key, c)) = store.remove_slot(at >> 1) {
+                self.end(&key, &c, false);
+            }
         }
         if order.is_empty() {
             for store in [&mut self.table.open, &mut self.table.closing] {
@@ -1047,5 +1071,25 @@ fn summarize(key: &FlowKey, c: &Conn, evicted: bool) -> ConnSummary {
         syns: c.orig.syns,
         first_verdict: c.first_verdict,
         evicted,
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        use std::mem::size_of;
+        eprintln!(
+            "Slot {} Conn {} Side {} Zeek {} Rst {} Summary {} Event {} Timestamp {} SegMeta {} Tcp {}",
+            size_of::<super::Slot>(),
+            size_of::<super::Conn>(),
+            size_of::<super::Side>(),
+            size_of::<super::ZeekConn>(),
+            size_of::<super::RstEvent>(),
+            size_of::<super::ConnSummary>(),
+            size_of::<super::Event>(),
+            size_of::<crate::timestamp::Timestamp>(),
+            size_of::<super::SegMeta>(),
+            size_of::<crate::decode::TcpSegment>(),
+        );
     }
 }
