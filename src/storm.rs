@@ -75,9 +75,17 @@ pub struct StormGate {
     limit: u32,
     /// The second being counted.
     second: Option<i64>,
-    keys: HashMap<(Endpoint, Verdict), Tally>,
+    /// Where each key's tally is in `tallies`.
+    keys: HashMap<Key, u32>,
+    tallies: Vec<(Key, Tally)>,
+    /// The last key seen and its tally: in a storm, the next RST is almost always the same
+    /// endpoint's, and then costs a comparison instead of a hash lookup.
+    last: Option<(Key, u32)>,
     pub stats: StormStats,
 }
+
+/// What storm lines are per second: the resetting endpoint and the verdict.
+type Key = (Endpoint, Verdict);
 
 impl StormGate {
     pub fn new(limit: u32) -> Self {
@@ -85,6 +93,8 @@ impl StormGate {
             limit,
             second: None,
             keys: HashMap::default(),
+            tallies: Vec::new(),
+            last: None,
             stats: StormStats::default(),
         }
     }
@@ -117,22 +127,35 @@ impl StormGate {
             None => self.second = Some(sec),
             _ => {}
         }
-        let full = self.keys.len() >= MAX_KEYS;
-        let tally = match self.keys.get_mut(&(from, verdict)) {
-            Some(t) => t,
-            None if full => {
-                self.stats.overflow += 1;
-                return true;
-            }
-            None => self.keys.entry((from, verdict)).or_insert(Tally {
-                shown: 0,
-                suppressed: 0,
-                peers: Vec::new(),
-                peers_saturated: false,
-                first: ts,
-                last: ts,
-            }),
+        let key = (from, verdict);
+        let i = match self.last {
+            Some((k, i)) if k == key => i,
+            _ => match self.keys.get(&key) {
+                Some(&i) => i,
+                None if self.tallies.len() >= MAX_KEYS => {
+                    self.stats.overflow += 1;
+                    return true;
+                }
+                None => {
+                    let i = self.tallies.len() as u32;
+                    self.tallies.push((
+                        key,
+                        Tally {
+                            shown: 0,
+                            suppressed: 0,
+                            peers: Vec::new(),
+                            peers_saturated: false,
+                            first: ts,
+                            last: ts,
+                        },
+                    ));
+                    self.keys.insert(key, i);
+                    i
+                }
+            },
         };
+        self.last = Some((key, i));
+        let tally = &mut self.tallies[i as usize].1;
         if !tally.peers_saturated && !tally.peers.contains(&to) {
             if tally.peers.len() < MAX_PEERS {
                 tally.peers.push(to);
@@ -176,7 +199,9 @@ impl StormGate {
             return;
         };
         let start = due.len();
-        for ((from, verdict), t) in self.keys.drain() {
+        self.keys.clear();
+        self.last = None;
+        for ((from, verdict), t) in self.tallies.drain(..) {
             if t.suppressed > 0 {
                 due.push(StormLine {
                     second,
@@ -191,7 +216,7 @@ impl StormGate {
                 });
             }
         }
-        // Biggest storm first; the hash map's order is not an order.
+        // Biggest storm first, then by key (not in order of arrival).
         due[start..].sort_by(|a, b| {
             b.suppressed
                 .cmp(&a.suppressed)

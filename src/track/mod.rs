@@ -101,18 +101,45 @@ pub struct FlowKey {
     v6: bool,
 }
 
-impl std::hash::Hash for FlowKey {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        h.write_u128(from_words(self.lo_ip));
-        h.write_u128(from_words(self.hi_ip));
-        h.write_u64(
-            u64::from(self.lo_port)
-                | u64::from(self.hi_port) << 16
-                | u64::from(self.vlan) << 32
-                | u64::from(self.v6) << 48
-                | u64::from(self.iface) << 49,
-        );
-    }
+/// The hash of a flow key: computed once per packet and used for every store it is looked up in.
+type KeyHash = u64;
+
+/// Hashes a key's parts: the two addresses as numbers and the rest packed in one word.
+#[inline]
+fn hash_parts(
+    lo_ip: u128,
+    hi_ip: u128,
+    lo_port: u16,
+    hi_port: u16,
+    vlan: u16,
+    v6: bool,
+    iface: u32,
+) -> KeyHash {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
+    h.write_u128(lo_ip);
+    h.write_u128(hi_ip);
+    h.write_u64(
+        u64::from(lo_port)
+            | u64::from(hi_port) << 16
+            | u64::from(vlan) << 32
+            | u64::from(v6) << 48
+            | u64::from(iface) << 49,
+    );
+    h.finish()
+}
+
+/// A stored key's hash (when the index grows), the same as [`FlowKey::with_sender`] computed.
+fn key_hash(k: &FlowKey) -> KeyHash {
+    hash_parts(
+        from_words(k.lo_ip),
+        from_words(k.hi_ip),
+        k.lo_port,
+        k.hi_port,
+        k.vlan,
+        k.v6,
+        k.iface,
+    )
 }
 
 /// An address as a number, and whether it is IPv6.
@@ -144,13 +171,15 @@ impl FlowKey {
         Self::with_sender(a, b, vlan, iface).0
     }
 
-    /// The key, and whether `a` (the sender) is its `lo` endpoint.
+    /// The key, whether `a` (the sender) is its `lo` endpoint, and the key's hash (computed from
+    /// the integers at hand: hashing the key once stored costs a stall on reading back what
+    /// was just written in other widths).
     fn with_sender(
         a: (IpAddr, u16),
         b: (IpAddr, u16),
         vlan: Option<u16>,
         iface: u32,
-    ) -> (Self, bool) {
+    ) -> (Self, bool, KeyHash) {
         let (an, a6) = ip_num(a.0);
         let (bn, b6) = ip_num(b.0);
         // One comparison of plain integers: the order of (family, address, port).
@@ -160,6 +189,7 @@ impl FlowKey {
         } else {
             ((bn, b.1), (an, a.1))
         };
+        let (vlan, v6) = (vlan.unwrap_or(0xffff), a6 || b6);
         (
             FlowKey {
                 lo_ip: to_words(lo_ip),
@@ -167,10 +197,11 @@ impl FlowKey {
                 iface,
                 lo_port,
                 hi_port,
-                vlan: vlan.unwrap_or(0xffff),
-                v6: a6 || b6,
+                vlan,
+                v6,
             },
             a_lo,
+            hash_parts(lo_ip, hi_ip, lo_port, hi_port, vlan, v6, iface),
         )
     }
 
@@ -395,14 +426,6 @@ struct Slot {
     conn: Conn,
 }
 
-/// The hash of a flow key: computed once per packet and used for every store it is looked up in.
-type KeyHash = u64;
-
-fn key_hash(key: &FlowKey) -> KeyHash {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(0x5eed).hash_one(key)
-}
-
 /// Records in a slab (freed slots are reused first, so live records stay packed), found through
 /// a hash index that holds only slot numbers: 4 bytes and a control byte per connection, so the
 /// index of a busy table stays in cache, and a key is compared only where the control byte's
@@ -453,24 +476,27 @@ impl Store {
         (&mut self.slots[i as usize].conn, i)
     }
 
-    /// Removes the connection at slot `i`, whose key hashes to `h`.
+    /// Removes the connection at slot `i`, whose key hashes to `h`; returns a copy of it.
     fn remove_at(&mut self, h: KeyHash, i: u32) -> Option<Conn> {
-        let entry = self.index.find_entry(h, |&j| j == i).ok()?;
+        self.forget_at(h, i).then(|| self.slots[i as usize].conn)
+    }
+
+    /// Removes the connection at slot `i`, whose key hashes to `h`, without copying it out (the
+    /// record stays readable in its slot until the slot is reused); returns whether it was there.
+    fn forget_at(&mut self, h: KeyHash, i: u32) -> bool {
+        let Ok(entry) = self.index.find_entry(h, |&j| j == i) else {
+            return false;
+        };
         entry.remove();
-        Some(self.free_slot(i))
+        self.slots[i as usize].conn.id = 0;
+        self.free.push(i);
+        true
     }
 
     /// Removes the connection at slot `i`, hashing its key.
     fn remove_slot(&mut self, i: u32) -> Option<(FlowKey, Conn)> {
         let key = self.slots.get(i as usize)?.key;
         self.remove_at(key_hash(&key), i).map(|c| (key, c))
-    }
-
-    fn free_slot(&mut self, i: u32) -> Conn {
-        let c = self.slots[i as usize].conn;
-        self.slots[i as usize].conn.id = 0;
-        self.free.push(i);
-        c
     }
 
     fn live(&self) -> impl Iterator<Item = (u32, &Slot)> {
@@ -649,13 +675,12 @@ impl Tracker {
         if self.since_sweep >= (self.table.len() / 4) as u64 {
             self.sweep_if_due();
         }
-        let (key, sender_is_lo) = FlowKey::with_sender(
+        let (key, sender_is_lo, h) = FlowKey::with_sender(
             (seg.src, seg.sport),
             (seg.dst, seg.dport),
             seg.ctx.vlan(),
             meta.iface,
         );
-        let h = key_hash(&key);
         let a = Arrival {
             key,
             sender_is_lo,
@@ -676,9 +701,9 @@ impl Tracker {
                 let id = update(conn, &a, false, &mut self.events);
                 if conn.closing() {
                     if self.cfg.refused_ends_at_rst && conn.zeek.conn_state() == "REJ" {
-                        if let Some(c) = self.table.open.remove_at(h, i) {
-                            self.end(&key, &c, false);
-                        }
+                        // Ended where it lies: the record is not copied out.
+                        end(&self.cfg, &mut self.events, &key, conn, false);
+                        self.table.open.forget_at(h, i);
                     } else {
                         self.table.move_to_closing(&key, h, i);
                     }
@@ -861,19 +886,24 @@ impl Tracker {
 
     /// A connection ended; `evicted` when the table had to make room.
     fn end(&mut self, key: &FlowKey, c: &Conn, evicted: bool) {
-        let conn_state = c.zeek.conn_state();
-        if self.cfg.summarize_all_ended || conn_state == "S0" {
-            self.events
-                .push(Event::Ended(Box::new(summarize(key, c, evicted))));
-        } else {
-            self.events.push(Event::Closed(ClosedConn {
-                id: c.id,
-                resp: c.resp_ep(key),
-                start: c.start,
-                last: c.last,
-                conn_state,
-            }));
-        }
+        end(&self.cfg, &mut self.events, key, c, evicted);
+    }
+}
+
+/// A connection ended: its event. (A function of its own so that a record can be ended in its
+/// slot while the table is borrowed.)
+fn end(cfg: &TrackerConfig, events: &mut Vec<Event>, key: &FlowKey, c: &Conn, evicted: bool) {
+    let conn_state = c.zeek.conn_state();
+    if cfg.summarize_all_ended || conn_state == "S0" {
+        events.push(Event::Ended(Box::new(summarize(key, c, evicted))));
+    } else {
+        events.push(Event::Closed(ClosedConn {
+            id: c.id,
+            resp: c.resp_ep(key),
+            start: c.start,
+            last: c.last,
+            conn_state,
+        }));
     }
 }
 
@@ -1074,22 +1104,30 @@ fn summarize(key: &FlowKey, c: &Conn, evicted: bool) -> ConnSummary {
     }
 }
 #[cfg(test)]
-mod size_probe {
+mod tests {
+    use super::*;
+
     #[test]
-    fn sizes() {
-        use std::mem::size_of;
-        eprintln!(
-            "Slot {} Conn {} Side {} Zeek {} Rst {} Summary {} Event {} Timestamp {} SegMeta {} Tcp {}",
-            size_of::<super::Slot>(),
-            size_of::<super::Conn>(),
-            size_of::<super::Side>(),
-            size_of::<super::ZeekConn>(),
-            size_of::<super::RstEvent>(),
-            size_of::<super::ConnSummary>(),
-            size_of::<super::Event>(),
-            size_of::<crate::timestamp::Timestamp>(),
-            size_of::<super::SegMeta>(),
-            size_of::<crate::decode::TcpSegment>(),
-        );
+    fn a_key_is_the_same_from_both_sides_and_hashes_as_stored() {
+        let v4 = |s: &str| s.parse::<IpAddr>().unwrap();
+        let cases = [
+            ((v4("10.0.0.1"), 40000), (v4("10.0.0.2"), 80), None, 1),
+            ((v4("10.0.0.2"), 80), (v4("10.0.0.2"), 80), Some(7), 3),
+            ((v4("192.168.1.9"), 1), (v4("10.0.0.1"), 2), Some(0), u32::MAX),
+            ((v4("2001:db8::1"), 443), (v4("fe80::2"), 50000), None, 2),
+        ];
+        for (a, b, vlan, iface) in cases {
+            let (k1, a_lo, h1) = FlowKey::with_sender(a, b, vlan, iface);
+            let (k2, b_lo, h2) = FlowKey::with_sender(b, a, vlan, iface);
+            assert_eq!(k1, k2);
+            assert_eq!(h1, h2);
+            assert!(a_lo != b_lo || k1.is_loop());
+            // What the index recomputes when it grows must be what the packet path computed.
+            assert_eq!(key_hash(&k1), h1);
+            let (lo, hi) = if a_lo { (a, b) } else { (b, a) };
+            assert_eq!((k1.lo().ip, k1.lo().port), lo);
+            assert_eq!((k1.hi().ip, k1.hi().port), hi);
+            assert_eq!(k1.vlan(), vlan);
+        }
     }
 }
