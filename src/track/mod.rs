@@ -458,15 +458,18 @@ impl Store {
             .copied()
     }
 
+    /// Adds the connection under `key` (whose hash is `h`), written straight into its slot.
+    #[inline(always)]
     fn insert(&mut self, key: FlowKey, h: KeyHash, conn: Conn) -> (&mut Conn, u32) {
-        let slot = Slot { key, conn };
         let i = match self.free.pop() {
             Some(i) => {
-                self.slots[i as usize] = slot;
+                let slot = &mut self.slots[i as usize];
+                slot.key = key;
+                slot.conn = conn;
                 i
             }
             None => {
-                self.slots.push(slot);
+                self.slots.push(Slot { key, conn });
                 (self.slots.len() - 1) as u32
             }
         };
@@ -800,6 +803,7 @@ impl Tracker {
         }
     }
 
+    #[inline(always)]
     fn create(
         &mut self,
         meta: &SegMeta<'_>,
