@@ -481,7 +481,9 @@ impl Store {
 
     /// Removes the connection at slot `i`, whose key hashes to `h`; returns a copy of it.
     fn remove_at(&mut self, h: KeyHash, i: u32) -> Option<Conn> {
-        self.forget_at(h, i).then(|| self.slots[i as usize].conn)
+        // Copied before the slot is marked free (which clears the record's id).
+        let c = self.slots.get(i as usize)?.conn;
+        self.forget_at(h, i).then_some(c)
     }
 
     /// Removes the connection at slot `i`, whose key hashes to `h`, without copying it out (the
