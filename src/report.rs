@@ -291,11 +291,12 @@ impl Group {
         }
     }
 
-    fn record(&mut self, ts: Timestamp, other: Endpoint, b: &mut Budget) {
+    /// One event at `ts` (whose second is `sec`, computed once for all the groups it goes to).
+    fn record(&mut self, ts: Timestamp, sec: i64, other: Endpoint, b: &mut Budget) {
         self.count = self.count.saturating_add(1);
         self.first = self.first.min(ts);
         self.last = self.last.max(ts);
-        self.peak.add(ts.secs());
+        self.peak.add(sec);
         self.peers.insert(other.ip, b);
         self.ports.insert(other.port, b);
     }
@@ -578,16 +579,17 @@ impl Report {
         self.rsts = self.rsts.saturating_add(1);
         let kind = Kind::Rst(ev.verdict);
         let ts = ev.ts;
+        let sec = ts.secs();
         let cap = self.limits.max_keys;
         let b = &mut self.budget;
         let g = self.by_kind.entry(kind, ts);
-        g.record(ts, ev.to, b);
+        g.record(ts, sec, ev.to, b);
         g.from_orig += u64::from(ev.from_orig);
         if let Some(g) =
             self.by_endpoint
                 .slot((ev.from, kind), ts, cap, &mut self.overflow.by_endpoint)
         {
-            g.record(ts, ev.to, b);
+            g.record(ts, sec, ev.to, b);
             g.from_orig += u64::from(ev.from_orig);
             g.sample(ts, &ev.evidence);
         }
@@ -597,21 +599,18 @@ impl Report {
             cap,
             &mut self.overflow.by_service,
         ) {
-            g.record(ts, ev.conn.orig, b);
+            g.record(ts, sec, ev.conn.orig, b);
             g.from_orig += u64::from(ev.from_orig);
         }
         if let Some(g) = self
             .by_peer
             .slot((ev.to.ip, kind), ts, cap, &mut self.overflow.by_peer)
         {
-            g.record(ts, ev.from, b);
+            g.record(ts, sec, ev.from, b);
             g.from_orig += u64::from(ev.from_orig);
         }
-        self.seconds.add(
-            ts.secs(),
-            self.limits.max_seconds,
-            &mut self.overflow.seconds,
-        );
+        self.seconds
+            .add(sec, self.limits.max_seconds, &mut self.overflow.seconds);
         self.overflow.distinct = self.budget.refused;
     }
 
@@ -628,16 +627,17 @@ impl Report {
                 self.unanswered = self.unanswered.saturating_add(1);
                 let kind = Kind::Unanswered;
                 let ts = c.start;
+                let sec = ts.secs();
                 let syns = u64::from(c.syns.max(1));
                 let b = &mut self.budget;
                 let g = self.by_kind.entry(kind, ts);
-                g.record(ts, c.orig, b);
+                g.record(ts, sec, c.orig, b);
                 g.syns = g.syns.saturating_add(syns);
                 if let Some(g) =
                     self.by_endpoint
                         .slot((c.resp, kind), ts, cap, &mut self.overflow.by_endpoint)
                 {
-                    g.record(ts, c.orig, b);
+                    g.record(ts, sec, c.orig, b);
                     g.syns = g.syns.saturating_add(syns);
                     g.sample(ts, &c.fate());
                 }
@@ -647,14 +647,14 @@ impl Report {
                     cap,
                     &mut self.overflow.by_service,
                 ) {
-                    g.record(ts, c.orig, b);
+                    g.record(ts, sec, c.orig, b);
                     g.syns = g.syns.saturating_add(syns);
                 }
                 if let Some(g) =
                     self.by_peer
                         .slot((c.orig.ip, kind), ts, cap, &mut self.overflow.by_peer)
                 {
-                    g.record(ts, c.resp, b);
+                    g.record(ts, sec, c.resp, b);
                     g.syns = g.syns.saturating_add(syns);
                 }
                 self.overflow.distinct = self.budget.refused;

@@ -174,6 +174,7 @@ impl FlowKey {
     /// The key, whether `a` (the sender) is its `lo` endpoint, and the key's hash (computed from
     /// the integers at hand: hashing the key once stored costs a stall on reading back what
     /// was just written in other widths).
+    #[inline(always)]
     fn with_sender(
         a: (IpAddr, u16),
         b: (IpAddr, u16),
@@ -1119,7 +1120,12 @@ mod tests {
         let cases = [
             ((v4("10.0.0.1"), 40000), (v4("10.0.0.2"), 80), None, 1),
             ((v4("10.0.0.2"), 80), (v4("10.0.0.2"), 80), Some(7), 3),
-            ((v4("192.168.1.9"), 1), (v4("10.0.0.1"), 2), Some(0), u32::MAX),
+            (
+                (v4("192.168.1.9"), 1),
+                (v4("10.0.0.1"), 2),
+                Some(0),
+                u32::MAX,
+            ),
             ((v4("2001:db8::1"), 443), (v4("fe80::2"), 50000), None, 2),
         ];
         for (a, b, vlan, iface) in cases {
