@@ -189,7 +189,6 @@ fn decode_only(storm: &Storm) -> (f64, u64) {
 }
 
 fn main() {
-    // `cargo test --benches` runs this too: one small round is enough there.
     let storm = Storm::new();
     let mut best = (f64::MAX, f64::MAX);
     for round in 1..=ROUNDS {
