@@ -51,9 +51,8 @@ pub struct TrackerConfig {
 /// Bytes one tracked connection costs: its slot in the record slab (key and record) and its
 /// free-list entry, plus its index entry (a slot number) and control byte three times over (the
 /// index doubles as it grows: old and new tables both exist while it does, at a load of 7/8 at
-/// most). What the report keeps is bounded
-/// separately, by its own key caps ([`crate::report::Limits::reserve_bytes`]), and taken off the
-/// budget before dividing.
+/// most). What the report keeps is bounded separately, by its own key caps
+/// ([`crate::report::Limits::reserve_bytes`]), and taken off the budget before dividing.
 pub const BYTES_PER_CONN: usize = std::mem::size_of::<Slot>() + 3 * (4 + 1) + 4;
 
 /// Memory the default connection cap is sized for: flow table, report tables and buffers.
@@ -104,7 +103,8 @@ pub struct FlowKey {
 /// The hash of a flow key: computed once per packet and used for every store it is looked up in.
 type KeyHash = u64;
 
-/// Hashes a key's parts: the two addresses as numbers and the rest packed in one word.
+/// Hashes a key's parts: the two addresses as numbers, ports, VLAN and family packed in one word,
+/// and the interface.
 #[inline]
 fn hash_parts(
     lo_ip: u128,
@@ -120,12 +120,9 @@ fn hash_parts(
     h.write_u128(lo_ip);
     h.write_u128(hi_ip);
     h.write_u64(
-        u64::from(lo_port)
-            | u64::from(hi_port) << 16
-            | u64::from(vlan) << 32
-            | u64::from(v6) << 48
-            | u64::from(iface) << 49,
+        u64::from(lo_port) | u64::from(hi_port) << 16 | u64::from(vlan) << 32 | u64::from(v6) << 48,
     );
+    h.write_u32(iface);
     h.finish()
 }
 
