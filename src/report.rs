@@ -449,14 +449,6 @@ impl<K: Ord + Copy> Groups<K> {
     }
 }
 
-impl<'a, K: Ord + Copy> IntoIterator for &'a Groups<K> {
-    type Item = (&'a K, &'a Group);
-    type IntoIter = Box<dyn Iterator<Item = (&'a K, &'a Group)> + 'a>;
-    fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
-    }
-}
-
 /// RSTs per second of capture time, at most `max` seconds (the RSTs of the others are counted
 /// as dropped). The current second's RSTs are counted on the side and added to its entry when
 /// another second begins, so that an RST costs an addition, not a lookup; which seconds have an
@@ -761,7 +753,7 @@ impl Report {
             last: Timestamp,
         }
         let mut scans: BTreeMap<IpAddr, Scan> = BTreeMap::new();
-        for ((ip, kind), g) in &self.by_peer {
+        for ((ip, kind), g) in self.by_peer.iter() {
             if *kind != REFUSED && *kind != Kind::Unanswered {
                 continue;
             }
@@ -844,13 +836,13 @@ impl Report {
     /// (service down), and the rest together.
     fn refused(&self, scanners: &BTreeSet<IpAddr>, out: &mut Vec<Finding>) {
         let mut per_port: BTreeMap<u16, Vec<(Endpoint, &Group)>> = BTreeMap::new();
-        for ((e, k), g) in &self.by_endpoint {
+        for ((e, k), g) in self.by_endpoint.iter() {
             if *k == REFUSED {
                 per_port.entry(e.port).or_default().push((*e, g));
             }
         }
         let mut covered = BTreeSet::new();
-        for ((port, k), g) in &self.by_service {
+        for ((port, k), g) in self.by_service.iter() {
             if *k != REFUSED || g.peers.n() < MANY_SOURCES {
                 continue;
             }
@@ -1075,7 +1067,7 @@ impl Report {
     /// SYNs never answered, by destination.
     fn unanswered_attempts(&self, scanners: &BTreeSet<IpAddr>, out: &mut Vec<Finding>) {
         let mut few = Vec::new();
-        for ((e, k), g) in &self.by_endpoint {
+        for ((e, k), g) in self.by_endpoint.iter() {
             if *k != Kind::Unanswered {
                 continue;
             }
@@ -1339,7 +1331,7 @@ impl Report {
 
     /// Handshake resets, aborts, strays, out-of-window RSTs: one finding per verdict.
     fn other_verdicts(&self, out: &mut Vec<Finding>) {
-        for (kind, g) in &self.by_kind {
+        for (kind, g) in self.by_kind.iter() {
             let Kind::Rst(v) = *kind else { continue };
             let (what, steps): (String, Vec<String>) = match v {
                 Verdict::HandshakeReset => (
@@ -1412,7 +1404,7 @@ impl Report {
 
     /// Resets after close: normal.
     fn routine(&self, out: &mut Vec<Finding>) {
-        for (kind, g) in &self.by_kind {
+        for (kind, g) in self.by_kind.iter() {
             let Kind::Rst(v) = *kind else { continue };
             if !v.is_routine() {
                 continue;

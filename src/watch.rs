@@ -249,7 +249,7 @@ impl Session<'_> {
             }
             iface = self.ifaces.get(f.ifindex);
         }
-        if !iface.map_or(self.ifaces.wanted().is_empty(), |i| i.watched) {
+        if !self.ifaces.wants(iface) {
             self.report.other_interfaces += 1;
             return;
         }

@@ -90,15 +90,15 @@ impl Interfaces {
         self.get(index).map(|i| &*i.name)
     }
 
-    pub fn known(&self, index: u32) -> bool {
-        self.names.contains_key(&index)
+    /// Whether packets on this interface are wanted (`-i`, or all).
+    pub fn watched(&self, index: u32) -> bool {
+        self.wants(self.get(index))
     }
 
-    /// Whether packets on this interface are wanted (`-i`, or all; an interface not listed yet
-    /// only when all are).
-    pub fn watched(&self, index: u32) -> bool {
-        self.get(index)
-            .map_or(self.wanted.is_empty(), |i| i.watched)
+    /// Whether packets on `iface`, as [`Interfaces::get`] found it, are wanted: an interface
+    /// not listed (yet) only when all are.
+    pub fn wants(&self, iface: Option<&Iface>) -> bool {
+        iface.map_or(self.wanted.is_empty(), |i| i.watched)
     }
 
     pub fn wanted(&self) -> &[String] {

@@ -53,7 +53,8 @@ pub struct TrackerConfig {
 /// index doubles as it grows: old and new tables both exist while it does, at a load of 7/8 at
 /// most). What the report keeps is bounded separately, by its own key caps
 /// ([`crate::report::Limits::reserve_bytes`]), and taken off the budget before dividing.
-pub const BYTES_PER_CONN: usize = std::mem::size_of::<Slot>() + 3 * (4 + 1) + 4;
+pub const BYTES_PER_CONN: usize =
+    std::mem::size_of::<Slot>() + 3 * (std::mem::size_of::<u32>() + 1) + std::mem::size_of::<u32>();
 
 /// Memory the default connection cap is sized for: flow table, report tables and buffers.
 pub const MEMORY_BUDGET: usize = 256 << 20;
