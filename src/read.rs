@@ -161,7 +161,10 @@ fn finish(
     if !opts.raw {
         report.findings_text = engine.report.render_text();
     }
-    report.findings_json = engine.report.to_json();
+    if opts.json {
+        // Only the JSON summary line shows it, and on a large report it is not free.
+        report.findings_json = engine.report.to_json();
+    }
     match engine.close_write() {
         Some(Ok(w)) => report.written = Some(w),
         Some(Err(line)) => report.errors.push(line),

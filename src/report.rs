@@ -6,16 +6,19 @@
 //! scan, many sources refused on one port, RST storm, unanswered SYNs, suspected injection,
 //! routine resets) and their rendering. Pure and bounded: every table has a key cap and an
 //! overflow counter that the rendered report mentions; distinct-peer sets share one entry budget.
-//! All output is deterministic (ordered maps only).
+//! Events are added through hash indexes (an RST costs a few hash lookups, not walks down
+//! ordered trees); everything rendered is put in key order first, so all output is
+//! deterministic.
 
 use crate::sanitize::sanitize_text;
 use crate::services::Services;
 use crate::timestamp::Timestamp;
-use crate::track::{ClosedConn, ConnSummary, Endpoint, RstEvent, Verdict};
+use crate::track::{ClosedConn, ConnSummary, Endpoint, Evidence, RstEvent, Verdict};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::hash::Hash;
 use std::net::IpAddr;
 
 const NS: i64 = 1_000_000_000;
@@ -69,20 +72,25 @@ impl Default for Limits {
 impl Limits {
     /// Memory the report's tables take when a flood of one kind of event (RSTs, or unanswered
     /// attempts, from or to endpoints all different) fills the three groupings to `max_keys`,
-    /// each with an evidence sample, at a typical B-tree fill of two thirds. The default
-    /// connection cap is what remains of the memory budget after this. (Filling every table at
-    /// once, healthy tallies and distinct-peer sets included, would take more; those are
-    /// bounded by their own caps.)
+    /// each with an evidence sample. A grouping is made with room for `max_keys` keys (see
+    /// `Groups::with_capacity`): a hash index of slot numbers (key, group number, control
+    /// byte; buckets a power of two at a load of 7/8 at most) and its keys and groups in
+    /// vectors. The default connection cap is what remains of the memory budget after this.
+    /// (Filling every table at once, healthy tallies and distinct-peer sets included, would
+    /// take more; those are bounded by their own caps.)
     pub fn reserve_bytes(&self) -> usize {
         use std::mem::size_of;
-        let entry = |kv: usize| kv * 3 / 2;
-        let group = size_of::<Group>();
-        let sample = size_of::<(Timestamp, String)>() + 128;
-        let per_key = entry(size_of::<(Endpoint, Kind)>() + group)
-            + sample
-            + entry(size_of::<(u16, Kind)>() + group)
-            + entry(size_of::<(IpAddr, Kind)>() + group);
-        self.max_keys * per_key + self.max_seconds * entry(size_of::<(i64, u64)>())
+        let buckets = (self.max_keys * 8 / 7).next_power_of_two();
+        fn grouping<K>(keys: usize, buckets: usize) -> usize {
+            buckets * (size_of::<(K, u32)>() + 1) + keys * (size_of::<K>() + size_of::<Group>())
+        }
+        // A boxed sample, its allocator header, and room for words given as text.
+        let sample = size_of::<(Timestamp, Sample)>() + 16 + 128;
+        grouping::<(Endpoint, Kind)>(self.max_keys, buckets)
+            + self.max_keys * sample
+            + grouping::<(u16, Kind)>(self.max_keys, buckets)
+            + grouping::<(IpAddr, Kind)>(self.max_keys, buckets)
+            + self.max_seconds * 3 * size_of::<(i64, u64)>()
     }
 }
 
@@ -155,27 +163,32 @@ struct Budget {
     refused: u64,
 }
 
+/// A hash index with a fixed seed, so that runs are alike (its order is never shown).
+type HashIndex<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
+
 /// A set of distinct values with a cap; once full it only says "at least". A single value is
-/// kept inline (most groups have one peer), the rest in an ordered set.
+/// kept inline (most groups have one peer), the rest in a hash set (a lookup per event; the
+/// values are put in order only when shown).
 #[derive(Debug, Clone)]
 struct Distinct<T> {
     /// The only value, while there is just one (`set` is then empty).
     one: Option<T>,
-    set: BTreeSet<T>,
+    /// Boxed: most groups never need it, and a group is one of up to `max_keys`.
+    set: Option<Box<hashbrown::HashSet<T, foldhash::fast::FixedState>>>,
     saturated: bool,
 }
 
-impl<T: Ord + Copy> Distinct<T> {
+impl<T: Ord + Hash + Copy> Distinct<T> {
     fn new() -> Self {
         Distinct {
             one: None,
-            set: BTreeSet::new(),
+            set: None,
             saturated: false,
         }
     }
 
     fn contains(&self, v: &T) -> bool {
-        self.one.as_ref() == Some(v) || self.set.contains(v)
+        self.one.as_ref() == Some(v) || self.set.as_ref().is_some_and(|s| s.contains(v))
     }
 
     fn insert(&mut self, v: T, b: &mut Budget) {
@@ -195,22 +208,29 @@ impl<T: Ord + Copy> Distinct<T> {
             if self.n() == 0 {
                 self.one = Some(v);
             } else {
+                let set = self.set.get_or_insert_default();
                 if let Some(first) = self.one.take() {
-                    self.set.insert(first);
+                    set.insert(first);
                 }
-                self.set.insert(v);
+                set.insert(v);
             }
             b.left = b.left.saturating_sub(1);
         }
     }
 
     fn n(&self) -> usize {
-        usize::from(self.one.is_some()) + self.set.len()
+        usize::from(self.one.is_some()) + self.set.as_ref().map_or(0, |s| s.len())
     }
 
     /// The values in order.
     fn iter(&self) -> impl Iterator<Item = &T> {
-        self.one.iter().chain(self.set.iter())
+        let mut v: Vec<&T> = self
+            .one
+            .iter()
+            .chain(self.set.iter().flat_map(|s| s.iter()))
+            .collect();
+        v.sort_unstable();
+        v.into_iter()
     }
 
     /// `12` or `at least 1024`.
@@ -273,7 +293,7 @@ struct Group {
     /// RSTs sent by the connection's originator.
     from_orig: u64,
     /// The earliest event's evidence (endpoint groups only).
-    sample: Option<Box<(Timestamp, String)>>,
+    sample: Option<Box<(Timestamp, Sample)>>,
 }
 
 impl Group {
@@ -301,10 +321,10 @@ impl Group {
         self.ports.insert(other.port, b);
     }
 
-    /// Keeps the earliest event's evidence; words are only written for the one kept.
-    fn sample(&mut self, ts: Timestamp, evidence: &dyn std::fmt::Display) {
+    /// Keeps the earliest event's evidence (made only if it is kept).
+    fn sample(&mut self, ts: Timestamp, evidence: impl FnOnce() -> Sample) {
         if self.sample.as_ref().is_none_or(|s| ts < s.0) {
-            self.sample = Some(Box::new((ts, clean(&evidence.to_string()))));
+            self.sample = Some(Box::new((ts, evidence())));
         }
     }
 
@@ -312,6 +332,24 @@ impl Group {
     /// ten attempts 500 ms apart (4.5 s) are 2.0/s. None for one event or a zero-length period.
     fn rate(&self) -> Option<f64> {
         rate(self.count, self.first, self.last)
+    }
+}
+
+/// A group's earliest evidence, kept as numbers: written in words only if a finding shows it.
+#[derive(Debug, Clone)]
+enum Sample {
+    Rst(Evidence),
+    /// An unanswered attempt: its fate.
+    Conn(ConnSummary),
+}
+
+impl std::fmt::Display for Sample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words = match self {
+            Sample::Rst(e) => e.to_string(),
+            Sample::Conn(c) => c.fate().to_string(),
+        };
+        f.write_str(&clean(&words))
     }
 }
 
@@ -389,22 +427,31 @@ pub struct Report {
     overflow: Overflow,
 }
 
-/// Groups by key, in key order, with the last key used remembered: in a storm one endpoint,
-/// port and peer take event after event, and each then costs a comparison instead of a walk
-/// down the tree. (Groups live in a vector the ordered index points into, so that the
-/// remembered one can be reached without a lookup.)
+/// Groups by key, with the last key used remembered: in a storm one endpoint, port and peer take
+/// event after event, and each then costs a comparison instead of a lookup. Groups and their keys
+/// live in vectors that a hash index points into; they are put in key order only when shown.
 #[derive(Debug, Clone)]
 struct Groups<K> {
-    index: BTreeMap<K, u32>,
+    index: HashIndex<K, u32>,
+    /// Each group's key, by group number.
+    keys: Vec<K>,
     groups: Vec<Group>,
     last: Option<(K, u32)>,
 }
 
-impl<K: Ord + Copy> Groups<K> {
+impl<K: Ord + Hash + Copy> Groups<K> {
     fn new() -> Self {
+        Groups::with_capacity(0)
+    }
+
+    /// Room for `cap` keys made at once, so that a table filling up to its cap never grows
+    /// (no copies, no old and new tables side by side): what [`Limits::reserve_bytes`]
+    /// counts. The vectors' pages are only touched as groups are added.
+    fn with_capacity(cap: usize) -> Self {
         Groups {
-            index: BTreeMap::new(),
-            groups: Vec::new(),
+            index: HashIndex::with_capacity_and_hasher(cap, Default::default()),
+            keys: Vec::with_capacity(cap),
+            groups: Vec::with_capacity(cap),
             last: None,
         }
     }
@@ -414,6 +461,7 @@ impl<K: Ord + Copy> Groups<K> {
         let i = match self.last {
             Some((k, i)) if k == key => i,
             _ => *self.index.entry(key).or_insert_with(|| {
+                self.keys.push(key);
                 self.groups.push(Group::new(ts));
                 (self.groups.len() - 1) as u32
             }),
@@ -443,9 +491,9 @@ impl<K: Ord + Copy> Groups<K> {
 
     /// Groups in key order.
     fn iter(&self) -> impl Iterator<Item = (&K, &Group)> {
-        self.index
-            .iter()
-            .map(|(k, &i)| (k, &self.groups[i as usize]))
+        let mut order: Vec<(&K, &Group)> = self.keys.iter().zip(&self.groups).collect();
+        order.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        order.into_iter()
     }
 }
 
@@ -532,6 +580,7 @@ impl Report {
     }
 
     pub fn with_limits(services: Services, limits: Limits) -> Self {
+        let keys = limits.max_keys;
         Report {
             services,
             budget: Budget {
@@ -547,9 +596,9 @@ impl Report {
             unanswered: 0,
             kept_talking: 0,
             by_kind: Groups::new(),
-            by_endpoint: Groups::new(),
-            by_service: Groups::new(),
-            by_peer: Groups::new(),
+            by_endpoint: Groups::with_capacity(keys),
+            by_service: Groups::with_capacity(keys),
+            by_peer: Groups::with_capacity(keys),
             healthy_by_endpoint: BTreeMap::new(),
             healthy_by_port: BTreeMap::new(),
             kept_by_sender: BTreeMap::new(),
@@ -583,7 +632,7 @@ impl Report {
         {
             g.record(ts, sec, ev.to, b);
             g.from_orig += u64::from(ev.from_orig);
-            g.sample(ts, &ev.evidence);
+            g.sample(ts, || Sample::Rst(ev.evidence.clone()));
         }
         if let Some(g) = self.by_service.slot(
             (ev.conn.resp.port, kind),
@@ -631,7 +680,7 @@ impl Report {
                 {
                     g.record(ts, sec, c.orig, b);
                     g.syns = g.syns.saturating_add(syns);
-                    g.sample(ts, &c.fate());
+                    g.sample(ts, || Sample::Conn(c.clone()));
                 }
                 if let Some(g) = self.by_service.slot(
                     (c.resp.port, kind),
@@ -1674,7 +1723,7 @@ impl Report {
     }
 
     /// Rows of one grouping, largest first (ties in key order), at most `MAX_JSON_ROWS`.
-    fn rows<K: Ord + Copy>(&self, map: &Groups<K>, key: impl Fn(&K) -> Value) -> Value {
+    fn rows<K: Ord + Hash + Copy>(&self, map: &Groups<K>, key: impl Fn(&K) -> Value) -> Value {
         let mut v: Vec<(&K, &Group)> = map.iter().collect();
         v.sort_by_key(|(_, g)| std::cmp::Reverse(g.count));
         let omitted = v.len().saturating_sub(MAX_JSON_ROWS);
