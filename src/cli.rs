@@ -71,6 +71,11 @@ pub enum Command {
         /// damaged, at the offset where its bytes went missing.
         #[arg(long)]
         no_mmap: bool,
+        /// Decode, track and report on one thread. By default, when the machine has more than
+        /// one CPU, tracked reading runs on three (decoding, connection tracking, report and
+        /// output), with the same output.
+        #[arg(long)]
+        single_thread: bool,
     },
     /// Watch every interface live (loopback and interfaces created later included) and report
     /// RSTs and failed connections as they happen.
@@ -136,6 +141,7 @@ pub fn run(cli: Cli) -> i32 {
             max_conns,
             raw,
             no_mmap,
+            single_thread,
         } => {
             if files.iter().filter(|f| *f == "-").count() > 1 {
                 eprintln!("rsthound: standard input (-) can be read only once");
@@ -151,6 +157,7 @@ pub fn run(cli: Cli) -> i32 {
                 services: None,
                 raw,
                 no_mmap,
+                single_thread,
             };
             let stdout = io::stdout();
             let mut out = stdout.lock();

@@ -19,7 +19,7 @@ use std::io::{self, BufWriter, Write};
 /// Flush rendered lines in chunks of about this size.
 pub const OUT_CHUNK: usize = 64 << 10;
 /// Connections ended (and rendered) at a time at the end of the input.
-const FINISH_BATCH: usize = 4096;
+pub const FINISH_BATCH: usize = 4096;
 
 /// What `--write FILE.pcapng` produced: the file (sanitized for the terminal), packets written,
 /// and packets the pending-memory cap dropped.
@@ -189,6 +189,20 @@ impl Engine<'_> {
         }
         let mut events = std::mem::take(&mut self.events);
         self.tracker.take_events(&mut events);
+        let r = self.consume(&mut events, file, prefix, current);
+        self.events = events;
+        r
+    }
+
+    /// Renders and accounts events a tracker produced (here, or on another thread), in their
+    /// order; leaves `events` empty.
+    pub fn consume(
+        &mut self,
+        events: &mut Vec<Event>,
+        file: &str,
+        prefix: Option<&str>,
+        current: Option<(&Source<'_>, &[u8], u32)>,
+    ) -> io::Result<()> {
         for ev in events.drain(..) {
             match ev {
                 Event::Rst(r) => {
@@ -256,7 +270,6 @@ impl Engine<'_> {
                 }
             }
         }
-        self.events = events;
         if self.buf.len() >= OUT_CHUNK {
             self.flush()?;
         }

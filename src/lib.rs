@@ -11,6 +11,7 @@ pub mod engine;
 pub mod keep;
 pub mod live;
 pub mod output;
+pub mod pipeline;
 pub mod read;
 pub mod report;
 pub mod sanitize;

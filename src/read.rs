@@ -6,16 +6,17 @@ use crate::decode::{Outcome, decode};
 use crate::engine::{Engine, OUT_CHUNK, Render, Setup, Written, push_findings, push_written};
 use crate::keep::Source;
 use crate::output::{write_raw_json, write_raw_text};
+use crate::pipeline::{self, Tracked};
 use crate::sanitize::sanitize_text;
 use crate::services::Services;
 use crate::stats::DecodeStats;
-use crate::track::{SegMeta, TrackerConfig, TrackerStats};
+use crate::track::{SegMeta, Tracker, TrackerConfig, TrackerStats};
 use std::io::{self, IsTerminal, Write};
 
 /// Files at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 /// Update the progress bar every this many packets: the update itself is not free.
-const PROGRESS_EVERY: u64 = 1 << 15;
+pub(crate) const PROGRESS_EVERY: u64 = 1 << 15;
 
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
@@ -37,6 +38,9 @@ pub struct ReadOptions {
     pub raw: bool,
     /// Read regular files with `read()` instead of memory-mapping them.
     pub no_mmap: bool,
+    /// Decode, track and report on one thread (otherwise tracked reading uses three when the
+    /// machine has more than one CPU).
+    pub single_thread: bool,
 }
 
 /// What a `read` run saw, for the summary and the exit code.
@@ -104,12 +108,16 @@ pub fn read_files(
     };
     report.max_conns = engine.max_conns;
     let multi = paths.len() > 1;
+    // `--write` keeps packets' bytes, which the decoding thread does not hand on.
+    let pipelined = !opts.raw
+        && opts.write.is_none()
+        && !opts.single_thread
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    if pipelined && let Some(render) = read_pipelined(paths, opts, &mut engine, &mut report, err) {
+        return finish(engine, opts, report, render);
+    }
     for (file_no, path) in paths.iter().enumerate() {
-        let name = if path == "-" {
-            "<stdin>".to_string()
-        } else {
-            sanitize_text(path.as_bytes(), 256)
-        };
+        let name = display_name(path);
         report.files += 1;
         let mut stats = DecodeStats::default();
         let result = read_one(path, &name, file_no, multi, opts, &mut engine, &mut stats);
@@ -139,6 +147,71 @@ pub fn read_files(
         }
     }
     finish(engine, opts, report, true)
+}
+
+/// A file's name as the output shows it.
+pub(crate) fn display_name(path: &str) -> String {
+    if path == "-" {
+        "<stdin>".to_string()
+    } else {
+        sanitize_text(path.as_bytes(), 256)
+    }
+}
+
+/// [`read_files`] with decoding and tracking on threads of their own (see [`crate::pipeline`]):
+/// the same output, handled here in the same order as the loop over files does. Returns
+/// whether the output is still open, or `None` (nothing done) if the threads could not start.
+fn read_pipelined(
+    paths: &[String],
+    opts: &ReadOptions,
+    engine: &mut Engine<'_>,
+    report: &mut ReadReport,
+    err: &mut dyn Write,
+) -> Option<bool> {
+    let names: Vec<String> = paths.iter().map(|p| display_name(p)).collect();
+    let multi = paths.len() > 1;
+    let tracker = std::mem::replace(&mut engine.tracker, Tracker::new(TrackerConfig::default()));
+    let mut render = true;
+    let (tracker, ran) = pipeline::run(paths, opts, tracker, |msg| {
+        let output = match msg {
+            Tracked::Events { file_no, events } => {
+                let (file, prefix) = match file_no {
+                    Some(i) => (names[*i].as_str(), multi.then_some(names[*i].as_str())),
+                    None => ("", None),
+                };
+                engine.consume(events, file, prefix, None)
+            }
+            Tracked::FileEnd(end) => {
+                report.files += 1;
+                report.stats.merge(&end.stats);
+                let Err(e) = std::mem::replace(&mut end.result, Ok(())) else {
+                    return true;
+                };
+                // Flush what was found before the damage, then say where the damage is.
+                engine.flush().map(|()| {
+                    let line = format!("{}: {e}", names[end.file_no]);
+                    let _ = writeln!(err, "rsthound: {line}");
+                    report.errors.push(line);
+                })
+            }
+        };
+        match output {
+            Ok(()) => true,
+            Err(e) => {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    report.stopped_by_reader = true;
+                } else {
+                    let line = format!("<output>: {e}");
+                    let _ = writeln!(err, "rsthound: {line}");
+                    report.errors.push(line);
+                }
+                render = false;
+                false
+            }
+        }
+    });
+    engine.tracker = tracker;
+    ran.then_some(render)
 }
 
 /// Ends all connections, renders the last events and fills in the report.
@@ -253,7 +326,7 @@ fn read_one(
     result
 }
 
-fn progress_bar(
+pub(crate) fn progress_bar(
     opts: &ReadOptions,
     size: Option<u64>,
     name: &str,

@@ -4,7 +4,7 @@
 //! mapping into an ordinary read error). Each function here is a thin, safe wrapper; parsing of
 //! what the kernel hands over (ring blocks, frames, mapped files) happens in safe code elsewhere
 //! (`crate::live`, `crate::capture`). Every `unsafe` block says why it is sound in a `// SAFETY:`
-//! comment.
+//! comment. (Also the one CPU instruction used through `unsafe`: a cache prefetch hint.)
 #![allow(unsafe_code)]
 
 pub mod caps;
@@ -12,6 +12,7 @@ pub mod ifaces;
 pub mod mmap;
 pub mod netns;
 pub mod packet;
+pub mod prefetch;
 
 use std::io;
 

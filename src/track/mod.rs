@@ -104,6 +104,45 @@ pub struct FlowKey {
 /// The hash of a flow key: computed once per packet and used for every store it is looked up in.
 type KeyHash = u64;
 
+/// A segment's flow key, which of its endpoints sent it, and the key's hash: what the tracker
+/// computes first for every segment, made apart so that another thread can do it.
+#[derive(Debug, Clone, Copy)]
+pub struct SegKey {
+    key: FlowKey,
+    sender_is_lo: bool,
+    hash: KeyHash,
+}
+
+impl SegKey {
+    /// The key of `seg`, seen on capture interface `iface`.
+    #[inline]
+    pub fn of(iface: u32, seg: &TcpSegment<'_>) -> SegKey {
+        let (key, sender_is_lo, hash) = FlowKey::with_sender(
+            (seg.src, seg.sport),
+            (seg.dst, seg.dport),
+            seg.ctx.vlan(),
+            iface,
+        );
+        SegKey {
+            key,
+            sender_is_lo,
+            hash,
+        }
+    }
+
+    /// The segment's (source, destination) endpoints, as the key holds them.
+    pub fn endpoints(&self) -> ((IpAddr, u16), (IpAddr, u16)) {
+        let k = &self.key;
+        let lo = (k.ip(k.lo_ip), k.lo_port);
+        let hi = (k.ip(k.hi_ip), k.hi_port);
+        if self.sender_is_lo {
+            (lo, hi)
+        } else {
+            (hi, lo)
+        }
+    }
+}
+
 /// Hashes a key's parts: the two addresses as numbers, ports, VLAN and family packed in one word,
 /// and the interface.
 #[inline]
@@ -671,6 +710,26 @@ impl Tracker {
 
     /// Feeds one segment; returns the id of the connection it belongs to.
     pub fn observe(&mut self, meta: &SegMeta<'_>, seg: &TcpSegment<'_>) -> u64 {
+        self.observe_keyed(meta, seg, SegKey::of(meta.iface, seg))
+    }
+
+    /// Starts loading the record of the connection `k` belongs to into the cache, if it is
+    /// open: called for a segment a few places ahead of the one being observed, so that the
+    /// cache misses of a batch overlap. Changes nothing.
+    #[inline]
+    pub fn prefetch(&self, k: &SegKey) {
+        let open = &self.table.open;
+        // Every slot whose hash bits match is a candidate; none is read, only prefetched.
+        let _ = open.index.find(k.hash, |&i| {
+            if let Some(slot) = open.slots.get(i as usize) {
+                crate::sys::prefetch::prefetch(slot);
+            }
+            false
+        });
+    }
+
+    /// [`Tracker::observe`] with the segment's key already computed (by the decoding thread).
+    pub fn observe_keyed(&mut self, meta: &SegMeta<'_>, seg: &TcpSegment<'_>, k: SegKey) -> u64 {
         let now = meta.ts.nanos();
         self.now = self.now.max(now);
         self.since_sweep += 1;
@@ -679,12 +738,11 @@ impl Tracker {
         if self.since_sweep >= (self.table.len() / 4) as u64 {
             self.sweep_if_due();
         }
-        let (key, sender_is_lo, h) = FlowKey::with_sender(
-            (seg.src, seg.sport),
-            (seg.dst, seg.dport),
-            seg.ctx.vlan(),
-            meta.iface,
-        );
+        let SegKey {
+            key,
+            sender_is_lo,
+            hash: h,
+        } = k;
         let a = Arrival {
             key,
             sender_is_lo,
@@ -1069,7 +1127,7 @@ fn update_sides(conn: &mut Conn, from_orig: bool, seg: &TcpSegment<'_>, now: i64
 }
 
 /// The window-scale option of a SYN, if present.
-fn window_scale(mut opts: &[u8]) -> Option<u8> {
+pub fn window_scale(mut opts: &[u8]) -> Option<u8> {
     while let Some(&kind) = opts.first() {
         match kind {
             0 => return None,

@@ -1,0 +1,428 @@
+//! Tracked `read` on three threads: one reads and decodes the captures, one tracks connections,
+//! and the calling thread keeps the report and writes the lines. Each stage does what one
+//! thread did, in the same order: segments go down in batches of owned records, events go down
+//! in the order the tracker made them, and file boundaries travel between the batches, so the
+//! output is byte for byte that of [`crate::read`] on one thread. Emptied batches go back up,
+//! so that nothing is allocated per packet.
+//!
+//! Why three: on the small-packet benchmark decoding is about a quarter of the work, tracking
+//! about half and the report the rest, so two stages would leave one thread with three
+//! quarters of it.
+
+use crate::capture::{
+    CaptureError, CaptureReader, Direction, FileAccess, LinkType, Packet, open_input,
+};
+use crate::decode::{Context, Outcome, TcpFlags, TcpSegment, decode};
+use crate::engine::FINISH_BATCH;
+use crate::read::{ReadOptions, progress_bar};
+use crate::stats::DecodeStats;
+use crate::timestamp::Timestamp;
+use crate::track::{Event, SegKey, SegMeta, Tracker, window_scale};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+/// Segments per batch: large enough that handing a batch over costs nothing per packet, small
+/// enough that the batches in flight stay in the shared cache.
+const BATCH: usize = 1024;
+/// Batches in flight between two stages.
+const IN_FLIGHT: usize = 4;
+/// How many segments ahead the tracker prefetches connection records: about as many as it
+/// observes in the time one cache miss takes.
+const PREFETCH_AHEAD: usize = 8;
+
+/// One decoded TCP segment as the tracker needs it, in 120 bytes (two cache lines): its
+/// addresses and ports are in its flow key, computed here. What only an RST's event shows (the
+/// encapsulations, the payload) is kept aside, in [`RstExtra`]; of the options only a SYN's
+/// window scale is kept.
+struct SegRecord {
+    ts: Timestamp,
+    frame: u64,
+    /// Computed here, on the decoding thread, to take work off the tracking one.
+    key: SegKey,
+    seq: u32,
+    ack: u32,
+    payload_len: u32,
+    iface: u32,
+    /// Index into the batch's interface names, or `NONE`.
+    name: u32,
+    /// Index into the batch's RST extras, or `NONE`.
+    extra: u32,
+    link_type: LinkType,
+    flags: TcpFlags,
+    window: u16,
+    ip_id: Option<u16>,
+    ttl: u8,
+    /// A SYN's window-scale option, or `NO_WSCALE`.
+    wscale: u8,
+    direction: Option<Direction>,
+}
+
+const NONE: u32 = u32::MAX;
+const NO_WSCALE: u8 = u8::MAX;
+
+/// What an RST's event shows beyond the record: encapsulations, interface index and direction
+/// from the headers, and where its payload is in the batch's bytes.
+struct RstExtra {
+    ctx: Context,
+    payload: (u32, u32),
+}
+
+/// Segments of one file, in capture order.
+#[derive(Default)]
+struct SegBatch {
+    file_no: usize,
+    records: Vec<SegRecord>,
+    /// Interface names the records point to (one clone per name per batch, not per packet).
+    names: Vec<Arc<str>>,
+    rst_extras: Vec<RstExtra>,
+    /// RST payloads.
+    bytes: Vec<u8>,
+}
+
+impl SegBatch {
+    fn clear(&mut self, file_no: usize) {
+        self.file_no = file_no;
+        self.records.clear();
+        self.names.clear();
+        self.rst_extras.clear();
+        self.bytes.clear();
+    }
+
+    fn name_index(&mut self, name: &Arc<str>) -> u32 {
+        // Packets of one interface come in runs: compare with the last name first.
+        match self.names.iter().rposition(|n| Arc::ptr_eq(n, name)) {
+            Some(i) => i as u32,
+            None => {
+                self.names.push(name.clone());
+                (self.names.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Adds the record of `seg`.
+    fn push(&mut self, seg: &TcpSegment<'_>, packet: &Packet<'_>, frame: u64) {
+        let name = packet.iface_name.map_or(NONE, |n| self.name_index(n));
+        let mut extra = NONE;
+        if seg.flags.rst() {
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(seg.payload);
+            self.rst_extras.push(RstExtra {
+                ctx: seg.ctx,
+                payload: (start as u32, self.bytes.len() as u32),
+            });
+            extra = (self.rst_extras.len() - 1) as u32;
+        }
+        let iface = packet.iface as u32;
+        self.records.push(SegRecord {
+            ts: packet.ts,
+            frame,
+            key: SegKey::of(iface, seg),
+            seq: seg.seq,
+            ack: seg.ack,
+            payload_len: seg.payload_len,
+            iface,
+            name,
+            extra,
+            link_type: packet.link_type,
+            flags: seg.flags,
+            window: seg.window,
+            ip_id: seg.ip_id,
+            ttl: seg.ttl,
+            wscale: if seg.flags.syn() {
+                window_scale(seg.options).unwrap_or(NO_WSCALE)
+            } else {
+                NO_WSCALE
+            },
+            direction: packet.direction,
+        });
+    }
+
+    /// Feeds the batch's segments to `tracker`, in order.
+    fn observe(&self, tracker: &mut Tracker) {
+        for (i, r) in self.records.iter().enumerate() {
+            if let Some(ahead) = self.records.get(i + PREFETCH_AHEAD) {
+                tracker.prefetch(&ahead.key);
+            }
+            let ((src, sport), (dst, dport)) = r.key.endpoints();
+            let (ctx, payload) = match self.rst_extras.get(r.extra as usize) {
+                Some(x) => (
+                    x.ctx,
+                    self.bytes
+                        .get(x.payload.0 as usize..x.payload.1 as usize)
+                        .unwrap_or(&[]),
+                ),
+                None => (Context::default(), &[][..]),
+            };
+            // The window scale as the one option the tracker reads of a SYN.
+            let options = [3, 3, r.wscale];
+            let seg = TcpSegment {
+                src,
+                dst,
+                sport,
+                dport,
+                seq: r.seq,
+                ack: r.ack,
+                flags: r.flags,
+                window: r.window,
+                ttl: r.ttl,
+                ip_id: r.ip_id,
+                options: if r.wscale == NO_WSCALE { &[] } else { &options },
+                raw: &[],
+                payload,
+                payload_len: r.payload_len,
+                ctx,
+            };
+            let meta = SegMeta {
+                ts: r.ts,
+                frame: r.frame,
+                link_type: r.link_type,
+                iface: r.iface,
+                iface_name: self.names.get(r.name as usize),
+                direction: r.direction,
+                ifindex: None,
+            };
+            tracker.observe_keyed(&meta, &seg, r.key);
+        }
+    }
+}
+
+/// How reading one file ended: what the single-threaded loop learns after `read_one`.
+pub struct FileEnd {
+    pub file_no: usize,
+    pub stats: DecodeStats,
+    pub result: Result<(), CaptureError>,
+}
+
+/// From the decoding stage to the tracking stage.
+enum Decoded {
+    Batch(SegBatch),
+    FileEnd(FileEnd),
+}
+
+/// From the tracking stage to the report stage. `file_no` is `None` for the connections ended
+/// at the end of the input.
+pub enum Tracked {
+    Events {
+        file_no: Option<usize>,
+        events: Vec<Event>,
+    },
+    FileEnd(FileEnd),
+}
+
+/// Runs the decoding and tracking stages on two threads and hands what they produce, in order,
+/// to `report` on this one (which takes what it keeps out of the message, and leaves the events
+/// emptied). `report` returns `false` to stop early (the output was closed); the other stages
+/// then stop at their next hand-over. Returns the tracker, to be put back into the engine, and
+/// whether it ran: then all its connections are ended (unless stopped early); if a thread could
+/// not be started, it is untouched.
+pub fn run(
+    paths: &[String],
+    opts: &ReadOptions,
+    tracker: Tracker,
+    mut report: impl FnMut(&mut Tracked) -> bool,
+) -> (Tracker, bool) {
+    let (start_tx, start_rx) = sync_channel::<Tracker>(1);
+    let (decoded_tx, decoded_rx) = sync_channel::<Decoded>(IN_FLIGHT);
+    let (batch_back_tx, batch_back_rx) = sync_channel::<SegBatch>(IN_FLIGHT + 2);
+    let (tracked_tx, tracked_rx) = sync_channel::<Tracked>(IN_FLIGHT * 4);
+    let (events_back_tx, events_back_rx) = sync_channel::<Vec<Event>>(IN_FLIGHT * 4 + 2);
+    std::thread::scope(|s| {
+        // The tracker is handed over only once both threads run, so that it can be given back
+        // if one cannot be started. (Named for `top -H` and profilers.)
+        let tracking = std::thread::Builder::new()
+            .name("rsthound-track".into())
+            .spawn_scoped(s, move || {
+                let tracker = start_rx.recv().ok()?;
+                Some(track_stage(
+                    tracker,
+                    decoded_rx,
+                    batch_back_tx,
+                    tracked_tx,
+                    events_back_rx,
+                ))
+            });
+        let decoding = std::thread::Builder::new()
+            .name("rsthound-decode".into())
+            .spawn_scoped(s, move || {
+                decode_stage(paths, opts, decoded_tx, batch_back_rx)
+            });
+        let (Ok(tracking), Ok(_)) = (tracking, decoding) else {
+            // Dropping `start_tx` ends whichever thread did start.
+            return (tracker, false);
+        };
+        if let Err(e) = start_tx.send(tracker) {
+            return (e.0, false);
+        }
+        for mut msg in tracked_rx.iter() {
+            let go_on = report(&mut msg);
+            if let Tracked::Events { events, .. } = msg {
+                // Emptied by the report: back to the tracker for reuse.
+                let _ = events_back_tx.try_send(events);
+            }
+            if !go_on {
+                break;
+            }
+        }
+        // Dropping the receiver stops the tracking stage at its next hand-over.
+        drop(tracked_rx);
+        match tracking.join() {
+            Ok(Some(tracker)) => (tracker, true),
+            // It was handed the tracker above, so it returns it unless it panicked.
+            Ok(None) => unreachable!("the tracking thread got the tracker"),
+            Err(e) => std::panic::resume_unwind(e),
+        }
+    })
+}
+
+/// Reads and decodes every file in order; sends its TCP segments in batches and how each file
+/// ended. Stops when the tracking stage is gone.
+fn decode_stage(
+    paths: &[String],
+    opts: &ReadOptions,
+    tx: SyncSender<Decoded>,
+    back: Receiver<SegBatch>,
+) {
+    let mut spare: Vec<SegBatch> = Vec::new();
+    for (file_no, path) in paths.iter().enumerate() {
+        let mut stats = DecodeStats::default();
+        let mut batch = spare.pop().unwrap_or_default();
+        batch.clear(file_no);
+        let result = decode_file(path, opts, &mut stats, &mut batch, &tx, &back, &mut spare);
+        let Ok(result) = result else { return };
+        if !batch.records.is_empty() && tx.send(Decoded::Batch(batch)).is_err() {
+            return;
+        }
+        let end = FileEnd {
+            file_no,
+            stats,
+            result,
+        };
+        if tx.send(Decoded::FileEnd(end)).is_err() {
+            return;
+        }
+    }
+}
+
+/// One file through the decoder. The outer error means the tracking stage is gone.
+#[allow(clippy::too_many_arguments)]
+fn decode_file(
+    path: &str,
+    opts: &ReadOptions,
+    stats: &mut DecodeStats,
+    batch: &mut SegBatch,
+    tx: &SyncSender<Decoded>,
+    back: &Receiver<SegBatch>,
+    spare: &mut Vec<SegBatch>,
+) -> Result<Result<(), CaptureError>, ()> {
+    let access = if opts.no_mmap {
+        FileAccess::Read
+    } else {
+        FileAccess::Mmap
+    };
+    let name = crate::read::display_name(path);
+    let input = match open_input(path, access) {
+        Ok(i) => i,
+        Err(e) => return Ok(Err(e)),
+    };
+    let progress = progress_bar(opts, input.size, &name);
+    let consumed = input.consumed.clone();
+    let mut reader = match CaptureReader::from_input(input) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut frame = 0u64;
+    let result = loop {
+        let packet = match reader.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        frame += 1;
+        stats.packets += 1;
+        stats.bytes += packet.data.len() as u64;
+        let outcome = decode(packet.link_type, packet.data);
+        stats.count(&outcome);
+        if let Outcome::Tcp(seg) = &outcome {
+            batch.push(seg, &packet, frame);
+            if batch.records.len() >= BATCH {
+                let file_no = batch.file_no;
+                // A batch the tracker emptied, else a new one while the first few are in flight.
+                let next = back
+                    .try_recv()
+                    .ok()
+                    .or_else(|| spare.pop())
+                    .unwrap_or_default();
+                let full = std::mem::replace(batch, next);
+                batch.clear(file_no);
+                if tx.send(Decoded::Batch(full)).is_err() {
+                    return Err(());
+                }
+            }
+        }
+        if frame.is_multiple_of(crate::read::PROGRESS_EVERY)
+            && let Some(bar) = &progress
+        {
+            bar.set_position(consumed.get());
+        }
+    };
+    stats
+        .link_types
+        .extend(reader.interfaces().iter().map(|i| i.link_type));
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(result)
+}
+
+/// Feeds every batch to the tracker in order and sends on the events of each, then ends the
+/// remaining connections. Stops when the report stage is gone.
+fn track_stage(
+    mut tracker: Tracker,
+    rx: Receiver<Decoded>,
+    batch_back: SyncSender<SegBatch>,
+    tx: SyncSender<Tracked>,
+    events_back: Receiver<Vec<Event>>,
+) -> Tracker {
+    let spare_events =
+        |events_back: &Receiver<Vec<Event>>| events_back.try_recv().unwrap_or_default();
+    for msg in rx.iter() {
+        match msg {
+            Decoded::Batch(batch) => {
+                batch.observe(&mut tracker);
+                let file_no = Some(batch.file_no);
+                // The decoder may be gone (it finished): then the batch is simply dropped.
+                let _ = batch_back.try_send(batch);
+                if tracker.has_events() {
+                    let mut events = spare_events(&events_back);
+                    tracker.take_events(&mut events);
+                    if tx.send(Tracked::Events { file_no, events }).is_err() {
+                        return tracker;
+                    }
+                }
+            }
+            Decoded::FileEnd(end) => {
+                if tx.send(Tracked::FileEnd(end)).is_err() {
+                    return tracker;
+                }
+            }
+        }
+    }
+    loop {
+        let more = tracker.finish_some(FINISH_BATCH);
+        let mut events = spare_events(&events_back);
+        tracker.take_events(&mut events);
+        if !events.is_empty()
+            && tx
+                .send(Tracked::Events {
+                    file_no: None,
+                    events,
+                })
+                .is_err()
+        {
+            return tracker;
+        }
+        if !more {
+            return tracker;
+        }
+    }
+}
