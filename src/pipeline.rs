@@ -14,6 +14,7 @@ use crate::capture::{
 };
 use crate::decode::{Context, Outcome, TcpFlags, TcpSegment, decode};
 use crate::engine::FINISH_BATCH;
+use crate::output::PAYLOAD_TEXT_BYTES;
 use crate::read::{ReadOptions, progress_bar};
 use crate::stats::DecodeStats;
 use crate::timestamp::Timestamp;
@@ -104,8 +105,10 @@ impl SegBatch {
         let name = packet.iface_name.map_or(NONE, |n| self.name_index(n));
         let mut extra = NONE;
         if seg.flags.rst() {
+            // Only what its text shows: a batch of RSTs with large payloads stays small.
             let start = self.bytes.len();
-            self.bytes.extend_from_slice(seg.payload);
+            let shown = seg.payload.len().min(PAYLOAD_TEXT_BYTES);
+            self.bytes.extend_from_slice(&seg.payload[..shown]);
             self.rst_extras.push(RstExtra {
                 ctx: seg.ctx,
                 payload: (start as u32, self.bytes.len() as u32),
@@ -282,12 +285,11 @@ fn decode_stage(
     tx: SyncSender<Decoded>,
     back: Receiver<SegBatch>,
 ) {
-    let mut spare: Vec<SegBatch> = Vec::new();
     for (file_no, path) in paths.iter().enumerate() {
         let mut stats = DecodeStats::default();
-        let mut batch = spare.pop().unwrap_or_default();
+        let mut batch = back.try_recv().unwrap_or_default();
         batch.clear(file_no);
-        let result = decode_file(path, opts, &mut stats, &mut batch, &tx, &back, &mut spare);
+        let result = decode_file(path, opts, &mut stats, &mut batch, &tx, &back);
         let Ok(result) = result else { return };
         if !batch.records.is_empty() && tx.send(Decoded::Batch(batch)).is_err() {
             return;
@@ -304,7 +306,6 @@ fn decode_stage(
 }
 
 /// One file through the decoder. The outer error means the tracking stage is gone.
-#[allow(clippy::too_many_arguments)]
 fn decode_file(
     path: &str,
     opts: &ReadOptions,
@@ -312,7 +313,6 @@ fn decode_file(
     batch: &mut SegBatch,
     tx: &SyncSender<Decoded>,
     back: &Receiver<SegBatch>,
-    spare: &mut Vec<SegBatch>,
 ) -> Result<Result<(), CaptureError>, ()> {
     let access = if opts.no_mmap {
         FileAccess::Read
@@ -347,11 +347,7 @@ fn decode_file(
             if batch.records.len() >= BATCH {
                 let file_no = batch.file_no;
                 // A batch the tracker emptied, else a new one while the first few are in flight.
-                let next = back
-                    .try_recv()
-                    .ok()
-                    .or_else(|| spare.pop())
-                    .unwrap_or_default();
+                let next = back.try_recv().unwrap_or_default();
                 let full = std::mem::replace(batch, next);
                 batch.clear(file_no);
                 if tx.send(Decoded::Batch(full)).is_err() {

@@ -91,6 +91,7 @@ fn busy_capture(n: u16, first_port: u16) -> Vec<u8> {
     let (a4, b4) = (ip("10.0.0.1"), ip("10.0.0.2"));
     let (a6, b6) = (ip("2001:db8::1"), ip("2001:db8::2"));
     let flags = |f: u16| f;
+    let long_text = "é".repeat(400).into_bytes();
     // Four rounds: every connection takes a step per round, so their packets interleave.
     for round in 0..4 {
         for i in 0..n {
@@ -133,8 +134,10 @@ fn busy_capture(n: u16, first_port: u16) -> Vec<u8> {
                         .seq(9001)
                         .payload(b"\x1b[31mconnection reset by policy"),
                 ],
-                // A RST to a connection never seen.
+                // A RST to a connection never seen, and one with a long text, cut where shown
+                // (the three-thread read keeps only what the text can show).
                 (5, 2) => vec![to_c(TcpFlags::RST).seq(4242)],
+                (5, 3) => vec![to_s(TcpFlags::RST).seq(4243).payload(&long_text)],
                 _ => vec![],
             };
             for spec in step {
@@ -173,6 +176,7 @@ fn three_threads_say_what_one_says_on_busy_captures_and_several_files() {
         text.contains("\\x1b[31mconnection reset by policy"),
         "RST text: {text}"
     );
+    assert!(text.contains(&format!("{}…", "é".repeat(120))), "{text}");
     // The damaged file's error comes after its RST lines and before the next file's.
     let err_at = text.find("rsthound: ").expect("an error line");
     let (before, after) = text.split_at(err_at);
