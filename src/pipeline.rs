@@ -361,12 +361,7 @@ fn decode_file(
             bar.set_position(consumed.get());
         }
     };
-    stats
-        .link_types
-        .extend(reader.interfaces().iter().map(|i| i.link_type));
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
+    crate::read::file_done(&reader, stats, progress);
     Ok(result)
 }
 

@@ -125,13 +125,7 @@ pub fn read_files(
         match result {
             Ok(()) => {}
             Err(ReadError::Output(e)) => {
-                if e.kind() == io::ErrorKind::BrokenPipe {
-                    report.stopped_by_reader = true;
-                } else {
-                    let line = format!("<output>: {e}");
-                    let _ = writeln!(err, "rsthound: {line}");
-                    report.errors.push(line);
-                }
+                output_failed(&mut report, err, &e);
                 return finish(engine, opts, report, false);
             }
             Err(ReadError::Capture(e)) => {
@@ -198,13 +192,7 @@ fn read_pipelined(
         match output {
             Ok(()) => true,
             Err(e) => {
-                if e.kind() == io::ErrorKind::BrokenPipe {
-                    report.stopped_by_reader = true;
-                } else {
-                    let line = format!("<output>: {e}");
-                    let _ = writeln!(err, "rsthound: {line}");
-                    report.errors.push(line);
-                }
+                output_failed(report, err, &e);
                 render = false;
                 false
             }
@@ -317,13 +305,34 @@ fn read_one(
             bar.set_position(consumed.get());
         }
     };
+    file_done(&reader, stats, progress);
+    result
+}
+
+/// After a file's last packet: the link types of its interfaces counted, its progress bar gone.
+pub(crate) fn file_done(
+    reader: &CaptureReader,
+    stats: &mut DecodeStats,
+    progress: Option<indicatif::ProgressBar>,
+) {
     stats
         .link_types
         .extend(reader.interfaces().iter().map(|i| i.link_type));
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    result
+}
+
+/// The output could not be written: a closed pipe (the reader, `head` say, has what it wanted)
+/// ends the run quietly; anything else is an error line.
+fn output_failed(report: &mut ReadReport, err: &mut dyn Write, e: &io::Error) {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        report.stopped_by_reader = true;
+    } else {
+        let line = format!("<output>: {e}");
+        let _ = writeln!(err, "rsthound: {line}");
+        report.errors.push(line);
+    }
 }
 
 pub(crate) fn progress_bar(
