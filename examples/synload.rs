@@ -211,19 +211,47 @@ fn reference_tcp_checksum(pkt: &[u8]) -> u16 {
 // ---------------------------------------------------------------------------
 // Pacing
 
-/// Sleeps so that `done` items after `elapsed` do not run ahead of `rate` per second.
-/// Never sleeps past `deadline`.
-struct Pacer {
-    rate: f64,
+/// One sender's schedule: `rate` items per second (or flat out when `None`) for the plan's
+/// duration, counted from when all senders are released together.
+struct Schedule {
+    rate: Option<f64>,
+    start: Instant,
+    deadline: Instant,
+    done: u64,
 }
 
-impl Pacer {
-    fn wait(&self, done: u64, start: Instant, deadline: Instant) {
-        let due = (start + Duration::from_secs_f64(done as f64 / self.rate)).min(deadline);
-        let now = Instant::now();
-        if due > now {
-            thread::sleep(due - now);
+impl Schedule {
+    /// Waits at `gate` for the other senders, then starts the clock.
+    fn start(rate: Option<f64>, duration: Duration, gate: &Barrier) -> Self {
+        gate.wait();
+        let start = Instant::now();
+        Schedule {
+            rate,
+            start,
+            deadline: start + duration,
+            done: 0,
         }
+    }
+
+    /// Sleeps until the next item is due (never past the deadline); false once the run is over
+    /// or `stop` is set. Paced, the clock is read for every item; flat out, every
+    /// `check_every` items (reading it costs more than sending a raw packet).
+    fn next(&mut self, stop: &AtomicBool, check_every: u64) -> bool {
+        if let Some(rate) = self.rate {
+            let due =
+                (self.start + Duration::from_secs_f64(self.done as f64 / rate)).min(self.deadline);
+            let now = Instant::now();
+            if due > now {
+                thread::sleep(due - now);
+            }
+        }
+        if (self.rate.is_some() || self.done.is_multiple_of(check_every))
+            && (Instant::now() >= self.deadline || stop.load(Ordering::Relaxed))
+        {
+            return false;
+        }
+        self.done += 1;
+        true
     }
 }
 
@@ -274,24 +302,9 @@ fn raw_sender(
     let span = (hi - lo) as u32 + 1;
     let nthreads = plan.rates.len() as u32;
     let mut off = (idx as u32 * span) / nthreads.max(1);
-    let pacer = plan.rates[idx].map(|rate| Pacer { rate });
-
     let mut t = Tally::default();
-    start_gate.wait();
-    let start = Instant::now();
-    let deadline = start + plan.duration;
-    let mut n: u64 = 0;
-    loop {
-        if let Some(p) = &pacer {
-            p.wait(n, start, deadline);
-        }
-        // check the clock every packet when pacing, every 64 when flat out
-        if (pacer.is_some() || n & 63 == 0)
-            && (Instant::now() >= deadline || stop.load(Ordering::Relaxed))
-        {
-            break;
-        }
-        n += 1;
+    let mut schedule = Schedule::start(plan.rates[idx], plan.duration, start_gate);
+    while schedule.next(stop, 64) {
         let sport = lo + off as u16;
         off += 1;
         if off == span {
@@ -320,20 +333,9 @@ fn connect_sender(
     stop: &AtomicBool,
 ) -> Result<Tally> {
     let to = SocketAddr::V4(SocketAddrV4::new(plan.dst.addr(), plan.port));
-    let pacer = plan.rates[idx].map(|rate| Pacer { rate });
     let mut t = Tally::default();
-    start_gate.wait();
-    let start = Instant::now();
-    let deadline = start + plan.duration;
-    let mut n: u64 = 0;
-    loop {
-        if let Some(p) = &pacer {
-            p.wait(n, start, deadline);
-        }
-        if Instant::now() >= deadline || stop.load(Ordering::Relaxed) {
-            break;
-        }
-        n += 1;
+    let mut schedule = Schedule::start(plan.rates[idx], plan.duration, start_gate);
+    while schedule.next(stop, 1) {
         match TcpStream::connect(to) {
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => t.sent += 1,
             Ok(_) => {
