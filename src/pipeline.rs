@@ -9,16 +9,14 @@
 //! about half and the report the rest, so two stages would leave one thread with three
 //! quarters of it.
 
-use crate::capture::{
-    CaptureError, CaptureReader, Direction, FileAccess, LinkType, Packet, open_input,
-};
-use crate::decode::{Context, Outcome, TcpFlags, TcpSegment, decode};
+use crate::capture::{CaptureError, Direction, LinkType, Packet};
+use crate::decode::{Context, Outcome, TcpFlags, TcpSegment};
 use crate::engine::FINISH_BATCH;
 use crate::output::PAYLOAD_TEXT_BYTES;
-use crate::read::{ReadOptions, progress_bar};
+use crate::read::{ReadOptions, for_each_packet};
 use crate::stats::DecodeStats;
 use crate::timestamp::Timestamp;
-use crate::track::{Event, SegKey, SegMeta, Tracker, window_scale};
+use crate::track::{Event, NO_WSCALE, SegKey, SegMeta, Tracker, window_scale};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -43,7 +41,6 @@ struct SegRecord {
     seq: u32,
     ack: u32,
     payload_len: u32,
-    iface: u32,
     /// Index into the batch's interface names, or `NONE`.
     name: u32,
     /// Index into the batch's RST extras, or `NONE`.
@@ -53,13 +50,12 @@ struct SegRecord {
     window: u16,
     ip_id: Option<u16>,
     ttl: u8,
-    /// A SYN's window-scale option, or `NO_WSCALE`.
+    /// A SYN's window-scale option, or [`NO_WSCALE`].
     wscale: u8,
     direction: Option<Direction>,
 }
 
 const NONE: u32 = u32::MAX;
-const NO_WSCALE: u8 = u8::MAX;
 
 /// What an RST's event shows beyond the record: encapsulations, interface index and direction
 /// from the headers, and where its payload is in the batch's bytes.
@@ -115,15 +111,13 @@ impl SegBatch {
             });
             extra = (self.rst_extras.len() - 1) as u32;
         }
-        let iface = packet.iface as u32;
         self.records.push(SegRecord {
             ts: packet.ts,
             frame,
-            key: SegKey::of(iface, seg),
+            key: SegKey::of(packet.iface as u32, seg),
             seq: seg.seq,
             ack: seg.ack,
             payload_len: seg.payload_len,
-            iface,
             name,
             extra,
             link_type: packet.link_type,
@@ -179,7 +173,7 @@ impl SegBatch {
                 ts: r.ts,
                 frame: r.frame,
                 link_type: r.link_type,
-                iface: r.iface,
+                iface: r.key.iface(),
                 iface_name: self.names.get(r.name as usize),
                 direction: r.direction,
                 ifindex: None,
@@ -314,55 +308,22 @@ fn decode_file(
     tx: &SyncSender<Decoded>,
     back: &Receiver<SegBatch>,
 ) -> Result<Result<(), CaptureError>, ()> {
-    let access = if opts.no_mmap {
-        FileAccess::Read
-    } else {
-        FileAccess::Mmap
-    };
     let name = crate::read::display_name(path);
-    let input = match open_input(path, access) {
-        Ok(i) => i,
-        Err(e) => return Ok(Err(e)),
-    };
-    let progress = progress_bar(opts, input.size, &name);
-    let consumed = input.consumed.clone();
-    let mut reader = match CaptureReader::from_input(input) {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(e)),
-    };
-    let mut frame = 0u64;
-    let result = loop {
-        let packet = match reader.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
+    for_each_packet(path, &name, opts, stats, |frame, packet, outcome| {
+        let Outcome::Tcp(seg) = outcome else {
+            return Ok(());
         };
-        frame += 1;
-        stats.packets += 1;
-        stats.bytes += packet.data.len() as u64;
-        let outcome = decode(packet.link_type, packet.data);
-        stats.count(&outcome);
-        if let Outcome::Tcp(seg) = &outcome {
-            batch.push(seg, &packet, frame);
-            if batch.records.len() >= BATCH {
-                let file_no = batch.file_no;
-                // A batch the tracker emptied, else a new one while the first few are in flight.
-                let next = back.try_recv().unwrap_or_default();
-                let full = std::mem::replace(batch, next);
-                batch.clear(file_no);
-                if tx.send(Decoded::Batch(full)).is_err() {
-                    return Err(());
-                }
-            }
+        batch.push(seg, packet, frame);
+        if batch.records.len() < BATCH {
+            return Ok(());
         }
-        if frame.is_multiple_of(crate::read::PROGRESS_EVERY)
-            && let Some(bar) = &progress
-        {
-            bar.set_position(consumed.get());
-        }
-    };
-    crate::read::file_done(&reader, stats, progress);
-    Ok(result)
+        let file_no = batch.file_no;
+        // A batch the tracker emptied, else a new one while the first few are in flight.
+        let next = back.try_recv().unwrap_or_default();
+        let full = std::mem::replace(batch, next);
+        batch.clear(file_no);
+        tx.send(Decoded::Batch(full)).map_err(drop)
+    })
 }
 
 /// Feeds every batch to the tracker in order and sends on the events of each, then ends the

@@ -1,7 +1,7 @@
 //! `rsthound read`: every RST in one or more capture files, classified and explained, the
 //! connection attempts that were never answered, and a ranked summary of what went wrong.
 
-use crate::capture::{CaptureError, CaptureReader, FileAccess, open_input};
+use crate::capture::{CaptureError, CaptureReader, FileAccess, Packet, open_input};
 use crate::decode::{Outcome, decode};
 use crate::engine::{Engine, OUT_CHUNK, Render, Setup, Written, push_findings, push_written};
 use crate::keep::Source;
@@ -16,7 +16,7 @@ use std::io::{self, IsTerminal, Write};
 /// Files at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 /// Update the progress bar every this many packets: the update itself is not free.
-pub(crate) const PROGRESS_EVERY: u64 = 1 << 15;
+const PROGRESS_EVERY: u64 = 1 << 15;
 
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
@@ -243,84 +243,99 @@ fn read_one(
     engine: &mut Engine<'_>,
     stats: &mut DecodeStats,
 ) -> Result<(), ReadError> {
+    let prefix = multi.then_some(name);
+    let read = for_each_packet(path, name, opts, stats, |frame, packet, outcome| {
+        let Outcome::Tcp(seg) = outcome else {
+            return Ok(());
+        };
+        if opts.raw {
+            if seg.flags.rst() {
+                if opts.json {
+                    write_raw_json(&mut engine.buf, name, frame, packet, seg)?;
+                } else {
+                    write_raw_text(&mut engine.buf, prefix, packet, seg)?;
+                }
+                if engine.buf.len() >= OUT_CHUNK {
+                    engine.flush()?;
+                }
+            }
+            return Ok(());
+        }
+        let meta = SegMeta {
+            ts: packet.ts,
+            frame,
+            link_type: packet.link_type,
+            iface: packet.iface as u32,
+            iface_name: packet.iface_name,
+            direction: packet.direction,
+            ifindex: None,
+        };
+        let src = Source {
+            file: file_no,
+            iface: packet.iface,
+            link_type: packet.link_type,
+            name: packet.iface_name.map(|n| &**n),
+        };
+        engine.segment(&meta, seg, &src, packet.data, packet.orig_len, name, prefix)
+    });
+    match read {
+        Ok(capture) => capture.map_err(ReadError::Capture),
+        Err(e) => Err(ReadError::Output(e)),
+    }
+}
+
+/// Reads one capture file (`name` is how the output shows it): every packet is decoded, counted
+/// into `stats`, and handed to `each` with its frame number, while the progress bar (if any)
+/// follows. `each` stops the read by returning an error, which comes back as the outer one;
+/// the inner result is the file's: `Ok` at its end, the error where it is damaged.
+pub(crate) fn for_each_packet<E>(
+    path: &str,
+    name: &str,
+    opts: &ReadOptions,
+    stats: &mut DecodeStats,
+    mut each: impl FnMut(u64, &Packet<'_>, &Outcome<'_>) -> Result<(), E>,
+) -> Result<Result<(), CaptureError>, E> {
     let access = if opts.no_mmap {
         FileAccess::Read
     } else {
         FileAccess::Mmap
     };
-    let input = open_input(path, access)?;
+    let input = match open_input(path, access) {
+        Ok(i) => i,
+        Err(e) => return Ok(Err(e)),
+    };
     let progress = progress_bar(opts, input.size, name);
     let consumed = input.consumed.clone();
-    let mut reader = CaptureReader::from_input(input)?;
-    let prefix = multi.then_some(name);
+    let mut reader = match CaptureReader::from_input(input) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
     let mut frame = 0u64;
     let result = loop {
         let packet = match reader.next_packet() {
             Ok(Some(p)) => p,
             Ok(None) => break Ok(()),
-            Err(e) => break Err(ReadError::Capture(e)),
+            Err(e) => break Err(e),
         };
         frame += 1;
         stats.packets += 1;
         stats.bytes += packet.data.len() as u64;
         let outcome = decode(packet.link_type, packet.data);
         stats.count(&outcome);
-        if opts.raw {
-            if let Outcome::Tcp(seg) = &outcome
-                && seg.flags.rst()
-            {
-                let r = if opts.json {
-                    write_raw_json(&mut engine.buf, name, frame, &packet, seg)
-                } else {
-                    write_raw_text(&mut engine.buf, prefix, &packet, seg)
-                };
-                r.map_err(ReadError::Output)?;
-                if engine.buf.len() >= OUT_CHUNK {
-                    engine.flush().map_err(ReadError::Output)?;
-                }
-            }
-        } else if let Outcome::Tcp(seg) = &outcome {
-            let meta = SegMeta {
-                ts: packet.ts,
-                frame,
-                link_type: packet.link_type,
-                iface: packet.iface as u32,
-                iface_name: packet.iface_name,
-                direction: packet.direction,
-                ifindex: None,
-            };
-            let src = Source {
-                file: file_no,
-                iface: packet.iface,
-                link_type: packet.link_type,
-                name: packet.iface_name.map(|n| &**n),
-            };
-            engine
-                .segment(&meta, seg, &src, packet.data, packet.orig_len, name, prefix)
-                .map_err(ReadError::Output)?;
-        }
+        each(frame, &packet, &outcome)?;
         if frame.is_multiple_of(PROGRESS_EVERY)
             && let Some(bar) = &progress
         {
             bar.set_position(consumed.get());
         }
     };
-    file_done(&reader, stats, progress);
-    result
-}
-
-/// After a file's last packet: the link types of its interfaces counted, its progress bar gone.
-pub(crate) fn file_done(
-    reader: &CaptureReader,
-    stats: &mut DecodeStats,
-    progress: Option<indicatif::ProgressBar>,
-) {
     stats
         .link_types
         .extend(reader.interfaces().iter().map(|i| i.link_type));
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    Ok(result)
 }
 
 /// The output could not be written: a closed pipe (the reader, `head` say, has what it wanted)
@@ -335,7 +350,7 @@ fn output_failed(report: &mut ReadReport, err: &mut dyn Write, e: &io::Error) {
     }
 }
 
-pub(crate) fn progress_bar(
+fn progress_bar(
     opts: &ReadOptions,
     size: Option<u64>,
     name: &str,

@@ -130,6 +130,11 @@ impl SegKey {
         }
     }
 
+    /// The capture interface the key was made for.
+    pub fn iface(&self) -> u32 {
+        self.key.iface
+    }
+
     /// The segment's (source, destination) endpoints, as the key holds them.
     pub fn endpoints(&self) -> ((IpAddr, u16), (IpAddr, u16)) {
         let k = &self.key;
@@ -312,7 +317,8 @@ struct Side {
     flags: u8,
 }
 
-const NO_WSCALE: u8 = u8::MAX;
+/// A side's window scale when its SYN had none.
+pub(crate) const NO_WSCALE: u8 = u8::MAX;
 
 impl Side {
     const NEW: Side = Side {
