@@ -22,3 +22,24 @@ pub fn prefetch<T>(value: &T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
 }
+
+/// Starts loading the cache lines of the first `len` bytes of `value` (at most all of it): for
+/// a record whose first lines are the ones about to be used.
+#[inline(always)]
+pub fn prefetch_bytes<T>(value: &T, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let start = (value as *const T).cast::<i8>();
+        let len = len.min(std::mem::size_of::<T>());
+        let mut offset = 0;
+        while offset < len {
+            // SAFETY: as in `prefetch`: SSE is baseline on x86_64, the address is inside
+            // `value` (offset < its size), and a prefetch cannot fault or change memory.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
+            offset += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (value, len);
+}

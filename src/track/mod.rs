@@ -3,6 +3,7 @@
 //! capture gives the same result on every run, and `watch` and `read` share this code.
 
 pub mod event;
+mod slab;
 mod verdict;
 pub mod zeek;
 
@@ -54,7 +55,7 @@ pub struct TrackerConfig {
 /// most). What the report keeps is bounded separately, by its own key caps
 /// ([`crate::report::Limits::reserve_bytes`]), and taken off the budget before dividing.
 pub const BYTES_PER_CONN: usize =
-    std::mem::size_of::<Slot>() + 3 * (std::mem::size_of::<u32>() + 1) + std::mem::size_of::<u32>();
+    std::mem::size_of::<Conn>() + 3 * (std::mem::size_of::<u32>() + 1) + std::mem::size_of::<u32>();
 
 /// Memory the default connection cap is sized for: flow table, report tables and buffers.
 pub const MEMORY_BUDGET: usize = 256 << 20;
@@ -291,11 +292,29 @@ const PEER_SPOKE: u8 = 16;
 /// `isn` holds the side's initial sequence number.
 const HAS_ISN: u8 = 32;
 
-/// What the tracker keeps of one direction (64 bytes; the endpoint itself is in the key).
+/// What every segment touches of one direction (24 bytes; the endpoint itself is in the key).
+/// What only SYN, FIN and RST segments and the verdicts need is in its [`SideLog`].
 #[derive(Debug, Clone, Copy)]
 struct Side {
-    pkts: u64,
     bytes: u64,
+    /// Packets, modulo 2^32 (`pkts_wraps` counts the wraps): with the wraps, a connection's
+    /// packet count needs only 6 bytes of the record's first cache lines.
+    pkts_lo: u32,
+    /// The last acknowledgment number (if `HAS_ACK`).
+    last_ack_no: u32,
+    last_win: u16,
+    pkts_wraps: u16,
+    ttl_min: u8,
+    ttl_max: u8,
+    flags: u8,
+    /// Window scale from the SYN; `NO_WSCALE` when absent.
+    wscale_opt: u8,
+}
+
+/// What SYN, FIN and RST segments change of one direction (32 bytes, in the record's last
+/// cache line).
+#[derive(Debug, Clone, Copy)]
+struct SideLog {
     /// When this side first sent FIN (if `HAS_FIN`).
     fin_at_ns: i64,
     /// When this side last sent a RST (if `HAS_RST`).
@@ -303,18 +322,8 @@ struct Side {
     syns: u32,
     /// Initial sequence number, from this side's SYN or SYN-ACK (if `HAS_ISN`).
     isn_no: u32,
-    /// Non-RST segments seen (for the TTL baseline).
-    ttl_samples: u32,
-    /// The last acknowledgment number (if `HAS_ACK`).
-    last_ack_no: u32,
     last_rst_seq: u32,
     rsts: u32,
-    last_win: u16,
-    ttl_min: u8,
-    ttl_max: u8,
-    /// Window scale from the SYN; `NO_WSCALE` when absent.
-    wscale_opt: u8,
-    flags: u8,
 }
 
 /// A side's window scale when its SYN had none.
@@ -322,43 +331,90 @@ pub(crate) const NO_WSCALE: u8 = u8::MAX;
 
 impl Side {
     const NEW: Side = Side {
-        pkts: 0,
         bytes: 0,
-        fin_at_ns: 0,
-        last_rst_at: 0,
-        syns: 0,
-        isn_no: 0,
-        ttl_samples: 0,
+        pkts_lo: 0,
         last_ack_no: 0,
-        last_rst_seq: 0,
-        rsts: 0,
         last_win: 0,
+        pkts_wraps: 0,
         ttl_min: u8::MAX,
         ttl_max: 0,
-        wscale_opt: NO_WSCALE,
         flags: 0,
+        wscale_opt: NO_WSCALE,
     };
 
     fn has(&self, f: u8) -> bool {
         self.flags & f != 0
     }
 
+    fn add_packet(&mut self) {
+        self.pkts_lo = self.pkts_lo.wrapping_add(1);
+        if self.pkts_lo == 0 {
+            self.pkts_wraps = self.pkts_wraps.saturating_add(1);
+        }
+    }
+}
+
+impl SideLog {
+    const NEW: SideLog = SideLog {
+        fin_at_ns: 0,
+        last_rst_at: 0,
+        syns: 0,
+        isn_no: 0,
+        last_rst_seq: 0,
+        rsts: 0,
+    };
+}
+
+/// One direction, both parts: what the verdicts and summaries read.
+#[derive(Clone, Copy)]
+struct SideRef<'a> {
+    hot: &'a Side,
+    log: &'a SideLog,
+}
+
+impl SideRef<'_> {
+    fn has(&self, f: u8) -> bool {
+        self.hot.has(f)
+    }
+
     fn sent_synack(&self) -> bool {
         self.has(SENT_SYNACK)
     }
 
+    fn pkts(&self) -> u64 {
+        u64::from(self.hot.pkts_wraps) << 32 | u64::from(self.hot.pkts_lo)
+    }
+
+    fn bytes(&self) -> u64 {
+        self.hot.bytes
+    }
+
+    fn syns(&self) -> u32 {
+        self.log.syns
+    }
+
+    fn rsts(&self) -> u32 {
+        self.log.rsts
+    }
+
+    /// Non-RST segments seen (for the TTL baseline): every segment is one or the other.
+    fn ttl_samples(&self) -> u32 {
+        let n = self.pkts().saturating_sub(u64::from(self.log.rsts));
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
     fn isn(&self) -> Option<u32> {
-        self.has(HAS_ISN).then_some(self.isn_no)
+        self.has(HAS_ISN).then_some(self.log.isn_no)
     }
 
     fn fin_at(&self) -> Option<i64> {
-        self.has(HAS_FIN).then_some(self.fin_at_ns)
+        self.has(HAS_FIN).then_some(self.log.fin_at_ns)
     }
 
     /// Sequence number and time of the last RST this side sent.
     fn last_rst(&self) -> Option<(u32, i64)> {
         self.has(HAS_RST)
-            .then_some((self.last_rst_seq, self.last_rst_at))
+            .then_some((self.log.last_rst_seq, self.log.last_rst_at))
     }
 
     fn peer_spoke_since_rst(&self) -> bool {
@@ -366,11 +422,11 @@ impl Side {
     }
 
     fn last_ack(&self) -> Option<u32> {
-        self.has(HAS_ACK).then_some(self.last_ack_no)
+        self.has(HAS_ACK).then_some(self.hot.last_ack_no)
     }
 
     fn wscale(&self) -> Option<u8> {
-        (self.wscale_opt != NO_WSCALE).then_some(self.wscale_opt)
+        (self.hot.wscale_opt != NO_WSCALE).then_some(self.hot.wscale_opt)
     }
 }
 
@@ -383,21 +439,40 @@ const ORIG_IS_LO: u8 = 4;
 /// `closed_ns` is set.
 const CLOSED: u8 = 8;
 
-/// One tracked connection: a flat, copyable record (no heap data) of about 240 bytes.
+/// One tracked connection and its key: a flat, copyable record (no heap data) of four cache
+/// lines. Laid out by use: a segment of an established connection reads and writes only the
+/// first two lines (key, flags, last time, both sides' counters, Zeek's endpoint states and
+/// the history's letter set), so that a busy table costs two cache misses per segment, not
+/// five, and the tracker prefetches just those. The history's letters, the times and the
+/// per-side log follow.
 #[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
 struct Conn {
-    id: u64,
-    start: Timestamp,
-    last: Timestamp,
-    /// When Zeek's state machine first saw it closed (if `CLOSED`).
-    closed_ns: i64,
-    orig: Side,
-    resp: Side,
-    zeek: ZeekConn,
+    key: FlowKey,
     flags: u8,
     /// The first RST's verdict, for the fate.
     first_verdict: Option<Verdict>,
+    start_digits: u8,
+    last_digits: u8,
+    last_ns: i64,
+    orig: Side,
+    resp: Side,
+    zeek: ZeekConn,
+    // Lines 2-3.
+    id: u64,
+    start_ns: i64,
+    /// When Zeek's state machine first saw it closed (if `CLOSED`).
+    closed_ns: i64,
+    orig_log: SideLog,
+    resp_log: SideLog,
 }
+
+/// The bytes of a record that every segment touches.
+const HOT_BYTES: usize = 128;
+const _: () = {
+    assert!(std::mem::size_of::<Conn>() == 256);
+    assert!(std::mem::offset_of!(Conn, zeek) + zeek::HOT_BYTES <= HOT_BYTES);
+};
 
 impl Conn {
     fn has(&self, f: u8) -> bool {
@@ -416,33 +491,62 @@ impl Conn {
         self.has(ORIG_IS_LO)
     }
 
-    fn orig_ep(&self, key: &FlowKey) -> Endpoint {
-        if self.orig_is_lo() {
-            key.lo()
-        } else {
-            key.hi()
+    fn start(&self) -> Timestamp {
+        Timestamp::from_nanos(self.start_ns, self.start_digits)
+    }
+
+    fn last(&self) -> Timestamp {
+        Timestamp::from_nanos(self.last_ns, self.last_digits)
+    }
+
+    fn orig_side(&self) -> SideRef<'_> {
+        SideRef {
+            hot: &self.orig,
+            log: &self.orig_log,
         }
     }
 
-    fn resp_ep(&self, key: &FlowKey) -> Endpoint {
-        if self.orig_is_lo() {
-            key.hi()
+    fn resp_side(&self) -> SideRef<'_> {
+        SideRef {
+            hot: &self.resp,
+            log: &self.resp_log,
+        }
+    }
+
+    /// (sender, receiver) of a segment from the originator or not.
+    fn sides(&self, from_orig: bool) -> (SideRef<'_>, SideRef<'_>) {
+        if from_orig {
+            (self.orig_side(), self.resp_side())
         } else {
-            key.lo()
+            (self.resp_side(), self.orig_side())
+        }
+    }
+
+    fn orig_ep(&self) -> Endpoint {
+        if self.orig_is_lo() {
+            self.key.lo()
+        } else {
+            self.key.hi()
+        }
+    }
+
+    fn resp_ep(&self) -> Endpoint {
+        if self.orig_is_lo() {
+            self.key.hi()
+        } else {
+            self.key.lo()
         }
     }
 
     /// A side has sent FIN or RST.
     fn closing(&self) -> bool {
-        (self.orig.flags | self.resp.flags) & HAS_FIN != 0
-            || self.orig.rsts > 0
-            || self.resp.rsts > 0
+        (self.orig.flags | self.resp.flags) & (HAS_FIN | HAS_RST) != 0
     }
 
     /// Whether the connection should start over with this segment (Zeek's reuse, or a packet long
     /// after the end).
     fn restarts(&self, facts: &SegFacts, now: i64, cfg: &TrackerConfig) -> bool {
-        let quiet = now.saturating_sub(self.last.nanos());
+        let quiet = now.saturating_sub(self.last_ns);
         self.zeek.is_reuse(false, facts)
             || self
                 .closed_at()
@@ -463,20 +567,13 @@ pub struct TrackerStats {
     pub peak_conns: usize,
 }
 
-/// A slab slot: a connection and its key. A free slot has `conn.id == 0`.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    key: FlowKey,
-    conn: Conn,
-}
-
-/// Records in a slab (freed slots are reused first, so live records stay packed), found through
+/// Records in a [`slab::Slab`] (freed slots are reused first, so live records stay packed), found through
 /// a hash index that holds only slot numbers: 4 bytes and a control byte per connection, so the
 /// index of a busy table stays in cache, and a key is compared only where the control byte's
-/// seven hash bits already match.
+/// seven hash bits already match. A free slot has `id == 0`.
 struct Store {
     index: hashbrown::HashTable<u32>,
-    slots: Vec<Slot>,
+    slots: slab::Slab<Conn>,
     free: Vec<u32>,
 }
 
@@ -484,7 +581,7 @@ impl Store {
     fn new() -> Self {
         Store {
             index: hashbrown::HashTable::with_capacity(1024),
-            slots: Vec::with_capacity(1024),
+            slots: slab::Slab::new(),
             free: Vec::new(),
         }
     }
@@ -502,31 +599,26 @@ impl Store {
             .copied()
     }
 
-    /// Adds the connection under `key` (whose hash is `h`), written straight into its slot.
+    /// Adds `conn` (whose key hashes to `h`), written straight into its slot.
     #[inline(always)]
-    fn insert(&mut self, key: FlowKey, h: KeyHash, conn: Conn) -> (&mut Conn, u32) {
+    fn insert(&mut self, h: KeyHash, conn: Conn) -> (&mut Conn, u32) {
         let i = match self.free.pop() {
             Some(i) => {
-                let slot = &mut self.slots[i as usize];
-                slot.key = key;
-                slot.conn = conn;
+                self.slots[i as usize] = conn;
                 i
             }
-            None => {
-                self.slots.push(Slot { key, conn });
-                (self.slots.len() - 1) as u32
-            }
+            None => self.slots.push(conn) as u32,
         };
         let slots = &self.slots;
         self.index
             .insert_unique(h, i, |&j| key_hash(&slots[j as usize].key));
-        (&mut self.slots[i as usize].conn, i)
+        (&mut self.slots[i as usize], i)
     }
 
     /// Removes the connection at slot `i`, whose key hashes to `h`; returns a copy of it.
     fn remove_at(&mut self, h: KeyHash, i: u32) -> Option<Conn> {
         // Copied before the slot is marked free (which clears the record's id).
-        let c = self.slots.get(i as usize)?.conn;
+        let c = *self.slots.get(i as usize)?;
         self.forget_at(h, i).then_some(c)
     }
 
@@ -537,36 +629,17 @@ impl Store {
             return false;
         };
         entry.remove();
-        self.slots[i as usize].conn.id = 0;
+        self.slots[i as usize].id = 0;
         self.free.push(i);
         true
     }
 
-    /// Removes the connection at slot `i`, hashing its key.
-    fn remove_slot(&mut self, i: u32) -> Option<(FlowKey, Conn)> {
-        let key = self.slots.get(i as usize)?.key;
-        self.remove_at(key_hash(&key), i).map(|c| (key, c))
-    }
-
-    fn live(&self) -> impl Iterator<Item = (u32, &Slot)> {
+    fn live(&self) -> impl Iterator<Item = (u32, &Conn)> {
         self.slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.conn.id != 0)
-            .map(|(i, s)| (i as u32, s))
-    }
-
-    /// Removes the connections `done` picks; returns them.
-    fn extract(&mut self, mut done: impl FnMut(&Conn) -> bool) -> Vec<(FlowKey, Conn)> {
-        let picked: Vec<u32> = self
-            .live()
-            .filter(|(_, s)| done(&s.conn))
-            .map(|(i, _)| i)
-            .collect();
-        picked
-            .into_iter()
-            .filter_map(|i| self.remove_slot(i))
-            .collect()
+            .filter(|(_, c)| c.id != 0)
+            .map(|(i, c)| (i as u32, c))
     }
 }
 
@@ -585,24 +658,36 @@ impl Table {
         self.open.len() + self.closing.len()
     }
 
-    /// Removes the connections `done` picks from both stores; returns them.
-    fn extract(&mut self, mut done: impl FnMut(&Conn) -> bool) -> Vec<(FlowKey, Conn)> {
-        let mut v = self.open.extract(&mut done);
-        v.extend(self.closing.extract(&mut done));
+    /// Where the connections `done` picks are, as [`Picked`], in the order they are ended: by
+    /// start, then id. The records stay where they are (a few bytes each, not a copy of each).
+    fn pick(&self, mut done: impl FnMut(&Conn) -> bool) -> Vec<Picked> {
+        let mut v = Vec::new();
+        for (store, s) in [(0u32, &self.open), (1, &self.closing)] {
+            v.extend(
+                s.live()
+                    .filter(|(_, c)| done(c))
+                    .map(|(i, c)| (c.start_ns, c.id, i << 1 | store)),
+            );
+        }
+        v.sort_unstable();
         v
     }
 
-    fn live(&self) -> impl Iterator<Item = &Slot> {
+    fn live(&self) -> impl Iterator<Item = &Conn> {
         self.open.live().chain(self.closing.live()).map(|(_, s)| s)
     }
 
     /// Moves an open connection that started closing.
-    fn move_to_closing(&mut self, key: &FlowKey, h: KeyHash, i: u32) {
+    fn move_to_closing(&mut self, h: KeyHash, i: u32) {
         if let Some(c) = self.open.remove_at(h, i) {
-            self.closing.insert(*key, h, c);
+            self.closing.insert(h, c);
         }
     }
 }
+
+/// A connection picked to end: its start, id, and slot (shifted left, with the store in the low
+/// bit: 0 for `open`, 1 for `closing`).
+type Picked = (i64, u64, u32);
 
 /// The flow table and the state machine around it.
 pub struct Tracker {
@@ -614,8 +699,8 @@ pub struct Tracker {
     now: i64,
     pub stats: TrackerStats,
     events: Vec<Event>,
-    /// Connections left to end at the end of the capture (slot and store), last first.
-    finishing: Option<Vec<(Timestamp, u64, u32)>>,
+    /// Connections left to end at the end of the capture, last first.
+    finishing: Option<Vec<Picked>>,
 }
 
 /// Where a segment was seen, beyond the segment itself.
@@ -727,8 +812,8 @@ impl Tracker {
         let open = &self.table.open;
         // Every slot whose hash bits match is a candidate; none is read, only prefetched.
         let _ = open.index.find(k.hash, |&i| {
-            if let Some(slot) = open.slots.get(i as usize) {
-                crate::sys::prefetch::prefetch(slot);
+            if let Some(conn) = open.slots.get(i as usize) {
+                crate::sys::prefetch::prefetch_bytes(conn, HOT_BYTES);
             }
             false
         });
@@ -764,23 +849,23 @@ impl Tracker {
         // The common case: one lookup, a known connection that goes on.
         let mut old = None;
         if let Some(i) = self.table.open.find(&key, h) {
-            let conn = &mut self.table.open.slots[i as usize].conn;
+            let conn = &mut self.table.open.slots[i as usize];
             if !conn.restarts(&a.facts, now, &self.cfg) {
                 let id = update(conn, &a, false, &mut self.events);
                 if conn.closing() {
                     if self.cfg.refused_ends_at_rst && conn.zeek.conn_state() == "REJ" {
                         // Ended where it lies: the record is not copied out.
-                        end(&self.cfg, &mut self.events, &key, conn, false);
+                        end(&self.cfg, &mut self.events, conn, false);
                         self.table.open.forget_at(h, i);
                     } else {
-                        self.table.move_to_closing(&key, h, i);
+                        self.table.move_to_closing(h, i);
                     }
                 }
                 return id;
             }
             old = self.table.open.remove_at(h, i);
         } else if let Some(i) = self.table.closing.find(&key, h) {
-            let conn = &mut self.table.closing.slots[i as usize].conn;
+            let conn = &mut self.table.closing.slots[i as usize];
             if !conn.restarts(&a.facts, now, &self.cfg) {
                 return update(conn, &a, false, &mut self.events);
             }
@@ -788,17 +873,17 @@ impl Tracker {
         }
         // A SYN with a new sequence number, or a packet long after the end, starts over.
         if let Some(old) = old {
-            self.end(&key, &old, false);
+            self.end(&old, false);
         }
         if self.table.len() >= self.cfg.max_conns {
             self.evict();
         }
-        let conn = self.create(meta, seg, &key, sender_is_lo);
+        let conn = self.create(meta, seg, key, sender_is_lo);
         self.stats.conns += 1;
-        let (conn, i) = self.table.open.insert(key, h, conn);
+        let (conn, i) = self.table.open.insert(h, conn);
         let id = update(conn, &a, true, &mut self.events);
         if conn.closing() {
-            self.table.move_to_closing(&key, h, i);
+            self.table.move_to_closing(h, i);
         }
         self.stats.peak_conns = self.stats.peak_conns.max(self.table.len());
         id
@@ -830,15 +915,7 @@ impl Tracker {
     /// end-of-capture summaries bounded.
     pub fn finish_some(&mut self, max: usize) -> bool {
         if self.finishing.is_none() {
-            // Order by (start, id) without copying the records: 24 bytes per connection.
-            let mut order: Vec<(Timestamp, u64, u32)> = Vec::with_capacity(self.table.len());
-            for (store, s) in [(0u32, &self.table.open), (1, &self.table.closing)] {
-                order.extend(
-                    s.live()
-                        .map(|(i, slot)| (slot.conn.start, slot.conn.id, i << 1 | store)),
-                );
-            }
-            order.sort_unstable_by_key(|&(start, id, _)| (start, id));
+            let mut order = self.table.pick(|_| true);
             order.reverse();
             self.finishing = Some(order);
         }
@@ -847,18 +924,11 @@ impl Tracker {
             let Some((_, _, at)) = order.pop() else {
                 break;
             };
-            let store = if at & 1 == 0 {
-                &mut self.table.open
-            } else {
-                &mut self.table.closing
-            };
-            if let Some((key, c)) = store.remove_slot(at >> 1) {
-                self.end(&key, &c, false);
-            }
+            self.end_picked(at, false);
         }
         if order.is_empty() {
             for store in [&mut self.table.open, &mut self.table.closing] {
-                store.slots = Vec::new();
+                store.slots = slab::Slab::new();
                 store.free = Vec::new();
             }
             false
@@ -873,7 +943,7 @@ impl Tracker {
         &mut self,
         meta: &SegMeta<'_>,
         seg: &TcpSegment<'_>,
-        key: &FlowKey,
+        key: FlowKey,
         sender_is_lo: bool,
     ) -> Conn {
         // The SYN's sender is the client. Without a SYN (capture began mid-connection, or a
@@ -898,15 +968,20 @@ impl Tracker {
             zeek.history_flip_marker();
         }
         Conn {
-            id,
-            start: meta.ts,
-            last: meta.ts,
-            closed_ns: 0,
+            key,
+            flags: if orig_is_lo { ORIG_IS_LO } else { 0 },
+            first_verdict: None,
+            start_digits: meta.ts.digits(),
+            last_digits: meta.ts.digits(),
+            last_ns: meta.ts.nanos(),
             orig: Side::NEW,
             resp: Side::NEW,
             zeek,
-            flags: if orig_is_lo { ORIG_IS_LO } else { 0 },
-            first_verdict: None,
+            id,
+            start_ns: meta.ts.nanos(),
+            closed_ns: 0,
+            orig_log: SideLog::NEW,
+            resp_log: SideLog::NEW,
         }
     }
 
@@ -918,59 +993,73 @@ impl Tracker {
             self.cfg.idle_timeout_ns,
             self.cfg.attempt_timeout_ns,
         );
-        let mut ended = self.table.extract(|c| {
-            let quiet = now.saturating_sub(c.last.nanos());
+        let ended = self.table.pick(|c| {
+            let quiet = now.saturating_sub(c.last_ns);
             c.closed_at()
                 .is_some_and(|t| now.saturating_sub(t) > linger)
                 || quiet > idle
                 || (quiet > attempt && c.zeek.conn_state() == "S0")
         });
-        ended.sort_by_key(|(_, c)| (c.start, c.id));
-        for (k, c) in &ended {
-            if now.saturating_sub(c.last.nanos()) > idle {
+        for (_, _, at) in ended {
+            if self
+                .end_picked(at, false)
+                .is_some_and(|last| now.saturating_sub(last) > idle)
+            {
                 self.stats.expired_idle += 1;
             }
-            self.end(k, c, false);
         }
     }
 
     /// Makes room: evicts the least recently active eighth of the table.
     fn evict(&mut self) {
-        let mut by_age: Vec<(i64, u64)> = self
-            .table
-            .live()
-            .map(|s| (s.conn.last.nanos(), s.conn.id))
-            .collect();
+        // Sized at once: grown by doubling, a table of more than 2^19 connections would
+        // briefly hold the old and the new buffer.
+        let mut by_age: Vec<(i64, u64)> = Vec::with_capacity(self.table.len());
+        by_age.extend(self.table.live().map(|c| (c.last_ns, c.id)));
         let n = (by_age.len() / 8).max(1);
         by_age.select_nth_unstable(n - 1);
         // Ids are unique, so the cut-off (time, id) picks exactly n connections.
         let cut = by_age[n - 1];
-        let mut victims = self.table.extract(|c| (c.last.nanos(), c.id) <= cut);
-        victims.sort_by_key(|(_, c)| (c.start, c.id));
-        for (k, c) in &victims {
+        for (_, _, at) in self.table.pick(|c| (c.last_ns, c.id) <= cut) {
             self.stats.evicted += 1;
-            self.end(k, c, true);
+            self.end_picked(at, true);
         }
     }
 
     /// A connection ended; `evicted` when the table had to make room.
-    fn end(&mut self, key: &FlowKey, c: &Conn, evicted: bool) {
-        end(&self.cfg, &mut self.events, key, c, evicted);
+    fn end(&mut self, c: &Conn, evicted: bool) {
+        end(&self.cfg, &mut self.events, c, evicted);
+    }
+
+    /// Ends the picked connection at `at` where it lies and frees its slot; returns its last
+    /// time (None if the slot was free).
+    fn end_picked(&mut self, at: u32, evicted: bool) -> Option<i64> {
+        let store = if at & 1 == 0 {
+            &mut self.table.open
+        } else {
+            &mut self.table.closing
+        };
+        let i = at >> 1;
+        let c = store.slots.get(i as usize).filter(|c| c.id != 0)?;
+        end(&self.cfg, &mut self.events, c, evicted);
+        let (last, h) = (c.last_ns, key_hash(&c.key));
+        store.forget_at(h, i);
+        Some(last)
     }
 }
 
 /// A connection ended: its event. (A function of its own so that a record can be ended in its
 /// slot while the table is borrowed.)
-fn end(cfg: &TrackerConfig, events: &mut Vec<Event>, key: &FlowKey, c: &Conn, evicted: bool) {
+fn end(cfg: &TrackerConfig, events: &mut Vec<Event>, c: &Conn, evicted: bool) {
     let conn_state = c.zeek.conn_state();
     if cfg.summarize_all_ended || conn_state == "S0" {
-        events.push(Event::Ended(Box::new(summarize(key, c, evicted))));
+        events.push(Event::Ended(Box::new(summarize(c, evicted))));
     } else {
         events.push(Event::Closed(ClosedConn {
             id: c.id,
-            resp: c.resp_ep(key),
-            start: c.start,
-            last: c.last,
+            resp: c.resp_ep(),
+            start: c.start(),
+            last: c.last(),
             conn_state,
         }));
     }
@@ -1002,13 +1091,13 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
     let from_orig = conn.orig_is_lo() == sender_is_lo || key.is_loop();
     if headers_only
         && !conn.has(HANDSHAKE_DONE)
-        && conn.resp.sent_synack()
+        && conn.resp.has(SENT_SYNACK)
         && inferred_established(conn, from_orig, seg)
     {
         conn.flags |= HANDSHAKE_DONE;
     }
     let rst_event = seg.flags.rst().then(|| {
-        let orig = conn.orig_ep(key);
+        let orig = conn.orig_ep();
         verdict::classify(conn, orig, from_orig, seg, now, is_new, headers_only)
     });
     update_sides(conn, from_orig, seg, now);
@@ -1027,9 +1116,13 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
     }
     if conn.zeek.update(from_orig, facts) {
         std::mem::swap(&mut conn.orig, &mut conn.resp);
+        std::mem::swap(&mut conn.orig_log, &mut conn.resp_log);
         conn.flags ^= ORIG_IS_LO;
     }
-    conn.last = conn.last.max(meta.ts);
+    if meta.ts > conn.last() {
+        conn.last_ns = meta.ts.nanos();
+        conn.last_digits = meta.ts.digits();
+    }
     if !conn.has(CLOSED) && conn.zeek.is_closed() {
         conn.flags |= CLOSED;
         conn.closed_ns = now;
@@ -1057,7 +1150,7 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
             encap: seg.ctx.encaps().collect(),
             verdict,
             evidence,
-            conn: summarize(key, conn, false),
+            conn: summarize(conn, false),
         };
         events.push(Event::Rst(Box::new(ev)));
     }
@@ -1072,11 +1165,7 @@ fn inferred_established(conn: &Conn, from_orig: bool, seg: &TcpSegment<'_>) -> b
     let past = |a: u32, isn: Option<u32>| {
         isn.is_some_and(|isn| (a.wrapping_sub(isn.wrapping_add(1)) as i32) > 0)
     };
-    let (me, peer) = if from_orig {
-        (&conn.orig, &conn.resp)
-    } else {
-        (&conn.resp, &conn.orig)
-    };
+    let (me, peer) = conn.sides(from_orig);
     !seg.flags.syn()
         && (past(seg.seq, me.isn())
             || (seg.flags.ack() && past(seg.ack, peer.isn()))
@@ -1085,30 +1174,29 @@ fn inferred_established(conn: &Conn, from_orig: bool, seg: &TcpSegment<'_>) -> b
 
 fn update_sides(conn: &mut Conn, from_orig: bool, seg: &TcpSegment<'_>, now: i64) {
     let flags = seg.flags;
-    let (me, peer) = if from_orig {
-        (&mut conn.orig, &mut conn.resp)
+    let (me, me_log, peer) = if from_orig {
+        (&mut conn.orig, &mut conn.orig_log, &mut conn.resp)
     } else {
-        (&mut conn.resp, &mut conn.orig)
+        (&mut conn.resp, &mut conn.resp_log, &mut conn.orig)
     };
-    me.pkts += 1;
+    me.add_packet();
     me.bytes += u64::from(seg.payload_len);
     if flags.syn() {
-        me.isn_no = seg.seq;
+        me_log.isn_no = seg.seq;
         me.flags |= HAS_ISN;
         if flags.ack() {
             me.flags |= SENT_SYNACK;
         } else {
-            me.syns += 1;
+            me_log.syns += 1;
         }
         me.wscale_opt = window_scale(seg.options).unwrap_or(NO_WSCALE);
     }
     if flags.rst() {
-        me.rsts += 1;
-        me.last_rst_seq = seg.seq;
-        me.last_rst_at = now;
+        me_log.rsts += 1;
+        me_log.last_rst_seq = seg.seq;
+        me_log.last_rst_at = now;
         me.flags = (me.flags | HAS_RST) & !PEER_SPOKE;
     } else {
-        me.ttl_samples += 1;
         me.ttl_min = me.ttl_min.min(seg.ttl);
         me.ttl_max = me.ttl_max.max(seg.ttl);
         if flags.ack() {
@@ -1119,11 +1207,11 @@ fn update_sides(conn: &mut Conn, from_orig: bool, seg: &TcpSegment<'_>, now: i64
         peer.flags |= PEER_SPOKE;
     }
     if flags.fin() && !me.has(HAS_FIN) {
-        me.fin_at_ns = now;
+        me_log.fin_at_ns = now;
         me.flags |= HAS_FIN;
     }
     if from_orig
-        && peer.sent_synack()
+        && peer.has(SENT_SYNACK)
         && !flags.syn()
         && (flags.ack() || seg.payload_len > 0)
         && !flags.rst()
@@ -1153,21 +1241,22 @@ pub fn window_scale(mut opts: &[u8]) -> Option<u8> {
     None
 }
 
-fn summarize(key: &FlowKey, c: &Conn, evicted: bool) -> ConnSummary {
+fn summarize(c: &Conn, evicted: bool) -> ConnSummary {
+    let (orig, resp) = (c.orig_side(), c.resp_side());
     ConnSummary {
         id: c.id,
-        orig: c.orig_ep(key),
-        resp: c.resp_ep(key),
-        vlan: key.vlan(),
-        start: c.start,
-        last: c.last,
-        orig_pkts: c.orig.pkts,
-        orig_bytes: c.orig.bytes,
-        resp_pkts: c.resp.pkts,
-        resp_bytes: c.resp.bytes,
+        orig: c.orig_ep(),
+        resp: c.resp_ep(),
+        vlan: c.key.vlan(),
+        start: c.start(),
+        last: c.last(),
+        orig_pkts: orig.pkts(),
+        orig_bytes: orig.bytes(),
+        resp_pkts: resp.pkts(),
+        resp_bytes: resp.bytes(),
         conn_state: c.zeek.conn_state(),
         history: c.zeek.history,
-        syns: c.orig.syns,
+        syns: orig.syns(),
         first_verdict: c.first_verdict,
         evicted,
     }

@@ -17,25 +17,23 @@ pub(super) fn classify(
     is_new: bool,
     headers_only: bool,
 ) -> (Verdict, Evidence) {
-    let (me, peer) = if from_orig {
-        (&conn.orig, &conn.resp)
-    } else {
-        (&conn.resp, &conn.orig)
-    };
+    let (me, peer) = conn.sides(from_orig);
+    let (orig, resp) = (conn.orig_side(), conn.resp_side());
     if is_new {
         return (Verdict::Stray, Evidence::NoEarlierPacket);
     }
     // Injection evidence outranks the position in the conversation.
-    if me.ttl_samples > 0
-        && (seg.ttl < me.ttl_min.saturating_sub(1) || seg.ttl > me.ttl_max.saturating_add(1))
+    let (ttl_min, ttl_max) = (me.hot.ttl_min, me.hot.ttl_max);
+    if me.ttl_samples() > 0
+        && (seg.ttl < ttl_min.saturating_sub(1) || seg.ttl > ttl_max.saturating_add(1))
     {
         return (
             Verdict::SuspectedInjected,
             Evidence::TtlUnlike {
                 ttl: seg.ttl,
-                min: me.ttl_min,
-                max: me.ttl_max,
-                samples: me.ttl_samples,
+                min: ttl_min,
+                max: ttl_max,
+                samples: me.ttl_samples(),
             },
         );
     }
@@ -47,7 +45,7 @@ pub(super) fn classify(
         return (
             Verdict::SuspectedInjected,
             Evidence::RstBurst {
-                rsts: me.rsts + 1,
+                rsts: me.rsts() + 1,
                 ms: now.saturating_sub(prev_at) / 1_000_000,
                 prev_seq,
                 seq: seg.seq,
@@ -55,11 +53,11 @@ pub(super) fn classify(
         );
     }
     let synchronized = peer.sent_synack() || me.sent_synack();
-    if !from_orig && conn.orig.syns > 0 && !conn.resp.sent_synack() {
+    if !from_orig && orig.syns() > 0 && !resp.sent_synack() {
         return (
             Verdict::Refused,
             Evidence::AnswersSyn {
-                syns: conn.orig.syns,
+                syns: orig.syns(),
                 orig: orig_ep,
                 with_ack: seg.flags.ack(),
             },
@@ -71,19 +69,18 @@ pub(super) fn classify(
     // whether the client had sent any.
     let client_sent_data = headers_only
         && seg.flags.ack()
-        && conn
-            .orig
+        && orig
             .isn()
             .is_some_and(|isn| (seg.ack.wrapping_sub(isn.wrapping_add(1)) as i32) > 0);
     if !from_orig
-        && conn.resp.sent_synack()
-        && conn.resp.pkts == 1
-        && conn.orig.bytes == 0
+        && resp.sent_synack()
+        && resp.pkts() == 1
+        && orig.bytes() == 0
         && !client_sent_data
     {
         return (Verdict::HandshakeReset, Evidence::AfterHandshake);
     }
-    if conn.resp.sent_synack() && !conn.handshake_done() {
+    if resp.sent_synack() && !conn.handshake_done() {
         return (
             Verdict::HandshakeReset,
             Evidence::DuringHandshake {
@@ -107,7 +104,7 @@ pub(super) fn classify(
     {
         return (Verdict::OutOfWindow, out);
     }
-    if !synchronized && conn.orig.syns == 0 {
+    if !synchronized && orig.syns() == 0 {
         // Mid-stream connection (began before the capture).
         let who = if from_orig {
             Verdict::ResetByClient
@@ -117,14 +114,14 @@ pub(super) fn classify(
         return (
             who,
             Evidence::MidStream {
-                packets: me.pkts + peer.pkts,
+                packets: me.pkts() + peer.pkts(),
             },
         );
     }
     let aborted = Evidence::Aborted {
         by_client: from_orig,
-        packets: me.pkts,
-        bytes: me.bytes,
+        packets: me.pkts(),
+        bytes: me.bytes(),
     };
     if from_orig {
         (Verdict::ResetByClient, aborted)
@@ -135,10 +132,10 @@ pub(super) fn classify(
 
 /// RFC 9293 §3.10.7.4: a RST is acceptable when RCV.NXT ≤ SEG.SEQ < RCV.NXT + RCV.WND. The
 /// receiver's RCV.NXT and window are its last ACK and advertised window.
-fn out_of_window(receiver: &super::Side, seg: &TcpSegment<'_>) -> Option<Evidence> {
+fn out_of_window(receiver: super::SideRef<'_>, seg: &TcpSegment<'_>) -> Option<Evidence> {
     let rcv_nxt = receiver.last_ack()?;
     let scale = receiver.wscale().unwrap_or(0);
-    let wnd = u64::from(receiver.last_win) << scale;
+    let wnd = u64::from(receiver.hot.last_win) << scale;
     let diff = seg.seq.wrapping_sub(rcv_nxt) as i32;
     // Allow one byte below: a RST after our FIN may use the sequence number the FIN consumed.
     let ok = if wnd == 0 {

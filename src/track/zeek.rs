@@ -51,7 +51,11 @@ impl ZeekEndpoint {
 
 /// Bounded history string, inline (no allocation per connection): Zeek records each letter once
 /// per direction.
+///
+/// Laid out in C order, `seen` first: each segment reads `seen`, the letters only change when
+/// a new one appears (see [`HOT_BYTES`]).
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
 pub struct History {
     /// Bits 0-25: letters seen from the originator; bits 26-51: from the responder.
     seen: u64,
@@ -116,8 +120,16 @@ impl History {
     }
 }
 
-/// Zeek's per-connection TCP analysis: two endpoints and the history.
+/// How many bytes at the start of a [`ZeekConn`] every segment reads or writes: the endpoint
+/// states and the history's set of letters seen (the tracker keeps them in its records' first
+/// cache lines).
+pub const HOT_BYTES: usize =
+    std::mem::offset_of!(ZeekConn, history) + std::mem::offset_of!(History, seen) + 8;
+
+/// Zeek's per-connection TCP analysis: two endpoints and the history (in this order: see
+/// [`HOT_BYTES`]).
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
 pub struct ZeekConn {
     pub orig: ZeekEndpoint,
     pub resp: ZeekEndpoint,

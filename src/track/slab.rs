@@ -1,0 +1,90 @@
+//! The flow table's record storage: a vector of records that grows in fixed chunks instead of
+//! by doubling and copying. The records are cache-line aligned, and the system allocator moves
+//! an over-aligned block by allocating a new one and copying (it cannot `mremap` it): a
+//! doubling vector of 500,000 records would briefly hold two copies, 128 MB more than the
+//! connection cap was sized for. Chunks are never moved, so memory follows the number of
+//! records ever held, and a record's address is stable.
+
+use std::ops::{Index, IndexMut};
+
+/// Records per chunk (256 KiB of 256-byte records): small next to the table, large enough
+/// that the chunk list stays a few kilobytes.
+const CHUNK: usize = 1024;
+
+pub(super) struct Slab<T> {
+    chunks: Vec<Box<[T]>>,
+    len: usize,
+}
+
+impl<T: Copy> Slab<T> {
+    pub fn new() -> Self {
+        Slab {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Appends `value`; returns its index. A new chunk is filled with copies of `value`
+    /// (the slots past `len` are never read).
+    pub fn push(&mut self, value: T) -> usize {
+        let i = self.len;
+        if i / CHUNK == self.chunks.len() {
+            self.chunks.push(vec![value; CHUNK].into_boxed_slice());
+        }
+        self.chunks[i / CHUNK][i % CHUNK] = value;
+        self.len += 1;
+        i
+    }
+
+    pub fn get(&self, i: usize) -> Option<&T> {
+        (i < self.len).then(|| &self.chunks[i / CHUNK][i % CHUNK])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flat_map(|c| c.iter()).take(self.len)
+    }
+}
+
+impl<T> Index<usize> for Slab<T> {
+    type Output = T;
+
+    fn index(&self, i: usize) -> &T {
+        assert!(
+            i < self.len,
+            "slab index {i} out of range ({} records)",
+            self.len
+        );
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
+impl<T> IndexMut<usize> for Slab<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        assert!(
+            i < self.len,
+            "slab index {i} out of range ({} records)",
+            self.len
+        );
+        &mut self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_stay_put_across_chunks() {
+        let mut s = Slab::new();
+        for i in 0..(3 * CHUNK + 5) {
+            assert_eq!(s.push(i), i);
+        }
+        assert_eq!(s[CHUNK - 1], CHUNK - 1);
+        assert_eq!(s[CHUNK], CHUNK);
+        s[2 * CHUNK + 1] = 7;
+        assert_eq!(s.get(2 * CHUNK + 1), Some(&7));
+        assert_eq!(s.get(3 * CHUNK + 5), None);
+        assert_eq!(s.iter().count(), 3 * CHUNK + 5);
+        assert_eq!(s.iter().nth(CHUNK + 2), Some(&(CHUNK + 2)));
+    }
+}
