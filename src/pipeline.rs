@@ -16,18 +16,23 @@ use crate::output::PAYLOAD_TEXT_BYTES;
 use crate::read::{ReadOptions, for_each_packet};
 use crate::stats::DecodeStats;
 use crate::timestamp::Timestamp;
-use crate::track::{Event, NO_WSCALE, SegKey, SegMeta, Tracker, window_scale};
+use crate::track::{Event, NO_WSCALE, SegKey, SegMeta, SlotHint, Tracker, window_scale};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 /// Segments per batch: large enough that handing a batch over costs nothing per packet, small
 /// enough that the batches in flight stay in the shared cache.
-const BATCH: usize = 1024;
+const BATCH: usize = 4096;
 /// Batches in flight between two stages.
 const IN_FLIGHT: usize = 4;
 /// How many segments ahead the tracker prefetches connection records: about as many as it
-/// observes in the time one cache miss takes.
+/// observes in the time one cache miss takes. The index bucket of a segment is prefetched
+/// twice as far ahead, so that finding the record to prefetch does not wait for it either.
 const PREFETCH_AHEAD: usize = 8;
+/// Hints kept between the prefetch of a segment's record and its observation (a power of two
+/// above `PREFETCH_AHEAD`).
+const HINTS: usize = 16;
+const _: () = assert!(HINTS.is_power_of_two() && HINTS > PREFETCH_AHEAD);
 
 /// One decoded TCP segment as the tracker needs it, in 120 bytes (two cache lines): its
 /// addresses and ports are in its flow key, computed here. What only an RST's event shows (the
@@ -136,10 +141,19 @@ impl SegBatch {
 
     /// Feeds the batch's segments to `tracker`, in order.
     fn observe(&self, tracker: &mut Tracker) {
+        let mut hints = [SlotHint::default(); HINTS];
         for (i, r) in self.records.iter().enumerate() {
-            if let Some(ahead) = self.records.get(i + PREFETCH_AHEAD) {
-                tracker.prefetch(&ahead.key);
+            if let Some(rec) = self.records.get(i + 4 * PREFETCH_AHEAD) {
+                crate::sys::prefetch::prefetch(rec);
             }
+            if let Some(far) = self.records.get(i + 2 * PREFETCH_AHEAD) {
+                tracker.prefetch_index(&far.key);
+            }
+            if let Some(ahead) = self.records.get(i + PREFETCH_AHEAD) {
+                hints[(i + PREFETCH_AHEAD) % HINTS] = tracker.prefetch(&ahead.key);
+            }
+            // The first segments of a batch have no hint (the default: look up).
+            let hint = std::mem::take(&mut hints[i % HINTS]);
             let ((src, sport), (dst, dport)) = r.key.endpoints();
             let (ctx, payload) = match self.rst_extras.get(r.extra as usize) {
                 Some(x) => (
@@ -178,7 +192,7 @@ impl SegBatch {
                 direction: r.direction,
                 ifindex: None,
             };
-            tracker.observe_keyed(&meta, &seg, r.key);
+            tracker.observe_hinted(&meta, &seg, r.key, hint);
         }
     }
 }

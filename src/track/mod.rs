@@ -3,6 +3,7 @@
 //! capture gives the same result on every run, and `watch` and `read` share this code.
 
 pub mod event;
+mod index;
 mod slab;
 mod verdict;
 pub mod zeek;
@@ -49,13 +50,12 @@ pub struct TrackerConfig {
     pub refused_ends_at_rst: bool,
 }
 
-/// Bytes one tracked connection costs: its slot in the record slab (key and record) and its
-/// free-list entry, plus its index entry (a slot number) and control byte three times over (the
-/// index doubles as it grows: old and new tables both exist while it does, at a load of 7/8 at
-/// most). What the report keeps is bounded separately, by its own key caps
+/// Bytes one tracked connection costs: its record in the slab, its free-list entry, and its
+/// index entry at worst ([`index::BYTES_PER_ENTRY`]: the index doubles as it grows, and old and
+/// new tables both exist while it does). What the report keeps is bounded separately, by its own key caps
 /// ([`crate::report::Limits::reserve_bytes`]), and taken off the budget before dividing.
 pub const BYTES_PER_CONN: usize =
-    std::mem::size_of::<Conn>() + 3 * (std::mem::size_of::<u32>() + 1) + std::mem::size_of::<u32>();
+    std::mem::size_of::<Conn>() + index::BYTES_PER_ENTRY + std::mem::size_of::<u32>();
 
 /// Memory the default connection cap is sized for: flow table, report tables and buffers.
 pub const MEMORY_BUDGET: usize = 256 << 20;
@@ -567,12 +567,12 @@ pub struct TrackerStats {
     pub peak_conns: usize,
 }
 
-/// Records in a [`slab::Slab`] (freed slots are reused first, so live records stay packed), found through
-/// a hash index that holds only slot numbers: 4 bytes and a control byte per connection, so the
-/// index of a busy table stays in cache, and a key is compared only where the control byte's
-/// seven hash bits already match. A free slot has `id == 0`.
+/// Records in a [`slab::Slab`] (freed slots are reused first, so live records stay packed), found
+/// through a [`index::FlowIndex`] of slot numbers: a word per bucket, so the index of a busy
+/// table stays in cache, and a key is compared only where 32 bits of its hash already match.
+/// A free slot has `id == 0`.
 struct Store {
-    index: hashbrown::HashTable<u32>,
+    index: index::FlowIndex,
     slots: slab::Slab<Conn>,
     free: Vec<u32>,
 }
@@ -580,7 +580,7 @@ struct Store {
 impl Store {
     fn new() -> Self {
         Store {
-            index: hashbrown::HashTable::with_capacity(1024),
+            index: index::FlowIndex::new(),
             slots: slab::Slab::new(),
             free: Vec::new(),
         }
@@ -594,9 +594,7 @@ impl Store {
     #[inline]
     fn find(&self, key: &FlowKey, h: KeyHash) -> Option<u32> {
         let slots = &self.slots;
-        self.index
-            .find(h, |&i| slots[i as usize].key == *key)
-            .copied()
+        self.index.find(h, |i| slots[i as usize].key == *key)
     }
 
     /// Adds `conn` (whose key hashes to `h`), written straight into its slot.
@@ -609,9 +607,7 @@ impl Store {
             }
             None => self.slots.push(conn) as u32,
         };
-        let slots = &self.slots;
-        self.index
-            .insert_unique(h, i, |&j| key_hash(&slots[j as usize].key));
+        self.index.insert(h, i);
         (&mut self.slots[i as usize], i)
     }
 
@@ -625,10 +621,9 @@ impl Store {
     /// Removes the connection at slot `i`, whose key hashes to `h`, without copying it out (the
     /// record stays readable in its slot until the slot is reused); returns whether it was there.
     fn forget_at(&mut self, h: KeyHash, i: u32) -> bool {
-        let Ok(entry) = self.index.find_entry(h, |&j| j == i) else {
+        if !self.index.remove(h, i) {
             return false;
-        };
-        entry.remove();
+        }
         self.slots[i as usize].id = 0;
         self.free.push(i);
         true
@@ -684,6 +679,10 @@ impl Table {
         }
     }
 }
+
+/// Where [`Tracker::prefetch`] found a segment's open connection, if it did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SlotHint(Option<u32>);
 
 /// A connection picked to end: its start, id, and slot (shifted left, with the store in the low
 /// bit: 0 for `open`, 1 for `closing`).
@@ -804,23 +803,49 @@ impl Tracker {
         self.observe_keyed(meta, seg, SegKey::of(meta.iface, seg))
     }
 
-    /// Starts loading the record of the connection `k` belongs to into the cache, if it is
-    /// open: called for a segment a few places ahead of the one being observed, so that the
-    /// cache misses of a batch overlap. Changes nothing.
+    /// Starts loading the index bucket where the lookup of `k` begins: the first of two
+    /// prefetches for a segment some places ahead of the one being observed. Changes nothing.
     #[inline]
-    pub fn prefetch(&self, k: &SegKey) {
+    pub fn prefetch_index(&self, k: &SegKey) {
+        crate::sys::prefetch::prefetch_bytes(self.table.open.index.first_bucket(k.hash), 8);
+    }
+
+    /// Starts loading the first cache lines of the open connections whose index entries match
+    /// `k` (the bucket, prefetched earlier by [`Tracker::prefetch_index`], should be in the
+    /// cache by now): the second prefetch, for a segment a few places ahead. Returns the first
+    /// of them as a hint for [`Tracker::observe_hinted`], which then need not look it up again.
+    /// Changes nothing.
+    #[inline]
+    pub fn prefetch(&self, k: &SegKey) -> SlotHint {
         let open = &self.table.open;
+        let mut first = None;
         // Every slot whose hash bits match is a candidate; none is read, only prefetched.
-        let _ = open.index.find(k.hash, |&i| {
+        let _ = open.index.find(k.hash, |i| {
             if let Some(conn) = open.slots.get(i as usize) {
                 crate::sys::prefetch::prefetch_bytes(conn, HOT_BYTES);
+                first.get_or_insert(i);
             }
             false
         });
+        SlotHint(first)
     }
 
     /// [`Tracker::observe`] with the segment's key already computed (by the decoding thread).
     pub fn observe_keyed(&mut self, meta: &SegMeta<'_>, seg: &TcpSegment<'_>, k: SegKey) -> u64 {
+        self.observe_hinted(meta, seg, k, SlotHint(None))
+    }
+
+    /// [`Tracker::observe_keyed`] with the hint [`Tracker::prefetch`] gave for the segment. The
+    /// table may have changed since (a hint is checked before it is used: the slot must hold an
+    /// open connection with the segment's key), so a stale hint only costs the lookup it was
+    /// meant to save.
+    pub fn observe_hinted(
+        &mut self,
+        meta: &SegMeta<'_>,
+        seg: &TcpSegment<'_>,
+        k: SegKey,
+        hint: SlotHint,
+    ) -> u64 {
         let now = meta.ts.nanos();
         self.now = self.now.max(now);
         self.since_sweep += 1;
@@ -846,9 +871,19 @@ impl Tracker {
             },
             headers_only: self.cfg.headers_only,
         };
-        // The common case: one lookup, a known connection that goes on.
+        // The common case: one lookup (or none, with a good hint), a known connection that
+        // goes on.
+        let open = &self.table.open;
+        let found = hint
+            .0
+            .filter(|&i| {
+                open.slots
+                    .get(i as usize)
+                    .is_some_and(|c| c.id != 0 && c.key == key)
+            })
+            .or_else(|| open.find(&key, h));
         let mut old = None;
-        if let Some(i) = self.table.open.find(&key, h) {
+        if let Some(i) = found {
             let conn = &mut self.table.open.slots[i as usize];
             if !conn.restarts(&a.facts, now, &self.cfg) {
                 let id = update(conn, &a, false, &mut self.events);
