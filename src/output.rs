@@ -3,12 +3,13 @@
 //! as one JSON object per line (schema in the README).
 
 use crate::capture::Direction;
-use crate::decode::TcpSegment;
+use crate::decode::{TcpFlags, TcpSegment};
 use crate::sanitize::sanitize_text;
 use crate::timestamp::Timestamp;
 use crate::track::{ConnSummary, Endpoint, RstEvent};
 use serde::Serialize;
 use std::io::{self, Write};
+use std::net::IpAddr;
 
 /// RST payloads (RFC 9293 §3.5.3 diagnostic text) longer than this are cut in the output.
 const MAX_PAYLOAD_TEXT: usize = 120;
@@ -20,6 +21,42 @@ pub const PAYLOAD_TEXT_BYTES: usize = 4 * (MAX_PAYLOAD_TEXT + 1) + 4;
 /// Payload text of a segment, if it carries any captured bytes (sanitized).
 pub fn payload_text(seg: &TcpSegment<'_>) -> Option<String> {
     (!seg.payload.is_empty()).then(|| sanitize_text(seg.payload, MAX_PAYLOAD_TEXT))
+}
+
+/// Appends `n` in decimal.
+fn push_num(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends an endpoint as its `Display` writes it (`10.0.0.1:80`, `[2001:db8::1]:80`).
+fn push_endpoint(out: &mut Vec<u8>, ep: &Endpoint) {
+    match ep.ip {
+        IpAddr::V4(a) => {
+            let [a, b, c, d] = a.octets();
+            for (i, octet) in [a, b, c, d].into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_num(out, octet.into());
+            }
+            out.push(b':');
+            push_num(out, ep.port.into());
+        }
+        // Rare enough for the general path (and its zero compression).
+        IpAddr::V6(_) => {
+            let _ = write!(out, "{ep}");
+        }
+    }
 }
 
 fn dir_word(d: Direction) -> &'static str {
@@ -34,7 +71,7 @@ struct SegLine<'a> {
     direction: Option<Direction>,
     from: Endpoint,
     to: Endpoint,
-    flags: &'a dyn std::fmt::Display,
+    flags: TcpFlags,
     seq: u32,
     ack: Option<u32>,
     window: u16,
@@ -66,15 +103,25 @@ impl SegLine<'_> {
         if let Some(d) = self.direction {
             write!(out, " {}", d.as_str())?;
         }
-        write!(
-            out,
-            " {} > {} [{}] seq {}",
-            self.from, self.to, self.flags, self.seq
-        )?;
+        // Field by field: one of these lines per RST, and `write!` would cost several times
+        // more than the rest of the line's work.
+        out.push(b' ');
+        push_endpoint(out, &self.from);
+        out.extend_from_slice(b" > ");
+        push_endpoint(out, &self.to);
+        out.extend_from_slice(b" [");
+        let (letters, n) = self.flags.letters();
+        out.extend_from_slice(&letters[..n]);
+        out.extend_from_slice(b"] seq ");
+        push_num(out, self.seq.into());
         if let Some(ack) = self.ack {
-            write!(out, " ack {ack}")?;
+            out.extend_from_slice(b" ack ");
+            push_num(out, ack.into());
         }
-        write!(out, " win {} ttl {}", self.window, self.ttl)?;
+        out.extend_from_slice(b" win ");
+        push_num(out, self.window.into());
+        out.extend_from_slice(b" ttl ");
+        push_num(out, self.ttl.into());
         for e in encaps {
             write!(out, " {e}")?;
         }
@@ -97,7 +144,7 @@ pub fn write_rst_text(out: &mut Vec<u8>, prefix: Option<&str>, ev: &RstEvent) ->
         direction: ev.direction,
         from: ev.from,
         to: ev.to,
-        flags: &ev.flags,
+        flags: ev.flags,
         seq: ev.seq,
         ack: ev.ack,
         window: ev.window,
@@ -347,7 +394,7 @@ pub fn write_raw_text(
         direction: p.direction.or(seg.ctx.direction),
         from: Endpoint::source(seg),
         to: Endpoint::destination(seg),
-        flags: &seg.flags,
+        flags: seg.flags,
         seq: seg.seq,
         ack: seg.flags.ack().then_some(seg.ack),
         window: seg.window,
@@ -458,4 +505,34 @@ pub fn write_storm_json(out: &mut Vec<u8>, s: &crate::storm::StormLine) -> io::R
     serde_json::to_writer(&mut *out, &j)?;
     out.push(b'\n');
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_numbers_and_endpoints_read_as_display_writes_them() {
+        for n in [0, 1, 9, 10, 99, 100, 65_535, 4_294_967_295, u64::MAX] {
+            let mut out = Vec::new();
+            push_num(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+        for (ip, port) in [
+            ("0.0.0.0", 0),
+            ("127.0.0.1", 7211),
+            ("255.255.255.255", 65_535),
+            ("10.200.1.5", 80),
+            ("2001:db8::1", 443),
+            ("::ffff:10.0.0.1", 1),
+        ] {
+            let ep = Endpoint {
+                ip: ip.parse().unwrap(),
+                port,
+            };
+            let mut out = Vec::new();
+            push_endpoint(&mut out, &ep);
+            assert_eq!(String::from_utf8(out).unwrap(), ep.to_string());
+        }
+    }
 }

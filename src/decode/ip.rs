@@ -52,29 +52,42 @@ impl TcpFlags {
     }
 }
 
-impl fmt::Display for TcpFlags {
+impl TcpFlags {
     /// tcpdump's notation and order: `F S R P . U E W e`, where `.` is ACK; `none` if empty.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const LETTERS: [(u16, char); 9] = [
-            (TcpFlags::FIN, 'F'),
-            (TcpFlags::SYN, 'S'),
-            (TcpFlags::RST, 'R'),
-            (TcpFlags::PSH, 'P'),
-            (TcpFlags::ACK, '.'),
-            (TcpFlags::URG, 'U'),
-            (TcpFlags::ECE, 'E'),
-            (TcpFlags::CWR, 'W'),
-            (TcpFlags::AE, 'e'),
+    pub fn letters(self) -> ([u8; 9], usize) {
+        const LETTERS: [(u16, u8); 9] = [
+            (TcpFlags::FIN, b'F'),
+            (TcpFlags::SYN, b'S'),
+            (TcpFlags::RST, b'R'),
+            (TcpFlags::PSH, b'P'),
+            (TcpFlags::ACK, b'.'),
+            (TcpFlags::URG, b'U'),
+            (TcpFlags::ECE, b'E'),
+            (TcpFlags::CWR, b'W'),
+            (TcpFlags::AE, b'e'),
         ];
+        let mut out = [0u8; 9];
         if self.0 & 0x1ff == 0 {
-            return f.write_str("none");
+            out[..4].copy_from_slice(b"none");
+            return (out, 4);
         }
+        let mut n = 0;
         for (bit, c) in LETTERS {
             if self.has(bit) {
-                fmt::Write::write_char(f, c)?;
+                out[n] = c;
+                n += 1;
             }
         }
-        Ok(())
+        (out, n)
+    }
+}
+
+impl fmt::Display for TcpFlags {
+    /// See [`TcpFlags::letters`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (letters, n) = self.letters();
+        // Only ASCII is ever stored.
+        f.write_str(std::str::from_utf8(&letters[..n]).unwrap_or("?"))
     }
 }
 

@@ -851,7 +851,9 @@ impl Tracker {
         self.since_sweep += 1;
         // Sweeping walks the whole table: do it at most once a second of capture time, and only
         // after as many packets as a quarter of the table, so its cost per packet stays bounded.
-        if self.since_sweep >= (self.table.len() / 4) as u64 {
+        if self.since_sweep >= (self.table.len() / 4) as u64
+            && self.now.saturating_sub(self.last_sweep) >= SEC
+        {
             self.sweep_if_due();
         }
         let SegKey {
