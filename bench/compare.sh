@@ -13,6 +13,10 @@
 #                    (one extra untimed run per capture; default 1)
 #   STRICT           1 = exit 1 when a target does not hold or could not be
 #                    checked (default 0: report only)
+#   PAGE_CACHE       reread = drop each capture from the page cache and read
+#                    it back from disk before timing, so that every run starts
+#                    from the same state (default); asis = only warm it (the
+#                    state then depends on how the file was last written/read)
 #   CARGO_TARGET_DIR as for cargo                     (default <repo>/target)
 #   RSTHOUND         binary to benchmark     (default $CARGO_TARGET_DIR/release/rsthound)
 set -euo pipefail
@@ -29,6 +33,7 @@ SPOOFED_PACKETS=${SPOOFED_PACKETS:-1000000}
 ROUNDS=${ROUNDS:-3}
 VERIFY=${VERIFY:-1}
 STRICT=${STRICT:-0}
+PAGE_CACHE=${PAGE_CACHE:-reread}
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 case $target_dir in /*) ;; *) target_dir=$root/$target_dir ;; esac
 
@@ -40,6 +45,7 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "compare.sh: $*"; exit 2; }
 
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer (got '$ROUNDS')"
+[[ $PAGE_CACHE == reread || $PAGE_CACHE == asis ]] || die "PAGE_CACHE must be reread or asis (got '$PAGE_CACHE')"
 [[ -x $TIME ]] || die "$TIME not found: install GNU time (Debian package 'time': apt-get install time)"
 [[ -n ${EPOCHREALTIME:-} ]] || die "bash >= 5 is needed (EPOCHREALTIME)"
 
@@ -104,8 +110,24 @@ gen small small "$SMALL_PACKETS"
 gen mixed-1m mixed "$MIXED_1M_PACKETS"
 gen spoofed spoofed "$SPOOFED_PACKETS"
 
-say "== warming the page cache"
-for c in "${captures[@]}"; do cat "$bench_dir/$c.pcap" >/dev/null; done
+# The page cache keeps a file in large folios when it was read in from disk and in small
+# ones when it was written in small pieces (as gencap and tcpdump -w write): the kernel's
+# copy for read() costs the same either way, but a memory mapping of small folios costs a
+# fault per 64 KiB, and rsthound then reads with pread() instead. "reread" puts every
+# capture in the read-from-disk state, whatever happened to it before.
+if [[ $PAGE_CACHE == reread ]]; then
+    say "== dropping the captures from the page cache and reading them back from disk"
+    for c in "${captures[@]}"; do
+        dd of="$bench_dir/$c.pcap" oflag=nocache conv=notrunc,fdatasync count=0 status=none ||
+            die "could not drop $c.pcap from the page cache (GNU dd oflag=nocache)"
+        cat "$bench_dir/$c.pcap" >/dev/null
+    done
+    cache_state="page cache warm, read back from disk"
+else
+    say "== warming the page cache"
+    for c in "${captures[@]}"; do cat "$bench_dir/$c.pcap" >/dev/null; done
+    cache_state="page cache warm, as left (PAGE_CACHE=asis)"
+fi
 
 # ---------------------------------------------------------------- runs
 tools_for() {
@@ -205,7 +227,7 @@ for c in "${captures[@]}"; do
 done
 
 echo
-echo "rsthound vs tcpdump / tshark / cat — median of $ROUNDS round(s), page cache warm"
+echo "rsthound vs tcpdump / tshark / cat — median of $ROUNDS round(s), $cache_state"
 echo "x tcpdump = tcpdump_time / tool_time (>1: faster than tcpdump); x cat = cat_time / tool_time"
 for c in "${captures[@]}"; do
     read -r _ packets rsts bytes <"$bench_dir/$c.pcap.meta"
