@@ -192,7 +192,7 @@ impl SegBatch {
                 direction: r.direction,
                 ifindex: None,
             };
-            tracker.observe_hinted(&meta, &seg, r.key, hint);
+            tracker.observe_hinted(&meta, &seg, &r.key, hint);
         }
     }
 }

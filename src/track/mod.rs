@@ -545,6 +545,7 @@ impl Conn {
 
     /// Whether the connection should start over with this segment (Zeek's reuse, or a packet long
     /// after the end).
+    #[inline(always)]
     fn restarts(&self, facts: &SegFacts, now: i64, cfg: &TrackerConfig) -> bool {
         let quiet = now.saturating_sub(self.last_ns);
         self.zeek.is_reuse(false, facts)
@@ -800,7 +801,7 @@ impl Tracker {
 
     /// Feeds one segment; returns the id of the connection it belongs to.
     pub fn observe(&mut self, meta: &SegMeta<'_>, seg: &TcpSegment<'_>) -> u64 {
-        self.observe_keyed(meta, seg, SegKey::of(meta.iface, seg))
+        self.observe_keyed(meta, seg, &SegKey::of(meta.iface, seg))
     }
 
     /// Starts loading the index bucket where the lookup of `k` begins: the first of two
@@ -831,7 +832,7 @@ impl Tracker {
     }
 
     /// [`Tracker::observe`] with the segment's key already computed (by the decoding thread).
-    pub fn observe_keyed(&mut self, meta: &SegMeta<'_>, seg: &TcpSegment<'_>, k: SegKey) -> u64 {
+    pub fn observe_keyed(&mut self, meta: &SegMeta<'_>, seg: &TcpSegment<'_>, k: &SegKey) -> u64 {
         self.observe_hinted(meta, seg, k, SlotHint(None))
     }
 
@@ -843,7 +844,7 @@ impl Tracker {
         &mut self,
         meta: &SegMeta<'_>,
         seg: &TcpSegment<'_>,
-        k: SegKey,
+        k: &SegKey,
         hint: SlotHint,
     ) -> u64 {
         let now = meta.ts.nanos();
@@ -856,8 +857,8 @@ impl Tracker {
         {
             self.sweep_if_due();
         }
-        let SegKey {
-            key,
+        let &SegKey {
+            ref key,
             sender_is_lo,
             hash: h,
         } = k;
@@ -881,9 +882,9 @@ impl Tracker {
             .filter(|&i| {
                 open.slots
                     .get(i as usize)
-                    .is_some_and(|c| c.id != 0 && c.key == key)
+                    .is_some_and(|c| c.id != 0 && c.key == *key)
             })
-            .or_else(|| open.find(&key, h));
+            .or_else(|| open.find(key, h));
         let mut old = None;
         if let Some(i) = found {
             let conn = &mut self.table.open.slots[i as usize];
@@ -901,7 +902,7 @@ impl Tracker {
                 return id;
             }
             old = self.table.open.remove_at(h, i);
-        } else if let Some(i) = self.table.closing.find(&key, h) {
+        } else if let Some(i) = self.table.closing.find(key, h) {
             let conn = &mut self.table.closing.slots[i as usize];
             if !conn.restarts(&a.facts, now, &self.cfg) {
                 return update(conn, &a, false, &mut self.events);
@@ -915,7 +916,7 @@ impl Tracker {
         if self.table.len() >= self.cfg.max_conns {
             self.evict();
         }
-        let conn = self.create(meta, seg, key, sender_is_lo);
+        let conn = self.create(meta, seg, *key, sender_is_lo);
         self.stats.conns += 1;
         let (conn, i) = self.table.open.insert(h, conn);
         let id = update(conn, &a, true, &mut self.events);
@@ -1104,7 +1105,7 @@ fn end(cfg: &TrackerConfig, events: &mut Vec<Event>, c: &Conn, evicted: bool) {
 
 /// One segment on its way into the table: what `update` needs besides the connection.
 struct Arrival<'a, 'm, 's> {
-    key: FlowKey,
+    key: &'a FlowKey,
     /// The sender is the key's lower endpoint.
     sender_is_lo: bool,
     meta: &'a SegMeta<'m>,
@@ -1114,9 +1115,10 @@ struct Arrival<'a, 'm, 's> {
 }
 
 /// Applies one segment to its connection, pushing the events it causes; returns the id.
+#[inline(always)]
 fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut Vec<Event>) -> u64 {
     let Arrival {
-        ref key,
+        key,
         sender_is_lo,
         meta,
         seg,

@@ -189,6 +189,7 @@ impl ZeekConn {
 
     /// Feeds one segment; returns true when Zeek would flip originator and responder (the
     /// caller then swaps its own endpoint data; this struct has already flipped itself).
+    #[inline(always)]
     pub fn update(&mut self, from_orig: bool, f: &SegFacts) -> bool {
         self.update_history(from_orig, f);
         let (ep, peer) = if from_orig {
