@@ -29,6 +29,8 @@ const IN_FLIGHT: usize = 4;
 /// observes in the time one cache miss takes. The index bucket of a segment is prefetched
 /// twice as far ahead, so that finding the record to prefetch does not wait for it either.
 const PREFETCH_AHEAD: usize = 8;
+/// Room for events a reused event list keeps.
+const SPARE_EVENTS: usize = 1024;
 /// Hints kept between the prefetch of a segment's record and its observation (a power of two
 /// above `PREFETCH_AHEAD`).
 const HINTS: usize = 16;
@@ -266,8 +268,11 @@ pub fn run(
         }
         for mut msg in tracked_rx.iter() {
             let go_on = report(&mut msg);
-            if let Tracked::Events { events, .. } = msg {
-                // Emptied by the report: back to the tracker for reuse.
+            if let Tracked::Events { mut events, .. } = msg {
+                // Emptied by the report: back to the tracker for reuse, but no larger than a
+                // batch's worth (an eviction ends tens of thousands of connections at once, and
+                // a spare list that kept room for them would hold megabytes for nothing).
+                events.shrink_to(SPARE_EVENTS);
                 let _ = events_back_tx.try_send(events);
             }
             if !go_on {
