@@ -52,8 +52,9 @@ pub struct TrackerConfig {
 
 /// Bytes one tracked connection costs: its record in the slab, its free-list entry, and its
 /// index entry at worst ([`index::BYTES_PER_ENTRY`]: the index doubles as it grows, and old and
-/// new tables both exist while it does). What the report keeps is bounded separately, by its own key caps
-/// ([`crate::report::Limits::reserve_bytes`]), and taken off the budget before dividing.
+/// new tables both exist while it does). What the report keeps is bounded separately, by its
+/// own key caps ([`crate::report::Limits::reserve_bytes`]), and taken off the budget before
+/// dividing.
 pub const BYTES_PER_CONN: usize =
     std::mem::size_of::<Conn>() + index::BYTES_PER_ENTRY + std::mem::size_of::<u32>();
 
