@@ -163,8 +163,10 @@ struct Budget {
     refused: u64,
 }
 
-/// A hash index with a fixed seed, so that runs are alike (its order is never shown).
-type HashIndex<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
+/// A hash index with a seed drawn per table: its keys (addresses, ports) come from the capture,
+/// and with a seed known in advance a crafted capture could make every lookup collide. Its
+/// order is never shown (groups are put in key order when shown), so runs are still alike.
+type HashIndex<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A set of distinct values with a cap; once full it only says "at least". A single value is
 /// kept inline (most groups have one peer), the rest in a hash set (a lookup per event; the
@@ -174,7 +176,7 @@ struct Distinct<T> {
     /// The only value, while there is just one (`set` is then empty).
     one: Option<T>,
     /// Boxed: most groups never need it, and a group is one of up to `max_keys`.
-    set: Option<Box<hashbrown::HashSet<T, foldhash::fast::FixedState>>>,
+    set: Option<Box<hashbrown::HashSet<T, foldhash::fast::RandomState>>>,
     saturated: bool,
 }
 
