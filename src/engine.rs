@@ -98,7 +98,7 @@ impl Engine<'_> {
     pub fn open<'o>(setup: Setup<'_>, out: &'o mut dyn Write) -> Result<Engine<'o>, String> {
         let mut cfg = setup.cfg;
         if let Some(m) = setup.max_conns {
-            cfg.max_conns = m.max(1);
+            cfg.max_conns = m.clamp(1, crate::track::MAX_CONNS);
         }
         let keeper = match setup.write {
             Some(path) => Some((

@@ -329,6 +329,22 @@ fn syn_flood_from_many_sources_keeps_the_table_at_the_cap() {
         serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
     assert_eq!(summary["max_connections"], CAP);
     assert!(summary["evicted_connections"].as_u64().unwrap() >= u64::from(SOURCES) - CAP as u64);
+    // A cap beyond what slot numbers can address is brought down to the largest one, and says so.
+    let o = rsthound(
+        &[
+            "read",
+            "--json",
+            "--max-conns",
+            &usize::MAX.to_string(),
+            &path,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    assert_eq!(summary["max_connections"], rsthound::track::MAX_CONNS);
+    assert_eq!(summary["evicted_connections"], 0);
 }
 
 /// Live mode's `refused_ends_at_rst`: a refused attempt leaves the table at its RST (a storm

@@ -58,6 +58,10 @@ pub struct TrackerConfig {
 pub const BYTES_PER_CONN: usize =
     std::mem::size_of::<Conn>() + index::BYTES_PER_ENTRY + std::mem::size_of::<u32>();
 
+/// The largest connection cap: slots are numbered with 32 bits in the flow index (and the
+/// memory four billion records would take runs out long before).
+pub const MAX_CONNS: usize = u32::MAX as usize - 1;
+
 /// Memory the default connection cap is sized for: flow table, report tables and buffers.
 pub const MEMORY_BUDGET: usize = 256 << 20;
 
@@ -775,7 +779,8 @@ pub fn likely_server_port(port: u16) -> bool {
 }
 
 impl Tracker {
-    pub fn new(cfg: TrackerConfig) -> Self {
+    pub fn new(mut cfg: TrackerConfig) -> Self {
+        cfg.max_conns = cfg.max_conns.clamp(1, MAX_CONNS);
         Tracker {
             table: Table {
                 open: Store::new(),
