@@ -242,6 +242,38 @@ impl FlowKey {
         vlan: Option<u16>,
         iface: u32,
     ) -> (Self, bool, KeyHash) {
+        let vlan = vlan.unwrap_or(0xffff);
+        // IPv4, most traffic: the same key and hash as below, from 48-bit (address, port)
+        // numbers compared in one go instead of 128-bit addresses.
+        if let (IpAddr::V4(x), IpAddr::V4(y)) = (a.0, b.0) {
+            let an = u64::from(u32::from(x)) << 16 | u64::from(a.1);
+            let bn = u64::from(u32::from(y)) << 16 | u64::from(b.1);
+            let a_lo = an <= bn;
+            let (lo, hi) = if a_lo { (an, bn) } else { (bn, an) };
+            let (lo_ip, hi_ip) = ((lo >> 16) as u32, (hi >> 16) as u32);
+            let (lo_port, hi_port) = (lo as u16, hi as u16);
+            return (
+                FlowKey {
+                    lo_ip: [0, 0, 0, lo_ip],
+                    hi_ip: [0, 0, 0, hi_ip],
+                    iface,
+                    lo_port,
+                    hi_port,
+                    vlan,
+                    v6: false,
+                },
+                a_lo,
+                hash_parts(
+                    u128::from(lo_ip),
+                    u128::from(hi_ip),
+                    lo_port,
+                    hi_port,
+                    vlan,
+                    false,
+                    iface,
+                ),
+            );
+        }
         let (an, a6) = ip_num(a.0);
         let (bn, b6) = ip_num(b.0);
         // One comparison of plain integers: the order of (family, address, port).
@@ -251,7 +283,7 @@ impl FlowKey {
         } else {
             ((bn, b.1), (an, a.1))
         };
-        let (vlan, v6) = (vlan.unwrap_or(0xffff), a6 || b6);
+        let v6 = a6 || b6;
         (
             FlowKey {
                 lo_ip: to_words(lo_ip),
@@ -1336,6 +1368,13 @@ mod tests {
                 u32::MAX,
             ),
             ((v4("2001:db8::1"), 443), (v4("fe80::2"), 50000), None, 2),
+            ((v4("10.0.0.7"), 5000), (v4("10.0.0.7"), 80), None, 0),
+            (
+                (v4("255.255.255.255"), 1),
+                (v4("0.0.0.0"), 65535),
+                Some(4095),
+                9,
+            ),
         ];
         for (a, b, vlan, iface) in cases {
             let (k1, a_lo, h1) = FlowKey::with_sender(a, b, vlan, iface);
