@@ -862,22 +862,22 @@ impl Tracker {
         crate::sys::prefetch::prefetch_bytes(self.table.open.index.first_bucket(k.hash), 8);
     }
 
-    /// Starts loading the first cache lines of the open connections whose index entries match
+    /// Starts loading the first cache lines of the open connection whose index entry matches
     /// `k` (the bucket, prefetched earlier by [`Tracker::prefetch_index`], should be in the
-    /// cache by now): the second prefetch, for a segment a few places ahead. Returns the first
-    /// of them as a hint for [`Tracker::observe_hinted`], which then need not look it up again.
+    /// cache by now): the second prefetch, for a segment a few places ahead. Returns its slot
+    /// as a hint for [`Tracker::observe_hinted`], which then need not look it up again.
     /// Changes nothing.
     #[inline]
     pub fn prefetch(&self, k: &SegKey) -> SlotHint {
         let open = &self.table.open;
-        let mut first = None;
-        // Every slot whose hash bits match is a candidate; none is read, only prefetched.
-        let _ = open.index.find(k.hash, |i| {
+        // The first slot whose 32 hash bits match is almost surely the one (another one matches
+        // one lookup in thousands, and then the hint fails its check): it is prefetched, not
+        // read, and the walk stops there instead of running to the end of the probe run.
+        let first = open.index.find(k.hash, |i| {
             if let Some(conn) = open.slots.get(i as usize) {
                 crate::sys::prefetch::prefetch_bytes(conn, HOT_BYTES);
-                first.get_or_insert(i);
             }
-            false
+            true
         });
         SlotHint(first)
     }
