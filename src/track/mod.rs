@@ -1262,6 +1262,7 @@ fn inferred_established(conn: &Conn, from_orig: bool, seg: &TcpSegment<'_>) -> b
             || (from_orig && seg.flags.ack()))
 }
 
+#[inline(always)]
 fn update_sides(conn: &mut Conn, from_orig: bool, seg: &TcpSegment<'_>, now: i64) {
     let flags = seg.flags;
     let (me, me_log, peer) = if from_orig {

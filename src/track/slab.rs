@@ -12,7 +12,8 @@ use std::ops::{Index, IndexMut};
 const CHUNK: usize = 1024;
 
 pub(super) struct Slab<T> {
-    chunks: Vec<Box<[T]>>,
+    /// Fixed-size chunks: an index within one needs no bounds check.
+    chunks: Vec<Box<[T; CHUNK]>>,
     len: usize,
 }
 
@@ -29,7 +30,12 @@ impl<T: Copy> Slab<T> {
     pub fn push(&mut self, value: T) -> usize {
         let i = self.len;
         if i / CHUNK == self.chunks.len() {
-            self.chunks.push(vec![value; CHUNK].into_boxed_slice());
+            // Made on the heap (a chunk of records is too big for a thread's stack).
+            let chunk: Box<[T; CHUNK]> = match vec![value; CHUNK].into_boxed_slice().try_into() {
+                Ok(c) => c,
+                Err(_) => unreachable!("a vector of CHUNK elements makes a chunk"),
+            };
+            self.chunks.push(chunk);
         }
         self.chunks[i / CHUNK][i % CHUNK] = value;
         self.len += 1;
