@@ -98,7 +98,7 @@ impl Engine<'_> {
     pub fn open<'o>(setup: Setup<'_>, out: &'o mut dyn Write) -> Result<Engine<'o>, String> {
         let mut cfg = setup.cfg;
         if let Some(m) = setup.max_conns {
-            cfg.max_conns = m.clamp(1, crate::track::MAX_CONNS);
+            cfg.max_conns = m;
         }
         let keeper = match setup.write {
             Some(path) => Some((
@@ -111,10 +111,12 @@ impl Engine<'_> {
             )),
             None => None,
         };
+        // The tracker brings the cap within what it can hold; the summary says the one in effect.
+        let tracker = Tracker::new(cfg);
         Ok(Engine {
             render: setup.render,
-            max_conns: cfg.max_conns,
-            tracker: Tracker::new(cfg),
+            max_conns: tracker.max_conns(),
+            tracker,
             report: Report::new(setup.services.cloned().unwrap_or_else(Services::load)),
             keeper,
             buf: Vec::with_capacity(OUT_CHUNK + 4096),
