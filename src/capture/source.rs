@@ -14,18 +14,29 @@ const INITIAL_BUF: usize = 1 << 20;
 /// A file source looks at the file every this many bytes: is it still as long, should the next
 /// stretch be read through the mapping or with `read()`, what can be released (see [`FileSource`]).
 const STEP: usize = 4 << 20;
-/// A mapped stretch that took more minor faults than this per [`STEP`] was mostly mapped in small
-/// pieces: the page cache holds that part of the file in small folios (it was written recently,
-/// in small writes), so every 4 KiB page costs a share of a fault (the kernel maps 64 KiB around
-/// each), a TLB entry and an unmap, and reading it with `read()` is faster (the kernel copies
-/// through its own huge-page mapping). A file read in from disk sits in 2 MiB folios, mapped
-/// whole: a fault or two per step. Measured: 2-3 faults per step for 2 MiB folios, 64-68 for
-/// small ones, about 33 for a step half and half (where the mapping still wins).
-const SMALL_PIECES_FAULTS: u64 = 48;
-/// After a stretch mapped in small pieces, this many steps (1 GiB) are read with `read()` before
-/// the mapping is tried again. A file in small folios was usually written that way from end to
-/// end, and each retry maps a whole step the slow way: with 16 steps (one retry in 17) a
-/// small-folio capture took 0.64-0.69 s against 0.48-0.54 s with 256, in alternating runs.
+/// A new mapped stretch is probed one byte every this many: in small folios every probe takes a
+/// page fault, as the kernel maps at most this much around a faulting address (its fault-around
+/// window); in the 2 MiB folios of a file read in from disk, a fault maps a whole folio, and
+/// nearly every probe finds its page mapped already.
+const PROBE_STRIDE: usize = 64 << 10;
+/// A stretch where more than this share of the probes faulted was mostly mapped in small pieces:
+/// the page cache holds that part of the file in small folios (it was written recently, in small
+/// writes), so every 4 KiB page costs a share of a fault, a TLB entry and an unmap, and reading
+/// it with `read()` is faster (the kernel copies through its own huge-page mapping). Measured
+/// per 4 MiB stretch: 2-3 faults in 2 MiB folios, 64-68 in small ones, about 33 half and half
+/// (where the mapping still wins).
+///
+/// Only the probes' own faults count: the thread's fault count over the whole stretch also took
+/// in its first touches of new heap memory (the first batches of a read), which once sent a
+/// file in large folios through `read()` for its first gigabyte.
+const SMALL_PIECES_SHARE: (u64, u64) = (3, 4);
+/// After a stretch mapped in small pieces, the next ones are read with `read()`: one step, then
+/// the mapping is tried again, and each time it is still in small pieces twice as many, up to
+/// this many (1 GiB). A file in small folios was usually written that way from end to end, and
+/// each retry maps a whole step the slow way: with a fixed 16 steps (one retry in 17) a
+/// small-folio capture took 0.64-0.69 s against 0.48-0.54 s with 256, in alternating runs. But a
+/// file read in from disk starts in small folios too, for its first few MiB, while readahead
+/// ramps up: a fixed 256 read its first gigabyte the slow way.
 const READ_STEPS: u32 = 256;
 /// Mapped stretches are prefetched this far ahead of the read position, a little at a time: the
 /// parser then finds the next record headers in cache instead of waiting for memory at each one
@@ -78,8 +89,10 @@ impl ByteSource {
                 released: 0,
                 prefetched: 0,
                 decided_at: None,
-                faults_at: 0,
+                probes: 0,
+                probe_faults: 0,
                 read_steps_left: 0,
+                read_run: 1,
                 consumed,
             }),
         }
@@ -182,7 +195,7 @@ impl Buffered {
 /// How a [`FileSource`] chooses between mapping and reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Policy {
-    /// Map, except after a stretch that mapped in small pieces (see [`SMALL_PIECES_FAULTS`]).
+    /// Map, except after a stretch that mapped in small pieces (see [`SMALL_PIECES_SHARE`]).
     Adaptive,
     /// Tests: always map.
     #[cfg(test)]
@@ -201,7 +214,7 @@ enum Mode {
 }
 
 /// A regular file, read front to back through its mapping or, stretch by stretch, with `pread()`
-/// when the mapping turns out to be the slower way (see [`SMALL_PIECES_FAULTS`]). Either way it is
+/// when the mapping turns out to be the slower way (see [`SMALL_PIECES_SHARE`]). Either way it is
 /// read up to the length it had when it was opened. Every [`STEP`] bytes it
 ///
 /// - checks that the file is still that long: a file that shrank ends the read with an error at
@@ -228,10 +241,14 @@ struct FileSource {
     released: usize,
     /// Mapped bytes before this have been prefetched.
     prefetched: usize,
-    /// Where the read mode was last chosen, and the thread's minor faults then.
+    /// Where the read mode was last chosen.
     decided_at: Option<usize>,
-    faults_at: u64,
+    /// The last mapped stretch's probes (see [`PROBE_STRIDE`]), and how many of them faulted.
+    probes: u64,
+    probe_faults: u64,
     read_steps_left: u32,
+    /// How many steps the next stretch found in small pieces sends through `read()`.
+    read_run: u32,
     consumed: Rc<Cell<u64>>,
 }
 
@@ -299,6 +316,7 @@ impl FileSource {
                     .saturating_add(n.max(STEP))
                     .min(self.limit)
                     .max(self.pos);
+                self.probe();
             }
             Mode::Read => self.read_at_pos(n)?,
         }
@@ -312,10 +330,10 @@ impl FileSource {
         }
     }
 
-    /// Map or read the next stretch: a mapped stretch that faulted too often (small folios) is
-    /// followed by [`READ_STEPS`] read ones, then the mapping is tried again.
+    /// Map or read the next stretch: a mapped stretch mostly in small pieces (see
+    /// [`SMALL_PIECES_SHARE`]) is followed by [`READ_STEPS`] read ones, then the mapping is tried
+    /// again.
     fn choose_mode(&mut self) {
-        let faults = minor_faults();
         let next = match (self.decided_at, self.policy, self.mode) {
             (None, ..) => Mode::Map,
             #[cfg(test)]
@@ -324,13 +342,14 @@ impl FileSource {
             (_, Policy::Alternate, Mode::Map) => Mode::Read,
             #[cfg(test)]
             (_, Policy::Alternate, Mode::Read) => Mode::Map,
-            (Some(at), Policy::Adaptive, Mode::Map) => {
-                let bytes = (self.pos - at) as u64;
-                if faults.saturating_sub(self.faults_at) * STEP as u64 > SMALL_PIECES_FAULTS * bytes
-                {
-                    self.read_steps_left = READ_STEPS;
+            (Some(_), Policy::Adaptive, Mode::Map) => {
+                let (num, den) = SMALL_PIECES_SHARE;
+                if self.probe_faults * den > self.probes * num {
+                    self.read_steps_left = self.read_run;
+                    self.read_run = (self.read_run * 2).min(READ_STEPS);
                     Mode::Read
                 } else {
+                    self.read_run = 1;
                     Mode::Map
                 }
             }
@@ -350,7 +369,21 @@ impl FileSource {
             self.prefetched = self.pos;
         }
         self.decided_at = Some(self.pos);
-        self.faults_at = faults;
+    }
+
+    /// Touches the new mapped window every [`PROBE_STRIDE`] bytes and counts the faults that
+    /// took. (The parser would fault these pages in anyway, a little later.)
+    fn probe(&mut self) {
+        let before = minor_faults();
+        let mut probes = 0;
+        let mut sum = 0u8;
+        for at in (self.pos..self.ready).step_by(PROBE_STRIDE) {
+            sum ^= self.map[at];
+            probes += 1;
+        }
+        std::hint::black_box(sum);
+        self.probes = probes;
+        self.probe_faults = minor_faults().saturating_sub(before);
     }
 
     /// Lowers `limit` if the file is now shorter.
@@ -454,6 +487,47 @@ mod tests {
         let p = std::env::temp_dir().join(format!("rsthound-src-{tag}-{}", std::process::id()));
         std::fs::write(&p, data).unwrap();
         p
+    }
+
+    /// The adaptive policy on a file whose stretches map in small pieces, then in large ones:
+    /// the runs of `read()` double while the mapping stays slow, and the mapping comes back
+    /// at once when a stretch maps in large pieces.
+    #[test]
+    fn stretches_in_small_pieces_are_read_in_doubling_runs_until_one_maps_well() {
+        let path = temp("policy", &[0u8; 3 * PROBE_STRIDE]);
+        let file = File::open(&path).unwrap();
+        let map = Mapping::map(&file, 3 * PROBE_STRIDE as u64, "test").unwrap();
+        let mut f = match ByteSource::file_with(map, file, Rc::default(), Policy::Adaptive).inner {
+            Inner::File(f) => f,
+            Inner::Stream(_) => unreachable!(),
+        };
+        // The first window is mapped and probed: three probes over three strides.
+        f.choose_mode();
+        assert_eq!(f.mode, Mode::Map);
+        f.ready = f.limit;
+        f.probe();
+        assert_eq!(f.probes, 3);
+        // One mode decision per stretch, given how its probes went (`None`: a read stretch).
+        let mut modes = Vec::new();
+        for small in [true, true, true, true, false, true] {
+            loop {
+                if f.mode == Mode::Map {
+                    (f.probes, f.probe_faults) = (64, if small { 64 } else { 2 });
+                }
+                f.choose_mode();
+                modes.push(f.mode);
+                if f.mode == Mode::Map {
+                    break;
+                }
+            }
+        }
+        let runs: Vec<usize> = modes
+            .split(|m| *m == Mode::Map)
+            .map(|reads| reads.len())
+            .collect();
+        // After each small stretch: 1, 2, 4, 8 read steps; a good one maps on; then 1 again.
+        assert_eq!(runs, [1, 2, 4, 8, 0, 1, 0]);
+        std::fs::remove_file(&path).unwrap();
     }
 
     fn mapped(path: &PathBuf, policy: Policy) -> (CaptureReader, Rc<Cell<u64>>) {
