@@ -10,10 +10,10 @@
 //! quarters of it.
 
 use crate::capture::{CaptureError, Direction, LinkType, Packet};
-use crate::decode::{Context, Outcome, TcpFlags, TcpSegment};
+use crate::decode::{Context, Outcome, Tcp4, TcpFlags, TcpSegment};
 use crate::engine::FINISH_BATCH;
 use crate::output::PAYLOAD_TEXT_BYTES;
-use crate::read::{ReadOptions, for_each_packet};
+use crate::read::{PacketSink, ReadOptions, for_each_packet};
 use crate::stats::DecodeStats;
 use crate::timestamp::Timestamp;
 use crate::track::{Event, NO_WSCALE, SegKey, SegMeta, SlotHint, Tracker, window_scale};
@@ -64,6 +64,17 @@ struct SegRecord {
 
 const NONE: u32 = u32::MAX;
 
+/// A segment's own fields that its record keeps, whichever decoder found it.
+struct TcpFields {
+    seq: u32,
+    ack: u32,
+    payload_len: u32,
+    flags: TcpFlags,
+    window: u16,
+    ip_id: Option<u16>,
+    ttl: u8,
+}
+
 /// What an RST's event shows beyond the record: encapsulations, interface index and direction
 /// from the headers, and where its payload is in the batch's bytes.
 struct RstExtra {
@@ -105,35 +116,82 @@ impl SegBatch {
 
     /// Adds the record of `seg`.
     fn push(&mut self, seg: &TcpSegment<'_>, packet: &Packet<'_>, frame: u64) {
-        let name = packet.iface_name.map_or(NONE, |n| self.name_index(n));
-        let mut extra = NONE;
-        if seg.flags.rst() {
-            // Only what its text shows: a batch of RSTs with large payloads stays small.
-            let start = self.bytes.len();
-            let shown = seg.payload.len().min(PAYLOAD_TEXT_BYTES);
-            self.bytes.extend_from_slice(&seg.payload[..shown]);
-            self.rst_extras.push(RstExtra {
-                ctx: seg.ctx,
-                payload: (start as u32, self.bytes.len() as u32),
-            });
-            extra = (self.rst_extras.len() - 1) as u32;
-        }
-        self.records.push(SegRecord {
-            ts: packet.ts,
-            frame,
-            key: SegKey::of(packet.iface as u32, seg),
+        let key = SegKey::of(packet.iface as u32, seg);
+        let extra = self.rst_extra(seg.flags, &seg.ctx, seg.payload);
+        let fields = TcpFields {
             seq: seg.seq,
             ack: seg.ack,
             payload_len: seg.payload_len,
-            name,
-            extra,
-            link_type: packet.link_type,
             flags: seg.flags,
             window: seg.window,
             ip_id: seg.ip_id,
             ttl: seg.ttl,
-            wscale: if seg.flags.syn() {
-                window_scale(seg.options).unwrap_or(NO_WSCALE)
+        };
+        self.push_record(packet, frame, key, extra, fields, seg.options);
+    }
+
+    /// Adds the record of a segment the fast path decoded: the same record as [`SegBatch::push`]
+    /// makes of its [`Tcp4::segment`].
+    #[inline]
+    fn push4(&mut self, seg: &Tcp4<'_>, packet: &Packet<'_>, frame: u64) {
+        let key = SegKey::of_v4(packet.iface as u32, seg);
+        let extra = self.rst_extra(seg.flags, &Context::default(), seg.payload);
+        let fields = TcpFields {
+            seq: seg.seq,
+            ack: seg.ack,
+            payload_len: seg.payload_len,
+            flags: seg.flags,
+            window: seg.window,
+            ip_id: Some(seg.ip_id),
+            ttl: seg.ttl,
+        };
+        self.push_record(packet, frame, key, extra, fields, seg.options);
+    }
+
+    /// Keeps what an RST's event shows beyond its record; returns where, or `NONE`.
+    #[inline]
+    fn rst_extra(&mut self, flags: TcpFlags, ctx: &Context, payload: &[u8]) -> u32 {
+        if !flags.rst() {
+            return NONE;
+        }
+        // Only what its text shows: a batch of RSTs with large payloads stays small.
+        let start = self.bytes.len();
+        let shown = payload.len().min(PAYLOAD_TEXT_BYTES);
+        self.bytes.extend_from_slice(&payload[..shown]);
+        self.rst_extras.push(RstExtra {
+            ctx: *ctx,
+            payload: (start as u32, self.bytes.len() as u32),
+        });
+        (self.rst_extras.len() - 1) as u32
+    }
+
+    #[inline(always)]
+    fn push_record(
+        &mut self,
+        packet: &Packet<'_>,
+        frame: u64,
+        key: SegKey,
+        extra: u32,
+        f: TcpFields,
+        options: &[u8],
+    ) {
+        let name = packet.iface_name.map_or(NONE, |n| self.name_index(n));
+        self.records.push(SegRecord {
+            ts: packet.ts,
+            frame,
+            key,
+            seq: f.seq,
+            ack: f.ack,
+            payload_len: f.payload_len,
+            name,
+            extra,
+            link_type: packet.link_type,
+            flags: f.flags,
+            window: f.window,
+            ip_id: f.ip_id,
+            ttl: f.ttl,
+            wscale: if f.flags.syn() {
+                window_scale(options).unwrap_or(NO_WSCALE)
             } else {
                 NO_WSCALE
             },
@@ -328,21 +386,49 @@ fn decode_file(
     back: &Receiver<SegBatch>,
 ) -> Result<Result<(), CaptureError>, ()> {
     let name = crate::read::display_name(path);
-    for_each_packet(path, &name, opts, stats, |frame, packet, outcome| {
+    let mut sink = Batcher { batch, tx, back };
+    for_each_packet(path, &name, opts, stats, &mut sink)
+}
+
+/// The decoding stage's sink: records into the batch, and each full batch to the tracker.
+struct Batcher<'a> {
+    batch: &'a mut SegBatch,
+    tx: &'a SyncSender<Decoded>,
+    back: &'a Receiver<SegBatch>,
+}
+
+impl Batcher<'_> {
+    /// Sends the batch when full. The error means the tracking stage is gone.
+    #[inline]
+    fn sent_if_full(&mut self) -> Result<(), ()> {
+        if self.batch.records.len() < BATCH {
+            return Ok(());
+        }
+        let file_no = self.batch.file_no;
+        // A batch the tracker emptied, else a new one while the first few are in flight.
+        let next = self.back.try_recv().unwrap_or_default();
+        let full = std::mem::replace(self.batch, next);
+        self.batch.clear(file_no);
+        self.tx.send(Decoded::Batch(full)).map_err(drop)
+    }
+}
+
+impl PacketSink for Batcher<'_> {
+    type Stop = ();
+
+    fn packet(&mut self, frame: u64, packet: &Packet<'_>, outcome: &Outcome<'_>) -> Result<(), ()> {
         let Outcome::Tcp(seg) = outcome else {
             return Ok(());
         };
-        batch.push(seg, packet, frame);
-        if batch.records.len() < BATCH {
-            return Ok(());
-        }
-        let file_no = batch.file_no;
-        // A batch the tracker emptied, else a new one while the first few are in flight.
-        let next = back.try_recv().unwrap_or_default();
-        let full = std::mem::replace(batch, next);
-        batch.clear(file_no);
-        tx.send(Decoded::Batch(full)).map_err(drop)
-    })
+        self.batch.push(seg, packet, frame);
+        self.sent_if_full()
+    }
+
+    #[inline]
+    fn tcp4(&mut self, frame: u64, packet: &Packet<'_>, seg: &Tcp4<'_>) -> Result<(), ()> {
+        self.batch.push4(seg, packet, frame);
+        self.sent_if_full()
+    }
 }
 
 /// Feeds every batch to the tracker in order and sends on the events of each, then ends the

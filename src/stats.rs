@@ -1,7 +1,7 @@
 //! Counting what was read and what could not be decoded, so the summary never hides a blind spot.
 
 use crate::capture::LinkType;
-use crate::decode::{NotTcp, Outcome, Undecodable};
+use crate::decode::{NotTcp, Outcome, TcpFlags, Undecodable};
 use std::collections::BTreeMap;
 
 /// Distinct undecodable reasons kept; the reasons are a small closed set plus one per link type,
@@ -23,12 +23,7 @@ pub struct DecodeStats {
 impl DecodeStats {
     pub fn count(&mut self, outcome: &Outcome<'_>) {
         match outcome {
-            Outcome::Tcp(seg) => {
-                self.tcp += 1;
-                if seg.flags.rst() {
-                    self.rsts += 1;
-                }
-            }
+            Outcome::Tcp(seg) => self.count_tcp(seg.flags),
             Outcome::NotTcp(n) => *self.not_tcp.entry(*n).or_default() += 1,
             Outcome::Undecodable(u) => {
                 if self.undecodable.len() < MAX_REASONS || self.undecodable.contains_key(u) {
@@ -38,6 +33,12 @@ impl DecodeStats {
                 }
             }
         }
+    }
+
+    #[inline]
+    pub fn count_tcp(&mut self, flags: TcpFlags) {
+        self.tcp += 1;
+        self.rsts += u64::from(flags.rst());
     }
 
     pub fn undecodable_total(&self) -> u64 {

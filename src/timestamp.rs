@@ -34,7 +34,18 @@ impl Timestamp {
     /// Seconds and a fraction in units of `10^-digits` (pcap µs/ns records).
     pub fn from_parts(secs: i64, frac: u64, digits: u8) -> Self {
         let digits = digits.min(9);
-        let scale = 10u64.pow(9 - u32::from(digits));
+        Self::from_scaled(secs, frac, Self::scale(digits), digits)
+    }
+
+    /// Nanoseconds per unit of a fraction with `digits` digits (at most 9).
+    pub fn scale(digits: u8) -> u64 {
+        10u64.pow(9 - u32::from(digits.min(9)))
+    }
+
+    /// [`Timestamp::from_parts`] with the fraction's [`Timestamp::scale`] worked out already,
+    /// for readers that make millions of timestamps of one precision.
+    #[inline]
+    pub fn from_scaled(secs: i64, frac: u64, scale: u64, digits: u8) -> Self {
         let nanos = secs
             .saturating_mul(1_000_000_000)
             .saturating_add(frac.saturating_mul(scale).min(i64::MAX as u64) as i64);

@@ -10,7 +10,7 @@ use proptest::sample::Index;
 use proptest::test_runner::Config as ProptestConfig;
 use rsthound::capture::writer::{PcapWriter, PcapngWriter};
 use rsthound::capture::{CaptureReader, LinkType};
-use rsthound::decode::{Encap, Outcome, TcpFlags, decode};
+use rsthound::decode::{Encap, Outcome, TcpFlags, TcpSegment, decode, ethernet_ipv4_tcp};
 use rsthound::synth::{self, TcpSpec};
 use rsthound::timestamp::Timestamp;
 use std::io::Cursor;
@@ -57,8 +57,57 @@ fn within(inner: &[u8], outer: &[u8]) -> bool {
     i.start >= o.start && i.end <= o.end
 }
 
+/// The same slice: same place, same length.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
+}
+
+/// The fast IPv4 path finds exactly the segments of untagged Ethernet IPv4 frames that the
+/// general decoder finds, with the same fields, and nothing else.
+fn check_fast_path(link: LinkType, frame: &[u8]) -> Result<(), TestCaseError> {
+    let general = decode(link, frame);
+    let fast = (link == LinkType::ETHERNET)
+        .then(|| ethernet_ipv4_tcp(frame))
+        .flatten();
+    match (&general, fast) {
+        (Outcome::Tcp(g), Some(f)) => {
+            let f: TcpSegment<'_> = f.segment();
+            prop_assert_eq!(
+                (g.src, g.dst, g.sport, g.dport),
+                (f.src, f.dst, f.sport, f.dport)
+            );
+            prop_assert_eq!(
+                (g.seq, g.ack, g.flags, g.window),
+                (f.seq, f.ack, f.flags, f.window)
+            );
+            prop_assert_eq!(
+                (g.ttl, g.ip_id, g.payload_len),
+                (f.ttl, f.ip_id, f.payload_len)
+            );
+            prop_assert!(
+                same(g.options, f.options) && same(g.raw, f.raw) && same(g.payload, f.payload)
+            );
+            prop_assert_eq!(g.ctx, f.ctx);
+        }
+        (Outcome::Tcp(g), None) => {
+            // Only what the fast path leaves alone on purpose: other link types, tags and
+            // tunnels, IPv6 (also behind an IPv4 ethertype).
+            let plain_v4 = link == LinkType::ETHERNET
+                && frame.get(12..14) == Some(&[0x08, 0x00][..])
+                && frame.get(14).is_some_and(|b| b >> 4 == 4)
+                && g.ctx.encaps().next().is_none()
+                && g.src.is_ipv4();
+            prop_assert!(!plain_v4, "the fast path missed a plain IPv4 segment");
+        }
+        (other, Some(_)) => prop_assert!(false, "the fast path found a segment in {other:?}"),
+        (_, None) => {}
+    }
+    Ok(())
+}
+
 /// Decodes and checks what must hold for any input.
 fn check_decode(link: LinkType, frame: &[u8]) -> Result<(), TestCaseError> {
+    check_fast_path(link, frame)?;
     if let Outcome::Tcp(seg) = decode(link, frame) {
         prop_assert!(
             within(seg.payload, frame),
@@ -736,6 +785,37 @@ proptest! {
         let (_, link, frame, _) = &frames[which.index(frames.len())];
         let bytes = damage(frame.clone(), &flips, cut);
         check_decode(relink.unwrap_or(*link), &bytes)?;
+    }
+
+    /// (b') An Ethernet IPv4 TCP frame with its length fields, fragment word, header lengths and
+    /// protocol set at random, and cut anywhere: where the fast path's checks lie.
+    #[test]
+    fn fast_path_agrees_with_the_general_decoder(
+        ihl in prop_oneof![Just(5u8), Just(6), 0u8..16],
+        total in prop_oneof![Just(None), Just(Some(0u16)), any::<u16>().prop_map(Some), (0u16..120).prop_map(Some)],
+        frag in prop_oneof![Just(0u16), Just(0x4000), Just(0x2000), any::<u16>()],
+        proto in prop_oneof![8 => Just(6u8), 1 => any::<u8>()],
+        offset in prop_oneof![Just(None), (0u8..16).prop_map(Some)],
+        version in prop_oneof![8 => Just(4u8), 1 => Just(6), 1 => 0u8..16],
+        cut in prop::option::of(any::<Index>()),
+    ) {
+        // 4 bytes of IP options (NOPs) stand ready for an IHL of 6.
+        let tcp = rst4().tcp_bytes();
+        let mut ipv4 = synth::ip_packet(ip("192.0.2.1"), ip("192.0.2.2"), 6, 64, &tcp);
+        ipv4.splice(20..20, [1u8; 4]);
+        let len = ipv4.len() as u16;
+        ipv4[0] = version << 4 | ihl;
+        ipv4[2..4].copy_from_slice(&total.unwrap_or(len).to_be_bytes());
+        ipv4[6..8].copy_from_slice(&frag.to_be_bytes());
+        ipv4[9] = proto;
+        if let Some(o) = offset {
+            ipv4[24 + 12] = o << 4 | (ipv4[24 + 12] & 0x0f);
+        }
+        let mut frame = synth::ethernet(0x0800, &ipv4);
+        if let Some(c) = cut {
+            frame.truncate(c.index(frame.len() + 1));
+        }
+        check_fast_path(LinkType::ETHERNET, &frame)?;
     }
 
 }

@@ -2,7 +2,7 @@
 //!
 //! Layout: a 24-byte file header, then records of a 16-byte header and `caplen` bytes.
 
-use super::{ByteSource, CaptureError, Direction, Interface, LinkType, MAX_RECORD_LEN, Packet};
+use super::{ByteSource, CaptureError, Interface, LinkType, MAX_RECORD_LEN, Packet};
 use crate::timestamp::Timestamp;
 
 const FILE_HEADER_LEN: usize = 24;
@@ -23,7 +23,11 @@ pub(crate) struct PcapReader {
     src: ByteSource,
     big_endian: bool,
     digits: u8,
+    /// [`Timestamp::scale`] of `digits`.
+    scale: u64,
     snaplen: u32,
+    /// The one interface's, kept at hand.
+    link_type: LinkType,
     interfaces: Vec<Interface>,
 }
 
@@ -79,7 +83,9 @@ impl PcapReader {
             src,
             big_endian,
             digits,
+            scale: Timestamp::scale(digits),
             snaplen,
+            link_type,
             interfaces: vec![Interface {
                 link_type,
                 snaplen,
@@ -97,33 +103,30 @@ impl PcapReader {
     }
 
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
-        let at = self.src.offset();
-        let have = self.src.fill(RECORD_HEADER_LEN)?;
-        if have == 0 {
-            return Ok(None);
-        }
-        if have < RECORD_HEADER_LEN {
+        let w = self.src.window(RECORD_HEADER_LEN)?;
+        let in_window = w.len();
+        let Some(&h) = w.first_chunk::<RECORD_HEADER_LEN>() else {
+            if in_window == 0 {
+                return Ok(None);
+            }
             return Err(CaptureError::new(
-                at,
+                self.src.offset(),
                 format!(
-                    "truncated record header: file ends after {have} of {RECORD_HEADER_LEN} bytes"
+                    "truncated record header: file ends after {in_window} of {RECORD_HEADER_LEN} bytes"
                 ),
             ));
-        }
-        let h = &self.src.peek()[..RECORD_HEADER_LEN];
-        let be = self.big_endian;
-        let rd32 = |o: usize| {
-            let b = [h[o], h[o + 1], h[o + 2], h[o + 3]];
-            if be {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            }
         };
-        let (secs, frac, caplen, orig_len) = (rd32(0), rd32(4), rd32(8), rd32(12));
+        let le = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+        let (mut secs, mut frac, mut caplen, mut orig_len) = (le(0), le(4), le(8), le(12));
+        if self.big_endian {
+            secs = secs.swap_bytes();
+            frac = frac.swap_bytes();
+            caplen = caplen.swap_bytes();
+            orig_len = orig_len.swap_bytes();
+        }
         if caplen > self.snaplen.max(MAX_SNAPLEN) || caplen as usize > MAX_RECORD_LEN {
             return Err(CaptureError::new(
-                at,
+                self.src.offset(),
                 format!(
                     "record length {caplen} is larger than the snapshot length {} (and than {MAX_SNAPLEN}): corrupt record header",
                     self.snaplen
@@ -131,25 +134,26 @@ impl PcapReader {
             ));
         }
         let total = RECORD_HEADER_LEN + caplen as usize;
-        let have = self.src.fill(total)?;
-        if have < total {
-            return Err(CaptureError::new(
-                at,
-                format!(
-                    "truncated packet: record says {caplen} bytes, file ends after {}",
-                    have - RECORD_HEADER_LEN
-                ),
-            ));
+        // Most records lie whole in the window at hand.
+        if in_window < total {
+            let have = self.src.fill(total)?;
+            if have < total {
+                return Err(CaptureError::new(
+                    self.src.offset(),
+                    format!(
+                        "truncated packet: record says {caplen} bytes, file ends after {}",
+                        have - RECORD_HEADER_LEN
+                    ),
+                ));
+            }
         }
         let rec = self.src.take(total);
-        let ts = Timestamp::from_parts(i64::from(secs), u64::from(frac), self.digits);
-        let direction: Option<Direction> = None;
         Ok(Some(Packet {
-            ts,
+            ts: Timestamp::from_scaled(i64::from(secs), u64::from(frac), self.scale, self.digits),
             iface: 0,
-            link_type: self.interfaces[0].link_type,
+            link_type: self.link_type,
             orig_len,
-            direction,
+            direction: None,
             iface_name: None,
             data: &rec[RECORD_HEADER_LEN..],
         }))

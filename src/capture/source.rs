@@ -108,6 +108,22 @@ impl ByteSource {
         }
     }
 
+    /// [`ByteSource::fill`], then [`ByteSource::peek`]: the available bytes, at least `n` of them
+    /// unless the stream ends first.
+    #[inline]
+    pub fn window(&mut self, n: usize) -> Result<&[u8], CaptureError> {
+        match &mut self.inner {
+            Inner::Stream(b) => {
+                b.fill(n)?;
+                Ok(&b.buf[b.start..b.end])
+            }
+            Inner::File(f) => {
+                f.fill(n)?;
+                Ok(f.bytes(f.pos, f.ready))
+            }
+        }
+    }
+
     /// The available bytes (at least what the last successful [`ByteSource::fill`] promised).
     #[inline]
     pub fn peek(&self) -> &[u8] {

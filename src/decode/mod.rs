@@ -3,10 +3,12 @@
 //! segment inside. Every read is bounds-checked; bad input yields [`Outcome::Undecodable`] with a
 //! reason, never a panic. Decoding borrows from the frame and allocates nothing.
 
+mod fast;
 mod ip;
 mod link;
 mod tunnel;
 
+pub use fast::{Tcp4, ethernet_ipv4_tcp};
 pub use ip::{TcpFlags, tcp_checksum_ok};
 
 use crate::capture::{Direction, LinkType};
