@@ -42,6 +42,7 @@ impl<T: Copy> Slab<T> {
         i
     }
 
+    #[inline]
     pub fn get(&self, i: usize) -> Option<&T> {
         (i < self.len).then(|| &self.chunks[i / CHUNK][i % CHUNK])
     }
@@ -54,6 +55,7 @@ impl<T: Copy> Slab<T> {
 impl<T> Index<usize> for Slab<T> {
     type Output = T;
 
+    #[inline]
     fn index(&self, i: usize) -> &T {
         assert!(
             i < self.len,
@@ -65,6 +67,7 @@ impl<T> Index<usize> for Slab<T> {
 }
 
 impl<T> IndexMut<usize> for Slab<T> {
+    #[inline]
     fn index_mut(&mut self, i: usize) -> &mut T {
         assert!(
             i < self.len,
