@@ -19,8 +19,8 @@ const MAX_PAYLOAD_TEXT: usize = 120;
 pub const PAYLOAD_TEXT_BYTES: usize = 4 * (MAX_PAYLOAD_TEXT + 1) + 4;
 
 /// Payload text of a segment, if it carries any captured bytes (sanitized).
-pub fn payload_text(seg: &TcpSegment<'_>) -> Option<String> {
-    (!seg.payload.is_empty()).then(|| sanitize_text(seg.payload, MAX_PAYLOAD_TEXT))
+pub fn payload_text(payload: &[u8]) -> Option<String> {
+    (!payload.is_empty()).then(|| sanitize_text(payload, MAX_PAYLOAD_TEXT))
 }
 
 /// Appends `n` in decimal.
@@ -386,7 +386,7 @@ pub fn write_raw_text(
     p: &crate::capture::Packet<'_>,
     seg: &TcpSegment<'_>,
 ) -> io::Result<()> {
-    let text = payload_text(seg);
+    let text = payload_text(seg.payload);
     let line = SegLine {
         ts: p.ts,
         iface: p.iface_name.map(|n| &**n),
@@ -436,7 +436,7 @@ pub fn write_raw_json(
         "ttl": seg.ttl,
         "ip_id": seg.ip_id,
         "payload_len": seg.payload_len,
-        "payload_text": payload_text(seg),
+        "payload_text": payload_text(seg.payload),
         "encap": seg.ctx.encaps().map(|e| EncapJson { kind: e.kind(), id: e.id() }).collect::<Vec<_>>(),
     });
     serde_json::to_writer(&mut *out, &v)?;

@@ -16,7 +16,7 @@ use crate::output::PAYLOAD_TEXT_BYTES;
 use crate::read::{PacketSink, ReadOptions, for_each_packet};
 use crate::stats::DecodeStats;
 use crate::timestamp::Timestamp;
-use crate::track::{Event, NO_WSCALE, SegKey, SegMeta, SlotHint, Tracker, window_scale};
+use crate::track::{Event, SegKey, SegMeta, SegView, SlotHint, Tracker, syn_window_scale};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -190,11 +190,7 @@ impl SegBatch {
             window: f.window,
             ip_id: f.ip_id,
             ttl: f.ttl,
-            wscale: if f.flags.syn() {
-                window_scale(options).unwrap_or(NO_WSCALE)
-            } else {
-                NO_WSCALE
-            },
+            wscale: syn_window_scale(f.flags, options),
             direction: packet.direction,
         });
     }
@@ -214,33 +210,25 @@ impl SegBatch {
             }
             // The first segments of a batch have no hint (the default: look up).
             let hint = std::mem::take(&mut hints[i % HINTS]);
-            let ((src, sport), (dst, dport)) = r.key.endpoints();
             let (ctx, payload) = match self.rst_extras.get(r.extra as usize) {
                 Some(x) => (
-                    x.ctx,
+                    &x.ctx,
                     self.bytes
                         .get(x.payload.0 as usize..x.payload.1 as usize)
                         .unwrap_or(&[]),
                 ),
-                None => (Context::default(), &[][..]),
+                None => (&Context::NONE, &[][..]),
             };
-            // The window scale as the one option the tracker reads of a SYN.
-            let options = [3, 3, r.wscale];
-            let seg = TcpSegment {
-                src,
-                dst,
-                sport,
-                dport,
+            let seg = SegView {
                 seq: r.seq,
                 ack: r.ack,
+                payload_len: r.payload_len,
                 flags: r.flags,
                 window: r.window,
                 ttl: r.ttl,
                 ip_id: r.ip_id,
-                options: if r.wscale == NO_WSCALE { &[] } else { &options },
-                raw: &[],
+                wscale: r.wscale,
                 payload,
-                payload_len: r.payload_len,
                 ctx,
             };
             let meta = SegMeta {

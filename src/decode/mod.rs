@@ -92,6 +92,13 @@ pub struct Context {
 }
 
 impl Context {
+    /// No encapsulation, no link-layer facts (what [`Context::default`] gives), as a constant.
+    pub const NONE: Context = Context {
+        encaps: [None; MAX_ENCAPS],
+        direction: None,
+        ifindex: None,
+    };
+
     fn push(&mut self, e: Encap) {
         if let Some(slot) = self.encaps.iter_mut().find(|s| s.is_none()) {
             *slot = Some(e);

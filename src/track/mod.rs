@@ -11,7 +11,7 @@ pub mod zeek;
 pub use event::{ClosedConn, ConnSummary, Endpoint, Event, Evidence, Fate, RstEvent, Verdict};
 
 use crate::capture::Direction;
-use crate::decode::{Tcp4, TcpSegment};
+use crate::decode::{Context, Tcp4, TcpFlags, TcpSegment};
 use crate::output::payload_text;
 use crate::timestamp::Timestamp;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -153,17 +153,53 @@ impl SegKey {
     pub fn iface(&self) -> u32 {
         self.key.iface
     }
+}
 
-    /// The segment's (source, destination) endpoints, as the key holds them.
-    pub fn endpoints(&self) -> ((IpAddr, u16), (IpAddr, u16)) {
-        let k = &self.key;
-        let lo = (k.ip(k.lo_ip), k.lo_port);
-        let hi = (k.ip(k.hi_ip), k.hi_port);
-        if self.sender_is_lo {
-            (lo, hi)
-        } else {
-            (hi, lo)
+/// What the tracker reads of a segment besides its key (which holds its addresses and ports):
+/// its numbers, a SYN's window scale, and what only an RST's event shows. Made apart from a
+/// [`TcpSegment`] so that the tracking thread makes it from a batch record, without the addresses.
+#[derive(Debug, Clone, Copy)]
+pub struct SegView<'a> {
+    pub seq: u32,
+    pub ack: u32,
+    /// The payload length the IP header declares.
+    pub payload_len: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    /// A SYN's window-scale option, or [`NO_WSCALE`].
+    pub wscale: u8,
+    /// The captured payload (shown for an RST).
+    pub payload: &'a [u8],
+    /// Encapsulations, interface index and direction (shown for an RST).
+    pub ctx: &'a Context,
+}
+
+impl<'a> SegView<'a> {
+    pub fn of(seg: &'a TcpSegment<'_>) -> Self {
+        SegView {
+            seq: seg.seq,
+            ack: seg.ack,
+            payload_len: seg.payload_len,
+            flags: seg.flags,
+            window: seg.window,
+            ttl: seg.ttl,
+            ip_id: seg.ip_id,
+            wscale: syn_window_scale(seg.flags, seg.options),
+            payload: seg.payload,
+            ctx: &seg.ctx,
         }
+    }
+}
+
+/// The window scale a segment announces: only a SYN's counts.
+#[inline]
+pub fn syn_window_scale(flags: TcpFlags, options: &[u8]) -> u8 {
+    if flags.syn() {
+        window_scale(options).unwrap_or(NO_WSCALE)
+    } else {
+        NO_WSCALE
     }
 }
 
@@ -331,6 +367,24 @@ impl FlowKey {
             IpAddr::V6(Ipv6Addr::from(n))
         } else {
             IpAddr::V4(Ipv4Addr::from(n as u32))
+        }
+    }
+
+    /// The (sender, receiver) endpoints of a segment whose sender is the `lo` one or not.
+    fn endpoints(&self, sender_is_lo: bool) -> (Endpoint, Endpoint) {
+        if sender_is_lo {
+            (self.lo(), self.hi())
+        } else {
+            (self.hi(), self.lo())
+        }
+    }
+
+    /// The (sender, receiver) ports.
+    fn ports(&self, sender_is_lo: bool) -> (u16, u16) {
+        if sender_is_lo {
+            (self.lo_port, self.hi_port)
+        } else {
+            (self.hi_port, self.lo_port)
         }
     }
 
@@ -883,7 +937,8 @@ impl Tracker {
 
     /// Feeds one segment; returns the id of the connection it belongs to.
     pub fn observe(&mut self, meta: &SegMeta<'_>, seg: &TcpSegment<'_>) -> u64 {
-        self.observe_keyed(meta, seg, &SegKey::of(meta.iface, seg))
+        let k = SegKey::of(meta.iface, seg);
+        self.observe_hinted(meta, &SegView::of(seg), &k, SlotHint(None))
     }
 
     /// Starts loading the index bucket where the lookup of `k` begins: the first of two
@@ -913,19 +968,15 @@ impl Tracker {
         SlotHint(first)
     }
 
-    /// [`Tracker::observe`] with the segment's key already computed (by the decoding thread).
-    pub fn observe_keyed(&mut self, meta: &SegMeta<'_>, seg: &TcpSegment<'_>, k: &SegKey) -> u64 {
-        self.observe_hinted(meta, seg, k, SlotHint(None))
-    }
-
-    /// [`Tracker::observe_keyed`] with the hint [`Tracker::prefetch`] gave for the segment. The
+    /// [`Tracker::observe`] with the segment's key already computed (by the decoding thread),
+    /// and the hint [`Tracker::prefetch`] gave for it. The
     /// table may have changed since (a hint is checked before it is used: the slot must hold an
     /// open connection with the segment's key), so a stale hint only costs the lookup it was
     /// meant to save.
     pub fn observe_hinted(
         &mut self,
         meta: &SegMeta<'_>,
-        seg: &TcpSegment<'_>,
+        seg: &SegView<'_>,
         k: &SegKey,
         hint: SlotHint,
     ) -> u64 {
@@ -1062,7 +1113,7 @@ impl Tracker {
     fn create(
         &mut self,
         meta: &SegMeta<'_>,
-        seg: &TcpSegment<'_>,
+        seg: &SegView<'_>,
         key: FlowKey,
         sender_is_lo: bool,
     ) -> Conn {
@@ -1070,14 +1121,15 @@ impl Tracker {
         // SYN-ACK first), guess by ports as Zeek does: a likely server port is the responder.
         // Zeek's WantConnection: when both ports are plausible servers, flip only a non-SYN
         // segment travelling from the lower port.
+        let (sport, dport) = key.ports(sender_is_lo);
         let pure_syn = seg.flags.syn() && !seg.flags.ack();
         let likely = |p: u16| self.cfg.port_heuristic && likely_server_port(p);
         // A SYN-ACK's sender is the responder whatever the ports say.
         let synack = seg.flags.syn() && seg.flags.ack();
         let flip = synack
             || (!pure_syn
-                && likely(seg.sport)
-                && (!likely(seg.dport) || (!seg.flags.syn() && seg.sport < seg.dport)));
+                && likely(sport)
+                && (!likely(dport) || (!seg.flags.syn() && sport < dport)));
         // The originator is the sender unless flipped. (A segment to itself has both
         // endpoints equal; then orig and resp are the same endpoint either way.)
         let orig_is_lo = sender_is_lo != flip || key.is_loop();
@@ -1191,7 +1243,7 @@ struct Arrival<'a, 'm, 's> {
     /// The sender is the key's lower endpoint.
     sender_is_lo: bool,
     meta: &'a SegMeta<'m>,
-    seg: &'a TcpSegment<'s>,
+    seg: &'a SegView<'s>,
     facts: SegFacts,
     headers_only: bool,
 }
@@ -1232,7 +1284,7 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
         events.push(Event::KeptTalking {
             ts: meta.ts,
             conn_id: conn.id,
-            sender: Endpoint::source(seg),
+            sender: key.endpoints(sender_is_lo).0,
         });
     }
     if conn.zeek.update(from_orig, facts) {
@@ -1250,6 +1302,7 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
     }
     if let Some((verdict, evidence)) = rst_event {
         conn.first_verdict.get_or_insert(verdict);
+        let (from, to) = key.endpoints(sender_is_lo);
         let ev = RstEvent {
             ts: meta.ts,
             frame: meta.frame,
@@ -1257,8 +1310,8 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
             iface: meta.iface_name.cloned(),
             ifindex: seg.ctx.ifindex.or(meta.ifindex),
             direction: meta.direction.or(seg.ctx.direction),
-            from: Endpoint::source(seg),
-            to: Endpoint::destination(seg),
+            from,
+            to,
             from_orig: conn.orig_is_lo() == sender_is_lo || key.is_loop(),
             flags: seg.flags,
             seq: seg.seq,
@@ -1267,7 +1320,7 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
             ttl: seg.ttl,
             ip_id: seg.ip_id,
             payload_len: seg.payload_len,
-            payload_text: payload_text(seg),
+            payload_text: payload_text(seg.payload),
             encap: seg.ctx.encaps().collect(),
             verdict,
             evidence,
@@ -1282,7 +1335,7 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
 /// that the connection was established when its sender had moved past its initial sequence
 /// number (it sent data), or when the client acknowledges the SYN-ACK on a FIN or RST (a client
 /// that rejects a SYN-ACK sends a bare RST, without ACK).
-fn inferred_established(conn: &Conn, from_orig: bool, seg: &TcpSegment<'_>) -> bool {
+fn inferred_established(conn: &Conn, from_orig: bool, seg: &SegView<'_>) -> bool {
     let past = |a: u32, isn: Option<u32>| {
         isn.is_some_and(|isn| (a.wrapping_sub(isn.wrapping_add(1)) as i32) > 0)
     };
@@ -1294,7 +1347,7 @@ fn inferred_established(conn: &Conn, from_orig: bool, seg: &TcpSegment<'_>) -> b
 }
 
 #[inline(always)]
-fn update_sides(conn: &mut Conn, from_orig: bool, seg: &TcpSegment<'_>, now: i64) {
+fn update_sides(conn: &mut Conn, from_orig: bool, seg: &SegView<'_>, now: i64) {
     let flags = seg.flags;
     let (me, me_log, peer) = if from_orig {
         (&mut conn.orig, &mut conn.orig_log, &mut conn.resp)
@@ -1311,7 +1364,7 @@ fn update_sides(conn: &mut Conn, from_orig: bool, seg: &TcpSegment<'_>, now: i64
         } else {
             me_log.syns += 1;
         }
-        me.wscale_opt = window_scale(seg.options).unwrap_or(NO_WSCALE);
+        me.wscale_opt = seg.wscale;
     }
     if flags.rst() {
         me_log.rsts += 1;

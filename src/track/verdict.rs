@@ -1,8 +1,7 @@
 //! The verdict on one RST: what the wire says it is, with the evidence. Decided before the RST
 //! updates the connection, from what each side had sent until then.
 
-use super::{Conn, Endpoint, Evidence, Verdict};
-use crate::decode::TcpSegment;
+use super::{Conn, Endpoint, Evidence, SegView, Verdict};
 
 /// Two RSTs from one side this close together, with different sequence numbers and nothing
 /// from the peer in between, look like a burst from an injector (which guesses at the window).
@@ -12,7 +11,7 @@ pub(super) fn classify(
     conn: &Conn,
     orig_ep: Endpoint,
     from_orig: bool,
-    seg: &TcpSegment<'_>,
+    seg: &SegView<'_>,
     now: i64,
     is_new: bool,
     headers_only: bool,
@@ -132,7 +131,7 @@ pub(super) fn classify(
 
 /// RFC 9293 §3.10.7.4: a RST is acceptable when RCV.NXT ≤ SEG.SEQ < RCV.NXT + RCV.WND. The
 /// receiver's RCV.NXT and window are its last ACK and advertised window.
-fn out_of_window(receiver: super::SideRef<'_>, seg: &TcpSegment<'_>) -> Option<Evidence> {
+fn out_of_window(receiver: super::SideRef<'_>, seg: &SegView<'_>) -> Option<Evidence> {
     let rcv_nxt = receiver.last_ack()?;
     let scale = receiver.wscale().unwrap_or(0);
     let wnd = u64::from(receiver.hot.last_win) << scale;
