@@ -135,7 +135,7 @@ impl SegBatch {
     #[inline]
     fn push4(&mut self, seg: &Tcp4<'_>, packet: &Packet<'_>, frame: u64) {
         let key = SegKey::of_v4(packet.iface as u32, seg);
-        let extra = self.rst_extra(seg.flags, &Context::default(), seg.payload);
+        let extra = self.rst_extra(seg.flags, &Context::NONE, seg.payload);
         let fields = TcpFields {
             seq: seg.seq,
             ack: seg.ack,

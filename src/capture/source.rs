@@ -26,9 +26,9 @@ const PROBE_STRIDE: usize = 64 << 10;
 /// per 4 MiB stretch: 2-3 faults in 2 MiB folios, 64-68 in small ones, about 33 half and half
 /// (where the mapping still wins).
 ///
-/// Only the probes' own faults count: the thread's fault count over the whole stretch also took
-/// in its first touches of new heap memory (the first batches of a read), which once sent a
-/// file in large folios through `read()` for its first gigabyte.
+/// Only the probes' own faults count: the thread's fault count over a whole stretch also takes
+/// in its first touches of new heap memory (326 faults in the first stretch of a read, where
+/// the probes count 63), enough to tip a stretch in large folios over the line.
 const SMALL_PIECES_SHARE: (u64, u64) = (3, 4);
 /// After a stretch mapped in small pieces, the next ones are read with `read()`: one step, then
 /// the mapping is tried again, and each time it is still in small pieces twice as many, up to
@@ -333,6 +333,10 @@ impl FileSource {
                     .min(self.limit)
                     .max(self.pos);
                 self.probe();
+                if let Some(at) = self.map.fault() {
+                    // A probe found bytes gone (the file shrank): nothing of them is handed out.
+                    return Err(self.shrank((self.pos as u64).min(at)));
+                }
             }
             Mode::Read => self.read_at_pos(n)?,
         }
@@ -347,8 +351,8 @@ impl FileSource {
     }
 
     /// Map or read the next stretch: a mapped stretch mostly in small pieces (see
-    /// [`SMALL_PIECES_SHARE`]) is followed by [`READ_STEPS`] read ones, then the mapping is tried
-    /// again.
+    /// [`SMALL_PIECES_SHARE`]) is followed by a run of read ones (see [`READ_STEPS`]), then the
+    /// mapping is tried again.
     fn choose_mode(&mut self) {
         let next = match (self.decided_at, self.policy, self.mode) {
             (None, ..) => Mode::Map,
