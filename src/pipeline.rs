@@ -10,13 +10,13 @@
 //! quarters of it.
 
 use crate::capture::{CaptureError, Direction, LinkType, Packet};
-use crate::decode::{Context, Outcome, Tcp4, TcpFlags, TcpSegment};
+use crate::decode::{Context, Outcome, Tcp4, TcpFlags};
 use crate::engine::FINISH_BATCH;
 use crate::output::PAYLOAD_TEXT_BYTES;
 use crate::read::{PacketSink, ReadOptions, for_each_packet};
 use crate::stats::DecodeStats;
 use crate::timestamp::Timestamp;
-use crate::track::{Event, SegKey, SegMeta, SegView, SlotHint, Tracker, syn_window_scale};
+use crate::track::{Event, SegKey, SegMeta, SegView, SlotHint, Tracker};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -57,23 +57,12 @@ struct SegRecord {
     window: u16,
     ip_id: Option<u16>,
     ttl: u8,
-    /// A SYN's window-scale option, or [`NO_WSCALE`].
+    /// A SYN's window-scale option, or [`crate::track::NO_WSCALE`].
     wscale: u8,
     direction: Option<Direction>,
 }
 
 const NONE: u32 = u32::MAX;
-
-/// A segment's own fields that its record keeps, whichever decoder found it.
-struct TcpFields {
-    seq: u32,
-    ack: u32,
-    payload_len: u32,
-    flags: TcpFlags,
-    window: u16,
-    ip_id: Option<u16>,
-    ttl: u8,
-}
 
 /// What an RST's event shows beyond the record: encapsulations, interface index and direction
 /// from the headers, and where its payload is in the batch's bytes.
@@ -114,85 +103,45 @@ impl SegBatch {
         }
     }
 
-    /// Adds the record of `seg`.
-    fn push(&mut self, seg: &TcpSegment<'_>, packet: &Packet<'_>, frame: u64) {
-        let key = SegKey::of(packet.iface as u32, seg);
-        let extra = self.rst_extra(seg.flags, &seg.ctx, seg.payload);
-        let fields = TcpFields {
-            seq: seg.seq,
-            ack: seg.ack,
-            payload_len: seg.payload_len,
-            flags: seg.flags,
-            window: seg.window,
-            ip_id: seg.ip_id,
-            ttl: seg.ttl,
-        };
-        self.push_record(packet, frame, key, extra, fields, seg.options);
-    }
-
-    /// Adds the record of a segment the fast path decoded: the same record as [`SegBatch::push`]
-    /// makes of its [`Tcp4::segment`].
-    #[inline]
-    fn push4(&mut self, seg: &Tcp4<'_>, packet: &Packet<'_>, frame: u64) {
-        let key = SegKey::of_v4(packet.iface as u32, seg);
-        let extra = self.rst_extra(seg.flags, &Context::NONE, seg.payload);
-        let fields = TcpFields {
-            seq: seg.seq,
-            ack: seg.ack,
-            payload_len: seg.payload_len,
-            flags: seg.flags,
-            window: seg.window,
-            ip_id: Some(seg.ip_id),
-            ttl: seg.ttl,
-        };
-        self.push_record(packet, frame, key, extra, fields, seg.options);
-    }
-
-    /// Keeps what an RST's event shows beyond its record; returns where, or `NONE`.
-    #[inline]
-    fn rst_extra(&mut self, flags: TcpFlags, ctx: &Context, payload: &[u8]) -> u32 {
-        if !flags.rst() {
-            return NONE;
-        }
-        // Only what its text shows: a batch of RSTs with large payloads stays small.
-        let start = self.bytes.len();
-        let shown = payload.len().min(PAYLOAD_TEXT_BYTES);
-        self.bytes.extend_from_slice(&payload[..shown]);
-        self.rst_extras.push(RstExtra {
-            ctx: *ctx,
-            payload: (start as u32, self.bytes.len() as u32),
-        });
-        (self.rst_extras.len() - 1) as u32
-    }
-
+    /// Adds the record of a segment: its key, and what the tracker reads of it.
     #[inline(always)]
-    fn push_record(
-        &mut self,
-        packet: &Packet<'_>,
-        frame: u64,
-        key: SegKey,
-        extra: u32,
-        f: TcpFields,
-        options: &[u8],
-    ) {
+    fn push(&mut self, packet: &Packet<'_>, frame: u64, key: SegKey, seg: &SegView<'_>) {
         let name = packet.iface_name.map_or(NONE, |n| self.name_index(n));
+        let extra = self.rst_extra(seg);
         self.records.push(SegRecord {
             ts: packet.ts,
             frame,
             key,
-            seq: f.seq,
-            ack: f.ack,
-            payload_len: f.payload_len,
+            seq: seg.seq,
+            ack: seg.ack,
+            payload_len: seg.payload_len,
             name,
             extra,
             link_type: packet.link_type,
-            flags: f.flags,
-            window: f.window,
-            ip_id: f.ip_id,
-            ttl: f.ttl,
-            wscale: syn_window_scale(f.flags, options),
+            flags: seg.flags,
+            window: seg.window,
+            ip_id: seg.ip_id,
+            ttl: seg.ttl,
+            wscale: seg.wscale,
             direction: packet.direction,
         });
+    }
+
+    /// Keeps what an RST's event shows beyond its record; returns where, or `NONE`.
+    #[inline]
+    fn rst_extra(&mut self, seg: &SegView<'_>) -> u32 {
+        if !seg.flags.rst() {
+            return NONE;
+        }
+        // Only what its text shows: a batch of RSTs with large payloads stays small.
+        let start = self.bytes.len();
+        let shown = seg.payload.len().min(PAYLOAD_TEXT_BYTES);
+        self.bytes.extend_from_slice(&seg.payload[..shown]);
+        self.rst_extras.push(RstExtra {
+            ctx: *seg.ctx,
+            payload: (start as u32, self.bytes.len() as u32),
+        });
+        (self.rst_extras.len() - 1) as u32
     }
 
     /// Feeds the batch's segments to `tracker`, in order.
@@ -408,13 +357,15 @@ impl PacketSink for Batcher<'_> {
         let Outcome::Tcp(seg) = outcome else {
             return Ok(());
         };
-        self.batch.push(seg, packet, frame);
+        let key = SegKey::of(packet.iface as u32, seg);
+        self.batch.push(packet, frame, key, &SegView::of(seg));
         self.sent_if_full()
     }
 
     #[inline]
     fn tcp4(&mut self, frame: u64, packet: &Packet<'_>, seg: &Tcp4<'_>) -> Result<(), ()> {
-        self.batch.push4(seg, packet, frame);
+        let key = SegKey::of_v4(packet.iface as u32, seg);
+        self.batch.push(packet, frame, key, &SegView::of_v4(seg));
         self.sent_if_full()
     }
 }

@@ -191,11 +191,29 @@ impl<'a> SegView<'a> {
             ctx: &seg.ctx,
         }
     }
+
+    /// The view of a segment the fast decoder found: the same as [`SegView::of`] gives for its
+    /// [`Tcp4::segment`].
+    #[inline]
+    pub fn of_v4(seg: &'a Tcp4<'_>) -> Self {
+        SegView {
+            seq: seg.seq,
+            ack: seg.ack,
+            payload_len: seg.payload_len,
+            flags: seg.flags,
+            window: seg.window,
+            ttl: seg.ttl,
+            ip_id: Some(seg.ip_id),
+            wscale: syn_window_scale(seg.flags, seg.options),
+            payload: seg.payload,
+            ctx: &Context::NONE,
+        }
+    }
 }
 
 /// The window scale a segment announces: only a SYN's counts.
 #[inline]
-pub fn syn_window_scale(flags: TcpFlags, options: &[u8]) -> u8 {
+fn syn_window_scale(flags: TcpFlags, options: &[u8]) -> u8 {
     if flags.syn() {
         window_scale(options).unwrap_or(NO_WSCALE)
     } else {
