@@ -129,14 +129,10 @@ pub fn read_files(
                 return finish(engine, opts, report, false);
             }
             Err(ReadError::Capture(e)) => {
-                // Flush what was found before the damage, then say where the damage is.
-                if let Err(e) = engine.flush() {
-                    report.stopped_by_reader = e.kind() == io::ErrorKind::BrokenPipe;
+                if let Err(e) = file_failed(&mut engine, &mut report, err, &name, &e) {
+                    output_failed(&mut report, err, &e);
                     return finish(engine, opts, report, false);
                 }
-                let line = format!("{name}: {e}");
-                let _ = writeln!(err, "rsthound: {line}");
-                report.errors.push(line);
             }
         }
     }
@@ -181,12 +177,7 @@ fn read_pipelined(
                 let Err(e) = std::mem::replace(&mut end.result, Ok(())) else {
                     return true;
                 };
-                // Flush what was found before the damage, then say where the damage is.
-                engine.flush().map(|()| {
-                    let line = format!("{}: {e}", names[end.file_no]);
-                    let _ = writeln!(err, "rsthound: {line}");
-                    report.errors.push(line);
-                })
+                file_failed(engine, report, err, &names[end.file_no], &e)
             }
         };
         match output {
@@ -398,6 +389,22 @@ pub(crate) fn for_each_packet<S: PacketSink>(
         bar.finish_and_clear();
     }
     Ok(result)
+}
+
+/// A file turned out damaged: flushes what was found before the damage, then says where the
+/// damage is. The error is the output's, if the flush failed.
+fn file_failed(
+    engine: &mut Engine<'_>,
+    report: &mut ReadReport,
+    err: &mut dyn Write,
+    name: &str,
+    e: &CaptureError,
+) -> io::Result<()> {
+    engine.flush()?;
+    let line = format!("{name}: {e}");
+    let _ = writeln!(err, "rsthound: {line}");
+    report.errors.push(line);
+    Ok(())
 }
 
 /// The output could not be written: a closed pipe (the reader, `head` say, has what it wanted)

@@ -202,6 +202,58 @@ impl Write for ClosesAfter {
     }
 }
 
+/// A writer whose every write fails, as a full disk's does.
+struct Full;
+
+impl Write for Full {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::StorageFull.into())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The output fails when a damaged file makes the read flush what it found before the damage:
+/// the failure is an error line and a failed exit, on one thread as on three (one thread once
+/// dropped it and exited 0).
+#[test]
+fn output_failing_at_a_damaged_file_is_reported_both_ways() {
+    if !pipelined_here() {
+        return;
+    }
+    let dir = common::TempDir::new("pipeline-full");
+    let a = dir.write("a.pcap", &busy_capture(20, 1_000));
+    let whole = busy_capture(20, 2_000);
+    let damaged = dir.write("damaged.pcap", &whole[..whole.len() / 2 + 5]);
+    let paths = [a, damaged];
+    for single_thread in [true, false] {
+        let opts = ReadOptions {
+            single_thread,
+            quiet: true,
+            ..ReadOptions::default()
+        };
+        let mut err = Vec::new();
+        let report = read_files(&paths, &opts, &mut Full, &mut err);
+        let err = String::from_utf8_lossy(&err);
+        assert!(!report.stopped_by_reader, "single thread: {single_thread}");
+        assert_eq!(
+            report.exit_code(),
+            1,
+            "single thread: {single_thread}: {err}"
+        );
+        assert!(
+            report.errors.iter().any(|e| e.starts_with("<output>: ")),
+            "single thread: {single_thread}: {:?}",
+            report.errors
+        );
+        assert!(
+            err.contains("rsthound: <output>: "),
+            "single thread: {single_thread}: {err}"
+        );
+    }
+}
+
 #[test]
 fn output_closed_early_stops_all_three_threads() {
     if !pipelined_here() {
