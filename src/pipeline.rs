@@ -159,38 +159,44 @@ impl SegBatch {
             }
             // The first segments of a batch have no hint (the default: look up).
             let hint = std::mem::take(&mut hints[i % HINTS]);
-            let (ctx, payload) = match self.rst_extras.get(r.extra as usize) {
-                Some(x) => (
-                    &x.ctx,
-                    self.bytes
-                        .get(x.payload.0 as usize..x.payload.1 as usize)
-                        .unwrap_or(&[]),
-                ),
-                None => (&Context::NONE, &[][..]),
-            };
-            let seg = SegView {
-                seq: r.seq,
-                ack: r.ack,
-                payload_len: r.payload_len,
-                flags: r.flags,
-                window: r.window,
-                ttl: r.ttl,
-                ip_id: r.ip_id,
-                wscale: r.wscale,
-                payload,
-                ctx,
-            };
-            let meta = SegMeta {
-                ts: r.ts,
-                frame: r.frame,
-                link_type: r.link_type,
-                iface: r.key.iface(),
-                iface_name: self.names.get(r.name as usize),
-                direction: r.direction,
-                ifindex: None,
-            };
-            tracker.observe_hinted(&meta, &seg, &r.key, hint);
+            tracker.observe_made(&r.key, hint, || self.made(r));
         }
+    }
+
+    /// What the tracker reads of record `r`, besides its key.
+    #[inline(always)]
+    fn made<'b>(&'b self, r: &SegRecord) -> (SegMeta<'b>, SegView<'b>) {
+        let (ctx, payload) = match self.rst_extras.get(r.extra as usize) {
+            Some(x) => (
+                &x.ctx,
+                self.bytes
+                    .get(x.payload.0 as usize..x.payload.1 as usize)
+                    .unwrap_or(&[]),
+            ),
+            None => (&Context::NONE, &[][..]),
+        };
+        let seg = SegView {
+            seq: r.seq,
+            ack: r.ack,
+            payload_len: r.payload_len,
+            flags: r.flags,
+            window: r.window,
+            ttl: r.ttl,
+            ip_id: r.ip_id,
+            wscale: r.wscale,
+            payload,
+            ctx,
+        };
+        let meta = SegMeta {
+            ts: r.ts,
+            frame: r.frame,
+            link_type: r.link_type,
+            iface: r.key.iface(),
+            iface_name: self.names.get(r.name as usize),
+            direction: r.direction,
+            ifindex: None,
+        };
+        (meta, seg)
     }
 }
 
@@ -336,11 +342,18 @@ struct Batcher<'a> {
 
 impl Batcher<'_> {
     /// Sends the batch when full. The error means the tracking stage is gone.
-    #[inline]
+    #[inline(always)]
     fn sent_if_full(&mut self) -> Result<(), ()> {
         if self.batch.records.len() < BATCH {
             return Ok(());
         }
+        self.send()
+    }
+
+    /// Sends the full batch, and starts the next one. Kept out of line: the check above is
+    /// made for every segment, this once a batch.
+    #[inline(never)]
+    fn send(&mut self) -> Result<(), ()> {
         let file_no = self.batch.file_no;
         // A batch the tracker emptied, else a new one while the first few are in flight.
         let next = self.back.try_recv().unwrap_or_default();

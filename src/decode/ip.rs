@@ -50,6 +50,16 @@ impl TcpFlags {
     pub fn ack(self) -> bool {
         self.has(Self::ACK)
     }
+    /// None of SYN, FIN and RST: a segment that neither opens nor closes anything.
+    #[inline]
+    pub fn plain(self) -> bool {
+        self.0 & (Self::SYN | Self::FIN | Self::RST) == 0
+    }
+    /// The flags without SYN, FIN and RST (the same flags, for a [`TcpFlags::plain`] segment).
+    #[inline]
+    pub fn masked_plain(self) -> TcpFlags {
+        TcpFlags(self.0 & !(Self::SYN | Self::FIN | Self::RST))
+    }
 }
 
 impl TcpFlags {

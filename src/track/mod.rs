@@ -96,16 +96,23 @@ impl Default for TrackerConfig {
 /// the same addresses on different networks stay apart. Compact (44 bytes: addresses as 32-bit
 /// words, most significant first, an IPv4 address in the last word) and cheap to order and hash:
 /// endpoints are compared as integers, which orders them as their bytes would be.
+///
+/// Kept as one array of words (see the `W_*` positions) so that the flow table's key
+/// comparison, made for every segment, is one comparison of 44 bytes rather than seven of
+/// fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
-    lo_ip: Words,
-    hi_ip: Words,
-    iface: u32,
-    lo_port: u16,
-    hi_port: u16,
-    vlan: u16,
-    v6: bool,
+    w: [u32; 11],
 }
+
+/// Where a [`FlowKey`]'s parts are: the `lo` address (4 words), the `hi` address (4 words),
+/// the interface, the ports (`lo` in the low half), the VLAN (0xffff for none, low half) and
+/// the family (1 for IPv6, high half).
+const W_LO: usize = 0;
+const W_HI: usize = 4;
+const W_IFACE: usize = 8;
+const W_PORTS: usize = 9;
+const W_VLAN_V6: usize = 10;
 
 /// The hash of a flow key: computed once per packet and used for every store it is looked up in.
 type KeyHash = u64;
@@ -151,7 +158,7 @@ impl SegKey {
 
     /// The capture interface the key was made for.
     pub fn iface(&self) -> u32 {
-        self.key.iface
+        self.key.iface()
     }
 }
 
@@ -260,13 +267,13 @@ fn hash_parts(
 /// A stored key's hash (when the index grows), the same as [`FlowKey::with_sender`] computed.
 fn key_hash(k: &FlowKey) -> KeyHash {
     hash_parts(
-        from_words(k.lo_ip),
-        from_words(k.hi_ip),
-        k.lo_port,
-        k.hi_port,
-        k.vlan,
-        k.v6,
-        k.iface,
+        from_words(k.lo_ip()),
+        from_words(k.hi_ip()),
+        k.lo_port(),
+        k.hi_port(),
+        k.vlan_raw(),
+        k.v6(),
+        k.iface(),
     )
 }
 
@@ -295,6 +302,76 @@ fn from_words(w: Words) -> u128 {
 }
 
 impl FlowKey {
+    /// The key of these parts (`vlan` 0xffff for none).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn of_parts(
+        lo_ip: Words,
+        hi_ip: Words,
+        lo_port: u16,
+        hi_port: u16,
+        vlan: u16,
+        v6: bool,
+        iface: u32,
+    ) -> Self {
+        let [l0, l1, l2, l3] = lo_ip;
+        let [h0, h1, h2, h3] = hi_ip;
+        FlowKey {
+            w: [
+                l0,
+                l1,
+                l2,
+                l3,
+                h0,
+                h1,
+                h2,
+                h3,
+                iface,
+                u32::from(lo_port) | u32::from(hi_port) << 16,
+                u32::from(vlan) | u32::from(v6) << 16,
+            ],
+        }
+    }
+
+    fn lo_ip(&self) -> Words {
+        [
+            self.w[W_LO],
+            self.w[W_LO + 1],
+            self.w[W_LO + 2],
+            self.w[W_LO + 3],
+        ]
+    }
+
+    fn hi_ip(&self) -> Words {
+        [
+            self.w[W_HI],
+            self.w[W_HI + 1],
+            self.w[W_HI + 2],
+            self.w[W_HI + 3],
+        ]
+    }
+
+    fn iface(&self) -> u32 {
+        self.w[W_IFACE]
+    }
+
+    fn lo_port(&self) -> u16 {
+        self.w[W_PORTS] as u16
+    }
+
+    fn hi_port(&self) -> u16 {
+        (self.w[W_PORTS] >> 16) as u16
+    }
+
+    /// The VLAN, 0xffff for none.
+    fn vlan_raw(&self) -> u16 {
+        self.w[W_VLAN_V6] as u16
+    }
+
+    fn v6(&self) -> bool {
+        self.w[W_VLAN_V6] >> 16 != 0
+    }
+
     pub fn new(a: (IpAddr, u16), b: (IpAddr, u16), vlan: Option<u16>, iface: u32) -> Self {
         Self::with_sender(a, b, vlan, iface).0
     }
@@ -315,15 +392,15 @@ impl FlowKey {
         let (lo_ip, hi_ip) = ((lo >> 16) as u32, (hi >> 16) as u32);
         let (lo_port, hi_port) = (lo as u16, hi as u16);
         (
-            FlowKey {
-                lo_ip: [0, 0, 0, lo_ip],
-                hi_ip: [0, 0, 0, hi_ip],
-                iface,
+            FlowKey::of_parts(
+                [0, 0, 0, lo_ip],
+                [0, 0, 0, hi_ip],
                 lo_port,
                 hi_port,
                 vlan,
-                v6: false,
-            },
+                false,
+                iface,
+            ),
             a_lo,
             hash_parts(
                 u128::from(lo_ip),
@@ -365,15 +442,15 @@ impl FlowKey {
         };
         let v6 = a6 || b6;
         (
-            FlowKey {
-                lo_ip: to_words(lo_ip),
-                hi_ip: to_words(hi_ip),
-                iface,
+            FlowKey::of_parts(
+                to_words(lo_ip),
+                to_words(hi_ip),
                 lo_port,
                 hi_port,
                 vlan,
                 v6,
-            },
+                iface,
+            ),
             a_lo,
             hash_parts(lo_ip, hi_ip, lo_port, hi_port, vlan, v6, iface),
         )
@@ -381,7 +458,7 @@ impl FlowKey {
 
     fn ip(&self, w: Words) -> IpAddr {
         let n = from_words(w);
-        if self.v6 {
+        if self.v6() {
             IpAddr::V6(Ipv6Addr::from(n))
         } else {
             IpAddr::V4(Ipv4Addr::from(n as u32))
@@ -400,33 +477,34 @@ impl FlowKey {
     /// The (sender, receiver) ports.
     fn ports(&self, sender_is_lo: bool) -> (u16, u16) {
         if sender_is_lo {
-            (self.lo_port, self.hi_port)
+            (self.lo_port(), self.hi_port())
         } else {
-            (self.hi_port, self.lo_port)
+            (self.hi_port(), self.lo_port())
         }
     }
 
     fn lo(&self) -> Endpoint {
         Endpoint {
-            ip: self.ip(self.lo_ip),
-            port: self.lo_port,
+            ip: self.ip(self.lo_ip()),
+            port: self.lo_port(),
         }
     }
 
     fn hi(&self) -> Endpoint {
         Endpoint {
-            ip: self.ip(self.hi_ip),
-            port: self.hi_port,
+            ip: self.ip(self.hi_ip()),
+            port: self.hi_port(),
         }
     }
 
     fn vlan(&self) -> Option<u16> {
-        (self.vlan != 0xffff).then_some(self.vlan)
+        let vlan = self.vlan_raw();
+        (vlan != 0xffff).then_some(vlan)
     }
 
     /// Both endpoints are the same (a segment to itself).
     fn is_loop(&self) -> bool {
-        self.lo_port == self.hi_port && self.lo_ip == self.hi_ip
+        self.lo_port() == self.hi_port() && self.lo_ip() == self.hi_ip()
     }
 }
 
@@ -991,6 +1069,11 @@ impl Tracker {
     /// table may have changed since (a hint is checked before it is used: the slot must hold an
     /// open connection with the segment's key), so a stale hint only costs the lookup it was
     /// meant to save.
+    ///
+    /// Inlined into the caller's loop for the commonest segment, a plain one (no SYN, FIN or
+    /// RST) to an open connection, so that its view and metadata need not be written out for
+    /// a call; every other segment takes [`Tracker::observe_found`].
+    #[inline(always)]
     pub fn observe_hinted(
         &mut self,
         meta: &SegMeta<'_>,
@@ -998,6 +1081,21 @@ impl Tracker {
         k: &SegKey,
         hint: SlotHint,
     ) -> u64 {
+        self.observe_made(k, hint, || (*meta, *seg))
+    }
+
+    /// [`Tracker::observe_hinted`] with the segment's metadata and view made by `made`, called
+    /// where they are needed: the commonest segment's copy is then never written out, only
+    /// the one handed to [`Tracker::observe_found`] is.
+    #[inline(always)]
+    pub fn observe_made<'m, 's>(
+        &mut self,
+        k: &SegKey,
+        hint: SlotHint,
+        made: impl Fn() -> (SegMeta<'m>, SegView<'s>),
+    ) -> u64 {
+        let (meta, seg) = made();
+        let (meta, seg) = (&meta, &seg);
         let now = meta.ts.nanos();
         self.now = self.now.max(now);
         self.since_sweep += 1;
@@ -1008,39 +1106,55 @@ impl Tracker {
         {
             self.sweep_if_due();
         }
-        let &SegKey {
-            ref key,
-            sender_is_lo,
-            hash: h,
-        } = k;
-        let a = Arrival {
-            key,
-            sender_is_lo,
-            meta,
-            seg,
-            facts: SegFacts {
-                flags: seg.flags,
-                seq: seg.seq,
-                payload_len: seg.payload_len,
-            },
-            headers_only: self.cfg.headers_only,
-        };
-        // The common case: one lookup (or none, with a good hint), a known connection that
-        // goes on.
         let open = &self.table.open;
         let found = hint
             .0
             .filter(|&i| {
                 open.slots
                     .get(i as usize)
-                    .is_some_and(|c| c.id != 0 && c.key == *key)
+                    .is_some_and(|c| c.id != 0 && c.key == k.key)
             })
-            .or_else(|| open.find(key, h));
+            .or_else(|| open.find(&k.key, k.hash));
+        if seg.flags.plain()
+            && let Some(i) = found
+        {
+            // A segment without SYN, FIN or RST to an open connection cannot start it over
+            // (only a SYN or a long silence does) nor close it, so it stays where it is.
+            let a = Arrival::of(meta, seg, k, self.cfg.headers_only);
+            let conn = &mut self.table.open.slots[i as usize];
+            // What `Conn::restarts` comes to for it: a connection in `open` has not closed
+            // (it moves to `closing` at its first FIN or RST).
+            debug_assert!(!conn.closing() && !conn.has(CLOSED));
+            if now.saturating_sub(conn.last_ns) <= self.cfg.idle_timeout_ns {
+                return update::<true>(conn, &a, false, &mut self.events);
+            }
+        }
+        let (meta, seg) = made();
+        self.observe_found(&meta, &seg, k, found)
+    }
+
+    /// [`Tracker::observe_hinted`] for every other segment: `found` is the slot of its open
+    /// connection, if it has one.
+    #[inline(never)]
+    fn observe_found(
+        &mut self,
+        meta: &SegMeta<'_>,
+        seg: &SegView<'_>,
+        k: &SegKey,
+        found: Option<u32>,
+    ) -> u64 {
+        let now = meta.ts.nanos();
+        let &SegKey {
+            ref key,
+            sender_is_lo,
+            hash: h,
+        } = k;
+        let a = Arrival::of(meta, seg, k, self.cfg.headers_only);
         let mut old = None;
         if let Some(i) = found {
             let conn = &mut self.table.open.slots[i as usize];
             if !conn.restarts(&a.facts, now, &self.cfg) {
-                let id = update(conn, &a, false, &mut self.events);
+                let id = update::<false>(conn, &a, false, &mut self.events);
                 if conn.closing() {
                     if self.cfg.refused_ends_at_rst && conn.zeek.conn_state() == "REJ" {
                         // Ended where it lies: the record is not copied out.
@@ -1056,7 +1170,7 @@ impl Tracker {
         } else if let Some(i) = self.table.closing.find(key, h) {
             let conn = &mut self.table.closing.slots[i as usize];
             if !conn.restarts(&a.facts, now, &self.cfg) {
-                return update(conn, &a, false, &mut self.events);
+                return update::<false>(conn, &a, false, &mut self.events);
             }
             old = self.table.closing.remove_at(h, i);
         }
@@ -1070,7 +1184,7 @@ impl Tracker {
         let conn = self.create(meta, seg, *key, sender_is_lo);
         self.stats.conns += 1;
         let (conn, i) = self.table.open.insert(h, conn);
-        let id = update(conn, &a, true, &mut self.events);
+        let id = update::<false>(conn, &a, true, &mut self.events);
         if conn.closing() {
             self.table.move_to_closing(h, i);
         }
@@ -1266,9 +1380,37 @@ struct Arrival<'a, 'm, 's> {
     headers_only: bool,
 }
 
+impl<'a, 'm, 's> Arrival<'a, 'm, 's> {
+    #[inline(always)]
+    fn of(meta: &'a SegMeta<'m>, seg: &'a SegView<'s>, k: &'a SegKey, headers_only: bool) -> Self {
+        Arrival {
+            key: &k.key,
+            sender_is_lo: k.sender_is_lo,
+            meta,
+            seg,
+            facts: SegFacts {
+                flags: seg.flags,
+                seq: seg.seq,
+                payload_len: seg.payload_len,
+            },
+            headers_only,
+        }
+    }
+}
+
 /// Applies one segment to its connection, pushing the events it causes; returns the id.
+///
+/// `PLAIN`: the caller found that the segment has none of SYN, FIN and RST ([`TcpFlags::plain`],
+/// most segments). Those flags are then masked off here, which changes nothing for such a
+/// segment but lets the compiler drop every branch they take: the plain segment's own copy
+/// of this function is about a third shorter.
 #[inline(always)]
-fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut Vec<Event>) -> u64 {
+fn update<const PLAIN: bool>(
+    conn: &mut Conn,
+    a: &Arrival<'_, '_, '_>,
+    is_new: bool,
+    events: &mut Vec<Event>,
+) -> u64 {
     let Arrival {
         key,
         sender_is_lo,
@@ -1277,9 +1419,23 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
         ref facts,
         headers_only,
     } = *a;
+    let (plain_seg, plain_facts);
+    let (seg, facts) = if PLAIN {
+        plain_seg = SegView {
+            flags: seg.flags.masked_plain(),
+            ..*seg
+        };
+        plain_facts = facts.plain();
+        (&plain_seg, &plain_facts)
+    } else {
+        (seg, facts)
+    };
     let now = meta.ts.nanos();
-    // For a segment to itself (both endpoints equal) the originator sends.
-    let from_orig = conn.orig_is_lo() == sender_is_lo || key.is_loop();
+    // For a segment to itself (both endpoints equal) the originator sends: its sender is the
+    // key's `lo` endpoint (ties go to `lo`), so is its originator (see `create`), and Zeek
+    // never flips roles on a segment from the originator.
+    debug_assert!(!key.is_loop() || (sender_is_lo && conn.orig_is_lo()));
+    let from_orig = conn.orig_is_lo() == sender_is_lo;
     if headers_only
         && !conn.has(HANDSHAKE_DONE)
         && conn.resp.has(SENT_SYNACK)
@@ -1314,7 +1470,9 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
         conn.last_ns = meta.ts.nanos();
         conn.last_digits = meta.ts.digits();
     }
-    if !conn.has(CLOSED) && conn.zeek.is_closed() {
+    // A plain segment never closes a connection: it can only move an endpoint out of Zeek's
+    // inactive state, which never turns `is_closed` true.
+    if !PLAIN && !conn.has(CLOSED) && conn.zeek.is_closed() {
         conn.flags |= CLOSED;
         conn.closed_ns = now;
     }
@@ -1330,7 +1488,8 @@ fn update(conn: &mut Conn, a: &Arrival<'_, '_, '_>, is_new: bool, events: &mut V
             direction: meta.direction.or(seg.ctx.direction),
             from,
             to,
-            from_orig: conn.orig_is_lo() == sender_is_lo || key.is_loop(),
+            // Roles as they are now: a SYN+RST may have flipped them.
+            from_orig: conn.orig_is_lo() == sender_is_lo,
             flags: seg.flags,
             seq: seg.seq,
             ack: seg.flags.ack().then_some(seg.ack),
