@@ -6,7 +6,7 @@ use crate::capture::Direction;
 use crate::decode::{TcpFlags, TcpSegment};
 use crate::sanitize::sanitize_text;
 use crate::timestamp::Timestamp;
-use crate::track::{ConnSummary, Endpoint, RstEvent};
+use crate::track::{ConnSummary, Endpoint, RstEvent, TextOut};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -24,18 +24,23 @@ pub fn payload_text(payload: &[u8]) -> Option<String> {
 }
 
 /// Appends `n` in decimal.
-fn push_num(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+fn push_num(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// An output line's bytes as the place evidence is written to.
+impl TextOut for Vec<u8> {
+    fn text(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
     }
-    out.extend_from_slice(&digits[i..]);
+
+    fn num(&mut self, n: u64) {
+        push_num(self, n);
+    }
+
+    fn endpoint(&mut self, e: &Endpoint) {
+        push_endpoint(self, e);
+    }
 }
 
 /// Appends an endpoint as its `Display` writes it (`10.0.0.1:80`, `[2001:db8::1]:80`).
@@ -92,9 +97,7 @@ impl SegLine<'_> {
         if let Some(p) = prefix {
             write!(out, "{p}: ")?;
         }
-        let mut t = String::with_capacity(20);
-        self.ts.write_time_of_day(&mut t);
-        out.extend_from_slice(t.as_bytes());
+        self.ts.write_time_of_day(out);
         if let Some(name) = self.iface {
             write!(out, " {name}")?;
         } else if let Some(idx) = self.ifindex {
@@ -153,7 +156,12 @@ pub fn write_rst_text(out: &mut Vec<u8>, prefix: Option<&str>, ev: &RstEvent) ->
         payload_text: ev.payload_text.as_deref(),
     };
     line.write(out, prefix, ev.encap.iter().copied())?;
-    writeln!(out, " | {}: {}", ev.verdict.as_str(), ev.evidence)
+    out.extend_from_slice(b" | ");
+    out.extend_from_slice(ev.verdict.as_str().as_bytes());
+    out.extend_from_slice(b": ");
+    ev.evidence.write_to(out);
+    out.push(b'\n');
+    Ok(())
 }
 
 /// `13:15:40.000000 10.0.0.5:41000 > 10.0.0.1:80 [S] | unanswered: 3 SYNs over 7.0 s, …`
@@ -533,6 +541,118 @@ mod tests {
             let mut out = Vec::new();
             push_endpoint(&mut out, &ep);
             assert_eq!(String::from_utf8(out).unwrap(), ep.to_string());
+        }
+    }
+
+    #[test]
+    fn evidence_reads_the_same_written_as_bytes_and_through_display() {
+        use crate::track::Evidence as E;
+        let v6 = Endpoint {
+            ip: "2001:db8::7".parse().unwrap(),
+            port: 5000,
+        };
+        let cases = [
+            (
+                E::NoEarlierPacket,
+                "no earlier packet of this connection in the capture",
+            ),
+            (
+                E::TtlUnlike {
+                    ttl: 250,
+                    min: 64,
+                    max: 64,
+                    samples: 1,
+                },
+                "TTL 250 unlike the 64 of the sender's 1 other packet",
+            ),
+            (
+                E::TtlUnlike {
+                    ttl: 9,
+                    min: 60,
+                    max: 64,
+                    samples: 12,
+                },
+                "TTL 9 unlike the 60-64 of the sender's 12 other packets",
+            ),
+            (
+                E::RstBurst {
+                    rsts: 3,
+                    ms: -2,
+                    prev_seq: 7,
+                    seq: u32::MAX,
+                },
+                "3 RSTs within -2 ms with different sequence numbers (7, 4294967295)",
+            ),
+            (
+                E::AnswersSyn {
+                    syns: 1,
+                    orig: v6,
+                    with_ack: true,
+                },
+                "answers the SYN from [2001:db8::7]:5000 (no SYN-ACK)",
+            ),
+            (
+                E::AnswersSyn {
+                    syns: 4,
+                    orig: v6,
+                    with_ack: false,
+                },
+                "answers the SYN (4 sent) from [2001:db8::7]:5000 (no SYN-ACK); RST without ACK",
+            ),
+            (
+                E::DuringHandshake { by_client: true },
+                "client reset after the SYN-ACK, before the handshake completed",
+            ),
+            (
+                E::AfterFin { ms: 1500 },
+                "the sender had closed (FIN) 1500 ms earlier; the peer sent more after that",
+            ),
+            (
+                E::OutOfWindow {
+                    seq: 10,
+                    diff: -5,
+                    rcv_nxt: 15,
+                    wnd: u32::MAX,
+                },
+                "seq 10 is 5 bytes before the window 15..14 the receiver advertised",
+            ),
+            (
+                E::OutOfWindow {
+                    seq: 100,
+                    diff: i32::MIN,
+                    rcv_nxt: 1,
+                    wnd: 9,
+                },
+                "seq 100 is 2147483648 bytes before the window 1..10 the receiver advertised",
+            ),
+            (
+                E::OutOfWindow {
+                    seq: 7,
+                    diff: 3,
+                    rcv_nxt: 4,
+                    wnd: 0,
+                },
+                "seq 7 is 3 bytes beyond the window 4..4 the receiver advertised",
+            ),
+            (
+                E::MidStream { packets: 0 },
+                "on a connection that began before the capture (0 earlier packets)",
+            ),
+            (
+                E::Aborted {
+                    by_client: false,
+                    packets: u64::MAX,
+                    bytes: 0,
+                },
+                "server aborted after 18446744073709551615 packets, 0 bytes sent",
+            ),
+            (E::Text("from \"elsewhere\"".into()), "from \"elsewhere\""),
+        ];
+        for (e, want) in cases {
+            let mut out = Vec::new();
+            e.write_to(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+            assert_eq!(e.to_string(), want);
         }
     }
 }

@@ -70,12 +70,12 @@ impl Timestamp {
 
     /// Appends `HH:MM:SS.ffffff` (UTC) like tcpdump's default time column. (Digit by digit:
     /// it starts every output line, and `write!` costs several times more.)
-    pub fn write_time_of_day(self, out: &mut String) {
+    pub fn write_time_of_day(self, out: &mut Vec<u8>) {
         let sod = self.secs().rem_euclid(86_400) as u32;
         push_padded(out, sod / 3600, 2);
-        out.push(':');
+        out.push(b':');
         push_padded(out, (sod / 60) % 60, 2);
-        out.push(':');
+        out.push(b':');
         push_padded(out, sod % 60, 2);
         self.write_fraction(out);
     }
@@ -92,7 +92,9 @@ impl Timestamp {
             (sod / 60) % 60,
             sod % 60
         );
-        self.write_fraction(out);
+        let mut frac = Vec::with_capacity(10);
+        self.write_fraction(&mut frac);
+        out.push_str(std::str::from_utf8(&frac).unwrap_or_default());
         out.push('Z');
     }
 
@@ -103,31 +105,32 @@ impl Timestamp {
     }
 
     pub fn time_of_day(self) -> String {
-        let mut s = String::with_capacity(16);
+        let mut s = Vec::with_capacity(16);
         self.write_time_of_day(&mut s);
-        s
+        // Only ASCII digits, ':' and '.' are written.
+        String::from_utf8(s).unwrap_or_default()
     }
 
-    fn write_fraction(self, out: &mut String) {
+    fn write_fraction(self, out: &mut Vec<u8>) {
         if self.digits == 0 {
             return;
         }
         let div = 10u32.pow(9 - u32::from(self.digits));
-        out.push('.');
+        out.push(b'.');
         push_padded(out, self.subsec_nanos() / div, usize::from(self.digits));
     }
 }
 
 /// Appends `n` in decimal, zero-padded to `width` digits (at most 10; higher digits of `n` are
 /// not written, so `n` must be below 10^width).
-fn push_padded(out: &mut String, mut n: u32, width: usize) {
+fn push_padded(out: &mut Vec<u8>, mut n: u32, width: usize) {
     let mut digits = [b'0'; 10];
     let width = width.min(digits.len());
     for d in digits[..width].iter_mut().rev() {
         *d = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    out.extend(digits[..width].iter().map(|&b| char::from(b)));
+    out.extend_from_slice(&digits[..width]);
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).

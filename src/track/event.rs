@@ -241,68 +241,144 @@ pub enum Evidence {
     Text(String),
 }
 
-impl fmt::Display for Evidence {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Where evidence text goes: a formatter (for `Display`), or the bytes of an output line,
+/// written without the formatting machinery (one line per RST shown).
+pub trait TextOut {
+    fn text(&mut self, s: &str);
+    fn num(&mut self, n: u64);
+    fn endpoint(&mut self, e: &Endpoint);
+
+    fn int(&mut self, n: i64) {
+        if n < 0 {
+            self.text("-");
+        }
+        self.num(n.unsigned_abs());
+    }
+}
+
+/// A formatter as a [`TextOut`]: the first error is kept and later writes are skipped.
+struct FmtOut<'a, 'b> {
+    f: &'a mut fmt::Formatter<'b>,
+    result: fmt::Result,
+}
+
+impl TextOut for FmtOut<'_, '_> {
+    fn text(&mut self, s: &str) {
+        if self.result.is_ok() {
+            self.result = self.f.write_str(s);
+        }
+    }
+
+    fn num(&mut self, n: u64) {
+        if self.result.is_ok() {
+            self.result = write!(self.f, "{n}");
+        }
+    }
+
+    fn endpoint(&mut self, e: &Endpoint) {
+        if self.result.is_ok() {
+            self.result = write!(self.f, "{e}");
+        }
+    }
+}
+
+impl Evidence {
+    /// The evidence in words (what `Display` shows).
+    pub fn write_to(&self, out: &mut impl TextOut) {
         let plural = |n: u32| if n == 1 { "" } else { "s" };
         let who = |by_client: bool| if by_client { "client" } else { "server" };
         match self {
             Evidence::NoEarlierPacket => {
-                f.write_str("no earlier packet of this connection in the capture")
+                out.text("no earlier packet of this connection in the capture")
             }
             Evidence::TtlUnlike { ttl, min, max, samples } => {
-                write!(f, "TTL {ttl} unlike the ")?;
-                if min == max {
-                    write!(f, "{min}")?;
-                } else {
-                    write!(f, "{min}-{max}")?;
+                out.text("TTL ");
+                out.num((*ttl).into());
+                out.text(" unlike the ");
+                out.num((*min).into());
+                if min != max {
+                    out.text("-");
+                    out.num((*max).into());
                 }
-                write!(f, " of the sender's {samples} other packet{}", plural(*samples))
+                out.text(" of the sender's ");
+                out.num((*samples).into());
+                out.text(" other packet");
+                out.text(plural(*samples));
             }
-            Evidence::RstBurst { rsts, ms, prev_seq, seq } => write!(
-                f,
-                "{rsts} RSTs within {ms} ms with different sequence numbers ({prev_seq}, {seq})"
-            ),
+            Evidence::RstBurst { rsts, ms, prev_seq, seq } => {
+                out.num((*rsts).into());
+                out.text(" RSTs within ");
+                out.int(*ms);
+                out.text(" ms with different sequence numbers (");
+                out.num((*prev_seq).into());
+                out.text(", ");
+                out.num((*seq).into());
+                out.text(")");
+            }
             Evidence::AnswersSyn { syns, orig, with_ack } => {
-                f.write_str("answers the SYN")?;
+                out.text("answers the SYN");
                 if *syns > 1 {
-                    write!(f, " ({syns} sent)")?;
+                    out.text(" (");
+                    out.num((*syns).into());
+                    out.text(" sent)");
                 }
-                write!(f, " from {orig} (no SYN-ACK)")?;
+                out.text(" from ");
+                out.endpoint(orig);
+                out.text(" (no SYN-ACK)");
                 if !with_ack {
-                    f.write_str("; RST without ACK")?;
+                    out.text("; RST without ACK");
                 }
-                Ok(())
             }
-            Evidence::AfterHandshake => f.write_str(
+            Evidence::AfterHandshake => out.text(
                 "server reset right after the handshake, before any data (accept queue overflow with tcp_abort_on_overflow=1, or the listener closed)",
             ),
-            Evidence::DuringHandshake { by_client } => write!(
-                f,
-                "{} reset after the SYN-ACK, before the handshake completed",
-                who(*by_client)
-            ),
-            Evidence::AfterFin { ms } => write!(
-                f,
-                "the sender had closed (FIN) {ms} ms earlier; the peer sent more after that"
-            ),
-            Evidence::OutOfWindow { seq, diff, rcv_nxt, wnd } => write!(
-                f,
-                "seq {seq} is {} bytes {} the window {rcv_nxt}..{} the receiver advertised",
-                diff.unsigned_abs(),
-                if *diff < 0 { "before" } else { "beyond" },
-                rcv_nxt.wrapping_add(*wnd)
-            ),
-            Evidence::MidStream { packets } => write!(
-                f,
-                "on a connection that began before the capture ({packets} earlier packets)"
-            ),
-            Evidence::Aborted { by_client, packets, bytes } => write!(
-                f,
-                "{} aborted after {packets} packets, {bytes} bytes sent",
-                who(*by_client)
-            ),
-            Evidence::Text(t) => f.write_str(t),
+            Evidence::DuringHandshake { by_client } => {
+                out.text(who(*by_client));
+                out.text(" reset after the SYN-ACK, before the handshake completed");
+            }
+            Evidence::AfterFin { ms } => {
+                out.text("the sender had closed (FIN) ");
+                out.int(*ms);
+                out.text(" ms earlier; the peer sent more after that");
+            }
+            Evidence::OutOfWindow { seq, diff, rcv_nxt, wnd } => {
+                out.text("seq ");
+                out.num((*seq).into());
+                out.text(" is ");
+                out.num(diff.unsigned_abs().into());
+                out.text(if *diff < 0 {
+                    " bytes before the window "
+                } else {
+                    " bytes beyond the window "
+                });
+                out.num((*rcv_nxt).into());
+                out.text("..");
+                out.num(rcv_nxt.wrapping_add(*wnd).into());
+                out.text(" the receiver advertised");
+            }
+            Evidence::MidStream { packets } => {
+                out.text("on a connection that began before the capture (");
+                out.num(*packets);
+                out.text(" earlier packets)");
+            }
+            Evidence::Aborted { by_client, packets, bytes } => {
+                out.text(who(*by_client));
+                out.text(" aborted after ");
+                out.num(*packets);
+                out.text(" packets, ");
+                out.num(*bytes);
+                out.text(" bytes sent");
+            }
+            Evidence::Text(t) => out.text(t),
         }
+    }
+}
+
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = FmtOut { f, result: Ok(()) };
+        self.write_to(&mut out);
+        out.result
     }
 }
 

@@ -8,7 +8,9 @@ mod slab;
 mod verdict;
 pub mod zeek;
 
-pub use event::{ClosedConn, ConnSummary, Endpoint, Event, Evidence, Fate, RstEvent, Verdict};
+pub use event::{
+    ClosedConn, ConnSummary, Endpoint, Event, Evidence, Fate, RstEvent, TextOut, Verdict,
+};
 
 use crate::capture::Direction;
 use crate::decode::{Context, Tcp4, TcpFlags, TcpSegment};
