@@ -77,7 +77,8 @@ impl Timestamp {
         push_padded(out, (sod / 60) % 60, 2);
         out.push(b':');
         push_padded(out, sod % 60, 2);
-        self.write_fraction(out);
+        let (frac, n) = self.fraction();
+        out.extend_from_slice(&frac[..n]);
     }
 
     /// Appends RFC 3339 in UTC with the capture's full precision, e.g. `2026-11-21T13:15:42.507657Z`.
@@ -92,9 +93,9 @@ impl Timestamp {
             (sod / 60) % 60,
             sod % 60
         );
-        let mut frac = Vec::with_capacity(10);
-        self.write_fraction(&mut frac);
-        out.push_str(std::str::from_utf8(&frac).unwrap_or_default());
+        let (frac, n) = self.fraction();
+        // Only '.' and ASCII digits.
+        out.push_str(std::str::from_utf8(&frac[..n]).unwrap_or_default());
         out.push('Z');
     }
 
@@ -111,25 +112,35 @@ impl Timestamp {
         String::from_utf8(s).unwrap_or_default()
     }
 
-    fn write_fraction(self, out: &mut Vec<u8>) {
+    /// `.ffffff` with the capture's precision (nothing without one), in a buffer of its own:
+    /// both the byte and the `String` writers take it from there.
+    fn fraction(self) -> ([u8; 10], usize) {
+        let mut buf = [b'.'; 10];
         if self.digits == 0 {
-            return;
+            return (buf, 0);
         }
         let div = 10u32.pow(9 - u32::from(self.digits));
-        out.push(b'.');
-        push_padded(out, self.subsec_nanos() / div, usize::from(self.digits));
+        let (digits, n) = padded(self.subsec_nanos() / div, usize::from(self.digits));
+        buf[1..=n].copy_from_slice(&digits[..n]);
+        (buf, n + 1)
     }
 }
 
-/// Appends `n` in decimal, zero-padded to `width` digits (at most 10; higher digits of `n` are
-/// not written, so `n` must be below 10^width).
-fn push_padded(out: &mut Vec<u8>, mut n: u32, width: usize) {
-    let mut digits = [b'0'; 10];
+/// `n` in decimal, zero-padded to `width` digits, and that width (at most 9, all a fraction
+/// needs; higher digits of `n` are not written, so `n` must be below 10^width).
+fn padded(mut n: u32, width: usize) -> ([u8; 9], usize) {
+    let mut digits = [b'0'; 9];
     let width = width.min(digits.len());
     for d in digits[..width].iter_mut().rev() {
         *d = b'0' + (n % 10) as u8;
         n /= 10;
     }
+    (digits, width)
+}
+
+/// Appends `n` zero-padded to `width` digits (see [`padded`]).
+fn push_padded(out: &mut Vec<u8>, n: u32, width: usize) {
+    let (digits, width) = padded(n, width);
     out.extend_from_slice(&digits[..width]);
 }
 

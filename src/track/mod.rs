@@ -186,6 +186,16 @@ pub struct SegView<'a> {
 }
 
 impl<'a> SegView<'a> {
+    /// What Zeek's state machine reads of the segment.
+    #[inline(always)]
+    fn facts(&self) -> SegFacts {
+        SegFacts {
+            flags: self.flags,
+            seq: self.seq,
+            payload_len: self.payload_len,
+        }
+    }
+
     pub fn of(seg: &'a TcpSegment<'_>) -> Self {
         SegView {
             seq: seg.seq,
@@ -335,22 +345,17 @@ impl FlowKey {
         }
     }
 
+    /// The address whose words start at `at` (`W_LO` or `W_HI`).
+    fn ip_words(&self, at: usize) -> Words {
+        [self.w[at], self.w[at + 1], self.w[at + 2], self.w[at + 3]]
+    }
+
     fn lo_ip(&self) -> Words {
-        [
-            self.w[W_LO],
-            self.w[W_LO + 1],
-            self.w[W_LO + 2],
-            self.w[W_LO + 3],
-        ]
+        self.ip_words(W_LO)
     }
 
     fn hi_ip(&self) -> Words {
-        [
-            self.w[W_HI],
-            self.w[W_HI + 1],
-            self.w[W_HI + 2],
-            self.w[W_HI + 3],
-        ]
+        self.ip_words(W_HI)
     }
 
     fn iface(&self) -> u32 {
@@ -1155,7 +1160,7 @@ impl Tracker {
         let mut old = None;
         if let Some(i) = found {
             let conn = &mut self.table.open.slots[i as usize];
-            if !conn.restarts(&a.facts, now, &self.cfg) {
+            if !conn.restarts(&seg.facts(), now, &self.cfg) {
                 let id = update::<false>(conn, &a, false, &mut self.events);
                 if conn.closing() {
                     if self.cfg.refused_ends_at_rst && conn.zeek.conn_state() == "REJ" {
@@ -1171,7 +1176,7 @@ impl Tracker {
             old = self.table.open.remove_at(h, i);
         } else if let Some(i) = self.table.closing.find(key, h) {
             let conn = &mut self.table.closing.slots[i as usize];
-            if !conn.restarts(&a.facts, now, &self.cfg) {
+            if !conn.restarts(&seg.facts(), now, &self.cfg) {
                 return update::<false>(conn, &a, false, &mut self.events);
             }
             old = self.table.closing.remove_at(h, i);
@@ -1378,7 +1383,6 @@ struct Arrival<'a, 'm, 's> {
     sender_is_lo: bool,
     meta: &'a SegMeta<'m>,
     seg: &'a SegView<'s>,
-    facts: SegFacts,
     headers_only: bool,
 }
 
@@ -1390,11 +1394,6 @@ impl<'a, 'm, 's> Arrival<'a, 'm, 's> {
             sender_is_lo: k.sender_is_lo,
             meta,
             seg,
-            facts: SegFacts {
-                flags: seg.flags,
-                seq: seg.seq,
-                payload_len: seg.payload_len,
-            },
             headers_only,
         }
     }
@@ -1418,20 +1417,19 @@ fn update<const PLAIN: bool>(
         sender_is_lo,
         meta,
         seg,
-        ref facts,
         headers_only,
     } = *a;
-    let (plain_seg, plain_facts);
-    let (seg, facts) = if PLAIN {
+    let plain_seg;
+    let seg = if PLAIN {
         plain_seg = SegView {
             flags: seg.flags.masked_plain(),
             ..*seg
         };
-        plain_facts = facts.plain();
-        (&plain_seg, &plain_facts)
+        &plain_seg
     } else {
-        (seg, facts)
+        seg
     };
+    let facts = &seg.facts();
     let now = meta.ts.nanos();
     // For a segment to itself (both endpoints equal) the originator sends: its sender is the
     // key's `lo` endpoint (ties go to `lo`), so is its originator (see `create`), and Zeek

@@ -144,18 +144,6 @@ pub struct SegFacts {
     pub payload_len: u32,
 }
 
-impl SegFacts {
-    /// The facts with SYN, FIN and RST masked off: the same facts for a plain segment
-    /// ([`TcpFlags::plain`]), spelled so that the compiler knows those flags are clear.
-    #[inline(always)]
-    pub fn plain(&self) -> SegFacts {
-        SegFacts {
-            flags: self.flags.masked_plain(),
-            ..*self
-        }
-    }
-}
-
 impl ZeekConn {
     /// Zeek's update_history: a packet with several of SYN/FIN/RST is `q` (`i` for FIN+RST).
     #[inline(always)]
