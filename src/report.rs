@@ -493,10 +493,46 @@ impl<K: Ord + Hash + Copy> Groups<K> {
 
     /// Groups in key order.
     fn iter(&self) -> impl Iterator<Item = (&K, &Group)> {
-        let mut order: Vec<(&K, &Group)> = self.keys.iter().zip(&self.groups).collect();
+        self.iter_where(|_| true)
+    }
+
+    /// The groups whose key passes `keep`, in key order. Only those are sorted: a rule asks
+    /// for one kind, and the others can be tens of thousands of one-off keys.
+    fn iter_where(&self, keep: impl Fn(&K) -> bool) -> impl Iterator<Item = (&K, &Group)> {
+        let mut order: Vec<(&K, &Group)> = self
+            .keys
+            .iter()
+            .zip(&self.groups)
+            .filter(|(k, _)| keep(k))
+            .collect();
         order.sort_unstable_by(|a, b| a.0.cmp(b.0));
         order.into_iter()
     }
+
+    /// The `n` groups passing `keep` with the most events, ties in key order, largest first.
+    fn top_where(&self, keep: impl Fn(&K) -> bool, n: usize) -> Vec<(&K, &Group)> {
+        let v: Vec<(&K, &Group)> = self
+            .keys
+            .iter()
+            .zip(&self.groups)
+            .filter(|(k, _)| keep(k))
+            .collect();
+        top(v, n, |a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)))
+    }
+}
+
+/// The first `n` of `v` in the order `cmp`, which must be total (then the result does not
+/// depend on `v`'s order): a selection, then a sort of only those `n`.
+fn top<T>(mut v: Vec<T>, n: usize, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) -> Vec<T> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if v.len() > n {
+        v.select_nth_unstable_by(n - 1, &cmp);
+        v.truncate(n);
+    }
+    v.sort_unstable_by(cmp);
+    v
 }
 
 /// RSTs per second of capture time, at most `max` seconds (the RSTs of the others are counted
@@ -804,10 +840,10 @@ impl Report {
             last: Timestamp,
         }
         let mut scans: BTreeMap<IpAddr, Scan> = BTreeMap::new();
-        for ((ip, kind), g) in self.by_peer.iter() {
-            if *kind != REFUSED && *kind != Kind::Unanswered {
-                continue;
-            }
+        for ((ip, kind), g) in self
+            .by_peer
+            .iter_where(|(_, k)| *k == REFUSED || *k == Kind::Unanswered)
+        {
             let s = scans.entry(*ip).or_insert_with(|| Scan {
                 ports: BTreeSet::new(),
                 saturated: false,
@@ -887,14 +923,12 @@ impl Report {
     /// (service down), and the rest together.
     fn refused(&self, scanners: &BTreeSet<IpAddr>, out: &mut Vec<Finding>) {
         let mut per_port: BTreeMap<u16, Vec<(Endpoint, &Group)>> = BTreeMap::new();
-        for ((e, k), g) in self.by_endpoint.iter() {
-            if *k == REFUSED {
-                per_port.entry(e.port).or_default().push((*e, g));
-            }
+        for ((e, _), g) in self.by_endpoint.iter_where(|(_, k)| *k == REFUSED) {
+            per_port.entry(e.port).or_default().push((*e, g));
         }
         let mut covered = BTreeSet::new();
-        for ((port, k), g) in self.by_service.iter() {
-            if *k != REFUSED || g.peers.n() < MANY_SOURCES {
+        for ((port, _), g) in self.by_service.iter_where(|(_, k)| *k == REFUSED) {
+            if g.peers.n() < MANY_SOURCES {
                 continue;
             }
             let Some(eps) = per_port.get(port).filter(|e| e.len() >= 2) else {
@@ -1118,10 +1152,7 @@ impl Report {
     /// SYNs never answered, by destination.
     fn unanswered_attempts(&self, scanners: &BTreeSet<IpAddr>, out: &mut Vec<Finding>) {
         let mut few = Vec::new();
-        for ((e, k), g) in self.by_endpoint.iter() {
-            if *k != Kind::Unanswered {
-                continue;
-            }
+        for ((e, _), g) in self.by_endpoint.iter_where(|(_, k)| *k == Kind::Unanswered) {
             let e = *e;
             if g.count < SERVICE_DOWN_REPEATS {
                 if !(!g.peers.saturated
@@ -1258,16 +1289,26 @@ impl Report {
                 .map(|&(s, n)| format!("{} ({n})", hms(sec_ts(s))))
                 .collect();
             evidence.push(format!("busiest seconds: {}", list.join(", ")));
-            let mut senders: Vec<(&Endpoint, Kind, &Group)> = self
+            // Busiest first; ties by endpoint, then kind. Only RST groups whose busiest second
+            // falls in the episode are candidates (their key is read only then).
+            let candidates: Vec<(&Endpoint, Kind, &Group)> = self
                 .by_endpoint
+                .keys
                 .iter()
+                .zip(&self.by_endpoint.groups)
                 .filter(|((_, k), g)| {
-                    matches!(k, Kind::Rst(_)) && (s0..=s1).contains(&g.peak.best_sec)
+                    (s0..=s1).contains(&g.peak.best_sec) && matches!(k, Kind::Rst(_))
                 })
                 .map(|((e, k), g)| (e, *k, g))
                 .collect();
-            senders.sort_by(|x, y| y.2.peak.best_n.cmp(&x.2.peak.best_n).then(x.0.cmp(y.0)));
-            for (e, k, g) in senders.iter().take(3) {
+            let senders = top(candidates, 3, |x, y| {
+                y.2.peak
+                    .best_n
+                    .cmp(&x.2.peak.best_n)
+                    .then(x.0.cmp(y.0))
+                    .then(x.1.cmp(&y.1))
+            });
+            for (e, k, g) in &senders {
                 evidence.push(format!(
                     "{} sent {} ({}) in its busiest second ({})",
                     self.endpoint_desc(**e),
@@ -1494,23 +1535,18 @@ impl Report {
     }
 
     fn top_endpoints(&self, kind: Kind, n: usize) -> Vec<(Endpoint, &Group)> {
-        let mut v: Vec<(Endpoint, &Group)> = self
-            .by_endpoint
-            .iter()
-            .filter(|((_, k), _)| *k == kind)
+        self.by_endpoint
+            .top_where(|(_, k)| *k == kind, n)
+            .into_iter()
             .map(|((e, _), g)| (*e, g))
-            .collect();
-        v.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
-        v.truncate(n);
-        v
+            .collect()
     }
 
     /// Up to three services with the most events of this kind.
     fn service_lines(&self, kind: Kind) -> Vec<String> {
         let mut v: Vec<(u16, &Group)> = self
             .by_service
-            .iter()
-            .filter(|((_, k), _)| *k == kind)
+            .iter_where(|(_, k)| *k == kind)
             .map(|((p, _), g)| (*p, g))
             .collect();
         v.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
@@ -1726,9 +1762,8 @@ impl Report {
 
     /// Rows of one grouping, largest first (ties in key order), at most `MAX_JSON_ROWS`.
     fn rows<K: Ord + Hash + Copy>(&self, map: &Groups<K>, key: impl Fn(&K) -> Value) -> Value {
-        let mut v: Vec<(&K, &Group)> = map.iter().collect();
-        v.sort_by_key(|(_, g)| std::cmp::Reverse(g.count));
-        let omitted = v.len().saturating_sub(MAX_JSON_ROWS);
+        let v = map.top_where(|_| true, MAX_JSON_ROWS);
+        let omitted = map.len().saturating_sub(MAX_JSON_ROWS);
         let rows: Vec<Value> = v
             .iter()
             .take(MAX_JSON_ROWS)
