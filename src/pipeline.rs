@@ -31,6 +31,19 @@ const IN_FLIGHT: usize = 4;
 const PREFETCH_AHEAD: usize = 8;
 /// Room for events a reused event list keeps.
 const SPARE_EVENTS: usize = 1024;
+/// Event lists in flight between the tracking and the report stage.
+const LISTS_IN_FLIGHT: usize = IN_FLIGHT * 4;
+/// Events per list sent to the report stage, at most. An eviction ends an eighth of the table
+/// at once (tens of thousands of connections); sent as one list, each of the lists in flight
+/// could hold that many, and how many were waiting depended on which thread ran ahead. In
+/// lists of this size, what waits between the two is bounded by a number of events. (A batch
+/// of segments rarely ends or resets this many connections: most batches make one list.)
+const EVENTS_PER_LIST: usize = 1024;
+// The events in flight, at their largest, within their share of the memory budget.
+const _: () = assert!(
+    LISTS_IN_FLIGHT * EVENTS_PER_LIST * crate::track::RST_EVENT_BYTES
+        <= crate::track::FIXED_BYTES / 2
+);
 /// Hints kept between the prefetch of a segment's record and its observation (a power of two
 /// above `PREFETCH_AHEAD`).
 const HINTS: usize = 16;
@@ -238,8 +251,8 @@ pub fn run(
     let (start_tx, start_rx) = sync_channel::<Tracker>(1);
     let (decoded_tx, decoded_rx) = sync_channel::<Decoded>(IN_FLIGHT);
     let (batch_back_tx, batch_back_rx) = sync_channel::<SegBatch>(IN_FLIGHT + 2);
-    let (tracked_tx, tracked_rx) = sync_channel::<Tracked>(IN_FLIGHT * 4);
-    let (events_back_tx, events_back_rx) = sync_channel::<Vec<Event>>(IN_FLIGHT * 4 + 2);
+    let (tracked_tx, tracked_rx) = sync_channel::<Tracked>(LISTS_IN_FLIGHT);
+    let (events_back_tx, events_back_rx) = sync_channel::<Vec<Event>>(LISTS_IN_FLIGHT + 2);
     std::thread::scope(|s| {
         // The tracker is handed over only once both threads run, so that it can be given back
         // if one cannot be started. (Named for `top -H` and profilers.)
@@ -392,8 +405,10 @@ fn track_stage(
     tx: SyncSender<Tracked>,
     events_back: Receiver<Vec<Event>>,
 ) -> Tracker {
-    let spare_events =
-        |events_back: &Receiver<Vec<Event>>| events_back.try_recv().unwrap_or_default();
+    let mut out = EventSender {
+        tx: &tx,
+        back: &events_back,
+    };
     for msg in rx.iter() {
         match msg {
             Decoded::Batch(batch) => {
@@ -401,12 +416,8 @@ fn track_stage(
                 let file_no = Some(batch.file_no);
                 // The decoder may be gone (it finished): then the batch is simply dropped.
                 let _ = batch_back.try_send(batch);
-                if tracker.has_events() {
-                    let mut events = spare_events(&events_back);
-                    tracker.take_events(&mut events);
-                    if tx.send(Tracked::Events { file_no, events }).is_err() {
-                        return tracker;
-                    }
+                if tracker.has_events() && out.send(&mut tracker, file_no).is_err() {
+                    return tracker;
                 }
             }
             Decoded::FileEnd(end) => {
@@ -418,20 +429,53 @@ fn track_stage(
     }
     loop {
         let more = tracker.finish_some(FINISH_BATCH);
-        let mut events = spare_events(&events_back);
-        tracker.take_events(&mut events);
-        if !events.is_empty()
-            && tx
-                .send(Tracked::Events {
-                    file_no: None,
-                    events,
-                })
-                .is_err()
-        {
+        if tracker.has_events() && out.send(&mut tracker, None).is_err() {
             return tracker;
         }
         if !more {
             return tracker;
         }
+    }
+}
+
+/// The tracking stage's side of the events channel.
+struct EventSender<'a> {
+    tx: &'a SyncSender<Tracked>,
+    /// Lists the report stage emptied.
+    back: &'a Receiver<Vec<Event>>,
+}
+
+impl EventSender<'_> {
+    /// Sends the tracker's events in lists of at most [`EVENTS_PER_LIST`]. The error means the
+    /// report stage is gone.
+    fn send(&mut self, tracker: &mut Tracker, file_no: Option<usize>) -> Result<(), ()> {
+        let mut events = self.spare();
+        tracker.take_events(&mut events);
+        if events.len() <= EVENTS_PER_LIST {
+            return self.send_list(file_no, events);
+        }
+        // Each send waits while the lists in flight are full, so the rest waits here, in the
+        // list the tracker made, and not in the channel.
+        let mut rest = events.drain(..);
+        while !rest.as_slice().is_empty() {
+            let mut list = self.spare();
+            list.extend(rest.by_ref().take(EVENTS_PER_LIST));
+            self.send_list(file_no, list)?;
+        }
+        drop(rest);
+        // The long list, emptied, is the tracker's next one (no larger than a spare).
+        events.shrink_to(SPARE_EVENTS);
+        tracker.take_events(&mut events);
+        Ok(())
+    }
+
+    fn send_list(&self, file_no: Option<usize>, events: Vec<Event>) -> Result<(), ()> {
+        self.tx
+            .send(Tracked::Events { file_no, events })
+            .map_err(drop)
+    }
+
+    fn spare(&self) -> Vec<Event> {
+        self.back.try_recv().unwrap_or_default()
     }
 }

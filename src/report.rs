@@ -2001,6 +2001,34 @@ mod tests {
     }
 
     #[test]
+    fn top_picks_what_a_full_sort_would() {
+        // Many ties on the count, as in a grouping of one-off endpoints: the key decides.
+        let v: Vec<(u64, u32)> = (0..500u32)
+            .map(|i| (u64::from(i % 7), i * 37 % 500))
+            .collect();
+        let by = |a: &(u64, u32), b: &(u64, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        let mut sorted = v.clone();
+        sorted.sort_by(by);
+        for n in [0, 1, 3, 5, 72, 499, 500, 501] {
+            let want: Vec<_> = sorted.iter().copied().take(n).collect();
+            assert_eq!(top(v.clone(), n, by), want, "n = {n}");
+        }
+        // The groups' own: largest first, ties in key order, only the kept ones.
+        let mut g: Groups<u16> = Groups::new();
+        for (k, n) in [(9u16, 2), (4, 5), (7, 2), (1, 1), (3, 5)] {
+            g.entry(k, ts(1, 0)).count = n;
+        }
+        let got: Vec<(u16, u64)> = g
+            .top_where(|k| *k != 3, 3)
+            .into_iter()
+            .map(|(k, grp)| (*k, grp.count))
+            .collect();
+        assert_eq!(got, vec![(4, 5), (7, 2), (9, 2)]);
+        let kept: Vec<u16> = g.iter_where(|k| k % 2 == 1).map(|(k, _)| *k).collect();
+        assert_eq!(kept, vec![1, 3, 7, 9]);
+    }
+
+    #[test]
     fn groups_find_the_remembered_and_the_other_keys_alike() {
         let mut g: Groups<u16> = Groups::new();
         let mut dropped = 0;

@@ -4,7 +4,8 @@
 //! mapping into an ordinary read error). Each function here is a thin, safe wrapper; parsing of
 //! what the kernel hands over (ring blocks, frames, mapped files) happens in safe code elsewhere
 //! (`crate::live`, `crate::capture`). Every `unsafe` block says why it is sound in a `// SAFETY:`
-//! comment. (Also the one CPU instruction used through `unsafe`: a cache prefetch hint.)
+//! comment. (Also the one CPU instruction used through `unsafe`: a cache prefetch hint; and the
+//! peak memory of child processes, which the tests check a run against its budget with.)
 #![allow(unsafe_code)]
 
 pub mod caps;
@@ -13,6 +14,7 @@ pub mod mmap;
 pub mod netns;
 pub mod packet;
 pub mod prefetch;
+pub mod usage;
 
 use std::io;
 

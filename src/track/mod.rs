@@ -52,13 +52,29 @@ pub struct TrackerConfig {
     pub refused_ends_at_rst: bool,
 }
 
-/// Bytes one tracked connection costs: its record in the slab, its free-list entry, and its
-/// index entry at worst ([`index::BYTES_PER_ENTRY`]: the index doubles as it grows, and old and
-/// new tables both exist while it does). What the report keeps is bounded separately, by its
-/// own key caps ([`crate::report::Limits::reserve_bytes`]), and taken off the budget before
-/// dividing.
-pub const BYTES_PER_CONN: usize =
-    std::mem::size_of::<Conn>() + index::BYTES_PER_ENTRY + std::mem::size_of::<u32>();
+/// Bytes one tracked connection costs: its record in the slab, its free-list entry, its index
+/// entry at worst ([`index::BYTES_PER_ENTRY`]: the index doubles as it grows, and old and new
+/// tables both exist while it does), and its share of an eviction's events (a full table ends
+/// an eighth of its connections at once, and their events exist together until the report has
+/// them). What the report keeps is bounded separately, by its own key caps
+/// ([`crate::report::Limits::reserve_bytes`]), and taken off the budget before dividing.
+pub const BYTES_PER_CONN: usize = std::mem::size_of::<Conn>()
+    + index::BYTES_PER_ENTRY
+    + std::mem::size_of::<u32>()
+    + ENDED_EVENT_BYTES.div_ceil(EVICTED_PART);
+
+/// A full table evicts this part of its connections at once (an eighth): one pass over the
+/// table makes room for many new connections.
+const EVICTED_PART: usize = 8;
+
+/// An ended connection's event until the report has taken it: its place in an event list and
+/// its boxed summary with the allocator's header.
+pub const ENDED_EVENT_BYTES: usize =
+    std::mem::size_of::<Event>() + std::mem::size_of::<ConnSummary>() + 16;
+
+/// An RST's event, likewise: the largest event.
+pub const RST_EVENT_BYTES: usize =
+    std::mem::size_of::<Event>() + std::mem::size_of::<RstEvent>() + 16;
 
 /// The largest connection cap: slots are numbered with 32 bits in the flow index (and the
 /// memory four billion records would take runs out long before).
@@ -67,8 +83,10 @@ pub const MAX_CONNS: usize = u32::MAX as usize - 1;
 /// Memory the default connection cap is sized for: flow table, report tables and buffers.
 pub const MEMORY_BUDGET: usize = 256 << 20;
 
-/// Memory outside the flow table and the report: buffers, decoder, code, allocator slack.
-const FIXED_BYTES: usize = 16 << 20;
+/// Memory outside the flow table and the report: buffers, the events in flight between the
+/// threads of `read` (`crate::pipeline` checks that they take at most half of it), decoder,
+/// code, allocator slack.
+pub const FIXED_BYTES: usize = 16 << 20;
 
 /// The connection cap that keeps the flow table, a report within `report_bytes`, and the fixed
 /// overhead inside `budget` bytes.
@@ -1327,7 +1345,7 @@ impl Tracker {
         // briefly hold the old and the new buffer.
         let mut by_age: Vec<(i64, u64)> = Vec::with_capacity(self.table.len());
         by_age.extend(self.table.live().map(|c| (c.last_ns, c.id)));
-        let n = (by_age.len() / 8).max(1);
+        let n = (by_age.len() / EVICTED_PART).max(1);
         by_age.select_nth_unstable(n - 1);
         // Ids are unique, so the cut-off (time, id) picks exactly n connections.
         let cut = by_age[n - 1];
