@@ -16,6 +16,7 @@ use crate::timestamp::Timestamp;
 use crate::track::{ClosedConn, ConnSummary, Endpoint, Evidence, RstEvent, Verdict};
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::hash::Hash;
@@ -163,6 +164,23 @@ struct Budget {
     refused: u64,
 }
 
+impl Budget {
+    /// Whether a set of `n` values takes a new one (then it is paid for). The first value of
+    /// each set is always taken (sets are bounded by the key caps), so that a count never reads
+    /// "at least 0".
+    fn admit(&mut self, n: usize) -> bool {
+        if n >= self.per_set {
+            return false;
+        }
+        if self.left == 0 && n > 0 {
+            self.refused += 1;
+            return false;
+        }
+        self.left = self.left.saturating_sub(1);
+        true
+    }
+}
+
 /// A hash index with a seed drawn per table: its keys (addresses, ports) come from the capture,
 /// and with a seed known in advance a crafted capture could make every lookup collide. Its
 /// order is never shown (groups are put in key order when shown), so runs are still alike.
@@ -189,35 +207,49 @@ impl<T: Ord + Hash + Copy> Distinct<T> {
         }
     }
 
-    fn contains(&self, v: &T) -> bool {
-        self.one.as_ref() == Some(v) || self.set.as_ref().is_some_and(|s| s.contains(v))
-    }
-
     fn insert(&mut self, v: T, b: &mut Budget) {
         // A saturated set only says "at least n" any more: nothing to look up (in a storm, most
         // sets are saturated and this is most calls).
-        if self.saturated || self.contains(&v) {
+        if self.saturated {
             return;
         }
-        if self.n() >= b.per_set {
-            self.saturated = true;
-        } else if b.left == 0 && self.n() > 0 {
-            // The first value of each set is always kept (sets are bounded by the key caps), so
-            // a count never reads "at least 0".
-            self.saturated = true;
-            b.refused += 1;
-        } else {
-            if self.n() == 0 {
-                self.one = Some(v);
-            } else {
-                let set = self.set.get_or_insert_default();
-                if let Some(first) = self.one.take() {
-                    set.insert(first);
+        let taken = if let Some(set) = &mut self.set {
+            // With a set, `one` is empty: a new value costs one lookup, which leaves its place.
+            let n = set.len();
+            match set.entry(v) {
+                hashbrown::hash_set::Entry::Occupied(_) => true,
+                hashbrown::hash_set::Entry::Vacant(place) => {
+                    let room = b.admit(n);
+                    if room {
+                        place.insert();
+                    }
+                    room
                 }
-                set.insert(v);
             }
-            b.left = b.left.saturating_sub(1);
-        }
+        } else {
+            match self.one {
+                Some(one) if one == v => true,
+                Some(one) => {
+                    let room = b.admit(1);
+                    if room {
+                        let mut set = hashbrown::HashSet::with_hasher(Default::default());
+                        set.insert(one);
+                        set.insert(v);
+                        self.one = None;
+                        self.set = Some(Box::new(set));
+                    }
+                    room
+                }
+                None => {
+                    let room = b.admit(0);
+                    if room {
+                        self.one = Some(v);
+                    }
+                    room
+                }
+            }
+        };
+        self.saturated = !taken;
     }
 
     fn n(&self) -> usize {
@@ -360,6 +392,11 @@ fn rate(count: u64, first: Timestamp, last: Timestamp) -> Option<f64> {
     (count >= 2 && span > 0).then(|| (count - 1) as f64 / (span as f64 / NS as f64))
 }
 
+/// Tallies by key: a hash index (healthy connections come to their servers in any order, and a
+/// search tree cost a few hundred instructions per connection in its key comparisons); put in
+/// key order only when shown.
+type Tallies<K> = HashIndex<K, Tally>;
+
 /// Count and time range, for healthy connections and kept-talking notes.
 #[derive(Debug, Clone, Copy)]
 struct Tally {
@@ -421,9 +458,12 @@ pub struct Report {
     by_service: Groups<(u16, Kind)>,
     /// Keyed by the host that received the RSTs (for unanswered attempts: the client).
     by_peer: Groups<(IpAddr, Kind)>,
-    healthy_by_endpoint: BTreeMap<Endpoint, Tally>,
-    healthy_by_port: BTreeMap<u16, Tally>,
-    kept_by_sender: BTreeMap<Endpoint, Tally>,
+    healthy_by_endpoint: Tallies<Endpoint>,
+    /// `healthy_by_endpoint` in endpoint order, made when a finding first asks what else a host
+    /// completed, and dropped when a healthy connection is added.
+    healthy_in_order: OnceCell<Vec<(Endpoint, Tally)>>,
+    healthy_by_port: Tallies<u16>,
+    kept_by_sender: Tallies<Endpoint>,
     /// RSTs per second of capture time.
     seconds: PerSecond,
     overflow: Overflow,
@@ -491,6 +531,11 @@ impl<K: Ord + Hash + Copy> Groups<K> {
         self.index.get(key).map(|&i| &self.groups[i as usize])
     }
 
+    /// Groups in the order they were made (for what does not depend on the order).
+    fn entries(&self) -> impl Iterator<Item = (&K, &Group)> {
+        self.keys.iter().zip(&self.groups)
+    }
+
     /// Groups in key order.
     fn iter(&self) -> impl Iterator<Item = (&K, &Group)> {
         self.iter_where(|_| true)
@@ -499,24 +544,14 @@ impl<K: Ord + Hash + Copy> Groups<K> {
     /// The groups whose key passes `keep`, in key order. Only those are sorted: a rule asks
     /// for one kind, and the others can be tens of thousands of one-off keys.
     fn iter_where(&self, keep: impl Fn(&K) -> bool) -> impl Iterator<Item = (&K, &Group)> {
-        let mut order: Vec<(&K, &Group)> = self
-            .keys
-            .iter()
-            .zip(&self.groups)
-            .filter(|(k, _)| keep(k))
-            .collect();
+        let mut order: Vec<(&K, &Group)> = self.entries().filter(|(k, _)| keep(k)).collect();
         order.sort_unstable_by(|a, b| a.0.cmp(b.0));
         order.into_iter()
     }
 
     /// The `n` groups passing `keep` with the most events, ties in key order, largest first.
     fn top_where(&self, keep: impl Fn(&K) -> bool, n: usize) -> Vec<(&K, &Group)> {
-        let v: Vec<(&K, &Group)> = self
-            .keys
-            .iter()
-            .zip(&self.groups)
-            .filter(|(k, _)| keep(k))
-            .collect();
+        let v: Vec<(&K, &Group)> = self.entries().filter(|(k, _)| keep(k)).collect();
         top(v, n, |a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)))
     }
 }
@@ -591,8 +626,8 @@ impl PerSecond {
     }
 }
 
-fn tally<K: Ord>(
-    map: &mut BTreeMap<K, Tally>,
+fn tally<K: Hash + Eq>(
+    map: &mut Tallies<K>,
     key: K,
     first: Timestamp,
     last: Timestamp,
@@ -637,9 +672,10 @@ impl Report {
             by_endpoint: Groups::with_capacity(keys),
             by_service: Groups::with_capacity(keys),
             by_peer: Groups::with_capacity(keys),
-            healthy_by_endpoint: BTreeMap::new(),
-            healthy_by_port: BTreeMap::new(),
-            kept_by_sender: BTreeMap::new(),
+            healthy_by_endpoint: Tallies::default(),
+            healthy_in_order: OnceCell::new(),
+            healthy_by_port: Tallies::default(),
+            kept_by_sender: Tallies::default(),
             seconds: PerSecond::default(),
             overflow: Overflow::default(),
         }
@@ -759,6 +795,7 @@ impl Report {
         }
         let cap = self.limits.max_keys;
         self.healthy = self.healthy.saturating_add(1);
+        self.healthy_in_order.take();
         tally(
             &mut self.healthy_by_endpoint,
             resp,
@@ -840,10 +877,19 @@ impl Report {
             last: Timestamp,
         }
         let mut scans: BTreeMap<IpAddr, Scan> = BTreeMap::new();
-        for ((ip, kind), g) in self
-            .by_peer
-            .iter_where(|(_, k)| *k == REFUSED || *k == Kind::Unanswered)
-        {
+        for ((ip, kind), g) in self.by_peer.entries() {
+            let other = match *kind {
+                REFUSED => Kind::Unanswered,
+                Kind::Unanswered => REFUSED,
+                _ => continue,
+            };
+            // Its refused and its unanswered attempts together cannot name more ports than
+            // their two sets hold: most clients tried one port, and are passed over here
+            // without building their sets (the scans are in address order anyway).
+            let at_most = g.ports.n() + self.by_peer.get(&(*ip, other)).map_or(0, |o| o.ports.n());
+            if at_most < PORT_SCAN_PORTS {
+                continue;
+            }
             let s = scans.entry(*ip).or_insert_with(|| Scan {
                 ports: BTreeSet::new(),
                 saturated: false,
@@ -1110,16 +1156,22 @@ impl Report {
                 ));
             }
         }
-        let lo = Endpoint { ip: e.ip, port: 0 };
-        let hi = Endpoint {
-            ip: e.ip,
-            port: u16::MAX,
-        };
-        let mut others: Vec<(Endpoint, Tally)> = self
-            .healthy_by_endpoint
-            .range(lo..=hi)
+        let in_order = self.healthy_in_order.get_or_init(|| {
+            let mut v: Vec<(Endpoint, Tally)> = self
+                .healthy_by_endpoint
+                .iter()
+                .map(|(o, t)| (*o, *t))
+                .collect();
+            v.sort_unstable_by_key(|(o, _)| *o);
+            v
+        });
+        // The host's endpoints are together, from its lowest port on.
+        let from = in_order.partition_point(|(o, _)| *o < Endpoint { ip: e.ip, port: 0 });
+        let mut others: Vec<(Endpoint, Tally)> = in_order[from..]
+            .iter()
+            .take_while(|(o, _)| o.ip == e.ip)
             .filter(|(o, _)| o.port != e.port)
-            .map(|(o, t)| (*o, *t))
+            .copied()
             .collect();
         others.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
         match others.as_slice() {
@@ -1293,9 +1345,7 @@ impl Report {
             // falls in the episode are candidates (their key is read only then).
             let candidates: Vec<(&Endpoint, Kind, &Group)> = self
                 .by_endpoint
-                .keys
-                .iter()
-                .zip(&self.by_endpoint.groups)
+                .entries()
                 .filter(|((_, k), g)| {
                     (s0..=s1).contains(&g.peak.best_sec) && matches!(k, Kind::Rst(_))
                 })
