@@ -1816,7 +1816,6 @@ impl Report {
         let omitted = map.len().saturating_sub(MAX_JSON_ROWS);
         let rows: Vec<Value> = v
             .iter()
-            .take(MAX_JSON_ROWS)
             .map(|(k, g)| {
                 let mut row = key(k);
                 if let Value::Object(m) = &mut row {
