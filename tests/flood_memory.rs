@@ -7,14 +7,11 @@
 
 mod common;
 
-use common::{TempDir, ts};
+use common::{TempDir, spoofed_syn, ts};
 use rsthound::capture::LinkType;
 use rsthound::capture::writer::PcapWriter;
-use rsthound::decode::TcpFlags;
-use rsthound::synth::TcpSpec;
 use rsthound::track::{MEMORY_BUDGET, TrackerConfig};
 use std::io::{BufWriter, Write};
-use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
 
 const SOURCES: u32 = 1_000_000;
@@ -24,12 +21,8 @@ const SOURCES: u32 = 1_000_000;
 fn write_flood(path: &std::path::Path) {
     let file = std::fs::File::create(path).unwrap();
     let mut w = PcapWriter::new(BufWriter::new(file), LinkType::ETHERNET, 262_144).unwrap();
-    let dst = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
     for i in 0..SOURCES {
-        let src = IpAddr::V4(Ipv4Addr::from(0x0a00_0002 + i));
-        let frame = TcpSpec::new(src, 1024 + (i % 60_000) as u16, dst, 80, TcpFlags::SYN)
-            .seq(i.wrapping_mul(2_654_435_761))
-            .ethernet();
+        let frame = spoofed_syn(i);
         w.write_packet(ts(1_763_730_942, u64::from(i)), &frame, frame.len() as u32)
             .unwrap();
     }

@@ -211,26 +211,12 @@ fn syn_flood_from_many_sources_keeps_the_table_at_the_cap() {
     use rsthound::decode::{Outcome, decode};
     use rsthound::report::{Limits, Report};
     use rsthound::services::Services;
-    use rsthound::synth::TcpSpec;
     use rsthound::track::{Event, SegMeta, Tracker, TrackerConfig};
-    use std::net::{IpAddr, Ipv4Addr};
 
     const SOURCES: u32 = 5000;
     const CAP: usize = 200;
     let frames: Vec<_> = (0..SOURCES)
-        .map(|i| {
-            let src = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + 2 + i));
-            let f = TcpSpec::new(
-                src,
-                1024 + (i % 60000) as u16,
-                ip("10.0.0.1"),
-                80,
-                rsthound::decode::TcpFlags::SYN,
-            )
-            .seq(i.wrapping_mul(2_654_435_761))
-            .ethernet();
-            (ts(1_763_730_942, u64::from(i) * 10), f)
-        })
+        .map(|i| (ts(1_763_730_942, u64::from(i) * 10), spoofed_syn(i)))
         .collect();
 
     // The tracker itself: never more than the cap, evictions counted.

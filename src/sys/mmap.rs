@@ -253,13 +253,9 @@ pub fn prefetch(bytes: &[u8]) {
 /// Minor page faults of the calling thread so far (`getrusage(RUSAGE_THREAD)`), or 0 if unknown:
 /// how a mapped reader tells a file mapped 2 MiB at a time from one mapped in 64 KiB pieces.
 pub fn minor_faults() -> u64 {
-    // SAFETY: all-zero is a valid `struct rusage`.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes one `struct rusage` to the valid pointer it is given.
-    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } != 0 {
-        return 0;
-    }
-    u64::try_from(ru.ru_minflt).unwrap_or(0)
+    super::usage::rusage(libc::RUSAGE_THREAD)
+        .and_then(|ru| u64::try_from(ru.ru_minflt).ok())
+        .unwrap_or(0)
 }
 
 impl Deref for Mapping {

@@ -47,6 +47,20 @@ pub fn refused_rst(sport: u16) -> TcpSpec {
     .ack(1_082_312_303)
 }
 
+/// The `i`-th SYN of a flood from distinct (spoofed) sources, 10.0.0.2 on, to 10.0.0.1:80.
+pub fn spoofed_syn(i: u32) -> Vec<u8> {
+    let src = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0002 + i));
+    TcpSpec::new(
+        src,
+        1024 + (i % 60_000) as u16,
+        ip("10.0.0.1"),
+        80,
+        rsthound::decode::TcpFlags::SYN,
+    )
+    .seq(i.wrapping_mul(2_654_435_761))
+    .ethernet()
+}
+
 pub fn syn(sport: u16) -> TcpSpec {
     TcpSpec::new(ip("127.0.0.1"), sport, ip("127.0.0.1"), 7211, TcpFlags::SYN).seq(1_082_312_302)
 }
