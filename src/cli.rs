@@ -158,6 +158,7 @@ pub fn run(cli: Cli) -> i32 {
                 raw,
                 no_mmap,
                 single_thread,
+                exiting: true,
             };
             let stdout = io::stdout();
             let mut out = stdout.lock();

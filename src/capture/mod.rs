@@ -122,6 +122,7 @@ impl CaptureReader {
     }
 
     /// The next packet, `Ok(None)` at a clean end of file.
+    #[inline(always)]
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         match &mut self.inner {
             Inner::Pcap(r) => r.next_packet(),

@@ -102,6 +102,7 @@ impl PcapReader {
         self.src.offset()
     }
 
+    #[inline(always)]
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         let w = self.src.window(RECORD_HEADER_LEN)?;
         let in_window = w.len();

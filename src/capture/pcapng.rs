@@ -352,6 +352,7 @@ impl PcapngReader {
         Timestamp::from_nanos(nanos, t.resolution.digits())
     }
 
+    #[inline(never)]
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         loop {
             let Some((block_type, at)) = self.read_block()? else {

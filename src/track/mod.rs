@@ -120,9 +120,19 @@ impl Default for TrackerConfig {
 /// Kept as one array of words (see the `W_*` positions) so that the flow table's key
 /// comparison, made for every segment, is one comparison of 44 bytes rather than seven of
 /// fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Eq)]
 pub struct FlowKey {
     w: [u32; 11],
+}
+
+impl PartialEq for FlowKey {
+    /// The words' differences folded into one: a few vector instructions in line. (The derived
+    /// comparison of the array called `memcmp`, about 15 instructions per segment on the
+    /// tracking thread for the call alone.)
+    #[inline(always)]
+    fn eq(&self, other: &Self) -> bool {
+        self.w.iter().zip(&other.w).fold(0, |d, (a, b)| d | (a ^ b)) == 0
+    }
 }
 
 /// Where a [`FlowKey`]'s parts are: the `lo` address (4 words), the `hi` address (4 words),
