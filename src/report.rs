@@ -1390,16 +1390,18 @@ impl Report {
     /// RSTs that look forged: TTL or sequence evidence, or the sender kept talking afterwards.
     fn injection(&self, out: &mut Vec<Finding>) {
         let kind = Kind::Rst(Verdict::SuspectedInjected);
-        let injected: Vec<(Endpoint, &Group)> = self
-            .by_endpoint
-            .iter()
-            .filter(|((_, k), _)| *k == kind)
-            .map(|((e, _), g)| (*e, g))
-            .collect();
         let n_injected = self.by_kind.get(&kind).map_or(0, |g| g.count);
         if n_injected == 0 && self.kept_talking == 0 {
             return;
         }
+        // Only the injected ones are picked out (and ranked below): the endpoint groups of
+        // every kind can be a hundred thousand.
+        let injected: Vec<(Endpoint, &Group)> = self
+            .by_endpoint
+            .entries()
+            .filter(|((_, k), _)| *k == kind)
+            .map(|((e, _), g)| (*e, g))
+            .collect();
         let mut parts = Vec::new();
         if n_injected > 0 {
             parts.push(count_noun(

@@ -281,8 +281,8 @@ fn hash_seed() -> u64 {
     })
 }
 
-/// Hashes a key's parts: the two addresses as numbers, ports, VLAN and family packed in one word,
-/// and the interface.
+/// Hashes a key's parts: the two addresses as numbers, ports and VLAN packed in one word (for
+/// IPv4, all of them in one), and the interface.
 #[inline]
 fn hash_parts(
     lo_ip: u128,
@@ -295,11 +295,23 @@ fn hash_parts(
 ) -> KeyHash {
     use std::hash::{BuildHasher, Hasher};
     let mut h = foldhash::fast::FixedState::with_seed(hash_seed()).build_hasher();
-    h.write_u128(lo_ip);
-    h.write_u128(hi_ip);
-    h.write_u64(
-        u64::from(lo_port) | u64::from(hi_port) << 16 | u64::from(vlan) << 32 | u64::from(v6) << 48,
-    );
+    if v6 {
+        h.write_u128(lo_ip);
+        h.write_u128(hi_ip);
+        h.write_u64(u64::from(lo_port) | u64::from(hi_port) << 16 | u64::from(vlan) << 32);
+    } else {
+        debug_assert!(lo_ip >> 32 == 0 && hi_ip >> 32 == 0);
+        // Both IPv4 endpoints and the VLAN fit in one word: one multiplication fewer per
+        // segment. (Which way a key hashes only has to be the same each time: stored keys are
+        // rehashed through this function too.)
+        h.write_u128(
+            lo_ip << 96
+                | hi_ip << 64
+                | u128::from(lo_port) << 48
+                | u128::from(hi_port) << 32
+                | u128::from(vlan) << 16,
+        );
+    }
     h.write_u32(iface);
     h.finish()
 }
@@ -934,6 +946,23 @@ impl Table {
         self.open.live().chain(self.closing.live()).map(|(_, s)| s)
     }
 
+    /// The store a [`Picked`] connection is in.
+    fn store(&self, at: u32) -> &Store {
+        if at & 1 == 0 {
+            &self.open
+        } else {
+            &self.closing
+        }
+    }
+
+    fn store_mut(&mut self, at: u32) -> &mut Store {
+        if at & 1 == 0 {
+            &mut self.open
+        } else {
+            &mut self.closing
+        }
+    }
+
     /// Moves an open connection that started closing.
     fn move_to_closing(&mut self, h: KeyHash, i: u32) {
         if let Some(c) = self.open.remove_at(h, i) {
@@ -945,6 +974,9 @@ impl Table {
 /// Where [`Tracker::prefetch`] found a segment's open connection, if it did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SlotHint(Option<u32>);
+
+/// How many connections ahead the end of the capture prefetches the records of.
+const FINISH_AHEAD: usize = 8;
 
 /// A connection picked to end: its start, id, and slot (shifted left, with the store in the low
 /// bit: 0 for `open`, 1 for `closing`).
@@ -1256,13 +1288,34 @@ impl Tracker {
             let mut order = self.table.pick(|_| true);
             order.reverse();
             self.finishing = Some(order);
+            // Every connection ends now, found by its slot: the indexes are not needed any more,
+            // and taking each connection out of its index (a hash and a cache miss each, for
+            // a hundred thousand connections in the serial end of a read) would be wasted.
+            for store in [&mut self.table.open, &mut self.table.closing] {
+                store.index = index::FlowIndex::new();
+            }
         }
         let mut order = self.finishing.take().unwrap_or_default();
         for _ in 0..max {
+            // Taken in order of start, the records lie all over the table: the one a few
+            // places ahead is loaded while this one ends.
+            if let Some(&(_, _, ahead)) = order
+                .len()
+                .checked_sub(FINISH_AHEAD + 1)
+                .and_then(|k| order.get(k))
+                && let Some(c) = self.table.store(ahead).slots.get((ahead >> 1) as usize)
+            {
+                crate::sys::prefetch::prefetch(c);
+            }
             let Some((_, _, at)) = order.pop() else {
                 break;
             };
-            self.end_picked(at, false);
+            if let Some(c) = self.table.store_mut(at).slots.get_mut((at >> 1) as usize)
+                && c.id != 0
+            {
+                end(&self.cfg, &mut self.events, c, false);
+                c.id = 0;
+            }
         }
         if order.is_empty() {
             for store in [&mut self.table.open, &mut self.table.closing] {
@@ -1373,11 +1426,7 @@ impl Tracker {
     /// Ends the picked connection at `at` where it lies and frees its slot; returns its last
     /// time (None if the slot was free).
     fn end_picked(&mut self, at: u32, evicted: bool) -> Option<i64> {
-        let store = if at & 1 == 0 {
-            &mut self.table.open
-        } else {
-            &mut self.table.closing
-        };
+        let store = self.table.store_mut(at);
         let i = at >> 1;
         let c = store.slots.get(i as usize).filter(|c| c.id != 0)?;
         end(&self.cfg, &mut self.events, c, evicted);

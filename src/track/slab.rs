@@ -47,6 +47,11 @@ impl<T: Copy> Slab<T> {
         (i < self.len).then(|| &self.chunks[i / CHUNK][i % CHUNK])
     }
 
+    #[inline]
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        (i < self.len).then(|| &mut self.chunks[i / CHUNK][i % CHUNK])
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.chunks.iter().flat_map(|c| c.iter()).take(self.len)
     }
