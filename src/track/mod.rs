@@ -988,6 +988,9 @@ pub struct Tracker {
     table: Table,
     next_id: u64,
     last_sweep: i64,
+    /// `last_sweep` plus a second (saturating): no sweep is due before. (Never later than the
+    /// exact test in [`Tracker::sweep_if_due`], which decides.)
+    sweep_at: i64,
     since_sweep: u64,
     now: i64,
     pub stats: TrackerStats,
@@ -1064,6 +1067,7 @@ impl Tracker {
             cfg,
             next_id: 1,
             last_sweep: i64::MIN,
+            sweep_at: i64::MIN.saturating_add(SEC),
             since_sweep: 0,
             now: i64::MIN,
             stats: TrackerStats::default(),
@@ -1168,27 +1172,33 @@ impl Tracker {
         self.since_sweep += 1;
         // Sweeping walks the whole table: do it at most once a second of capture time, and only
         // after as many packets as a quarter of the table, so its cost per packet stays bounded.
-        if self.since_sweep >= (self.table.len() / 4) as u64
-            && self.now.saturating_sub(self.last_sweep) >= SEC
-        {
+        // (The time is compared first, with the second worked out at the last sweep: within a
+        // second that one comparison is all a segment costs here.)
+        if self.now >= self.sweep_at && self.since_sweep >= (self.table.len() / 4) as u64 {
             self.sweep_if_due();
         }
-        let open = &self.table.open;
-        let found = hint
-            .0
-            .filter(|&i| {
-                open.slots
-                    .get(i as usize)
-                    .is_some_and(|c| c.id != 0 && c.key == k.key)
-            })
-            .or_else(|| open.find(&k.key, k.hash));
+        let open = &mut self.table.open;
+        // The hinted slot, if it still holds the connection; else a lookup. One access to the
+        // record either way.
+        let hinted = hint.0.and_then(|i| {
+            open.slots
+                .get_mut(i as usize)
+                .filter(|c| c.id != 0 && c.key == k.key)
+                .map(|c| (i, c))
+        });
+        let (found, conn) = match hinted {
+            Some((i, c)) => (Some(i), Some(c)),
+            None => {
+                let found = open.find(&k.key, k.hash);
+                (found, found.and_then(|i| open.slots.get_mut(i as usize)))
+            }
+        };
         if seg.flags.plain()
-            && let Some(i) = found
+            && let Some(conn) = conn
         {
             // A segment without SYN, FIN or RST to an open connection cannot start it over
             // (only a SYN or a long silence does) nor close it, so it stays where it is.
             let a = Arrival::of(meta, seg, k, self.cfg.headers_only);
-            let conn = &mut self.table.open.slots[i as usize];
             // What `Conn::restarts` comes to for it: a connection in `open` has not closed
             // (it moves to `closing` at its first FIN or RST).
             debug_assert!(!conn.closing() && !conn.has(CLOSED));
@@ -1271,6 +1281,7 @@ impl Tracker {
         if self.now.saturating_sub(self.last_sweep) >= SEC {
             self.sweep();
             self.last_sweep = self.now;
+            self.sweep_at = self.now.saturating_add(SEC);
             self.since_sweep = 0;
         }
     }
