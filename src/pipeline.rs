@@ -388,7 +388,7 @@ impl PacketSink for Batcher<'_> {
         self.sent_if_full()
     }
 
-    #[inline]
+    #[inline(always)]
     fn tcp4(&mut self, frame: u64, packet: &Packet<'_>, seg: &Tcp4<'_>) -> Result<(), ()> {
         let key = SegKey::of_v4(packet.iface as u32, seg);
         self.batch.push(packet, frame, key, &SegView::of_v4(seg));

@@ -122,6 +122,20 @@ impl CaptureReader {
     }
 
     /// The next packet, `Ok(None)` at a clean end of file.
+    /// The packets the reader can hand out in one go, without a refill, in order; returns how
+    /// many it did (0: take [`CaptureReader::next_packet`], which deals with everything else).
+    /// Classic pcap files only: pcapng blocks come one by one.
+    #[inline(always)]
+    pub fn next_run<E>(
+        &mut self,
+        f: &mut impl FnMut(Packet<'_>) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        match &mut self.inner {
+            Inner::Pcap(r) => r.next_run(f),
+            Inner::Pcapng(_) => Ok(0),
+        }
+    }
+
     #[inline(always)]
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         match &mut self.inner {

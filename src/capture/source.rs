@@ -124,6 +124,54 @@ impl ByteSource {
         }
     }
 
+    /// Gets up to `max` bytes at hand for [`ByteSource::at_hand`] (a mapped file's are
+    /// prefetched, with the usual distance beyond them). Never refills.
+    #[inline]
+    pub fn prepare(&mut self, max: usize) {
+        if let Inner::File(f) = &mut self.inner {
+            f.prepare(max);
+        }
+    }
+
+    /// Up to `max` of the bytes at hand, without a refill: for a reader that parses the records
+    /// lying whole in them in one go, checks [`ByteSource::intact`] before handing each out and
+    /// then [`ByteSource::advance`]s past them. Whatever is not at hand is left to
+    /// [`ByteSource::fill`].
+    #[inline]
+    pub fn at_hand(&self, max: usize) -> &[u8] {
+        match &self.inner {
+            Inner::Stream(b) => &b.buf[b.start..b.end.min(b.start + max)],
+            Inner::File(f) => f.bytes(f.pos, f.ready.min(f.pos + max)),
+        }
+    }
+
+    /// Whether the bytes at hand still read as the file's: false once a mapped file was found
+    /// to have lost bytes (see [`crate::sys::mmap::Mapping::fault`]); [`ByteSource::fill`] then
+    /// says where.
+    #[inline]
+    pub fn intact(&self) -> bool {
+        match &self.inner {
+            Inner::Stream(_) => true,
+            Inner::File(f) => f.mode == Mode::Read || f.map.fault().is_none(),
+        }
+    }
+
+    /// Consumes `n` bytes of those [`ByteSource::at_hand`] gave.
+    #[inline]
+    pub fn advance(&mut self, n: usize) {
+        match &mut self.inner {
+            Inner::Stream(b) => {
+                debug_assert!(n <= b.end - b.start);
+                b.start += n;
+                b.offset += n as u64;
+            }
+            Inner::File(f) => {
+                debug_assert!(n <= f.ready - f.pos);
+                f.pos += n;
+            }
+        }
+    }
+
     /// The available bytes (at least what the last successful [`ByteSource::fill`] promised).
     #[inline]
     pub fn peek(&self) -> &[u8] {
@@ -293,6 +341,21 @@ impl FileSource {
             }
         }
         self.step(n)
+    }
+
+    /// [`ByteSource::prepare`]: the next `max` mapped bytes are prefetched, and
+    /// [`PREFETCH_AHEAD`] beyond them, as [`FileSource::fill`] keeps them record by record.
+    #[inline]
+    fn prepare(&mut self, max: usize) {
+        if self.mode == Mode::Map {
+            let want = self
+                .pos
+                .saturating_add(max + PREFETCH_AHEAD)
+                .min(self.ready);
+            while self.prefetched < want {
+                self.prefetch();
+            }
+        }
     }
 
     #[inline(never)]
@@ -559,14 +622,95 @@ mod tests {
         (CaptureReader::from_source(src).unwrap(), consumed)
     }
 
-    /// Reads to the end or the first error: the packets' bytes, and the error.
-    fn drain(r: &mut CaptureReader) -> (Vec<Vec<u8>>, Option<CaptureError>) {
+    /// Reads to the end or the first error, in runs where the reader can (as `rsthound read`
+    /// does) or record by record: the packets' bytes, and the error.
+    fn drain_with(r: &mut CaptureReader, runs: bool) -> (Vec<Vec<u8>>, Option<CaptureError>) {
         let mut out = Vec::new();
         loop {
+            if runs
+                && r.next_run(&mut |p| {
+                    out.push(p.data.to_vec());
+                    Ok::<(), ()>(())
+                })
+                .unwrap()
+                    > 0
+            {
+                continue;
+            }
             match r.next_packet() {
                 Ok(Some(p)) => out.push(p.data.to_vec()),
                 Ok(None) => return (out, None),
                 Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    fn drain(r: &mut CaptureReader) -> (Vec<Vec<u8>>, Option<CaptureError>) {
+        drain_with(r, true)
+    }
+
+    /// `data` read in runs and record by record, from memory and through a mapping: the four
+    /// must agree on the packets and on the error.
+    fn agree(data: &[u8], mapped_too: bool) {
+        let read =
+            |runs: bool| match CaptureReader::new(Box::new(std::io::Cursor::new(data.to_vec()))) {
+                Ok(mut r) => drain_with(&mut r, runs),
+                Err(e) => (Vec::new(), Some(e)),
+            };
+        let want = read(false);
+        assert!(
+            read(true) == want,
+            "in memory, {} bytes: runs differ",
+            data.len()
+        );
+        if mapped_too && data.len() >= 24 {
+            let p = temp(&format!("agree-{}", data.len()), data);
+            for runs in [true, false] {
+                let (mut r, _) = mapped(&p, Policy::Map);
+                assert!(
+                    drain_with(&mut r, runs) == want,
+                    "mapped, runs {runs}: differs"
+                );
+            }
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+
+    /// The bulk path hands out exactly what record-by-record reading does, and stops with the
+    /// same error at the same offset, wherever the file is cut and whichever record's length
+    /// is corrupt, in both byte orders.
+    #[test]
+    fn runs_and_single_records_agree_on_every_cut_and_every_corrupt_length() {
+        let want = frames(24); // 40 to 891 bytes: about 11 KB, several 4 KiB runs
+        let (little, starts) = pcap(&want);
+        // The same file in big-endian order: the headers' fields swapped.
+        let mut big = little.clone();
+        let swap = |b: &mut [u8], at: usize| b[at..at + 4].reverse();
+        for at in [0, 8, 12, 16, 20] {
+            swap(&mut big, at);
+        }
+        big[4..6].reverse();
+        big[6..8].reverse();
+        for &s in &starts {
+            for at in [0, 4, 8, 12] {
+                swap(&mut big, s + at);
+            }
+        }
+        for (data, be) in [(little, false), (big, true)] {
+            for n in 0..=data.len() {
+                agree(&data[..n], n % 97 == 0);
+            }
+            for &s in &starts {
+                for caplen in [0x7fff_fff0u32, 262_145, 1 << 20] {
+                    let mut bad = data.clone();
+                    let v = if be {
+                        caplen.to_be_bytes()
+                    } else {
+                        caplen.to_le_bytes()
+                    };
+                    bad[s + 8..s + 12].copy_from_slice(&v);
+                    agree(&bad, true);
+                }
             }
         }
     }
@@ -586,18 +730,22 @@ mod tests {
         let (data, _) = pcap(&want);
         let p = temp("same", &data);
         for policy in [Policy::Map, Policy::Alternate, Policy::Adaptive] {
-            let (mut r, consumed) = mapped(&p, policy);
-            let (got, err) = drain(&mut r);
-            assert!(err.is_none(), "{policy:?}: {err:?}");
-            assert!(got == want, "{policy:?}: packets differ");
-            assert_eq!(r.offset(), data.len() as u64);
-            assert!(
-                consumed.get() > (data.len() - 2 * STEP) as u64,
-                "{policy:?}"
-            );
+            for runs in [true, false] {
+                let (mut r, consumed) = mapped(&p, policy);
+                let (got, err) = drain_with(&mut r, runs);
+                assert!(err.is_none(), "{policy:?} {runs}: {err:?}");
+                assert!(got == want, "{policy:?} {runs}: packets differ");
+                assert_eq!(r.offset(), data.len() as u64);
+                assert!(
+                    consumed.get() > (data.len() - 2 * STEP) as u64,
+                    "{policy:?} {runs}"
+                );
+            }
         }
-        let mut r = CaptureReader::new(Box::new(File::open(&p).unwrap())).unwrap();
-        assert!(drain(&mut r).0 == want);
+        for runs in [true, false] {
+            let mut r = CaptureReader::new(Box::new(File::open(&p).unwrap())).unwrap();
+            assert!(drain_with(&mut r, runs).0 == want);
+        }
         std::fs::remove_file(p).unwrap();
     }
 
@@ -608,14 +756,19 @@ mod tests {
         let want = frames(20_000);
         let (data, starts) = pcap(&want);
         let k = starts.iter().position(|s| *s > 9_000_000).unwrap();
-        for policy in [Policy::Map, Policy::Alternate] {
-            let p = temp(&format!("ahead-{policy:?}"), &data);
+        for (policy, runs) in [
+            (Policy::Map, true),
+            (Policy::Map, false),
+            (Policy::Alternate, true),
+            (Policy::Alternate, false),
+        ] {
+            let p = temp(&format!("ahead-{policy:?}-{runs}"), &data);
             let (mut r, _) = mapped(&p, policy);
             for _ in 0..100 {
                 r.next_packet().unwrap().unwrap();
             }
             truncate(&p, starts[k]);
-            let (got, err) = drain(&mut r);
+            let (got, err) = drain_with(&mut r, runs);
             assert_eq!(got.len() + 100, k, "{policy:?}");
             assert!(got[..] == want[100..k], "{policy:?}");
             let err = err.expect("an error");

@@ -273,12 +273,29 @@ fn syn_window_scale(flags: TcpFlags, options: &[u8]) -> u8 {
 /// (the index probes linearly), and every packet would then walk a run of thousands of
 /// buckets. No output depends on the seed: connections are ended and shown in order of start
 /// and id, never in index order.
+///
+/// Read for every segment, so kept in an atomic (0 until drawn) rather than a `OnceLock`,
+/// whose check cost about 8 instructions per segment: two threads drawing at once agree
+/// through the compare-exchange.
+#[inline(always)]
 fn hash_seed() -> u64 {
-    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *SEED.get_or_init(|| {
-        use std::hash::BuildHasher;
-        std::hash::RandomState::new().hash_one(0x5eed_u64)
-    })
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: AtomicU64 = AtomicU64::new(0);
+    match SEED.load(Ordering::Relaxed) {
+        0 => draw_seed(&SEED),
+        seed => seed,
+    }
+}
+
+#[cold]
+fn draw_seed(seed: &std::sync::atomic::AtomicU64) -> u64 {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::Ordering;
+    let drawn = std::hash::RandomState::new().hash_one(0x5eed_u64) | 1;
+    match seed.compare_exchange(0, drawn, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => drawn,
+        Err(theirs) => theirs,
+    }
 }
 
 /// Hashes a key's parts: the two addresses as numbers, ports and VLAN packed in one word (for
