@@ -124,8 +124,8 @@ impl ByteSource {
         }
     }
 
-    /// Gets up to `max` bytes at hand for [`ByteSource::at_hand`] (a mapped file's are
-    /// prefetched, with the usual distance beyond them). Never refills.
+    /// Readies the next `max` bytes at hand for [`ByteSource::at_hand`]: a mapped file's are
+    /// prefetched, and the usual distance beyond them. Never refills.
     #[inline]
     pub fn prepare(&mut self, max: usize) {
         if let Inner::File(f) = &mut self.inner {

@@ -1182,6 +1182,10 @@ impl Tracker {
         hint: SlotHint,
         made: impl Fn() -> (SegMeta<'m>, SegView<'s>),
     ) -> u64 {
+        debug_assert!(
+            self.finishing.is_none(),
+            "a segment after the end of the input"
+        );
         let (meta, seg) = made();
         let (meta, seg) = (&meta, &seg);
         let now = meta.ts.nanos();
@@ -1310,7 +1314,8 @@ impl Tracker {
 
     /// Ends up to `max` of the remaining connections, oldest first, as [`Tracker::finish`] does;
     /// returns whether some remain. Draining the events between calls keeps the memory of the
-    /// end-of-capture summaries bounded.
+    /// end-of-capture summaries bounded. The first call ends the input: from then on the
+    /// connections are found by their slots, not by key, and no segment may follow.
     pub fn finish_some(&mut self, max: usize) -> bool {
         if self.finishing.is_none() {
             let mut order = self.table.pick(|_| true);
