@@ -105,6 +105,19 @@ impl PcapReader {
         self.src.offset()
     }
 
+    /// A record header's fields in the file's byte order: seconds, fraction, captured length,
+    /// original length.
+    #[inline(always)]
+    fn record_header(&self, h: &[u8; RECORD_HEADER_LEN]) -> [u32; 4] {
+        let le = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+        let fields = [le(0), le(4), le(8), le(12)];
+        if self.big_endian {
+            fields.map(u32::swap_bytes)
+        } else {
+            fields
+        }
+    }
+
     /// The records lying whole in the next [`RUN_BYTES`] at hand, parsed where they lie and
     /// handed to `f` in order, as [`PcapReader::next_packet`] would hand them; returns how many
     /// were. It stops early at anything that one has to deal with: a record not wholly at hand
@@ -127,14 +140,7 @@ impl PcapReader {
             else {
                 break Ok(());
             };
-            let le = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-            let (mut secs, mut frac, mut caplen, mut orig_len) = (le(0), le(4), le(8), le(12));
-            if self.big_endian {
-                secs = secs.swap_bytes();
-                frac = frac.swap_bytes();
-                caplen = caplen.swap_bytes();
-                orig_len = orig_len.swap_bytes();
-            }
+            let [secs, frac, caplen, orig_len] = self.record_header(h);
             let end = at + RECORD_HEADER_LEN + caplen as usize;
             if caplen > limit || !src.intact() {
                 break Ok(());
@@ -181,14 +187,7 @@ impl PcapReader {
                 ),
             ));
         };
-        let le = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-        let (mut secs, mut frac, mut caplen, mut orig_len) = (le(0), le(4), le(8), le(12));
-        if self.big_endian {
-            secs = secs.swap_bytes();
-            frac = frac.swap_bytes();
-            caplen = caplen.swap_bytes();
-            orig_len = orig_len.swap_bytes();
-        }
+        let [secs, frac, caplen, orig_len] = self.record_header(&h);
         if caplen > self.snaplen.max(MAX_SNAPLEN) || caplen as usize > MAX_RECORD_LEN {
             return Err(CaptureError::new(
                 self.src.offset(),
