@@ -168,7 +168,8 @@ impl PcapReader {
                 break Err(e);
             }
         };
-        self.src.advance(at);
+        // Past the records handed out (their bytes were borrowed from the window above).
+        self.src.take(at);
         result.map(|()| n)
     }
 

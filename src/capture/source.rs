@@ -112,16 +112,8 @@ impl ByteSource {
     /// unless the stream ends first.
     #[inline]
     pub fn window(&mut self, n: usize) -> Result<&[u8], CaptureError> {
-        match &mut self.inner {
-            Inner::Stream(b) => {
-                b.fill(n)?;
-                Ok(&b.buf[b.start..b.end])
-            }
-            Inner::File(f) => {
-                f.fill(n)?;
-                Ok(f.bytes(f.pos, f.ready))
-            }
-        }
+        self.fill(n)?;
+        Ok(self.peek())
     }
 
     /// Readies the next `max` bytes at hand for [`ByteSource::at_hand`]: a mapped file's are
@@ -135,14 +127,12 @@ impl ByteSource {
 
     /// Up to `max` of the bytes at hand, without a refill: for a reader that parses the records
     /// lying whole in them in one go, checks [`ByteSource::intact`] before handing each out and
-    /// then [`ByteSource::advance`]s past them. Whatever is not at hand is left to
+    /// then [`ByteSource::take`]s what it used. Whatever is not at hand is left to
     /// [`ByteSource::fill`].
     #[inline]
     pub fn at_hand(&self, max: usize) -> &[u8] {
-        match &self.inner {
-            Inner::Stream(b) => &b.buf[b.start..b.end.min(b.start + max)],
-            Inner::File(f) => f.bytes(f.pos, f.ready.min(f.pos + max)),
-        }
+        let w = self.peek();
+        &w[..w.len().min(max)]
     }
 
     /// Whether the bytes at hand still read as the file's: false once a mapped file was found
@@ -153,22 +143,6 @@ impl ByteSource {
         match &self.inner {
             Inner::Stream(_) => true,
             Inner::File(f) => f.mode == Mode::Read || f.map.fault().is_none(),
-        }
-    }
-
-    /// Consumes `n` bytes of those [`ByteSource::at_hand`] gave.
-    #[inline]
-    pub fn advance(&mut self, n: usize) {
-        match &mut self.inner {
-            Inner::Stream(b) => {
-                debug_assert!(n <= b.end - b.start);
-                b.start += n;
-                b.offset += n as u64;
-            }
-            Inner::File(f) => {
-                debug_assert!(n <= f.ready - f.pos);
-                f.pos += n;
-            }
         }
     }
 
