@@ -619,10 +619,6 @@ mod tests {
         }
     }
 
-    fn drain(r: &mut CaptureReader) -> (Vec<Vec<u8>>, Option<CaptureError>) {
-        drain_with(r, true)
-    }
-
     /// `data` read in runs and record by record, from memory and through a mapping: the four
     /// must agree on the packets and on the error.
     fn agree(data: &[u8], mapped_too: bool) {
@@ -789,7 +785,7 @@ mod tests {
             r.next_packet().unwrap().unwrap();
         }
         truncate(&p, starts[k]);
-        let (got, err) = drain(&mut r);
+        let (got, err) = drain_with(&mut r, true);
         assert!(got[..k - 100] == want[100..k]);
         // What the reader made of the zeros between the cut and the end of its page: empty
         // records (16 zero bytes each), at most a page's worth.
