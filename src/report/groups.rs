@@ -7,6 +7,7 @@
 use super::{Sample, rate};
 use crate::timestamp::Timestamp;
 use crate::track::Endpoint;
+use std::borrow::Cow;
 use std::hash::Hash;
 use std::net::IpAddr;
 
@@ -23,7 +24,7 @@ impl Budget {
     /// Whether a set of `n` values takes a new one (then it is paid for). The first value of
     /// each set is always taken (sets are bounded by the key caps), so that a count never reads
     /// "at least 0".
-    pub(super) fn admit(&mut self, n: usize) -> bool {
+    fn admit(&mut self, n: usize) -> bool {
         if n >= self.per_set {
             return false;
         }
@@ -33,6 +34,12 @@ impl Budget {
         }
         self.left = self.left.saturating_sub(1);
         true
+    }
+
+    /// Pays for the first value of a group's two sets (peers and ports), as [`Budget::admit`]
+    /// would; false if a set takes no value at all.
+    fn admit_first_values(&mut self) -> bool {
+        self.admit(0) && self.admit(0)
     }
 }
 
@@ -47,14 +54,14 @@ pub(super) type HashIndex<K, V> = hashbrown::HashMap<K, V, foldhash::fast::Rando
 #[derive(Debug, Clone)]
 pub(super) struct Distinct<T> {
     /// The only value, while there is just one (`set` is then empty).
-    pub(super) one: Option<T>,
+    one: Option<T>,
     /// Boxed: most groups never need it, and a group is one of up to `max_keys`.
-    pub(super) set: Option<Box<hashbrown::HashSet<T, foldhash::fast::RandomState>>>,
+    set: Option<Box<hashbrown::HashSet<T, foldhash::fast::RandomState>>>,
     pub(super) saturated: bool,
 }
 
 impl<T: Ord + Hash + Copy> Distinct<T> {
-    pub(super) fn new() -> Self {
+    fn new() -> Self {
         Distinct {
             one: None,
             set: None,
@@ -62,7 +69,7 @@ impl<T: Ord + Hash + Copy> Distinct<T> {
         }
     }
 
-    pub(super) fn insert(&mut self, v: T, b: &mut Budget) {
+    fn insert(&mut self, v: T, b: &mut Budget) {
         // A saturated set only says "at least n" any more: nothing to look up (in a storm, most
         // sets are saturated and this is most calls).
         if self.saturated {
@@ -133,17 +140,19 @@ impl<T: Ord + Hash + Copy> Distinct<T> {
 }
 
 /// Events per one-second bucket of capture time, tracked as they stream by: the busiest bucket.
-/// Events out of time order start a new bucket, so the peak is never overstated.
+/// Events out of time order start a new bucket, so the peak is never overstated. Counts are 32
+/// bits (saturating): no capture holds four billion events in one second, and a group is one
+/// of up to `max_keys`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Peak {
-    pub(super) cur_sec: i64,
-    pub(super) cur_n: u64,
+    cur_sec: i64,
+    cur_n: u32,
     pub(super) best_sec: i64,
-    pub(super) best_n: u64,
+    pub(super) best_n: u32,
 }
 
 impl Peak {
-    pub(super) fn new(sec: i64) -> Self {
+    fn new(sec: i64) -> Self {
         Peak {
             cur_sec: sec,
             cur_n: 0,
@@ -152,7 +161,7 @@ impl Peak {
         }
     }
 
-    pub(super) fn add(&mut self, sec: i64) {
+    fn add(&mut self, sec: i64) {
         if sec != self.cur_sec {
             self.cur_sec = sec;
             self.cur_n = 0;
@@ -164,6 +173,18 @@ impl Peak {
             self.best_sec = sec;
         }
     }
+}
+
+/// One event as a grouping records it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hit {
+    pub(super) ts: Timestamp,
+    /// The other side: its IP and port go to the group's distinct sets.
+    pub(super) other: Endpoint,
+    /// SYNs sent (an unanswered attempt; none for an RST).
+    pub(super) syns: u32,
+    /// An RST sent by the connection's originator.
+    pub(super) from_orig: bool,
 }
 
 /// Events of one kind for one key (endpoint, port or peer).
@@ -186,7 +207,7 @@ pub(super) struct Group {
 }
 
 impl Group {
-    pub(super) fn new(ts: Timestamp) -> Self {
+    fn new(ts: Timestamp) -> Self {
         Group {
             count: 0,
             first: ts,
@@ -200,20 +221,38 @@ impl Group {
         }
     }
 
-    /// One event at `ts` (whose second is `sec`, computed once for all the groups it goes to).
-    pub(super) fn record(&mut self, ts: Timestamp, sec: i64, other: Endpoint, b: &mut Budget) {
-        self.count = self.count.saturating_add(1);
-        self.first = self.first.min(ts);
-        self.last = self.last.max(ts);
-        self.peak.add(sec);
-        self.peers.insert(other.ip, b);
-        self.ports.insert(other.port, b);
+    /// The group a single stands for: its event recorded into a new group, whose distinct
+    /// sets took their first values (paid for when the single was made).
+    fn of_single(hit: &Hit, sample: Option<Sample>) -> Self {
+        let mut g = Group::new(hit.ts);
+        g.count = 1;
+        g.peak.add(hit.ts.secs());
+        g.peers.one = Some(hit.other.ip);
+        g.ports.one = Some(hit.other.port);
+        g.syns = u64::from(hit.syns);
+        g.from_orig = u64::from(hit.from_orig);
+        g.sample = sample.map(|s| Box::new((hit.ts, s)));
+        g
     }
 
-    /// Keeps the earliest event's evidence (made only if it is kept).
-    pub(super) fn sample(&mut self, ts: Timestamp, evidence: impl FnOnce() -> Sample) {
-        if self.sample.as_ref().is_none_or(|s| ts < s.0) {
-            self.sample = Some(Box::new((ts, evidence())));
+    /// One event (whose second is `sec`, computed once for all the groups it goes to).
+    fn add(&mut self, hit: &Hit, sec: i64, b: &mut Budget) {
+        self.count = self.count.saturating_add(1);
+        self.first = self.first.min(hit.ts);
+        self.last = self.last.max(hit.ts);
+        self.peak.add(sec);
+        self.peers.insert(hit.other.ip, b);
+        self.ports.insert(hit.other.port, b);
+        self.syns = self.syns.saturating_add(u64::from(hit.syns));
+        self.from_orig = self.from_orig.saturating_add(u64::from(hit.from_orig));
+    }
+
+    /// Keeps the earliest event's evidence (made only if it would be kept).
+    fn sample(&mut self, ts: Timestamp, evidence: impl FnOnce() -> Option<Sample>) {
+        if self.sample.as_ref().is_none_or(|s| ts < s.0)
+            && let Some(e) = evidence()
+        {
+            self.sample = Some(Box::new((ts, e)));
         }
     }
 
@@ -224,99 +263,313 @@ impl Group {
     }
 }
 
+/// A key's only event so far. Most keys of the endpoint and peer groupings are seen once (a
+/// client port that reset once, a scanned port, a spoofed source): as a [`Group`] each would
+/// write a few hundred bytes (the group, its key, a boxed sample) that no rule reads again. A
+/// single is its event in a quarter of that (its sample, if kept, lies beside it); the key's
+/// second event makes it a group, and rules see it as one.
+#[derive(Debug, Clone)]
+pub(super) struct Single<K> {
+    key: K,
+    /// The event's time, as nanoseconds and digits (a [`Timestamp`] would pad the record).
+    nanos: i64,
+    other: Endpoint,
+    syns: u32,
+    digits: u8,
+    from_orig: bool,
+    /// Made into a group (only its place in the vector remains).
+    promoted: bool,
+}
+
+impl<K> Single<K> {
+    fn hit(&self) -> Hit {
+        Hit {
+            ts: Timestamp::from_nanos(self.nanos, self.digits),
+            other: self.other,
+            syns: self.syns,
+            from_orig: self.from_orig,
+        }
+    }
+}
+
+/// Index values with this bit set are single numbers; the others are group numbers.
+const SINGLE: u32 = 1 << 31;
+
 /// Groups by key, with the last key used remembered: in a storm one endpoint, port and peer take
-/// event after event, and each then costs a comparison instead of a lookup. Groups and their keys
-/// live in vectors that a hash index points into; they are put in key order only when shown.
+/// event after event, and each then costs a comparison instead of a lookup. Groups (and
+/// singles, in groupings of many one-off keys) live in vectors that a hash index points into;
+/// they are put in key order only when shown.
 #[derive(Debug, Clone)]
 pub(super) struct Groups<K> {
-    pub(super) index: HashIndex<K, u32>,
+    /// Group numbers, and single numbers with [`SINGLE`] set.
+    index: HashIndex<K, u32>,
     /// Each group's key, by group number.
-    pub(super) keys: Vec<K>,
-    pub(super) groups: Vec<Group>,
-    pub(super) last: Option<(K, u32)>,
+    keys: Vec<K>,
+    groups: Vec<Group>,
+    /// Whether a new key starts as a single.
+    with_singles: bool,
+    singles: Vec<Single<K>>,
+    /// Each single's sample, by single number, in groupings that keep samples (taken when the
+    /// single becomes a group).
+    samples: Option<Vec<Option<Sample>>>,
+    /// Keys at most: a new key beyond is counted as dropped.
+    cap: usize,
+    last: Option<(K, u32)>,
+}
+
+/// How a grouping keeps its keys.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Keys {
+    /// Every key a group from its first event (few keys, or keys that usually repeat).
+    Groups,
+    /// A key seen once as a single.
+    Singles,
+    /// Singles, and each key's earliest evidence.
+    SinglesWithSamples,
 }
 
 impl<K: Ord + Hash + Copy> Groups<K> {
-    pub(super) fn new() -> Self {
-        Groups::with_capacity(0)
+    /// Without a key cap (for keys of a small closed set, such as kinds).
+    pub(super) fn unbounded() -> Self {
+        Groups::with_cap(usize::MAX, 0, Keys::Groups)
     }
 
-    /// Room for `cap` keys made at once, so that a table filling up to its cap never grows
-    /// (no copies, no old and new tables side by side): what [`Limits::reserve_bytes`]
-    /// counts. The vectors' pages are only touched as groups are added.
-    pub(super) fn with_capacity(cap: usize) -> Self {
+    /// At most `cap` keys, with room for them made at once so that a table filling up to its
+    /// cap never grows (no copies, no old and new tables side by side): what
+    /// [`super::Limits::reserve_bytes`] counts. The vectors' pages are only touched as keys are
+    /// added.
+    pub(super) fn bounded(cap: usize, keys: Keys) -> Self {
+        Groups::with_cap(cap, cap, keys)
+    }
+
+    fn with_cap(cap: usize, room: usize, keys: Keys) -> Self {
+        let with_singles = keys != Keys::Groups;
+        let singles = if with_singles { room } else { 0 };
         Groups {
-            index: HashIndex::with_capacity_and_hasher(cap, Default::default()),
-            keys: Vec::with_capacity(cap),
-            groups: Vec::with_capacity(cap),
+            index: HashIndex::with_capacity_and_hasher(room, Default::default()),
+            keys: Vec::with_capacity(room),
+            groups: Vec::with_capacity(room),
+            with_singles,
+            singles: Vec::with_capacity(singles),
+            samples: (keys == Keys::SinglesWithSamples).then(|| Vec::with_capacity(singles)),
+            // Numbers must leave the SINGLE bit free.
+            cap: cap.min(SINGLE as usize),
             last: None,
         }
     }
 
-    /// The group for `key`; a new one starts at `ts`.
-    pub(super) fn entry(&mut self, key: K, ts: Timestamp) -> &mut Group {
-        let i = match self.last {
-            Some((k, i)) if k == key => i,
-            _ => *self.index.entry(key).or_insert_with(|| {
-                self.keys.push(key);
-                self.groups.push(Group::new(ts));
-                (self.groups.len() - 1) as u32
-            }),
-        };
-        self.last = Some((key, i));
-        &mut self.groups[i as usize]
+    /// Records `hit` (whose second, `hit.ts.secs()`, is `sec`) under `key`. A new key when the grouping already
+    /// holds its cap is not recorded: `dropped` counts it.
+    pub(super) fn add(&mut self, key: K, hit: &Hit, sec: i64, dropped: &mut u64, b: &mut Budget) {
+        self.add_sampled(key, hit, sec, dropped, b, || None);
     }
 
-    /// [`Groups::entry`], unless `key` is new and the table already holds `cap` keys (then
-    /// `dropped` counts the event).
-    pub(super) fn slot(
+    /// [`Groups::add`], where `sample` makes the event's evidence: called only when the
+    /// grouping keeps samples and the event is its key's earliest so far.
+    pub(super) fn add_sampled(
         &mut self,
         key: K,
-        ts: Timestamp,
-        cap: usize,
+        hit: &Hit,
+        sec: i64,
         dropped: &mut u64,
-    ) -> Option<&mut Group> {
-        let last = matches!(self.last, Some((k, _)) if k == key);
-        if !last && self.index.len() >= cap && !self.index.contains_key(&key) {
-            *dropped += 1;
-            return None;
+        b: &mut Budget,
+        sample: impl FnOnce() -> Option<Sample>,
+    ) {
+        debug_assert_eq!(sec, hit.ts.secs());
+        let v = match self.last {
+            Some((k, v)) if k == key => v,
+            _ => {
+                let full = self.index.len() >= self.cap;
+                match self.index.entry(key) {
+                    hashbrown::hash_map::Entry::Occupied(o) => *o.get(),
+                    hashbrown::hash_map::Entry::Vacant(place) => {
+                        if full {
+                            *dropped += 1;
+                            return;
+                        }
+                        let v = if self.with_singles && b.admit_first_values() {
+                            self.singles.push(Single {
+                                key,
+                                nanos: hit.ts.nanos(),
+                                other: hit.other,
+                                syns: hit.syns,
+                                digits: hit.ts.digits(),
+                                from_orig: hit.from_orig,
+                                promoted: false,
+                            });
+                            if let Some(samples) = &mut self.samples {
+                                samples.push(sample());
+                            }
+                            SINGLE | (self.singles.len() - 1) as u32
+                        } else {
+                            // Also when no set takes even one value: a single could not say so.
+                            self.keys.push(key);
+                            let mut g = Group::new(hit.ts);
+                            g.add(hit, sec, b);
+                            if self.samples.is_some() {
+                                g.sample(hit.ts, sample);
+                            }
+                            self.groups.push(g);
+                            (self.groups.len() - 1) as u32
+                        };
+                        place.insert(v);
+                        self.last = Some((key, v));
+                        return;
+                    }
+                }
+            }
+        };
+        let v = if v & SINGLE != 0 {
+            self.promote(key, (v & !SINGLE) as usize)
+        } else {
+            v
+        };
+        self.last = Some((key, v));
+        let g = &mut self.groups[v as usize];
+        g.add(hit, sec, b);
+        if self.samples.is_some() {
+            g.sample(hit.ts, sample);
         }
-        Some(self.entry(key, ts))
+    }
+
+    /// Makes single `j` (of `key`) a group, and returns its group number.
+    #[cold]
+    fn promote(&mut self, key: K, j: usize) -> u32 {
+        let s = &mut self.singles[j];
+        debug_assert!(s.key == key && !s.promoted);
+        s.promoted = true;
+        let sample = self.samples.as_mut().and_then(|v| v[j].take());
+        let g = Group::of_single(&s.hit(), sample);
+        self.keys.push(key);
+        self.groups.push(g);
+        let v = (self.groups.len() - 1) as u32;
+        if let Some(at) = self.index.get_mut(&key) {
+            *at = v;
+        }
+        v
     }
 
     pub(super) fn len(&self) -> usize {
         self.index.len()
     }
 
-    pub(super) fn get(&self, key: &K) -> Option<&Group> {
-        self.index.get(key).map(|&i| &self.groups[i as usize])
+    fn slot(&self, v: u32) -> Slot<'_, K> {
+        if v & SINGLE != 0 {
+            let j = (v & !SINGLE) as usize;
+            let sample = self.samples.as_ref().and_then(|v| v[j].as_ref());
+            Slot::Single(&self.singles[j], sample)
+        } else {
+            Slot::Group(&self.groups[v as usize])
+        }
     }
 
-    /// Groups in the order they were made (for what does not depend on the order).
-    pub(super) fn entries(&self) -> impl Iterator<Item = (&K, &Group)> {
-        self.keys.iter().zip(&self.groups)
+    /// The group of `key`, where it lies.
+    pub(super) fn find(&self, key: &K) -> Option<Slot<'_, K>> {
+        self.index.get(key).map(|&v| self.slot(v))
+    }
+
+    pub(super) fn get(&self, key: &K) -> Option<Cow<'_, Group>> {
+        self.find(key).map(Slot::group)
+    }
+
+    /// Groups and singles in the order they were made (for what does not depend on the order),
+    /// read where they lie.
+    pub(super) fn entries(&self) -> impl Iterator<Item = (&K, Slot<'_, K>)> {
+        let groups = self
+            .keys
+            .iter()
+            .zip(&self.groups)
+            .map(|(k, g)| (k, Slot::Group(g)));
+        let singles = (0..self.singles.len())
+            .filter(|&j| !self.singles[j].promoted)
+            .map(|j| (&self.singles[j].key, self.slot(SINGLE | j as u32)));
+        groups.chain(singles)
     }
 
     /// Groups in key order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&K, &Group)> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&K, Cow<'_, Group>)> {
         self.iter_where(|_| true)
     }
 
-    /// The groups whose key passes `keep`, in key order. Only those are sorted: a rule asks
-    /// for one kind, and the others can be tens of thousands of one-off keys.
+    /// The groups whose key passes `keep`, in key order. Only those are sorted (and made from
+    /// singles): a rule asks for one kind, and the others can be tens of thousands of one-off
+    /// keys.
     pub(super) fn iter_where(
         &self,
         keep: impl Fn(&K) -> bool,
-    ) -> impl Iterator<Item = (&K, &Group)> {
-        let mut order: Vec<(&K, &Group)> = self.entries().filter(|(k, _)| keep(k)).collect();
+    ) -> impl Iterator<Item = (&K, Cow<'_, Group>)> {
+        let mut order: Vec<(&K, Slot<'_, K>)> = self.entries().filter(|(k, _)| keep(k)).collect();
         order.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        order.into_iter()
+        order.into_iter().map(|(k, s)| (k, s.group()))
     }
 
     /// The `n` groups passing `keep` with the most events, ties in key order, largest first.
-    pub(super) fn top_where(&self, keep: impl Fn(&K) -> bool, n: usize) -> Vec<(&K, &Group)> {
-        let v: Vec<(&K, &Group)> = self.entries().filter(|(k, _)| keep(k)).collect();
-        top(v, n, |a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)))
+    pub(super) fn top_where(
+        &self,
+        keep: impl Fn(&K) -> bool,
+        n: usize,
+    ) -> Vec<(&K, Cow<'_, Group>)> {
+        let v: Vec<(&K, Slot<'_, K>)> = self.entries().filter(|(k, _)| keep(k)).collect();
+        top(v, n, |a, b| {
+            b.1.count().cmp(&a.1.count()).then(a.0.cmp(b.0))
+        })
+        .into_iter()
+        .map(|(k, s)| (k, s.group()))
+        .collect()
+    }
+}
+
+/// A group where it lies: read without making a single into a group, for rules that look at
+/// every key and pass most of them over.
+#[derive(Debug)]
+pub(super) enum Slot<'a, K> {
+    Group(&'a Group),
+    /// With its sample, if the grouping keeps them.
+    Single(&'a Single<K>, Option<&'a Sample>),
+}
+
+impl<K> Clone for Slot<'_, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Slot<'_, K> {}
+
+impl<'a, K> Slot<'a, K> {
+    pub(super) fn count(self) -> u64 {
+        match self {
+            Slot::Group(g) => g.count,
+            Slot::Single(..) => 1,
+        }
+    }
+
+    pub(super) fn peak(self) -> Peak {
+        match self {
+            Slot::Group(g) => g.peak,
+            Slot::Single(s, _) => {
+                let sec = s.hit().ts.secs();
+                let mut p = Peak::new(sec);
+                p.add(sec);
+                p
+            }
+        }
+    }
+
+    /// Distinct ports of the other side.
+    pub(super) fn ports(self) -> usize {
+        match self {
+            Slot::Group(g) => g.ports.n(),
+            Slot::Single(..) => 1,
+        }
+    }
+
+    /// The group, as rules read it.
+    pub(super) fn group(self) -> Cow<'a, Group> {
+        match self {
+            Slot::Group(g) => Cow::Borrowed(g),
+            Slot::Single(s, sample) => Cow::Owned(Group::of_single(&s.hit(), sample.cloned())),
+        }
     }
 }
 
@@ -341,6 +594,7 @@ pub(super) fn top<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn ts(secs: i64, micros: u64) -> Timestamp {
         Timestamp::from_parts(secs, micros, 6)
@@ -375,6 +629,40 @@ mod tests {
         assert_eq!((e.n(), e.saturated, b.refused), (2, true, 1));
     }
 
+    fn budget(left: usize, per_set: usize) -> Budget {
+        Budget {
+            left,
+            per_set,
+            refused: 0,
+        }
+    }
+
+    fn hit(sec: i64, ip: u8, port: u16) -> Hit {
+        Hit {
+            ts: ts(sec, 0),
+            other: Endpoint {
+                ip: IpAddr::from([10, 0, 0, ip]),
+                port,
+            },
+            syns: 0,
+            from_orig: false,
+        }
+    }
+
+    /// `(key, events)`: each key's events one second apart from second 1.
+    fn grouped(events: &[(u16, u64)], cap: usize) -> (Groups<u16>, u64) {
+        let mut g = Groups::bounded(cap, Keys::Singles);
+        let mut b = budget(1000, 10);
+        let mut dropped = 0;
+        for &(k, n) in events {
+            for i in 0..n {
+                let sec = 1 + i as i64;
+                g.add(k, &hit(sec, 1, 1), sec, &mut dropped, &mut b);
+            }
+        }
+        (g, dropped)
+    }
+
     #[test]
     fn top_picks_what_a_full_sort_would() {
         // Many ties on the count, as in a grouping of one-off endpoints: the key decides.
@@ -388,31 +676,38 @@ mod tests {
             let want: Vec<_> = sorted.iter().copied().take(n).collect();
             assert_eq!(top(v.clone(), n, by), want, "n = {n}");
         }
-        // The groups' own: largest first, ties in key order, only the kept ones.
-        let mut g: Groups<u16> = Groups::new();
-        for (k, n) in [(9u16, 2), (4, 5), (7, 2), (1, 1), (3, 5)] {
-            g.entry(k, ts(1, 0)).count = n;
-        }
+        // The groups' own: largest first, ties in key order, only the kept ones; keys seen
+        // once (singles) rank with the groups.
+        let (g, dropped) = grouped(&[(9, 2), (4, 5), (7, 2), (1, 1), (3, 5), (8, 1)], 100);
+        assert_eq!(dropped, 0);
         let got: Vec<(u16, u64)> = g
             .top_where(|k| *k != 3, 3)
             .into_iter()
             .map(|(k, grp)| (*k, grp.count))
             .collect();
         assert_eq!(got, vec![(4, 5), (7, 2), (9, 2)]);
+        let got: Vec<(u16, u64)> = g
+            .top_where(|k| *k < 4, 5)
+            .into_iter()
+            .map(|(k, grp)| (*k, grp.count))
+            .collect();
+        assert_eq!(got, vec![(3, 5), (1, 1)]);
         let kept: Vec<u16> = g.iter_where(|k| k % 2 == 1).map(|(k, _)| *k).collect();
         assert_eq!(kept, vec![1, 3, 7, 9]);
+        let all: Vec<u16> = g.iter().map(|(k, _)| *k).collect();
+        assert_eq!(all, vec![1, 3, 4, 7, 8, 9]);
+        assert_eq!(g.entries().count(), 6);
     }
 
     #[test]
     fn groups_find_the_remembered_and_the_other_keys_alike() {
-        let mut g: Groups<u16> = Groups::new();
+        let mut g: Groups<u16> = Groups::bounded(2, Keys::Singles);
+        let mut b = budget(1000, 10);
         let mut dropped = 0;
-        // A, B, A, A, C (table full at two keys), B: the remembered key changes under way.
+        // A, B, A, A, C (table full at two keys), B: the remembered key changes under way,
+        // and B is a single until its second event.
         for (k, sec) in [(1u16, 5), (2, 6), (1, 7), (1, 8), (3, 9), (2, 10)] {
-            if let Some(grp) = g.slot(k, ts(sec, 0), 2, &mut dropped) {
-                grp.count += 1;
-                grp.last = ts(sec, 0);
-            }
+            g.add(k, &hit(sec, 1, 1), sec, &mut dropped, &mut b);
         }
         assert_eq!(dropped, 1);
         let seen: Vec<(u16, u64, i64)> = g
@@ -423,7 +718,115 @@ mod tests {
         assert_eq!(g.get(&2).map(|grp| grp.first.secs()), Some(6));
         assert!(g.get(&3).is_none());
         // Unbounded: a new key always gets a group.
-        g.entry(3, ts(11, 0)).count += 1;
-        assert_eq!(g.len(), 3);
+        let mut u: Groups<u16> = Groups::unbounded();
+        for k in 0..300 {
+            u.add(k, &hit(1, 1, 1), 1, &mut dropped, &mut b);
+        }
+        assert_eq!((u.len(), dropped), (300, 1));
+    }
+
+    /// A small deterministic generator.
+    fn next(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    /// What a rule reads of a group, in one comparable value.
+    fn seen(g: &Group) -> String {
+        let peers: Vec<&IpAddr> = g.peers.iter().collect();
+        let ports: Vec<&u16> = g.ports.iter().collect();
+        format!(
+            "{} {:?}-{:?} peak {}x{} peers {peers:?}{} ports {ports:?}{} syns {} orig {} sample {:?}",
+            g.count,
+            g.first,
+            g.last,
+            g.peak.best_n,
+            g.peak.best_sec,
+            g.peers.saturated,
+            g.ports.saturated,
+            g.syns,
+            g.from_orig,
+            g.sample.as_deref().map(|(t, s)| (t, s.to_string())),
+        )
+    }
+
+    #[test]
+    fn singles_read_and_grow_exactly_like_groups() {
+        use crate::track::Evidence;
+        // Against a plain map of groups (every key a group from its first event), over event
+        // streams where most keys are seen once, some twice, a few often; times go back now and
+        // then (an earlier event must take the sample); the distinct budget runs out under way;
+        // and with sets that take no value at all (then no single can stand for a group).
+        let modes = [Keys::Groups, Keys::Singles, Keys::SinglesWithSamples];
+        for (mode, (per_set, left)) in modes
+            .into_iter()
+            .flat_map(|m| [(4, 10_000), (3, 60), (1, 5), (0, 100)].map(|l| (m, l)))
+        {
+            let mut x = 0x2545_f491_4f6c_dd1d_u64 ^ per_set as u64;
+            let mut g: Groups<u16> = Groups::bounded(1000, mode);
+            let mut gb = budget(left, per_set);
+            let mut plain: BTreeMap<u16, Group> = BTreeMap::new();
+            let mut pb = budget(left, per_set);
+            let mut dropped = 0;
+            for i in 0..3000u64 {
+                let r = next(&mut x);
+                let key = match r % 10 {
+                    0..=5 => 100 + (i as u16 % 900),
+                    6 | 7 => (r >> 8) as u16 % 100,
+                    _ => (r >> 8) as u16 % 4,
+                };
+                let sec = (i / 50) as i64 - i64::from(r.is_multiple_of(17));
+                let mut h = hit(sec, (r >> 20) as u8 % 8, (r >> 24) as u16 % 6);
+                h.ts = Timestamp::from_nanos(
+                    sec * 1_000_000_000 + (r >> 34) as i64 % 1_000_000_000,
+                    9,
+                );
+                h.syns = (r >> 40) as u32 % 3;
+                h.from_orig = r & 1 << 50 != 0;
+                let ms = (r >> 52) as i64;
+                let sample = || Some(Sample::Rst(Evidence::AfterFin { ms }));
+                g.add_sampled(key, &h, sec, &mut dropped, &mut gb, sample);
+                let p = plain.entry(key).or_insert_with(|| Group::new(h.ts));
+                p.add(&h, sec, &mut pb);
+                if mode == Keys::SinglesWithSamples {
+                    p.sample(h.ts, sample);
+                }
+            }
+            let what = format!("{mode:?}, per_set {per_set}");
+            assert_eq!(dropped, 0);
+            assert_eq!(
+                (gb.left, gb.refused),
+                (pb.left, pb.refused),
+                "budget, {what}"
+            );
+            let got: Vec<(u16, String)> = g.iter().map(|(k, grp)| (*k, seen(&grp))).collect();
+            let want: Vec<(u16, String)> = plain.iter().map(|(k, grp)| (*k, seen(grp))).collect();
+            assert_eq!(got.len(), want.len(), "{what}");
+            for (a, b) in got.iter().zip(&want) {
+                assert_eq!(a, b, "{what}");
+            }
+            assert!(
+                got.iter().any(|(_, s)| s.starts_with("1 ")),
+                "some keys seen once"
+            );
+            for (k, grp) in &plain {
+                let slot = g.find(k).expect("every key is found");
+                assert_eq!(slot.count(), grp.count);
+                assert_eq!(slot.ports(), grp.ports.n());
+                let (p, q) = (slot.peak(), grp.peak);
+                assert_eq!((p.best_sec, p.best_n), (q.best_sec, q.best_n));
+            }
+            let top: Vec<(u16, u64)> = g
+                .top_where(|_| true, 50)
+                .iter()
+                .map(|(k, grp)| (**k, grp.count))
+                .collect();
+            let mut want: Vec<(u16, u64)> = plain.iter().map(|(k, grp)| (*k, grp.count)).collect();
+            want.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            want.truncate(50);
+            assert_eq!(top, want, "{what}");
+        }
     }
 }

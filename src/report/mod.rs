@@ -15,16 +15,18 @@ mod groups;
 use crate::sanitize::sanitize_text;
 use crate::services::Services;
 use crate::timestamp::Timestamp;
-use crate::track::{ClosedConn, ConnSummary, Endpoint, Evidence, RstEvent, Verdict};
+use crate::track::{ClosedConn, ConnSummary, Endpoint, Evidence, NoReply, RstEvent, Verdict};
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::ops::Deref;
 
-use groups::{Budget, Distinct, Group, Groups, HashIndex, Peak, top};
+use groups::{Budget, Distinct, Group, Groups, HashIndex, Hit, Keys, Peak, top};
 
 const NS: i64 = 1_000_000_000;
 
@@ -76,25 +78,34 @@ impl Default for Limits {
 
 impl Limits {
     /// Memory the report's tables take when a flood of one kind of event (RSTs, or unanswered
-    /// attempts, from or to endpoints all different) fills the three groupings to `max_keys`,
-    /// each with an evidence sample. A grouping is made with room for `max_keys` keys (see
-    /// `Groups::with_capacity`): a hash index of slot numbers (key, group number, control
-    /// byte; buckets a power of two at a load of 7/8 at most) and its keys and groups in
-    /// vectors. The default connection cap is what remains of the memory budget after this.
-    /// (Filling every table at once, healthy tallies and distinct-peer sets included, would
-    /// take more; those are bounded by their own caps.)
+    /// attempts, from or to endpoints all different, each seen twice) fills the three groupings
+    /// to `max_keys`, each endpoint group with an evidence sample. A grouping is made with room
+    /// for `max_keys` keys (see `Groups::bounded`): a hash index of numbers (key, number,
+    /// control byte; buckets a power of two at a load of 7/8 at most), and its keys and groups
+    /// in vectors; the endpoint and peer groupings also keep a key's first event as a single
+    /// (whose place stays when a second event makes it a group). The default connection cap is
+    /// what remains of the memory budget after this. (Filling every table at once, healthy
+    /// tallies and distinct-peer sets included, would take more; those are bounded by their
+    /// own caps.)
     pub fn reserve_bytes(&self) -> usize {
         use std::mem::size_of;
         let buckets = (self.max_keys * 8 / 7).next_power_of_two();
-        fn grouping<K>(keys: usize, buckets: usize) -> usize {
-            buckets * (size_of::<(K, u32)>() + 1) + keys * (size_of::<K>() + size_of::<Group>())
+        fn grouping<K>(keys: usize, buckets: usize, single: usize) -> usize {
+            buckets * (size_of::<(K, u32)>() + 1)
+                + keys * (size_of::<K>() + size_of::<Group>() + single)
         }
-        // A boxed sample, its allocator header, and room for words given as text.
-        let sample = size_of::<(Timestamp, Sample)>() + 16 + 128;
-        grouping::<(Endpoint, Kind)>(self.max_keys, buckets)
-            + self.max_keys * sample
-            + grouping::<(u16, Kind)>(self.max_keys, buckets)
-            + grouping::<(IpAddr, Kind)>(self.max_keys, buckets)
+        type Single<K> = groups::Single<K>;
+        // A single's sample; the group's, boxed, with its allocator header; and room for
+        // evidence given as text.
+        let sample = size_of::<Option<Sample>>() + size_of::<(Timestamp, Sample)>() + 16 + 128;
+        let endpoints = size_of::<Single<(Endpoint, Kind)>>() + sample;
+        grouping::<(Endpoint, Kind)>(self.max_keys, buckets, endpoints)
+            + grouping::<(u16, Kind)>(self.max_keys, buckets, 0)
+            + grouping::<(IpAddr, Kind)>(
+                self.max_keys,
+                buckets,
+                size_of::<Single<(IpAddr, Kind)>>(),
+            )
             + self.max_seconds * 3 * size_of::<(i64, u64)>()
     }
 }
@@ -164,14 +175,14 @@ const REFUSED: Kind = Kind::Rst(Verdict::Refused);
 enum Sample {
     Rst(Evidence),
     /// An unanswered attempt: its fate.
-    Conn(ConnSummary),
+    NoReply(NoReply),
 }
 
 impl std::fmt::Display for Sample {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let words = match self {
             Sample::Rst(e) => e.to_string(),
-            Sample::Conn(c) => c.fate().to_string(),
+            Sample::NoReply(n) => n.to_string(),
         };
         f.write_str(&clean(&words))
     }
@@ -357,10 +368,11 @@ impl Report {
             healthy: 0,
             unanswered: 0,
             kept_talking: 0,
-            by_kind: Groups::new(),
-            by_endpoint: Groups::with_capacity(keys),
-            by_service: Groups::with_capacity(keys),
-            by_peer: Groups::with_capacity(keys),
+            by_kind: Groups::unbounded(),
+            by_endpoint: Groups::bounded(keys, Keys::SinglesWithSamples),
+            // Services: few ports, each with many events.
+            by_service: Groups::bounded(keys, Keys::Groups),
+            by_peer: Groups::bounded(keys, Keys::Singles),
             healthy_by_endpoint: Tallies::default(),
             healthy_in_order: OnceCell::new(),
             healthy_by_port: Tallies::default(),
@@ -384,35 +396,30 @@ impl Report {
         let kind = Kind::Rst(ev.verdict);
         let ts = ev.ts;
         let sec = ts.secs();
-        let cap = self.limits.max_keys;
         let b = &mut self.budget;
-        let g = self.by_kind.entry(kind, ts);
-        g.record(ts, sec, ev.to, b);
-        g.from_orig += u64::from(ev.from_orig);
-        if let Some(g) =
-            self.by_endpoint
-                .slot((ev.from, kind), ts, cap, &mut self.overflow.by_endpoint)
-        {
-            g.record(ts, sec, ev.to, b);
-            g.from_orig += u64::from(ev.from_orig);
-            g.sample(ts, || Sample::Rst(ev.evidence.clone()));
-        }
-        if let Some(g) = self.by_service.slot(
-            (ev.conn.resp.port, kind),
+        let o = &mut self.overflow;
+        let hit = |other| Hit {
             ts,
-            cap,
-            &mut self.overflow.by_service,
-        ) {
-            g.record(ts, sec, ev.conn.orig, b);
-            g.from_orig += u64::from(ev.from_orig);
-        }
-        if let Some(g) = self
-            .by_peer
-            .slot((ev.to.ip, kind), ts, cap, &mut self.overflow.by_peer)
-        {
-            g.record(ts, sec, ev.from, b);
-            g.from_orig += u64::from(ev.from_orig);
-        }
+            other,
+            syns: 0,
+            from_orig: ev.from_orig,
+        };
+        // Unbounded: nothing is dropped.
+        self.by_kind.add(kind, &hit(ev.to), sec, &mut 0, b);
+        self.by_endpoint.add_sampled(
+            (ev.from, kind),
+            &hit(ev.to),
+            sec,
+            &mut o.by_endpoint,
+            b,
+            || Some(Sample::Rst(ev.evidence.clone())),
+        );
+        let service = (ev.conn.resp.port, kind);
+        let client = hit(ev.conn.orig);
+        self.by_service
+            .add(service, &client, sec, &mut o.by_service, b);
+        self.by_peer
+            .add((ev.to.ip, kind), &hit(ev.from), sec, &mut o.by_peer, b);
         self.seconds
             .add(sec, self.limits.max_seconds, &mut self.overflow.seconds);
         self.overflow.distinct = self.budget.refused;
@@ -425,42 +432,35 @@ impl Report {
         self.observe(c.start);
         self.observe(c.last);
         self.ended = self.ended.saturating_add(1);
-        let cap = self.limits.max_keys;
         match c.conn_state {
             "S0" => {
                 self.unanswered = self.unanswered.saturating_add(1);
                 let kind = Kind::Unanswered;
                 let ts = c.start;
                 let sec = ts.secs();
-                let syns = u64::from(c.syns.max(1));
                 let b = &mut self.budget;
-                let g = self.by_kind.entry(kind, ts);
-                g.record(ts, sec, c.orig, b);
-                g.syns = g.syns.saturating_add(syns);
-                if let Some(g) =
-                    self.by_endpoint
-                        .slot((c.resp, kind), ts, cap, &mut self.overflow.by_endpoint)
-                {
-                    g.record(ts, sec, c.orig, b);
-                    g.syns = g.syns.saturating_add(syns);
-                    g.sample(ts, || Sample::Conn(c.clone()));
-                }
-                if let Some(g) = self.by_service.slot(
-                    (c.resp.port, kind),
+                let o = &mut self.overflow;
+                let hit = |other| Hit {
                     ts,
-                    cap,
-                    &mut self.overflow.by_service,
-                ) {
-                    g.record(ts, sec, c.orig, b);
-                    g.syns = g.syns.saturating_add(syns);
-                }
-                if let Some(g) =
-                    self.by_peer
-                        .slot((c.orig.ip, kind), ts, cap, &mut self.overflow.by_peer)
-                {
-                    g.record(ts, sec, c.resp, b);
-                    g.syns = g.syns.saturating_add(syns);
-                }
+                    other,
+                    syns: c.syns.max(1),
+                    from_orig: false,
+                };
+                let sample = || Some(Sample::NoReply(NoReply::of(c)));
+                let client = hit(c.orig);
+                self.by_kind.add(kind, &client, sec, &mut 0, b);
+                self.by_endpoint.add_sampled(
+                    (c.resp, kind),
+                    &client,
+                    sec,
+                    &mut o.by_endpoint,
+                    b,
+                    sample,
+                );
+                self.by_service
+                    .add((c.resp.port, kind), &client, sec, &mut o.by_service, b);
+                self.by_peer
+                    .add((c.orig.ip, kind), &hit(c.resp), sec, &mut o.by_peer, b);
                 self.overflow.distinct = self.budget.refused;
             }
             state => self.add_healthy(state, c.resp, c.start, c.last),
@@ -566,7 +566,7 @@ impl Report {
             last: Timestamp,
         }
         let mut scans: BTreeMap<IpAddr, Scan> = BTreeMap::new();
-        for ((ip, kind), g) in self.by_peer.entries() {
+        for ((ip, kind), slot) in self.by_peer.entries() {
             let other = match *kind {
                 REFUSED => Kind::Unanswered,
                 Kind::Unanswered => REFUSED,
@@ -575,10 +575,11 @@ impl Report {
             // Its refused and its unanswered attempts together cannot name more ports than
             // their two sets hold: most clients tried one port, and are passed over here
             // without building their sets (the scans are in address order anyway).
-            let at_most = g.ports.n() + self.by_peer.get(&(*ip, other)).map_or(0, |o| o.ports.n());
+            let at_most = slot.ports() + self.by_peer.find(&(*ip, other)).map_or(0, |o| o.ports());
             if at_most < PORT_SCAN_PORTS {
                 continue;
             }
+            let g = slot.group();
             let s = scans.entry(*ip).or_insert_with(|| Scan {
                 ports: BTreeSet::new(),
                 saturated: false,
@@ -657,8 +658,13 @@ impl Report {
     /// Refused attempts: one port refused across many hosts, each endpoint refused repeatedly
     /// (service down), and the rest together.
     fn refused(&self, scanners: &BTreeSet<IpAddr>, out: &mut Vec<Finding>) {
+        let refused: Vec<(Endpoint, Cow<'_, Group>)> = self
+            .by_endpoint
+            .iter_where(|(_, k)| *k == REFUSED)
+            .map(|((e, _), g)| (*e, g))
+            .collect();
         let mut per_port: BTreeMap<u16, Vec<(Endpoint, &Group)>> = BTreeMap::new();
-        for ((e, _), g) in self.by_endpoint.iter_where(|(_, k)| *k == REFUSED) {
+        for (e, g) in &refused {
             per_port.entry(e.port).or_default().push((*e, g));
         }
         let mut covered = BTreeSet::new();
@@ -670,7 +676,7 @@ impl Report {
                 continue;
             };
             covered.insert(*port);
-            out.push(self.refused_on_many_hosts(*port, g, eps));
+            out.push(self.refused_on_many_hosts(*port, &g, eps));
         }
         let mut few = Vec::new();
         for (port, eps) in &per_port {
@@ -916,7 +922,7 @@ impl Report {
                 g.syns,
                 peak_text(&g.peak)
             )];
-            let contrast = self.contrast(e, g, "gets no answer (a firewall probably drops it)");
+            let contrast = self.contrast(e, &g, "gets no answer (a firewall probably drops it)");
             if contrast.is_empty() {
                 evidence.push(format!(
                     "no connection to {} completed in this capture: the host may be down or unreachable, or everything to it is filtered",
@@ -934,7 +940,7 @@ impl Report {
             });
         }
         if let [(e, g)] = few.as_slice() {
-            let (e, g) = (*e, *g);
+            let (e, g) = (*e, &**g);
             let mut evidence = vec![format!(
                 "SYN sent {} in all; no SYN-ACK and no RST came back",
                 count_noun(g.syns, "time", "times")
@@ -956,7 +962,7 @@ impl Report {
             });
         } else if !few.is_empty() {
             let n: u64 = few.iter().map(|(_, g)| g.count).sum();
-            let (first, last) = range(few.iter().map(|(_, g)| *g));
+            let (first, last) = range(few.iter().map(|(_, g)| &**g));
             out.push(Finding {
                 severity: Severity::Warning,
                 kind: "unanswered_few",
@@ -1032,28 +1038,26 @@ impl Report {
             evidence.push(format!("busiest seconds: {}", list.join(", ")));
             // Busiest first; ties by endpoint, then kind. Only RST groups whose busiest second
             // falls in the episode are candidates (their key is read only then).
-            let candidates: Vec<(&Endpoint, Kind, &Group)> = self
+            let candidates: Vec<(&Endpoint, Kind, Peak)> = self
                 .by_endpoint
                 .entries()
-                .filter(|((_, k), g)| {
-                    (s0..=s1).contains(&g.peak.best_sec) && matches!(k, Kind::Rst(_))
-                })
-                .map(|((e, k), g)| (e, *k, g))
+                .filter(|((_, k), _)| matches!(k, Kind::Rst(_)))
+                .map(|((e, k), g)| (e, *k, g.peak()))
+                .filter(|(_, _, p)| (s0..=s1).contains(&p.best_sec))
                 .collect();
             let senders = top(candidates, 3, |x, y| {
-                y.2.peak
-                    .best_n
-                    .cmp(&x.2.peak.best_n)
+                y.2.best_n
+                    .cmp(&x.2.best_n)
                     .then(x.0.cmp(y.0))
                     .then(x.1.cmp(&y.1))
             });
-            for (e, k, g) in &senders {
+            for (e, k, peak) in &senders {
                 evidence.push(format!(
                     "{} sent {} ({}) in its busiest second ({})",
                     self.endpoint_desc(**e),
-                    count_noun(g.peak.best_n, "RST", "RSTs"),
+                    count_noun(peak.best_n.into(), "RST", "RSTs"),
                     k.as_str(),
-                    hms(sec_ts(g.peak.best_sec))
+                    hms(sec_ts(peak.best_sec))
                 ));
             }
             if i + 1 == MAX_STORMS && extra > 0 {
@@ -1085,12 +1089,12 @@ impl Report {
         }
         // Only the injected ones are picked out (and ranked below): the endpoint groups of
         // every kind can be a hundred thousand.
-        let injected: Vec<(Endpoint, &Group)> = self
+        let senders = self
             .by_endpoint
             .entries()
             .filter(|((_, k), _)| *k == kind)
-            .map(|((e, _), g)| (*e, g))
-            .collect();
+            .count();
+        let ranked = self.by_endpoint.top_where(|(_, k)| *k == kind, MAX_LISTED);
         let mut parts = Vec::new();
         if n_injected > 0 {
             parts.push(count_noun(
@@ -1116,9 +1120,7 @@ impl Report {
             Verdict::SuspectedInjected.meaning()
         );
         let mut evidence = Vec::new();
-        let mut ranked = injected;
-        ranked.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
-        for (e, g) in ranked.iter().take(MAX_LISTED) {
+        for ((e, _), g) in &ranked {
             let mut line = format!(
                 "{}: {} ({})",
                 self.endpoint_desc(*e),
@@ -1130,8 +1132,8 @@ impl Report {
             }
             evidence.push(line);
         }
-        if ranked.len() > MAX_LISTED {
-            evidence.push(format!("and {} more senders", ranked.len() - MAX_LISTED));
+        if senders > MAX_LISTED {
+            evidence.push(format!("and {} more senders", senders - MAX_LISTED));
         }
         let mut kept: Vec<(&Endpoint, &Tally)> = self.kept_by_sender.iter().collect();
         kept.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
@@ -1210,7 +1212,7 @@ impl Report {
                 v.meaning()
             );
             let mut evidence = self.service_lines(*kind);
-            let eps: Vec<(Endpoint, &Group)> = self.top_endpoints(*kind, 3);
+            let eps = self.top_endpoints(*kind, 3);
             for (e, g) in &eps {
                 let mut line = format!(
                     "{} sent {} to {}",
@@ -1275,7 +1277,7 @@ impl Report {
         }
     }
 
-    fn top_endpoints(&self, kind: Kind, n: usize) -> Vec<(Endpoint, &Group)> {
+    fn top_endpoints(&self, kind: Kind, n: usize) -> Vec<(Endpoint, Cow<'_, Group>)> {
         self.by_endpoint
             .top_where(|(_, k)| *k == kind, n)
             .into_iter()
@@ -1285,7 +1287,7 @@ impl Report {
 
     /// Up to three services with the most events of this kind.
     fn service_lines(&self, kind: Kind) -> Vec<String> {
-        let mut v: Vec<(u16, &Group)> = self
+        let mut v: Vec<(u16, Cow<'_, Group>)> = self
             .by_service
             .iter_where(|(_, k)| *k == kind)
             .map(|((p, _), g)| (*p, g))
@@ -1315,8 +1317,13 @@ impl Report {
     }
 
     /// One line per endpoint (largest first, at most `MAX_LISTED`, then "and N more").
-    fn endpoint_lines(&self, eps: &[(Endpoint, &Group)], one: &str, many: &str) -> Vec<String> {
-        let mut v = eps.to_vec();
+    fn endpoint_lines(
+        &self,
+        eps: &[(Endpoint, impl Deref<Target = Group>)],
+        one: &str,
+        many: &str,
+    ) -> Vec<String> {
+        let mut v: Vec<(Endpoint, &Group)> = eps.iter().map(|(e, g)| (*e, &**g)).collect();
         v.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
         let mut lines: Vec<String> = v
             .iter()

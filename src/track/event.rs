@@ -154,16 +154,7 @@ impl fmt::Display for Fate<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = self.0;
         let words = match c.conn_state {
-            "S0" => {
-                let secs = c.last.nanos().saturating_sub(c.start.nanos()) as f64 / 1e9;
-                write!(
-                    f,
-                    "unanswered: {} SYN{} over {secs:.1} s, no reply (filtered, dropped, or host down)",
-                    c.syns,
-                    if c.syns == 1 { "" } else { "s" }
-                )?;
-                ""
-            }
+            "S0" => return NoReply::of(c).fmt(f),
             "REJ" => {
                 write!(f, "refused by {}", c.resp)?;
                 ""
@@ -184,7 +175,46 @@ impl fmt::Display for Fate<'_> {
         };
         f.write_str(words)?;
         if c.evicted {
-            f.write_str(" (evicted: connection table full)")?;
+            f.write_str(EVICTED)?;
+        }
+        Ok(())
+    }
+}
+
+/// Said of a connection the full table ended early.
+const EVICTED: &str = " (evicted: connection table full)";
+
+/// The fate of an attempt that got no answer (S0): all its words need, and what the report
+/// keeps of one as evidence (a fraction of the whole summary).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoReply {
+    pub syns: u32,
+    /// From the first SYN to the last packet.
+    pub span_ns: i64,
+    pub evicted: bool,
+}
+
+impl NoReply {
+    pub fn of(c: &ConnSummary) -> Self {
+        NoReply {
+            syns: c.syns,
+            span_ns: c.last.nanos().saturating_sub(c.start.nanos()),
+            evicted: c.evicted,
+        }
+    }
+}
+
+impl fmt::Display for NoReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.span_ns as f64 / 1e9;
+        write!(
+            f,
+            "unanswered: {} SYN{} over {secs:.1} s, no reply (filtered, dropped, or host down)",
+            self.syns,
+            if self.syns == 1 { "" } else { "s" }
+        )?;
+        if self.evicted {
+            f.write_str(EVICTED)?;
         }
         Ok(())
     }

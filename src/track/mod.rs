@@ -9,7 +9,7 @@ mod verdict;
 pub mod zeek;
 
 pub use event::{
-    ClosedConn, ConnSummary, Endpoint, Event, Evidence, Fate, RstEvent, TextOut, Verdict,
+    ClosedConn, ConnSummary, Endpoint, Event, Evidence, Fate, NoReply, RstEvent, TextOut, Verdict,
 };
 
 use crate::capture::Direction;
