@@ -7,8 +7,8 @@
 //! routine resets) and their rendering. Pure and bounded: every table has a key cap and an
 //! overflow counter that the rendered report mentions; distinct-peer sets share one entry budget.
 //! Events are added through hash indexes (an RST costs a few hash lookups, not walks down
-//! ordered trees); everything rendered is put in key order first, so all output is
-//! deterministic.
+//! ordered trees), and a key seen once costs a compact record (see `groups`); everything
+//! rendered is put in key order first, so all output is deterministic.
 
 mod groups;
 
