@@ -387,7 +387,7 @@ impl<K: Ord + Hash + Copy> Groups<K> {
                             *dropped += 1;
                             return;
                         }
-                        let v = if self.with_singles && b.admit_first_values() {
+                        if self.with_singles && b.admit_first_values() {
                             self.singles.push(Single {
                                 key,
                                 nanos: hit.ts.nanos(),
@@ -400,21 +400,16 @@ impl<K: Ord + Hash + Copy> Groups<K> {
                             if let Some(samples) = &mut self.samples {
                                 samples.push(sample());
                             }
-                            SINGLE | (self.singles.len() - 1) as u32
-                        } else {
-                            // Also when no set takes even one value: a single could not say so.
-                            self.keys.push(key);
-                            let mut g = Group::new(hit.ts);
-                            g.add(hit, sec, b);
-                            if self.samples.is_some() {
-                                g.sample(hit.ts, sample);
-                            }
-                            self.groups.push(g);
-                            (self.groups.len() - 1) as u32
-                        };
-                        place.insert(v);
-                        self.last = Some((key, v));
-                        return;
+                            let v = SINGLE | (self.singles.len() - 1) as u32;
+                            place.insert(v);
+                            self.last = Some((key, v));
+                            return;
+                        }
+                        // A group from the first event (also when no set takes even one
+                        // value: a single could not say so); the event is recorded below.
+                        self.keys.push(key);
+                        self.groups.push(Group::new(hit.ts));
+                        *place.insert((self.groups.len() - 1) as u32)
                     }
                 }
             }
