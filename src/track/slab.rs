@@ -55,6 +55,13 @@ impl<T: Copy> Slab<T> {
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.chunks.iter().flat_map(|c| c.iter()).take(self.len)
     }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.chunks
+            .iter_mut()
+            .flat_map(|c| c.iter_mut())
+            .take(self.len)
+    }
 }
 
 impl<T> Index<usize> for Slab<T> {
@@ -100,5 +107,10 @@ mod tests {
         assert_eq!(s.get(3 * CHUNK + 5), None);
         assert_eq!(s.iter().count(), 3 * CHUNK + 5);
         assert_eq!(s.iter().nth(CHUNK + 2), Some(&(CHUNK + 2)));
+        for v in s.iter_mut() {
+            *v += 1;
+        }
+        assert_eq!(s.iter_mut().count(), 3 * CHUNK + 5);
+        assert_eq!(s[3 * CHUNK + 4], 3 * CHUNK + 5);
     }
 }

@@ -344,6 +344,13 @@ impl ZeekConn {
             || (self.resp.state == Reset && matches!(self.orig.state, Inactive | SynSent))
     }
 
+    /// Whether [`ZeekConn::conn_state`] is `S0` (an attempt with no reply), without working
+    /// out the whole state: the sweeps ask it of every connection whose time may have come.
+    /// Only a SYN makes it true (nothing else sets `SynSent`).
+    pub fn is_s0(&self) -> bool {
+        self.orig.state == EpState::SynSent && self.resp.state == EpState::Inactive
+    }
+
     /// Zeek's `conn_state()` for TCP.
     pub fn conn_state(&self) -> &'static str {
         use EpState::*;
