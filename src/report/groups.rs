@@ -358,8 +358,8 @@ impl<K: Ord + Hash + Copy> Groups<K> {
         }
     }
 
-    /// Records `hit` (whose second, `hit.ts.secs()`, is `sec`) under `key`. A new key when the grouping already
-    /// holds its cap is not recorded: `dropped` counts it.
+    /// Records `hit` (whose second, `hit.ts.secs()`, is `sec`) under `key`. A new key when the
+    /// grouping already holds its cap is not recorded: `dropped` counts it.
     pub(super) fn add(&mut self, key: K, hit: &Hit, sec: i64, dropped: &mut u64, b: &mut Budget) {
         self.add_sampled(key, hit, sec, dropped, b, || None);
     }

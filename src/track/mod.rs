@@ -54,10 +54,11 @@ pub struct TrackerConfig {
 
 /// Bytes one tracked connection costs: its record in the slab, its due time (for the sweeps),
 /// its free-list entry, its index entry at worst ([`index::BYTES_PER_ENTRY`]: the index doubles
-/// as it grows, and old and new tables both exist while it does), and its share of an eviction's events (a full table ends
-/// an eighth of its connections at once, and their events exist together until the report has
-/// them). What the report keeps is bounded separately, by its own key caps
-/// ([`crate::report::Limits::reserve_bytes`]), and taken off the budget before dividing.
+/// as it grows, and old and new tables both exist while it does), and its share of an
+/// eviction's events (a full table ends an eighth of its connections at once, and their events
+/// exist together until the report has them). What the report keeps is bounded separately, by
+/// its own key caps ([`crate::report::Limits::reserve_bytes`]), and taken off the budget before
+/// dividing.
 pub const BYTES_PER_CONN: usize = std::mem::size_of::<Conn>()
     + std::mem::size_of::<i64>()
     + index::BYTES_PER_ENTRY
