@@ -95,7 +95,10 @@ impl FlowIndex {
     }
 
     fn grow(&mut self) {
-        let doubled = vec![0; self.buckets.len() * 2];
+        let mut doubled = vec![0; self.buckets.len() * 2];
+        // The entries land all over the new table: one call backs all of it with memory,
+        // instead of a page fault at the first entry placed in each 4 KiB.
+        crate::sys::mmap::populate_write(&mut doubled);
         let old = std::mem::replace(&mut self.buckets, doubled);
         for e in old.into_iter().filter(|&e| e != 0) {
             self.place(e);
