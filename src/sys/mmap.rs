@@ -251,8 +251,8 @@ pub fn prefetch(bytes: &[u8]) {
 }
 
 /// Asks the kernel to back the whole pages inside `bytes` with memory now, in one call
-/// (`MADV_POPULATE_WRITE`, Linux 5.14), instead of one page fault per 4 KiB page as they are
-/// first written: for memory about to be filled anyway (the tracker's record chunks, its index
+/// (`MADV_POPULATE_WRITE`, Linux 5.14), instead of one page fault per page as they are first
+/// written: for memory about to be filled anyway (the tracker's record chunks, its index
 /// when it doubles). A hint: returns whether the kernel did it; if not (an older kernel, no
 /// memory to spare now), the pages fault in as usual when written.
 pub fn populate_write<T>(bytes: &mut [T]) -> bool {
@@ -265,13 +265,20 @@ pub fn populate_write<T>(bytes: &mut [T]) -> bool {
     unsafe { libc::madvise(lo as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE) == 0 }
 }
 
-/// The start and length of the whole 4 KiB pages inside `bytes`, if there are any.
+/// The start and length of the whole pages inside `bytes`, if there are any.
 fn whole_pages<T>(bytes: &[T]) -> Option<(usize, usize)> {
-    const PAGE: usize = 4096;
+    let page = page_size()?;
     let start = bytes.as_ptr() as usize;
     let end = start + std::mem::size_of_val(bytes);
-    let (lo, hi) = (start.next_multiple_of(PAGE), end & !(PAGE - 1));
+    let (lo, hi) = (start.next_multiple_of(page), end & !(page - 1));
     (hi > lo).then(|| (lo, hi - lo))
+}
+
+/// The system's page size (a power of two), if it can be known.
+fn page_size() -> Option<usize> {
+    // SAFETY: sysconf takes an integer and returns one.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(page).ok().filter(|p| p.is_power_of_two())
 }
 
 /// How many of the whole pages inside `bytes` are in memory, and of how many (`mincore`); None
@@ -281,7 +288,7 @@ fn resident_pages<T>(bytes: &[T]) -> Option<(usize, usize)> {
     let Some((lo, len)) = whole_pages(bytes) else {
         return Some((0, 0));
     };
-    let mut vec = vec![0u8; len / 4096];
+    let mut vec = vec![0u8; len / page_size()?];
     // SAFETY: the range is page-aligned and mapped (inside `bytes`); `vec` has one byte per page
     // of it, as mincore writes.
     let r = unsafe { libc::mincore(lo as *mut libc::c_void, len, vec.as_mut_ptr()) };
@@ -325,12 +332,7 @@ impl Drop for Mapping {
 fn install_handler() -> io::Result<()> {
     static INSTALLED: OnceLock<Result<(), i32>> = OnceLock::new();
     let r = INSTALLED.get_or_init(|| {
-        // SAFETY: sysconf takes an integer and returns one.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        let page = usize::try_from(page)
-            .ok()
-            .filter(|p| p.is_power_of_two())
-            .ok_or(libc::EINVAL)?;
+        let page = page_size().ok_or(libc::EINVAL)?;
         PAGE.store(page, Ordering::Relaxed);
         // SAFETY: all-zero is a valid `struct sigaction` (no handler, empty mask, no flags).
         let mut prev: libc::sigaction = unsafe { std::mem::zeroed() };
@@ -520,7 +522,8 @@ mod tests {
         let spare =
             unsafe { std::slice::from_raw_parts_mut(p.cast::<std::mem::MaybeUninit<u8>>(), LEN) };
         let (before, pages) = resident_pages(spare).expect("mincore");
-        assert_eq!((before, pages), (0, LEN / 4096), "pages resident before");
+        let page = page_size().expect("page size");
+        assert_eq!((before, pages), (0, LEN / page), "pages resident before");
         if !populate_write(spare) {
             // Kernels before 5.14 do not know MADV_POPULATE_WRITE: then it is only a hint lost.
             assert_eq!(errno(), libc::EINVAL, "populate_write failed otherwise");
