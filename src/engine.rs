@@ -18,6 +18,9 @@ use std::io::{self, BufWriter, Write};
 
 /// Flush rendered lines in chunks of about this size.
 pub const OUT_CHUNK: usize = 64 << 10;
+/// How many events ahead [`Engine::consume`] prefetches the report's index buckets for an RST
+/// (and half as far ahead, its groups).
+const REPORT_AHEAD: usize = 8;
 /// Connections ended (and rendered) at a time at the end of the input.
 pub const FINISH_BATCH: usize = 4096;
 
@@ -205,7 +208,19 @@ impl Engine<'_> {
         prefix: Option<&str>,
         current: Option<(&Source<'_>, &[u8], u32)>,
     ) -> io::Result<()> {
-        for ev in events.drain(..) {
+        // The report's groups are cache misses (tens of thousands of keys): their index
+        // buckets are prefetched for the RST some events ahead, and the groups themselves for
+        // the one half as far ahead.
+        let mut rest = events.drain(..);
+        loop {
+            let ahead = rest.as_slice();
+            if let Some(Event::Rst(r)) = ahead.get(REPORT_AHEAD) {
+                self.report.prefetch_rst_index(r);
+            }
+            if let Some(Event::Rst(r)) = ahead.get(REPORT_AHEAD / 2) {
+                self.report.prefetch_rst_groups(r);
+            }
+            let Some(ev) = rest.next() else { break };
             match ev {
                 Event::Rst(r) => {
                     self.report.add_rst(&r);

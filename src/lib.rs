@@ -17,6 +17,7 @@ pub mod report;
 pub mod sanitize;
 pub mod scenario;
 pub mod services;
+mod slot_index;
 pub mod stats;
 pub mod storm;
 pub mod synth;

@@ -80,32 +80,27 @@ impl Limits {
     /// Memory the report's tables take when a flood of one kind of event (RSTs, or unanswered
     /// attempts, from or to endpoints all different, each seen twice) fills the three groupings
     /// to `max_keys`, each endpoint group with an evidence sample. A grouping is made with room
-    /// for `max_keys` keys (see `Groups::bounded`): a hash index of numbers (key, number,
-    /// control byte; buckets a power of two at a load of 7/8 at most), and its keys and groups
-    /// in vectors; the endpoint and peer groupings also keep a key's first event as a single
-    /// (whose place stays when a second event makes it a group). The default connection cap is
+    /// for `max_keys` keys (see `Groups::bounded`): an index of numbers (a word per bucket, at
+    /// a load of 6/8 at most; see `slot_index`), and its keys and groups in vectors; the
+    /// endpoint and peer groupings also keep a key's first event as a single (whose place stays
+    /// when a second event makes it a group). The default connection cap is
     /// what remains of the memory budget after this. (Filling every table at once, healthy
     /// tallies and distinct-peer sets included, would take more; those are bounded by their
     /// own caps.)
     pub fn reserve_bytes(&self) -> usize {
         use std::mem::size_of;
-        let buckets = (self.max_keys * 8 / 7).next_power_of_two();
-        fn grouping<K>(keys: usize, buckets: usize, single: usize) -> usize {
-            buckets * (size_of::<(K, u32)>() + 1)
-                + keys * (size_of::<K>() + size_of::<Group>() + single)
+        let index = crate::slot_index::bytes_for(self.max_keys);
+        fn grouping<K>(keys: usize, index: usize, single: usize) -> usize {
+            index + keys * (size_of::<K>() + size_of::<Group>() + single)
         }
         type Single<K> = groups::Single<K>;
         // A single's sample; the group's, boxed, with its allocator header; and room for
         // evidence given as text.
         let sample = size_of::<Option<Sample>>() + size_of::<(Timestamp, Sample)>() + 16 + 128;
         let endpoints = size_of::<Single<(Endpoint, Kind)>>() + sample;
-        grouping::<(Endpoint, Kind)>(self.max_keys, buckets, endpoints)
-            + grouping::<(u16, Kind)>(self.max_keys, buckets, 0)
-            + grouping::<(IpAddr, Kind)>(
-                self.max_keys,
-                buckets,
-                size_of::<Single<(IpAddr, Kind)>>(),
-            )
+        grouping::<(Endpoint, Kind)>(self.max_keys, index, endpoints)
+            + grouping::<(u16, Kind)>(self.max_keys, index, 0)
+            + grouping::<(IpAddr, Kind)>(self.max_keys, index, size_of::<Single<(IpAddr, Kind)>>())
             + self.max_seconds * 3 * size_of::<(i64, u64)>()
     }
 }
@@ -387,6 +382,23 @@ impl Report {
             None => (ts, ts),
             Some((a, b)) => (a.min(ts), b.max(ts)),
         });
+    }
+
+    /// Starts loading the index buckets that [`Report::add_rst`] of `ev` will read first: for
+    /// an event some places ahead (then [`Report::prefetch_rst_groups`], then the add).
+    #[inline]
+    pub fn prefetch_rst_index(&self, ev: &RstEvent) {
+        let kind = Kind::Rst(ev.verdict);
+        self.by_endpoint.prefetch(&(ev.from, kind));
+        self.by_peer.prefetch(&(ev.to.ip, kind));
+    }
+
+    /// Starts loading the groups that [`Report::add_rst`] of `ev` will add to.
+    #[inline]
+    pub fn prefetch_rst_groups(&self, ev: &RstEvent) {
+        let kind = Kind::Rst(ev.verdict);
+        self.by_endpoint.prefetch_slot(&(ev.from, kind));
+        self.by_peer.prefetch_slot(&(ev.to.ip, kind));
     }
 
     /// A classified RST.

@@ -3,7 +3,6 @@
 //! capture gives the same result on every run, and `watch` and `read` share this code.
 
 pub mod event;
-mod index;
 mod slab;
 mod verdict;
 pub mod zeek;
@@ -53,15 +52,15 @@ pub struct TrackerConfig {
 }
 
 /// Bytes one tracked connection costs: its record in the slab, its due time (for the sweeps),
-/// its free-list entry, its index entry at worst ([`index::BYTES_PER_ENTRY`]: the index doubles
-/// as it grows, and old and new tables both exist while it does), and its share of an
+/// its free-list entry, its index entry at worst ([`crate::slot_index::BYTES_PER_ENTRY`]: the
+/// index doubles as it grows, and old and new tables both exist while it does), and its share of an
 /// eviction's events (a full table ends an eighth of its connections at once, and their events
 /// exist together until the report has them). What the report keeps is bounded separately, by
 /// its own key caps ([`crate::report::Limits::reserve_bytes`]), and taken off the budget before
 /// dividing.
 pub const BYTES_PER_CONN: usize = std::mem::size_of::<Conn>()
     + std::mem::size_of::<i64>()
-    + index::BYTES_PER_ENTRY
+    + crate::slot_index::BYTES_PER_ENTRY
     + std::mem::size_of::<u32>()
     + ENDED_EVENT_BYTES.div_ceil(EVICTED_PART);
 
@@ -861,11 +860,12 @@ pub struct TrackerStats {
 }
 
 /// Records in a [`slab::Slab`] (freed slots are reused first, so live records stay packed), found
-/// through a [`index::FlowIndex`] of slot numbers: a word per bucket, so the index of a busy
-/// table stays in cache, and a key is compared only where 32 bits of its hash already match.
+/// through a [`crate::slot_index::SlotIndex`] of slot numbers: a word per bucket, so the index of
+/// a busy table stays in cache, and a key is compared only where 32 bits of its hash already
+/// match.
 /// A free slot has `id == 0`.
 struct Store {
-    index: index::FlowIndex,
+    index: crate::slot_index::SlotIndex,
     slots: slab::Slab<Conn>,
     /// Per slot: a capture time before which its connection cannot be due to end ([`due`];
     /// `i64::MAX` for a free slot). A sweep reads these 8 bytes per slot and looks only at the
@@ -878,7 +878,7 @@ struct Store {
 impl Store {
     fn new() -> Self {
         Store {
-            index: index::FlowIndex::new(),
+            index: crate::slot_index::SlotIndex::new(),
             slots: slab::Slab::new(),
             due: slab::Slab::new(),
             free: Vec::new(),
@@ -1365,7 +1365,7 @@ impl Tracker {
             // and taking each connection out of its index (a hash and a cache miss each, for
             // a hundred thousand connections in the serial end of a read) would be wasted.
             for store in [&mut self.table.open, &mut self.table.closing] {
-                store.index = index::FlowIndex::new();
+                store.index = crate::slot_index::SlotIndex::new();
             }
         }
         let mut order = self.finishing.take().unwrap_or_default();

@@ -1,4 +1,5 @@
-//! The flow table's hash index: slot numbers in an open-addressing table with linear probing.
+//! A hash index of slot numbers (the flow table's, and the report groupings'): an
+//! open-addressing table with linear probing.
 //! Each bucket is one word: the low 32 bits of the key's hash above the slot number. The
 //! bucket a hash starts at is a plain function of the hash, so that the tracker can prefetch it
 //! for a segment several places ahead before it looks anything up (a general-purpose hash
@@ -14,19 +15,49 @@ const MAX_LOAD_EIGHTHS: usize = 6;
 
 /// Bytes the index needs per entry at worst: at the moment it doubles, the old table (full to
 /// its load limit) and the new one (twice as many buckets) both exist.
-pub(super) const BYTES_PER_ENTRY: usize = 3 * std::mem::size_of::<u64>() * 8 / MAX_LOAD_EIGHTHS;
+pub(crate) const BYTES_PER_ENTRY: usize = 3 * std::mem::size_of::<u64>() * 8 / MAX_LOAD_EIGHTHS;
 
-pub(super) struct FlowIndex {
+/// Buckets of an index made to hold `n` entries.
+fn buckets_for(n: usize) -> usize {
+    (n.saturating_mul(8) / MAX_LOAD_EIGHTHS + 1)
+        .next_power_of_two()
+        .max(MIN_BUCKETS)
+}
+
+/// Bytes of an index made to hold `n` entries ([`SlotIndex::with_capacity`]).
+pub(crate) fn bytes_for(n: usize) -> usize {
+    buckets_for(n) * std::mem::size_of::<u64>()
+}
+
+#[derive(Clone)]
+pub(crate) struct SlotIndex {
     /// 0: empty; else the hash's low 32 bits in the high half and the slot number plus one in
     /// the low half.
     buckets: Vec<u64>,
     len: usize,
 }
 
-impl FlowIndex {
+impl std::fmt::Debug for SlotIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlotIndex")
+            .field("len", &self.len)
+            .field("buckets", &self.buckets.len())
+            .finish()
+    }
+}
+
+impl SlotIndex {
     pub fn new() -> Self {
-        FlowIndex {
+        SlotIndex {
             buckets: vec![0; MIN_BUCKETS],
+            len: 0,
+        }
+    }
+
+    /// An index that holds `n` entries without growing.
+    pub fn with_capacity(n: usize) -> Self {
+        SlotIndex {
+            buckets: vec![0; buckets_for(n)],
             len: 0,
         }
     }
@@ -105,6 +136,23 @@ impl FlowIndex {
         }
     }
 
+    /// Stores `new` in place of `old` under `hash`; returns whether `old` was there.
+    pub fn replace(&mut self, hash: u64, old: u32, new: u32) -> bool {
+        let target = Self::entry(hash, old);
+        let mask = self.mask();
+        let mut i = self.home(hash as u32);
+        loop {
+            match self.buckets[i] {
+                0 => return false,
+                e if e == target => {
+                    self.buckets[i] = Self::entry(hash, new);
+                    return true;
+                }
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
     /// Removes `slot` stored under `hash`; returns whether it was there. The entries after it
     /// in its probe run move back (no tombstones, so lookups never slow down with removals).
     pub fn remove(&mut self, hash: u64, slot: u32) -> bool {
@@ -153,7 +201,7 @@ mod tests {
 
     #[test]
     fn behaves_like_a_map_through_growth_and_removals() {
-        let mut idx = FlowIndex::new();
+        let mut idx = SlotIndex::new();
         // (slot, hash); a fifth of the hashes have few distinct bits, so that probe runs are
         // long, wrap around the end of the table, and collide.
         let mut model: Vec<(u32, u64)> = Vec::new();
@@ -184,8 +232,41 @@ mod tests {
     }
 
     #[test]
+    fn replace_renumbers_in_place_and_capacity_is_room_without_growth() {
+        let n = 5_000;
+        let mut idx = SlotIndex::with_capacity(n);
+        let buckets = idx.buckets.len();
+        let mut x = 0x2545_f491_4f6c_dd1d;
+        let hashes: Vec<u64> = (0..n).map(|_| next(&mut x) & 0xffff_ff0f).collect();
+        for (slot, &h) in hashes.iter().enumerate() {
+            idx.insert(h, slot as u32);
+        }
+        assert_eq!(
+            idx.buckets.len(),
+            buckets,
+            "made for n entries, it never grew"
+        );
+        assert_eq!(bytes_for(n), buckets * 8);
+        for (slot, &h) in hashes.iter().enumerate().step_by(3) {
+            let new = (1 << 31) | slot as u32;
+            assert!(idx.replace(h, slot as u32, new));
+            assert!(!idx.replace(h, slot as u32, new), "the old number is gone");
+        }
+        for (slot, &h) in hashes.iter().enumerate() {
+            let want = if slot % 3 == 0 {
+                (1 << 31) | slot as u32
+            } else {
+                slot as u32
+            };
+            assert_eq!(idx.find(h, |s| s == want), Some(want));
+            assert_eq!(idx.find(h, |s| s == want ^ (1 << 31)), None);
+        }
+        assert_eq!(idx.len(), n);
+    }
+
+    #[test]
     fn only_matching_hash_bits_reach_the_comparison() {
-        let mut idx = FlowIndex::new();
+        let mut idx = SlotIndex::new();
         idx.insert(5, 1);
         idx.insert(5 + MIN_BUCKETS as u64, 2); // same home bucket, other bits
         let mut asked = Vec::new();
