@@ -12,8 +12,12 @@ use std::ops::{Index, IndexMut};
 const CHUNK: usize = 1024;
 
 pub(super) struct Slab<T> {
-    /// Fixed-size chunks: an index within one needs no bounds check.
-    chunks: Vec<Box<[T; CHUNK]>>,
+    /// Chunks made with room for `CHUNK` records and filled in order (all but the last are
+    /// full), so that a record is written once, when it is pushed: filling a new chunk ahead
+    /// with copies wrote every record twice (25 MB more on the small-packet benchmark, whose
+    /// closing connections all wait out their linger), and pushed a quarter of the tracking
+    /// thread's cache out at once.
+    chunks: Vec<Vec<T>>,
     len: usize,
 }
 
@@ -25,26 +29,20 @@ impl<T: Copy> Slab<T> {
         }
     }
 
-    /// Appends `value`; returns its index. A new chunk is filled with copies of `value`
-    /// (the slots past `len` are never read).
+    /// Appends `value`; returns its index.
     pub fn push(&mut self, value: T) -> usize {
         let i = self.len;
         if i / CHUNK == self.chunks.len() {
-            // Made on the heap (a chunk of records is too big for a thread's stack). Its pages
-            // are backed in one call before it is filled, not by a page fault each (a chunk of
-            // connection records is 64 pages): the closing connections of a busy capture take
-            // tens of megabytes. With the index's doubling, this halved the page faults of the
-            // small-packet benchmark (16,200 a run; 8,100 to 9,400 after).
+            // Its pages are backed in one call before it is filled, not by a page fault each
+            // (a chunk of connection records is 64 pages): the closing connections of a busy
+            // capture take tens of megabytes. With the index's doubling, this halved the page
+            // faults of the small-packet benchmark (16,200 a run; 8,100 to 9,400 after).
             let mut v = Vec::with_capacity(CHUNK);
             crate::sys::mmap::populate_write(v.spare_capacity_mut());
-            v.resize(CHUNK, value);
-            let chunk: Box<[T; CHUNK]> = match v.into_boxed_slice().try_into() {
-                Ok(c) => c,
-                Err(_) => unreachable!("a vector of CHUNK elements makes a chunk"),
-            };
-            self.chunks.push(chunk);
+            self.chunks.push(v);
         }
-        self.chunks[i / CHUNK][i % CHUNK] = value;
+        // Within the room the chunk was made with: no reallocation.
+        self.chunks[i / CHUNK].push(value);
         self.len += 1;
         i
     }
