@@ -12,7 +12,7 @@ use crate::report::Report;
 use crate::sanitize::sanitize_text;
 use crate::services::Services;
 use crate::storm::{StormGate, StormLine};
-use crate::track::{Event, SegMeta, Tracker, TrackerConfig};
+use crate::track::{Event, RstBoxes, SPARE_RSTS, SegMeta, Tracker, TrackerConfig};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
@@ -89,6 +89,8 @@ pub struct Engine<'o> {
     pub unanswered: u64,
     /// Reused event buffer (swapped with the tracker's each packet).
     events: Vec<Event>,
+    /// Boxes of RST events rendered and added to the report, for the tracker to reuse.
+    spent_rsts: RstBoxes,
     /// Which RST lines are shown one by one (storm mode).
     pub storm: StormGate,
     /// Storm lines due, reused.
@@ -126,6 +128,7 @@ impl Engine<'_> {
             out,
             unanswered: 0,
             events: Vec::new(),
+            spent_rsts: Vec::new(),
             storm: StormGate::new(setup.storm_limit),
             storm_due: Vec::new(),
         })
@@ -196,7 +199,14 @@ impl Engine<'_> {
         self.tracker.take_events(&mut events);
         let r = self.consume(&mut events, file, prefix, current);
         self.events = events;
+        self.tracker.recycle_rsts(&mut self.spent_rsts);
         r
+    }
+
+    /// Moves the boxes of the RST events [`Engine::consume`] is done with into `into`, for the
+    /// tracker that made them (on another thread: [`Tracker::recycle_rsts`] there).
+    pub fn hand_back_rsts(&mut self, into: &mut RstBoxes) {
+        into.append(&mut self.spent_rsts);
     }
 
     /// Renders and accounts events a tracker produced (here, or on another thread), in their
@@ -242,6 +252,9 @@ impl Engine<'_> {
                         } else {
                             write_rst_text(&mut self.buf, prefix, &r)?;
                         }
+                    }
+                    if self.spent_rsts.len() < SPARE_RSTS {
+                        self.spent_rsts.push(r);
                     }
                 }
                 Event::Ended(c) => {

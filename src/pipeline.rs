@@ -16,7 +16,7 @@ use crate::output::PAYLOAD_TEXT_BYTES;
 use crate::read::{PacketSink, ReadOptions, for_each_packet};
 use crate::stats::DecodeStats;
 use crate::timestamp::Timestamp;
-use crate::track::{Event, SegKey, SegMeta, SegView, SlotHint, Tracker};
+use crate::track::{Event, RstBoxes, SegKey, SegMeta, SegView, SlotHint, Tracker};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -39,10 +39,17 @@ const LISTS_IN_FLIGHT: usize = IN_FLIGHT * 4;
 /// lists of this size, what waits between the two is bounded by a number of events. (A batch
 /// of segments rarely ends or resets this many connections: most batches make one list.)
 const EVENTS_PER_LIST: usize = 1024;
-// The events in flight, at their largest, within their share of the memory budget.
+// The events in flight, at their largest, within their share of the memory budget. The boxes
+// of spent RST events that come back with an emptied list (at most `SPARE_RSTS` with each)
+// stand in for a list going out: the tracker takes a list back before it sends one on, and
+// makes a new one only when none came back, so the lists going out and those coming back are
+// never more than `LISTS_IN_FLIGHT` together (beside the one each thread holds, as before).
+// The tracker's spares come on top.
 const _: () = assert!(
-    LISTS_IN_FLIGHT * EVENTS_PER_LIST * crate::track::RST_EVENT_BYTES
-        <= crate::track::FIXED_BYTES / 2
+    crate::track::SPARE_RSTS <= EVENTS_PER_LIST
+        && (LISTS_IN_FLIGHT * EVENTS_PER_LIST + crate::track::SPARE_RSTS)
+            * crate::track::RST_EVENT_BYTES
+            <= crate::track::FIXED_BYTES / 2
 );
 /// Hints kept between the prefetch of a segment's record and its observation (a power of two
 /// above `PREFETCH_AHEAD`).
@@ -232,6 +239,10 @@ pub enum Tracked {
     Events {
         file_no: Option<usize>,
         events: Vec<Event>,
+        /// Empty when sent: the report stage puts in it the boxes of the RST events it is done
+        /// with (`Engine::hand_back_rsts`), and they go back to the tracker with the emptied
+        /// list, to hold its next RST events ([`Tracker::recycle_rsts`]).
+        spent: RstBoxes,
     },
     FileEnd(FileEnd),
 }
@@ -252,7 +263,7 @@ pub fn run(
     let (decoded_tx, decoded_rx) = sync_channel::<Decoded>(IN_FLIGHT);
     let (batch_back_tx, batch_back_rx) = sync_channel::<SegBatch>(IN_FLIGHT + 2);
     let (tracked_tx, tracked_rx) = sync_channel::<Tracked>(LISTS_IN_FLIGHT);
-    let (events_back_tx, events_back_rx) = sync_channel::<Vec<Event>>(LISTS_IN_FLIGHT + 2);
+    let (events_back_tx, events_back_rx) = sync_channel::<Returned>(LISTS_IN_FLIGHT + 2);
     std::thread::scope(|s| {
         // The tracker is handed over only once both threads run, so that it can be given back
         // if one cannot be started. (Named for `top -H` and profilers.)
@@ -282,12 +293,15 @@ pub fn run(
         }
         for mut msg in tracked_rx.iter() {
             let go_on = report(&mut msg);
-            if let Tracked::Events { mut events, .. } = msg {
+            if let Tracked::Events {
+                mut events, spent, ..
+            } = msg
+            {
                 // Emptied by the report: back to the tracker for reuse, but no larger than a
                 // batch's worth (an eviction ends tens of thousands of connections at once, and
                 // a spare list that kept room for them would hold megabytes for nothing).
                 events.shrink_to(SPARE_EVENTS);
-                let _ = events_back_tx.try_send(events);
+                let _ = events_back_tx.try_send((events, spent));
             }
             if !go_on {
                 break;
@@ -403,7 +417,7 @@ fn track_stage(
     rx: Receiver<Decoded>,
     batch_back: SyncSender<SegBatch>,
     tx: SyncSender<Tracked>,
-    events_back: Receiver<Vec<Event>>,
+    events_back: Receiver<Returned>,
 ) -> Tracker {
     let mut out = EventSender {
         tx: &tx,
@@ -438,29 +452,33 @@ fn track_stage(
     }
 }
 
+/// What the report stage hands back: an emptied event list, and the boxes of the RST events it
+/// is done with.
+type Returned = (Vec<Event>, RstBoxes);
+
 /// The tracking stage's side of the events channel.
 struct EventSender<'a> {
     tx: &'a SyncSender<Tracked>,
-    /// Lists the report stage emptied.
-    back: &'a Receiver<Vec<Event>>,
+    back: &'a Receiver<Returned>,
 }
 
 impl EventSender<'_> {
     /// Sends the tracker's events in lists of at most [`EVENTS_PER_LIST`]. The error means the
     /// report stage is gone.
     fn send(&mut self, tracker: &mut Tracker, file_no: Option<usize>) -> Result<(), ()> {
-        let mut events = self.spare();
+        let (mut events, spent) = self.spare(tracker);
         tracker.take_events(&mut events);
         if events.len() <= EVENTS_PER_LIST {
-            return self.send_list(file_no, events);
+            return self.send_list(file_no, events, spent);
         }
         // Each send waits while the lists in flight are full, so the rest waits here, in the
         // list the tracker made, and not in the channel.
         let mut rest = events.drain(..);
+        let mut spent = Some(spent);
         while !rest.as_slice().is_empty() {
-            let mut list = self.spare();
+            let (mut list, more) = self.spare(tracker);
             list.extend(rest.by_ref().take(EVENTS_PER_LIST));
-            self.send_list(file_no, list)?;
+            self.send_list(file_no, list, spent.take().unwrap_or(more))?;
         }
         drop(rest);
         // The long list, emptied, is the tracker's next one (no larger than a spare).
@@ -469,13 +487,26 @@ impl EventSender<'_> {
         Ok(())
     }
 
-    fn send_list(&self, file_no: Option<usize>, events: Vec<Event>) -> Result<(), ()> {
+    fn send_list(
+        &self,
+        file_no: Option<usize>,
+        events: Vec<Event>,
+        spent: RstBoxes,
+    ) -> Result<(), ()> {
         self.tx
-            .send(Tracked::Events { file_no, events })
+            .send(Tracked::Events {
+                file_no,
+                events,
+                spent,
+            })
             .map_err(drop)
     }
 
-    fn spare(&self) -> Vec<Event> {
-        self.back.try_recv().unwrap_or_default()
+    /// A list the report stage emptied, with an empty vector for the next spent boxes; the
+    /// boxes that came back with it go to `tracker`.
+    fn spare(&self, tracker: &mut Tracker) -> Returned {
+        let (events, mut spent) = self.back.try_recv().unwrap_or_default();
+        tracker.recycle_rsts(&mut spent);
+        (events, spent)
     }
 }

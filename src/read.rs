@@ -169,12 +169,18 @@ fn read_pipelined(
     let mut render = true;
     let (tracker, ran) = pipeline::run(paths, opts, tracker, |msg| {
         let output = match msg {
-            Tracked::Events { file_no, events } => {
+            Tracked::Events {
+                file_no,
+                events,
+                spent,
+            } => {
                 let (file, prefix) = match file_no {
                     Some(i) => (names[*i].as_str(), multi.then_some(names[*i].as_str())),
                     None => ("", None),
                 };
-                engine.consume(events, file, prefix, None)
+                let done = engine.consume(events, file, prefix, None);
+                engine.hand_back_rsts(spent);
+                done
             }
             Tracked::FileEnd(end) => {
                 report.files += 1;
