@@ -1153,6 +1153,11 @@ impl Tracker {
         std::mem::swap(&mut self.events, into);
     }
 
+    /// How many events wait to be taken.
+    pub fn events_waiting(&self) -> usize {
+        self.events.len()
+    }
+
     /// Whether events wait to be taken.
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
