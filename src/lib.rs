@@ -8,6 +8,7 @@ pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod engine;
+mod handoff;
 pub mod keep;
 pub mod live;
 pub mod output;

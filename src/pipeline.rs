@@ -12,6 +12,7 @@
 use crate::capture::{CaptureError, Direction, LinkType, Packet};
 use crate::decode::{Context, Outcome, Tcp4, TcpFlags};
 use crate::engine::FINISH_BATCH;
+use crate::handoff;
 use crate::output::PAYLOAD_TEXT_BYTES;
 use crate::read::{PacketSink, ReadOptions, for_each_packet};
 use crate::stats::DecodeStats;
@@ -260,7 +261,9 @@ pub fn run(
     mut report: impl FnMut(&mut Tracked) -> bool,
 ) -> (Tracker, bool) {
     let (start_tx, start_rx) = sync_channel::<Tracker>(1);
-    let (decoded_tx, decoded_rx) = sync_channel::<Decoded>(IN_FLIGHT);
+    // The decoder, faster than the tracker, is woken to refill the queue once it is down to
+    // one batch (see `crate::handoff`).
+    let (decoded_tx, decoded_rx) = handoff::bounded::<Decoded>(IN_FLIGHT, 1);
     let (batch_back_tx, batch_back_rx) = sync_channel::<SegBatch>(IN_FLIGHT + 2);
     let (tracked_tx, tracked_rx) = sync_channel::<Tracked>(LISTS_IN_FLIGHT);
     let (events_back_tx, events_back_rx) = sync_channel::<Returned>(LISTS_IN_FLIGHT + 2);
@@ -323,7 +326,7 @@ pub fn run(
 fn decode_stage(
     paths: &[String],
     opts: &ReadOptions,
-    tx: SyncSender<Decoded>,
+    tx: handoff::Sender<Decoded>,
     back: Receiver<SegBatch>,
 ) {
     for (file_no, path) in paths.iter().enumerate() {
@@ -352,7 +355,7 @@ fn decode_file(
     opts: &ReadOptions,
     stats: &mut DecodeStats,
     batch: &mut SegBatch,
-    tx: &SyncSender<Decoded>,
+    tx: &handoff::Sender<Decoded>,
     back: &Receiver<SegBatch>,
 ) -> Result<Result<(), CaptureError>, ()> {
     let name = crate::read::display_name(path);
@@ -363,7 +366,7 @@ fn decode_file(
 /// The decoding stage's sink: records into the batch, and each full batch to the tracker.
 struct Batcher<'a> {
     batch: &'a mut SegBatch,
-    tx: &'a SyncSender<Decoded>,
+    tx: &'a handoff::Sender<Decoded>,
     back: &'a Receiver<SegBatch>,
 }
 
@@ -414,7 +417,7 @@ impl PacketSink for Batcher<'_> {
 /// remaining connections. Stops when the report stage is gone.
 fn track_stage(
     mut tracker: Tracker,
-    rx: Receiver<Decoded>,
+    rx: handoff::Receiver<Decoded>,
     batch_back: SyncSender<SegBatch>,
     tx: SyncSender<Tracked>,
     events_back: Receiver<Returned>,
@@ -423,7 +426,7 @@ fn track_stage(
         tx: &tx,
         back: &events_back,
     };
-    let mut next = rx.recv().ok();
+    let mut next = rx.recv();
     while let Some(msg) = next.take() {
         match msg {
             Decoded::Batch(batch) => {
@@ -436,7 +439,7 @@ fn track_stage(
                 // thread, and on a virtual machine a wake-up is an interrupt to the other CPU
                 // (thousands of them a run, when every batch sent its few dozen events). A
                 // batch not yet decoded, or a file's end, sends them at once.
-                next = rx.try_recv().ok();
+                next = rx.try_recv();
                 let same_file_waiting =
                     matches!(&next, Some(Decoded::Batch(b)) if Some(b.file_no) == file_no);
                 if tracker.has_events()
@@ -453,7 +456,7 @@ fn track_stage(
             }
         }
         if next.is_none() {
-            next = rx.recv().ok();
+            next = rx.recv();
         }
     }
     loop {
