@@ -1,10 +1,11 @@
-//! A hash index of slot numbers (the flow table's, and the report groupings'): an
-//! open-addressing table with linear probing.
-//! Each bucket is one word: the low 32 bits of the key's hash above the slot number. The
-//! bucket a hash starts at is a plain function of the hash, so that the tracker can prefetch it
-//! for a segment several places ahead before it looks anything up (a general-purpose hash
-//! table hides where its buckets are), and the stored bits are enough to move entries when the
-//! table grows or an entry is removed, without hashing keys again.
+//! A hash index of slot numbers, which the flow table and the report's groupings share: an
+//! open-addressing table with linear probing. Each bucket is one word: the low 32 bits of the
+//! key's hash above the slot number. The bucket a hash starts at is a plain function of the
+//! hash, so that the tracker (for a segment) and the report (for an event) can prefetch it
+//! several places ahead before they look anything up (a general-purpose hash table hides where
+//! its buckets are), and the stored bits are enough to move entries when the table grows or an
+//! entry is removed, without hashing keys again. The keys are the caller's: it hashes them (with
+//! a seed of its own, since they come from the capture) and compares them where 32 bits match.
 
 /// Buckets of a new index.
 const MIN_BUCKETS: usize = 1024;
