@@ -388,52 +388,68 @@ impl Report {
     /// an event some places ahead (then [`Report::prefetch_rst_groups`], then the add).
     #[inline]
     pub fn prefetch_rst_index(&self, ev: &RstEvent) {
-        let kind = Kind::Rst(ev.verdict);
-        self.by_endpoint.prefetch(&(ev.from, kind));
-        self.by_peer.prefetch(&(ev.to.ip, kind));
+        let (endpoint, peer) = event_keys(Kind::Rst(ev.verdict), ev.from, ev.to);
+        self.by_endpoint.prefetch(&endpoint);
+        self.by_peer.prefetch(&peer);
     }
 
     /// Starts loading the groups that [`Report::add_rst`] of `ev` will add to.
     #[inline]
     pub fn prefetch_rst_groups(&self, ev: &RstEvent) {
-        let kind = Kind::Rst(ev.verdict);
-        self.by_endpoint.prefetch_slot(&(ev.from, kind));
-        self.by_peer.prefetch_slot(&(ev.to.ip, kind));
+        let (endpoint, peer) = event_keys(Kind::Rst(ev.verdict), ev.from, ev.to);
+        self.by_endpoint.prefetch_slot(&endpoint);
+        self.by_peer.prefetch_slot(&peer);
     }
 
     /// A classified RST.
     pub fn add_rst(&mut self, ev: &RstEvent) {
         self.observe(ev.ts);
         self.rsts = self.rsts.saturating_add(1);
-        let kind = Kind::Rst(ev.verdict);
-        let ts = ev.ts;
-        let sec = ts.secs();
-        let b = &mut self.budget;
-        let o = &mut self.overflow;
-        let hit = |other| Hit {
-            ts,
-            other,
+        let hit = Hit {
+            ts: ev.ts,
+            other: ev.to,
             syns: 0,
             from_orig: ev.from_orig,
         };
-        // Unbounded: nothing is dropped.
-        self.by_kind.add(kind, &hit(ev.to), sec, &mut 0, b);
-        self.by_endpoint.add_sampled(
-            (ev.from, kind),
-            &hit(ev.to),
-            sec,
-            &mut o.by_endpoint,
-            b,
-            || Some(Sample::Rst(ev.evidence.clone())),
+        let service = (ev.conn.resp.port, ev.conn.orig);
+        self.group(Kind::Rst(ev.verdict), hit, ev.from, service, || {
+            Some(Sample::Rst(ev.evidence.clone()))
+        });
+        self.seconds.add(
+            ev.ts.secs(),
+            self.limits.max_seconds,
+            &mut self.overflow.seconds,
         );
-        let service = (ev.conn.resp.port, kind);
-        let client = hit(ev.conn.orig);
+    }
+
+    /// Records an event of `kind` in the four groupings: by kind; by `by`, the endpoint that
+    /// sent the RST or did not answer (with `sample`, made only if it is the key's earliest);
+    /// by the service port as its client saw it (`service`: the port and the client); and by
+    /// the peer, `hit.other`.
+    fn group(
+        &mut self,
+        kind: Kind,
+        hit: Hit,
+        by: Endpoint,
+        service: (u16, Endpoint),
+        sample: impl FnOnce() -> Option<Sample>,
+    ) {
+        let sec = hit.ts.secs();
+        let (endpoint, peer) = event_keys(kind, by, hit.other);
+        let b = &mut self.budget;
+        let o = &mut self.overflow;
+        // Unbounded: nothing is dropped.
+        self.by_kind.add(kind, &hit, sec, &mut 0, b);
+        self.by_endpoint
+            .add_sampled(endpoint, &hit, sec, &mut o.by_endpoint, b, sample);
+        let client = Hit {
+            other: service.1,
+            ..hit
+        };
         self.by_service
-            .add(service, &client, sec, &mut o.by_service, b);
-        self.by_peer
-            .add((ev.to.ip, kind), &hit(ev.from), sec, &mut o.by_peer, b);
-        self.seconds
-            .add(sec, self.limits.max_seconds, &mut self.overflow.seconds);
+            .add((service.0, kind), &client, sec, &mut o.by_service, b);
+        let sender = Hit { other: by, ..hit };
+        self.by_peer.add(peer, &sender, sec, &mut o.by_peer, b);
         self.overflow.distinct = self.budget.refused;
     }
 
@@ -447,33 +463,15 @@ impl Report {
         match c.conn_state {
             "S0" => {
                 self.unanswered = self.unanswered.saturating_add(1);
-                let kind = Kind::Unanswered;
-                let ts = c.start;
-                let sec = ts.secs();
-                let b = &mut self.budget;
-                let o = &mut self.overflow;
-                let hit = |other| Hit {
-                    ts,
-                    other,
+                let hit = Hit {
+                    ts: c.start,
+                    other: c.orig,
                     syns: c.syns.max(1),
                     from_orig: false,
                 };
-                let sample = || Some(Sample::NoReply(NoReply::of(c)));
-                let client = hit(c.orig);
-                self.by_kind.add(kind, &client, sec, &mut 0, b);
-                self.by_endpoint.add_sampled(
-                    (c.resp, kind),
-                    &client,
-                    sec,
-                    &mut o.by_endpoint,
-                    b,
-                    sample,
-                );
-                self.by_service
-                    .add((c.resp.port, kind), &client, sec, &mut o.by_service, b);
-                self.by_peer
-                    .add((c.orig.ip, kind), &hit(c.resp), sec, &mut o.by_peer, b);
-                self.overflow.distinct = self.budget.refused;
+                self.group(Kind::Unanswered, hit, c.resp, (c.resp.port, c.orig), || {
+                    Some(Sample::NoReply(NoReply::of(c)))
+                });
             }
             state => self.add_healthy(state, c.resp, c.start, c.last),
         }
@@ -1686,6 +1684,12 @@ fn range<'a>(groups: impl Iterator<Item = &'a Group>) -> (Timestamp, Timestamp) 
         });
     }
     r.unwrap_or((sec_ts(0), sec_ts(0)))
+}
+
+/// The endpoint and peer groupings' keys of an event of `kind` by endpoint `by`, to (or from)
+/// `other`: what [`Report::group`] adds to, and what the report prefetches ahead of it.
+fn event_keys(kind: Kind, by: Endpoint, other: Endpoint) -> ((Endpoint, Kind), (IpAddr, Kind)) {
+    ((by, kind), (other.ip, kind))
 }
 
 /// `on 10.0.0.5, ` for a remote host; nothing for loopback.
