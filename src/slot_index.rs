@@ -137,36 +137,36 @@ impl SlotIndex {
         }
     }
 
-    /// Stores `new` in place of `old` under `hash`; returns whether `old` was there.
-    pub fn replace(&mut self, hash: u64, old: u32, new: u32) -> bool {
-        let target = Self::entry(hash, old);
+    /// The bucket holding `slot` stored under `hash`, if it is there.
+    fn bucket_of(&self, hash: u64, slot: u32) -> Option<usize> {
+        let target = Self::entry(hash, slot);
         let mask = self.mask();
         let mut i = self.home(hash as u32);
         loop {
             match self.buckets[i] {
-                0 => return false,
-                e if e == target => {
-                    self.buckets[i] = Self::entry(hash, new);
-                    return true;
-                }
+                0 => return None,
+                e if e == target => return Some(i),
                 _ => i = (i + 1) & mask,
             }
         }
     }
 
+    /// Stores `new` in place of `old` under `hash`; returns whether `old` was there.
+    pub fn replace(&mut self, hash: u64, old: u32, new: u32) -> bool {
+        let Some(i) = self.bucket_of(hash, old) else {
+            return false;
+        };
+        self.buckets[i] = Self::entry(hash, new);
+        true
+    }
+
     /// Removes `slot` stored under `hash`; returns whether it was there. The entries after it
     /// in its probe run move back (no tombstones, so lookups never slow down with removals).
     pub fn remove(&mut self, hash: u64, slot: u32) -> bool {
-        let target = Self::entry(hash, slot);
+        let Some(mut hole) = self.bucket_of(hash, slot) else {
+            return false;
+        };
         let mask = self.mask();
-        let mut hole = self.home(hash as u32);
-        loop {
-            match self.buckets[hole] {
-                0 => return false,
-                e if e == target => break,
-                _ => hole = (hole + 1) & mask,
-            }
-        }
         let mut j = (hole + 1) & mask;
         loop {
             let e = self.buckets[j];
