@@ -21,7 +21,7 @@ pub(super) struct Slab<T> {
     len: usize,
 }
 
-impl<T: Copy> Slab<T> {
+impl<T> Slab<T> {
     pub fn new() -> Self {
         Slab {
             chunks: Vec::new(),
@@ -57,15 +57,13 @@ impl<T: Copy> Slab<T> {
         (i < self.len).then(|| &mut self.chunks[i / CHUNK][i % CHUNK])
     }
 
+    /// The records in order (the chunks hold exactly the records pushed).
     pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.chunks.iter().flat_map(|c| c.iter()).take(self.len)
+        self.chunks.iter().flatten()
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.chunks
-            .iter_mut()
-            .flat_map(|c| c.iter_mut())
-            .take(self.len)
+        self.chunks.iter_mut().flatten()
     }
 }
 
