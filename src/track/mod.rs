@@ -1871,12 +1871,30 @@ mod tests {
         }
     }
 
+    /// Decodes the Ethernet frame `bytes` and has `t` observe it at `nanos`, as frame `frame`.
+    fn observe_frame(t: &mut Tracker, bytes: &[u8], nanos: i64, frame: u64) {
+        let link = crate::capture::LinkType::ETHERNET;
+        let crate::decode::Outcome::Tcp(seg) = crate::decode::decode(link, bytes) else {
+            panic!("not TCP");
+        };
+        let meta = SegMeta {
+            ts: Timestamp::from_nanos(nanos, 6),
+            frame,
+            link_type: link,
+            iface: 0,
+            iface_name: None,
+            direction: None,
+            ifindex: None,
+        };
+        t.observe(&meta, &seg);
+    }
+
     /// An RST's event is made in a box the report handed back, when there is one, and holds
     /// that RST's fields only (nothing left from the event the box held before); the tracker
     /// keeps at most `SPARE_RSTS` boxes, and takes every box it is given.
     #[test]
     fn rst_events_are_made_in_recycled_boxes() {
-        use crate::decode::{Outcome, TcpFlags, decode};
+        use crate::decode::TcpFlags;
         use crate::synth::TcpSpec;
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         // A stray RST with diagnostic text, then one without, on another connection.
@@ -1890,19 +1908,7 @@ mod tests {
                 .ethernet(),
         ];
         let feed = |t: &mut Tracker, i: usize| -> Box<RstEvent> {
-            let Outcome::Tcp(seg) = decode(crate::capture::LinkType::ETHERNET, &rsts[i]) else {
-                panic!("not TCP");
-            };
-            let meta = SegMeta {
-                ts: Timestamp::from_nanos(SEC * (i as i64 + 1), 6),
-                frame: i as u64 + 1,
-                link_type: crate::capture::LinkType::ETHERNET,
-                iface: 0,
-                iface_name: None,
-                direction: None,
-                ifindex: None,
-            };
-            t.observe(&meta, &seg);
+            observe_frame(t, &rsts[i], SEC * (i as i64 + 1), i as u64 + 1);
             let mut rst = t.drain().filter_map(|e| match e {
                 Event::Rst(r) => Some(r),
                 _ => None,
@@ -1943,7 +1949,7 @@ mod tests {
     /// only sweeps) ended, and what eviction ended, so that both surely happened.
     #[test]
     fn sweeps_by_due_time_end_what_a_full_look_would() {
-        use crate::decode::{Outcome, TcpFlags, decode};
+        use crate::decode::TcpFlags;
         use crate::synth::TcpSpec;
         let mut rng = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move |n: u64| {
@@ -2003,21 +2009,8 @@ mod tests {
                     .ack(seq[1 - dir].wrapping_add(1))
                     .payload(data)
                     .ethernet();
-                let Outcome::Tcp(seg) = decode(crate::capture::LinkType::ETHERNET, &frame_bytes)
-                else {
-                    panic!("not TCP");
-                };
-                let meta = SegMeta {
-                    ts: Timestamp::from_nanos(now, 6),
-                    frame,
-                    link_type: crate::capture::LinkType::ETHERNET,
-                    iface: 0,
-                    iface_name: None,
-                    direction: None,
-                    ifindex: None,
-                };
                 let before = t.stats.evicted;
-                t.observe(&meta, &seg);
+                observe_frame(&mut t, &frame_bytes, now, frame);
                 t.drain().for_each(drop);
                 evicted += t.stats.evicted - before;
                 if next(10) == 0 {
