@@ -19,6 +19,8 @@
 #                    state then depends on how the file was last written/read)
 #   CARGO_TARGET_DIR as for cargo                     (default <repo>/target)
 #   RSTHOUND         binary to benchmark     (default $CARGO_TARGET_DIR/release/rsthound)
+#   BASELINE         another rsthound binary timed in the same rounds (e.g. the build
+#                    before a change); its ratio to RSTHOUND is reported per capture
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,6 +40,7 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 case $target_dir in /*) ;; *) target_dir=$root/$target_dir ;; esac
 
 RSTHOUND=${RSTHOUND:-$target_dir/release/rsthound}
+BASELINE=${BASELINE:-}
 GENCAP=$target_dir/release/examples/gencap
 TIME=/usr/bin/time
 
@@ -64,6 +67,11 @@ have_rsthound=1 have_tcpdump=1 have_tshark=1
 if [[ ! -x $RSTHOUND ]]; then
     have_rsthound=0
     say "SKIP rsthound: $RSTHOUND does not exist (no binary target built yet?)"
+fi
+have_baseline=0
+if [[ -n $BASELINE ]]; then
+    [[ -x $BASELINE ]] || die "BASELINE=$BASELINE is not an executable"
+    have_baseline=1
 fi
 if ! command -v tcpdump >/dev/null 2>&1; then
     have_tcpdump=0
@@ -133,6 +141,7 @@ fi
 tools_for() {
     local c=$1 list=()
     if ((have_rsthound)); then list+=(rsthound); fi
+    if ((have_baseline)); then list+=(baseline); fi
     if ((have_tcpdump)); then list+=(tcpdump); fi
     if [[ $c == mixed-1m ]] && ((have_tshark)); then list+=(tshark); fi
     list+=(cat)
@@ -144,6 +153,7 @@ run_tool() {
     local tool=$1 f=$2 err=$3
     case $tool in
     rsthound) "$TIME" -f '%e %M' -o "$logs/time.out" "$RSTHOUND" read "$f" >/dev/null 2>"$err" ;;
+    baseline) "$TIME" -f '%e %M' -o "$logs/time.out" "$BASELINE" read "$f" >/dev/null 2>"$err" ;;
     tcpdump) "$TIME" -f '%e %M' -o "$logs/time.out" tcpdump -nn -r "$f" 'tcp[tcpflags] & tcp-rst != 0' -w /dev/null 2>"$err" ;;
     tshark) "$TIME" -f '%e %M' -o "$logs/time.out" tshark -r "$f" -Y 'tcp.flags.reset==1' >/dev/null 2>"$err" ;;
     cat) "$TIME" -f '%e %M' -o "$logs/time.out" cat "$f" >/dev/null 2>"$err" ;;
@@ -218,7 +228,7 @@ stats() {
 
 declare -A med=() rss=()
 for c in "${captures[@]}"; do
-    for t in rsthound tcpdump tshark cat; do
+    for t in rsthound baseline tcpdump tshark cat; do
         s=$(stats "$c" "$t")
         [[ -n $s ]] || continue
         read -r a b <<<"$s"
@@ -234,7 +244,7 @@ for c in "${captures[@]}"; do
     echo
     printf '%s.pcap: %s packets, %s RSTs, %.1f MB\n' "$c" "$packets" "$rsts" "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')"
     printf '  %-9s %9s %12s %9s %9s %9s %7s\n' tool median_s packets/s MB/s rss_MiB 'x tcpdump' 'x cat'
-    for t in rsthound tcpdump tshark cat; do
+    for t in rsthound baseline tcpdump tshark cat; do
         if [[ -z ${med[$c/$t]:-} ]]; then
             [[ -n ${failed[$c/$t]:-} ]] && printf '  %-9s %s\n' "$t" "FAILED (see $logs/$t.$c.r*.stderr)"
             continue
@@ -247,6 +257,10 @@ for c in "${captures[@]}"; do
                 printf "  %-9s %9.3f %12.0f %9.1f %9.1f %9s %7s\n", t, s, pps, mbs, k / 1024, ratio(td), ratio(ct)
             }'
     done
+    if [[ -n ${med[$c/baseline]:-} && -n ${med[$c/rsthound]:-} ]]; then
+        awk -v a="${med[$c/baseline]}" -v b="${med[$c/rsthound]}" \
+            'BEGIN { printf "  rsthound / baseline wall time: %.3f (<1: the binary under test is faster)\n", b / a }'
+    fi
     if [[ -n ${verified[$c]:-} ]]; then echo "  rsthound RST count: ${verified[$c]}"; fi
     last=$logs/rsthound.$c.r$ROUNDS.stderr
     if [[ -s $last ]]; then

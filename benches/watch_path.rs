@@ -8,13 +8,13 @@
 //! Prints ns per RST for the whole path and for decoding alone (the floor), and their ratio,
 //! from the fastest of several rounds.
 
-use rsthound::decode::{TcpFlags, decode};
-use rsthound::live::ring::{Frame, PACKET_HOST, PACKET_OUTGOING};
-use rsthound::live::{FrameSource, InterfaceSource};
-use rsthound::synth::TcpSpec;
+use rsthound::command::watch::{Clock, Sinks, WatchOptions, watch};
+use rsthound::engine::decode::{TcpFlags, decode};
+use rsthound::model::timestamp::Timestamp;
+use rsthound::source::live::ring::{Frame, PACKET_HOST, PACKET_OUTGOING};
+use rsthound::source::live::{FrameSource, InterfaceSource};
 use rsthound::sys::packet::RingStats;
-use rsthound::timestamp::Timestamp;
-use rsthound::watch::{Clock, Sinks, WatchOptions, watch};
+use rsthound::testkit::synth::TcpSpec;
 use std::cell::Cell;
 use std::io;
 use std::net::IpAddr;
@@ -178,8 +178,8 @@ fn decode_only(storm: &Storm) -> (f64, u64) {
         if pkttype == PACKET_OUTGOING {
             continue;
         }
-        if let rsthound::decode::Outcome::Tcp(seg) = decode(
-            rsthound::capture::LinkType::ETHERNET,
+        if let rsthound::engine::decode::Outcome::Tcp(seg) = decode(
+            rsthound::model::LinkType::ETHERNET,
             std::hint::black_box(data),
         ) {
             rsts += u64::from(seg.flags.rst());

@@ -14,11 +14,11 @@
 //! Each round starts from fresh memory (the report of a round is leaked, as `rsthound read`
 //! leaks its own at exit), so first-touch page faults are counted as they are in a real run.
 
-use rsthound::pipeline::{self, Tracked};
-use rsthound::read::ReadOptions;
-use rsthound::report::Report;
-use rsthound::services::Services;
-use rsthound::track::{Event, Tracker, TrackerConfig};
+use rsthound::command::read::ReadOptions;
+use rsthound::command::read::pipeline::{self, Tracked};
+use rsthound::engine::report::Report;
+use rsthound::engine::services::Services;
+use rsthound::engine::track::{Event, Tracker, TrackerConfig};
 use std::process::ExitCode;
 use std::time::Instant;
 

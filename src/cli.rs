@@ -1,9 +1,11 @@
 //! Command-line interface: argument parsing and dispatch to the commands.
 
-use crate::live::SysInterfaces;
-use crate::read::{ReadOptions, ReadReport, read_files, summary};
-use crate::services::Services;
-use crate::watch::{self, Sinks, SystemClock, WatchOptions, WatchReport};
+use crate::command::read::{ReadOptions, read_files};
+use crate::command::watch::{self, Sinks, SystemClock, WatchOptions};
+use crate::sink::json::summary_record;
+use crate::sink::pcapng::check_output;
+use crate::sink::text::{read_summary, watch_summary};
+use crate::source::live::SysInterfaces;
 use clap::{Parser, Subcommand};
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -58,6 +60,10 @@ pub enum Command {
         /// each RST with a packet comment giving its verdict.
         #[arg(long, value_name = "FILE.pcapng")]
         write: Option<String>,
+        /// Let --write replace an existing file that is not a capture rsthound wrote (an input
+        /// is never overwritten, whatever its name).
+        #[arg(long, requires = "write")]
+        force: bool,
         /// Connections tracked at once (default: sized for about 256 MiB); beyond it the least
         /// recently active are evicted, and the summary says how many.
         #[arg(long, value_name = "N")]
@@ -111,6 +117,9 @@ pub enum Command {
         /// Write the packets of failed and reset connections (handshake and RST) to this pcapng.
         #[arg(long, value_name = "FILE.pcapng")]
         write: Option<String>,
+        /// Let --write replace an existing file that is not a capture rsthound wrote.
+        #[arg(long, requires = "write")]
+        force: bool,
         /// Watch inside another network namespace: a name from `ip netns`, a path such as
         /// /proc/PID/ns/net, or the PID of a process in it (a container's).
         #[arg(long, value_name = "NAME|PATH|PID")]
@@ -138,6 +147,7 @@ pub fn run(cli: Cli) -> i32 {
             no_progress,
             connections,
             write,
+            force,
             max_conns,
             raw,
             no_mmap,
@@ -146,6 +156,13 @@ pub fn run(cli: Cli) -> i32 {
             if files.iter().filter(|f| *f == "-").count() > 1 {
                 eprintln!("rsthound: standard input (-) can be read only once");
                 return 2;
+            }
+            if let Some(out) = &write {
+                let inputs: Vec<&str> = files.iter().map(String::as_str).collect();
+                if let Err(e) = check_output(out, &inputs, force) {
+                    eprintln!("rsthound: {e}");
+                    return 2;
+                }
             }
             let opts = ReadOptions {
                 json,
@@ -165,10 +182,10 @@ pub fn run(cli: Cli) -> i32 {
             let mut err = io::stderr();
             let report = read_files(&files, &opts, &mut out, &mut err);
             if json && !report.stopped_by_reader {
-                let _ = writeln!(out, "{}", summary_json(&report));
+                let _ = crate::sink::json::write_line(&mut out, &summary_record(&report));
             }
             if !quiet {
-                let _ = err.write_all(summary(&report).as_bytes());
+                let _ = err.write_all(read_summary(&report).as_bytes());
             }
             report.exit_code()
         }
@@ -179,11 +196,18 @@ pub fn run(cli: Cli) -> i32 {
             duration,
             count,
             write,
+            force,
             netns,
             max_conns,
             buffer_size,
             storm_limit,
         } => {
+            if let Some(out) = &write
+                && let Err(e) = check_output(out, &[], force)
+            {
+                eprintln!("rsthound: {e}");
+                return 2;
+            }
             let opts = WatchOptions {
                 json,
                 quiet,
@@ -206,11 +230,11 @@ fn run_watch(opts: &WatchOptions) -> i32 {
     let mut err = io::stderr();
     // Services are read before the namespace switch and the capability drop.
     let mut opts = opts.clone();
-    opts.services = Some(Services::load());
+    opts.services = Some(crate::source::services::load());
     let (mut ring, warnings) = match watch::start(&opts) {
         Ok(r) => r,
         Err(e) => {
-            let _ = writeln!(err, "rsthound: {}", e.0);
+            let _ = writeln!(err, "rsthound: {e}");
             return 1;
         }
     };
@@ -237,55 +261,11 @@ fn run_watch(opts: &WatchOptions) -> i32 {
         },
     );
     if opts.json && !report.stopped_by_reader {
-        let _ = writeln!(out, "{}", watch_summary_json(&report));
+        let _ = crate::sink::json::write_line(&mut out, &summary_record(&report));
         let _ = out.flush();
     }
     if !opts.quiet {
-        let _ = err.write_all(watch::summary(&report).as_bytes());
+        let _ = err.write_all(watch_summary(&report).as_bytes());
     }
     report.exit_code()
-}
-
-/// The last `--json` line of `watch`.
-fn watch_summary_json(r: &WatchReport) -> serde_json::Value {
-    serde_json::json!({
-        "type": "summary",
-        "seconds": r.seconds,
-        "interfaces": r.watched,
-        "packets": r.stats.packets,
-        "tcp_segments": r.stats.tcp,
-        "rsts": r.stats.rsts,
-        "connections": r.tracker.conns,
-        "unanswered": r.unanswered,
-        "kernel_packets": r.kernel_packets,
-        "kernel_drops": r.kernel_drops,
-        "storm_suppressed": r.storm.suppressed,
-        "storm_lines": r.storm.lines,
-        "evicted_connections": r.tracker.evicted,
-        "max_connections": r.max_conns,
-        "other_interfaces": r.other_interfaces,
-        "errors": r.errors,
-        "findings": r.findings_json,
-    })
-}
-
-/// The last `--json` line: `{"type":"summary",…}` with the counts and the ranked findings.
-fn summary_json(r: &ReadReport) -> serde_json::Value {
-    let s = &r.stats;
-    serde_json::json!({
-        "type": "summary",
-        "files": r.files,
-        "packets": s.packets,
-        "bytes": s.bytes,
-        "tcp_segments": s.tcp,
-        "rsts": s.rsts,
-        "connections": r.tracker.conns,
-        "unanswered": r.unanswered,
-        "not_tcp": s.not_tcp.iter().map(|(k, v)| (k.as_str().to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
-        "not_decoded": s.undecodable.iter().map(|(k, v)| (k.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
-        "evicted_connections": r.tracker.evicted,
-        "max_connections": r.max_conns,
-        "errors": r.errors,
-        "findings": r.findings_json,
-    })
 }

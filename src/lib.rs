@@ -1,28 +1,30 @@
 //! rsthound: track down failed TCP connections and RST packets.
 //!
-//! Sources (capture files) feed a pure decoder; commands render what it finds. Nothing below
-//! `capture` and `decode` reads a clock, so every behaviour can be tested from capture files.
+//! The crate is laid out as its data flows:
+//!
+//! - [`source`]: where input comes from — capture files and live frames — each behind a small
+//!   trait with a fake;
+//! - [`engine`]: pure analysis — decode, track, verdicts, groupings, findings. No IO, no clock,
+//!   no output format, no syscalls: time comes from the input, and what the engine concludes
+//!   goes to an [`engine::EventSink`];
+//! - [`sink`]: output formats (text lines, JSON lines, pcapng) implementing that trait, and the
+//!   one JSON schema ([`sink::schema`]);
+//! - [`command`]: one module per command, wiring sources to the engine to sinks;
+//! - [`model`]: vocabulary both sides share (timestamps, link types, directions);
+//! - [`sys`]: every `unsafe` system call, behind safe wrappers.
+//!
+//! `tests/architecture.rs` keeps these directions: the engine imports no source, sink, command
+//! or sys module, and no sink imports a source.
 #![deny(unsafe_code)]
 
-pub mod capture;
 pub mod cli;
-pub mod decode;
+pub mod command;
 pub mod engine;
-mod handoff;
-pub mod keep;
-pub mod live;
-pub mod output;
-pub mod pipeline;
-pub mod read;
-pub mod report;
+pub mod mem;
+pub mod model;
 pub mod sanitize;
-pub mod scenario;
-pub mod services;
-mod slot_index;
-pub mod stats;
-pub mod storm;
-pub mod synth;
+pub mod sink;
+pub mod source;
 pub mod sys;
-pub mod timestamp;
-pub mod track;
-pub mod watch;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;

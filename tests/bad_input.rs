@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use rsthound::capture::LinkType;
+use rsthound::model::LinkType;
 
 /// Runs `read` on one bad file followed by a good one and returns (stdout, the error lines).
 fn read_bad(name: &str, data: &[u8]) -> (String, Vec<String>) {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use rsthound::read::{ReadOptions, read_files};
+use rsthound::command::read::{ReadOptions, read_files};
 
 /// Files where tshark's count is not the truth, with the reason.
 const TSHARK_IS_WRONG: &[(&str, u64, &str)] = &[];

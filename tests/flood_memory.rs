@@ -8,9 +8,9 @@
 mod common;
 
 use common::{TempDir, spoofed_syn, ts};
-use rsthound::capture::LinkType;
-use rsthound::capture::writer::PcapWriter;
-use rsthound::track::{MEMORY_BUDGET, TrackerConfig};
+use rsthound::engine::track::{MEMORY_BUDGET, TrackerConfig};
+use rsthound::model::LinkType;
+use rsthound::sink::pcapng_writer::PcapWriter;
 use std::io::{BufWriter, Write};
 use std::process::{Command, Stdio};
 

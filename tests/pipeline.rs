@@ -6,9 +6,10 @@
 mod common;
 
 use common::{ip, pcap_of, ts};
-use rsthound::decode::TcpFlags;
-use rsthound::read::{ReadOptions, ReadReport, read_files};
-use rsthound::synth::TcpSpec;
+use rsthound::command::read::{ReadOptions, read_files};
+use rsthound::engine::decode::TcpFlags;
+use rsthound::engine::summary::RunSummary as ReadReport;
+use rsthound::testkit::synth::TcpSpec;
 use std::cell::RefCell;
 use std::io::{self, Write};
 use std::rc::Rc;
@@ -47,7 +48,7 @@ fn run(paths: &[String], opts: &ReadOptions) -> (String, String, ReadReport) {
     let stream = Combined::default();
     let report = read_files(paths, opts, &mut stream.clone(), &mut stream.clone());
     let text = String::from_utf8_lossy(&stream.0.borrow()).into_owned();
-    (text, rsthound::read::summary(&report), report)
+    (text, rsthound::sink::text::read_summary(&report), report)
 }
 
 /// Runs `paths` both ways in text, JSON and `--connections`; fails on the first difference.
@@ -272,7 +273,7 @@ fn output_closed_early_stops_all_three_threads() {
     );
     assert!(report.stopped_by_reader);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
-    let s = rsthound::read::summary(&report);
+    let s = rsthound::sink::text::read_summary(&report);
     assert!(s.contains("output closed early"), "{s}");
 }
 

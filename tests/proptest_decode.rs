@@ -2,17 +2,17 @@
 //! decoded segment's slices always point into the frame they came from.
 //!
 //! (a) random bytes under every supported link type (and random ones);
-//! (b) valid frames of many encapsulations, built with `rsthound::synth`, then damaged;
+//! (b) valid frames of many encapsulations, built with `rsthound::testkit::synth`, then damaged;
 //! (c) random and damaged pcap / pcapng streams through `CaptureReader`.
 
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config as ProptestConfig;
-use rsthound::capture::writer::{PcapWriter, PcapngWriter};
-use rsthound::capture::{CaptureReader, LinkType};
-use rsthound::decode::{Encap, Outcome, TcpFlags, TcpSegment, decode, ethernet_ipv4_tcp};
-use rsthound::synth::{self, TcpSpec};
-use rsthound::timestamp::Timestamp;
+use rsthound::engine::decode::{Encap, Outcome, TcpFlags, TcpSegment, decode, ethernet_ipv4_tcp};
+use rsthound::model::timestamp::Timestamp;
+use rsthound::sink::pcapng_writer::{PcapWriter, PcapngWriter};
+use rsthound::source::capture::{CaptureReader, LinkType};
+use rsthound::testkit::synth::{self, TcpSpec};
 use std::io::Cursor;
 use std::net::IpAddr;
 

@@ -5,9 +5,9 @@
 mod common;
 
 use common::*;
-use rsthound::capture::LinkType;
-use rsthound::decode::TcpFlags;
-use rsthound::synth::{TcpSpec, ip_packet};
+use rsthound::engine::decode::TcpFlags;
+use rsthound::model::LinkType;
+use rsthound::testkit::synth::{TcpSpec, ip_packet};
 
 #[test]
 fn text_line_reads_like_tcpdump() {
@@ -189,7 +189,7 @@ fn json_carries_every_field_of_the_schema() {
     .seq(77)
     .ttl(57)
     .payload(b"bad\x1b[2Jmac");
-    let mut frame = rsthound::synth::ethernet(0x8100, &[0x00, 0x64, 0x86, 0xdd]);
+    let mut frame = rsthound::testkit::synth::ethernet(0x8100, &[0x00, 0x64, 0x86, 0xdd]);
     frame.extend_from_slice(&seg.ip_packet());
     let d = TempDir::new("json");
     let f = d.write("v6.pcap", &pcap_of(&[(ts(1_763_730_942, 1), frame)]));
@@ -236,7 +236,7 @@ fn several_files_prefix_lines_with_the_file_name() {
 #[test]
 fn undecodable_packets_are_counted_with_their_reason() {
     let mut w =
-        rsthound::capture::writer::PcapWriter::new(Vec::new(), LinkType(147), 65_535).unwrap();
+        rsthound::sink::pcapng_writer::PcapWriter::new(Vec::new(), LinkType(147), 65_535).unwrap();
     w.write_packet(ts(1, 0), &[1, 2, 3], 3).unwrap();
     let d = TempDir::new("undecodable");
     let f = d.write("user0.pcap", &w.into_inner());
@@ -252,7 +252,7 @@ fn undecodable_packets_are_counted_with_their_reason() {
     pkt.truncate(30);
     let f = d.write(
         "trunc.pcap",
-        &pcap_of(&[(ts(1, 0), rsthound::synth::ethernet(0x0800, &pkt))]),
+        &pcap_of(&[(ts(1, 0), rsthound::testkit::synth::ethernet(0x0800, &pkt))]),
     );
     let o = rsthound(&["read", &f], None);
     assert!(

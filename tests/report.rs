@@ -1,13 +1,13 @@
 //! The summary report, fed by hand-built events: the founding story, port scans, unanswered
 //! SYNs, routine resets, storms, suspected injection, and the tables' caps.
 
-use rsthound::capture::LinkType;
-use rsthound::decode::TcpFlags;
-use rsthound::report::{Limits, Report, Severity};
-use rsthound::services::Services;
-use rsthound::timestamp::Timestamp;
-use rsthound::track::zeek::History;
-use rsthound::track::{ConnSummary, Endpoint, Evidence, RstEvent, Verdict};
+use rsthound::engine::decode::TcpFlags;
+use rsthound::engine::report::{Limits, Report, Severity};
+use rsthound::engine::services::Services;
+use rsthound::engine::track::zeek::History;
+use rsthound::engine::track::{ConnState, ConnSummary, Endpoint, Evidence, RstEvent, Verdict};
+use rsthound::model::LinkType;
+use rsthound::model::timestamp::Timestamp;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// 2025-11-21 13:15:42 UTC.
@@ -39,7 +39,7 @@ fn conn(
     resp: Endpoint,
     start: Timestamp,
     last: Timestamp,
-    state: &'static str,
+    state: ConnState,
 ) -> ConnSummary {
     ConnSummary {
         id,
@@ -90,7 +90,7 @@ fn rst(
         encap: Vec::new(),
         verdict,
         evidence: Evidence::Text(evidence.to_string()),
-        conn: conn(0, orig, resp, ts, ts, "RSTR"),
+        conn: conn(0, orig, resp, ts, ts, ConnState::Rstr),
     }
 }
 
@@ -112,7 +112,7 @@ fn founding_story(reverse: bool) -> Report {
             Verdict::Refused,
             &format!("answers the SYN from {client} (no SYN-ACK)"),
         );
-        r.conn = conn(i as u64 + 1, client, server, t, t, "REJ");
+        r.conn = conn(i as u64 + 1, client, server, t, t, ConnState::Rej);
         let ended = r.conn.clone();
         events.push((Some(r), None));
         events.push((None, Some(ended)));
@@ -125,7 +125,7 @@ fn founding_story(reverse: bool) -> Report {
             ep("127.0.0.1:8080"),
             at(300 + 900 * i),
             at(400 + 900 * i),
-            "SF",
+            ConnState::Sf,
         );
         events.push((None, Some(c)));
     }
@@ -310,7 +310,7 @@ fn unanswered_syns_are_grouped_by_destination() {
             dst,
             at(i as i64 * 2000),
             at(i as i64 * 2000 + 3000),
-            "S0",
+            ConnState::S0,
         );
         c.syns = 3;
         r.add_ended(&c);
@@ -321,7 +321,7 @@ fn unanswered_syns_are_grouped_by_destination() {
         ep("10.0.0.9:22"),
         at(0),
         at(100),
-        "SF",
+        ConnState::Sf,
     ));
     let f = r.findings();
     assert_eq!(f[0].kind, "unanswered");
@@ -352,7 +352,7 @@ fn unanswered_host_with_nothing_working_says_so() {
             ep("10.0.0.99:80"),
             at(i as i64 * 1000),
             at(i as i64 * 1000),
-            "S0",
+            ConnState::S0,
         ));
     }
     let text = r.render_text();
@@ -443,7 +443,7 @@ fn nothing_failed_is_one_line() {
             ep("10.0.0.9:443"),
             at(0),
             at(10),
-            "SF",
+            ConnState::Sf,
         ));
     }
     let text = r.render_text();
@@ -541,7 +541,7 @@ fn a_steady_high_rate_is_not_a_storm_but_a_lone_burst_is() {
             ep("10.0.0.5:80"),
             at(s * 1000),
             at(s * 1000 + 10),
-            "SF",
+            ConnState::Sf,
         ));
     }
     for i in 0..120 {

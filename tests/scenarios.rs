@@ -1,10 +1,11 @@
-//! One scenario capture per verdict (made by `rsthound::scenario`, shipped in `samples/`): the
+//! One scenario capture per verdict (made by `rsthound::testkit::scenario`, shipped in `samples/`): the
 //! verdicts, findings and JSON a user gets, checked against expectations and snapshots.
 //! Set `UPDATE_SNAPSHOTS=1` to rewrite `tests/snapshots/` after an intended change.
 
 mod common;
 
 use common::*;
+use rsthound::engine::track::ConnState;
 use std::path::PathBuf;
 
 fn sample(name: &str) -> String {
@@ -208,10 +209,10 @@ fn write_keeps_the_failed_handshakes_with_verdict_comments() {
 /// as unanswered, and the report's tables, capped, count what they could not group.
 #[test]
 fn syn_flood_from_many_sources_keeps_the_table_at_the_cap() {
-    use rsthound::decode::{Outcome, decode};
-    use rsthound::report::{Limits, Report};
-    use rsthound::services::Services;
-    use rsthound::track::{Event, SegMeta, Tracker, TrackerConfig};
+    use rsthound::engine::decode::{Outcome, decode};
+    use rsthound::engine::report::{Limits, Report};
+    use rsthound::engine::services::Services;
+    use rsthound::engine::track::{Event, SegMeta, Tracker, TrackerConfig};
 
     const SOURCES: u32 = 5000;
     const CAP: usize = 200;
@@ -234,13 +235,13 @@ fn syn_flood_from_many_sources_keeps_the_table_at_the_cap() {
     );
     let mut ended = 0u64;
     for (n, (when, f)) in frames.iter().enumerate() {
-        let Outcome::Tcp(seg) = decode(rsthound::capture::LinkType::ETHERNET, f) else {
+        let Outcome::Tcp(seg) = decode(rsthound::model::LinkType::ETHERNET, f) else {
             panic!("not TCP");
         };
         let meta = SegMeta {
             ts: *when,
             frame: n as u64 + 1,
-            link_type: rsthound::capture::LinkType::ETHERNET,
+            link_type: rsthound::model::LinkType::ETHERNET,
             iface: 0,
             iface_name: None,
             direction: None,
@@ -250,7 +251,7 @@ fn syn_flood_from_many_sources_keeps_the_table_at_the_cap() {
         assert!(t.tracked() <= CAP, "{} tracked > cap {CAP}", t.tracked());
         for e in t.drain() {
             if let Event::Ended(c) = e {
-                assert_eq!(c.conn_state, "S0");
+                assert_eq!(c.conn_state, ConnState::S0);
                 r.add_ended(&c);
                 ended += 1;
             }
@@ -329,7 +330,10 @@ fn syn_flood_from_many_sources_keeps_the_table_at_the_cap() {
     assert!(o.status.success(), "{}", stderr(&o));
     let summary: serde_json::Value =
         serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
-    assert_eq!(summary["max_connections"], rsthound::track::MAX_CONNS);
+    assert_eq!(
+        summary["max_connections"],
+        rsthound::engine::track::MAX_CONNS
+    );
     assert_eq!(summary["evicted_connections"], 0);
 }
 
@@ -338,9 +342,9 @@ fn syn_flood_from_many_sources_keeps_the_table_at_the_cap() {
 /// 4-tuple, a new SYN, is refused again on its own connection.
 #[test]
 fn refused_attempts_end_at_their_rst_in_live_mode() {
-    use rsthound::decode::{Outcome, TcpFlags, decode};
-    use rsthound::synth::TcpSpec;
-    use rsthound::track::{Event, SegMeta, Tracker, TrackerConfig, Verdict};
+    use rsthound::engine::decode::{Outcome, TcpFlags, decode};
+    use rsthound::engine::track::{Event, SegMeta, Tracker, TrackerConfig, Verdict};
+    use rsthound::testkit::synth::TcpSpec;
 
     for ends_at_rst in [false, true] {
         let mut t = Tracker::new(TrackerConfig {
@@ -367,13 +371,13 @@ fn refused_attempts_end_at_their_rst_in_live_mode() {
             .ack(isn + 1)
             .ethernet();
             for (k, f) in [syn, rst].iter().enumerate() {
-                let Outcome::Tcp(seg) = decode(rsthound::capture::LinkType::ETHERNET, f) else {
+                let Outcome::Tcp(seg) = decode(rsthound::model::LinkType::ETHERNET, f) else {
                     panic!("not TCP");
                 };
                 let meta = SegMeta {
                     ts: ts(1_763_730_942, u64::from(attempt) * 500_000 + k as u64 * 20),
                     frame: u64::from(attempt) * 2 + k as u64 + 1,
-                    link_type: rsthound::capture::LinkType::ETHERNET,
+                    link_type: rsthound::model::LinkType::ETHERNET,
                     iface: 1,
                     iface_name: Some(&lo),
                     direction: None,
@@ -384,7 +388,7 @@ fn refused_attempts_end_at_their_rst_in_live_mode() {
                     match e {
                         Event::Rst(r) => verdicts.push((r.verdict, r.conn.id)),
                         Event::Closed(c) => {
-                            assert_eq!(c.conn_state, "REJ");
+                            assert_eq!(c.conn_state, ConnState::Rej);
                             closed += 1;
                         }
                         other => panic!("unexpected {other:?}"),

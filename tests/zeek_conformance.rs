@@ -4,9 +4,9 @@
 
 mod common;
 
-use rsthound::capture::{CaptureReader, FileAccess, open_input};
-use rsthound::decode::{Outcome, decode, tcp_checksum_ok};
-use rsthound::track::{ConnSummary, Event, SegMeta, Tracker, TrackerConfig};
+use rsthound::engine::decode::{Outcome, decode, tcp_checksum_ok};
+use rsthound::engine::track::{ConnSummary, Event, SegMeta, Tracker, TrackerConfig};
+use rsthound::source::capture::{CaptureReader, FileAccess, open_input};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -150,7 +150,7 @@ fn conn_state_agrees_with_zeek() {
             let reason = match found {
                 Some(i) => {
                     used[i] = true;
-                    if ours[i].conn_state == row[8] {
+                    if ours[i].conn_state.as_str() == row[8] {
                         agree += 1;
                         continue;
                     }

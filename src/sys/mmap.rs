@@ -8,7 +8,7 @@
 //! **Shrinking files.** If someone truncates the file while it is mapped, the kernel removes the
 //! pages past the new end from every mapping (the rest of the page holding the new end reads as
 //! zeros), and touching a removed page raises SIGBUS, which would kill the process. The readers
-//! check the file's length every few MiB (`crate::capture`), so this only happens when the file
+//! check the file's length every few MiB (`crate::source::capture`), so this only happens when the file
 //! shrinks inside the stretch being parsed. From the first mapping on, a SIGBUS handler is
 //! installed. For a fault inside a live mapping it
 //!

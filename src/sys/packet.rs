@@ -3,7 +3,7 @@
 //!
 //! The ring is a sequence of fixed-size blocks. The kernel fills a block with frames and hands
 //! it over by setting its status word to TP_STATUS_USER; we parse it (as a plain byte slice, in
-//! `crate::live::ring`) and give it back by writing TP_STATUS_KERNEL. While a block is ours the
+//! `crate::source::live::ring`) and give it back by writing TP_STATUS_KERNEL. While a block is ours the
 //! kernel does not write to it, which is what makes lending it out as `&[u8]` sound.
 
 use super::check;

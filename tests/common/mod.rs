@@ -23,11 +23,11 @@ pub fn peers_corpus() -> Option<PathBuf> {
     None
 }
 
-use rsthound::capture::LinkType;
-use rsthound::capture::writer::{PcapWriter, PcapngWriter};
-use rsthound::decode::TcpFlags;
-use rsthound::synth::TcpSpec;
-use rsthound::timestamp::Timestamp;
+use rsthound::engine::decode::TcpFlags;
+use rsthound::model::LinkType;
+use rsthound::model::timestamp::Timestamp;
+use rsthound::sink::pcapng_writer::{PcapWriter, PcapngWriter};
+use rsthound::testkit::synth::TcpSpec;
 use std::net::IpAddr;
 use std::process::{Command, Output, Stdio};
 
@@ -55,7 +55,7 @@ pub fn spoofed_syn(i: u32) -> Vec<u8> {
         1024 + (i % 60_000) as u16,
         ip("10.0.0.1"),
         80,
-        rsthound::decode::TcpFlags::SYN,
+        rsthound::engine::decode::TcpFlags::SYN,
     )
     .seq(i.wrapping_mul(2_654_435_761))
     .ethernet()

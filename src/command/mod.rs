@@ -1,0 +1,5 @@
+//! One module per command, each wiring sources to the engine to sinks and returning the
+//! process exit code through [`crate::cli`].
+
+pub mod read;
+pub mod watch;

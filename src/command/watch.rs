@@ -1,0 +1,715 @@
+//! `rsthound watch`: RSTs and failed connections as they happen, on every interface of a
+//! network namespace at once (loopback and interfaces created later included), through the
+//! same tracker, verdicts and report as `read`.
+//!
+//! [`start`] does the privileged part (enter the namespace, open the packet socket, drop
+//! capabilities); [`watch`] is the loop, generic over its sources so that tests can drive it
+//! with fakes and a fake clock.
+
+use crate::engine::decode::{Outcome, decode};
+use crate::engine::services::Services;
+use crate::engine::summary::RunSummary;
+use crate::engine::track::{SegMeta, TrackerConfig};
+use crate::engine::{Engine, Place, Setup};
+use crate::model::Origin;
+use crate::model::timestamp::Timestamp;
+use crate::model::{Direction, LinkType};
+use crate::sanitize::sanitize_text;
+use crate::sink::json::write_record;
+use crate::sink::pcapng::PcapngSink;
+use crate::sink::schema::{DropsRecord, InterfaceRecord};
+use crate::sink::{Lines, Output};
+use crate::source::live::filter::{self, SNAPLEN};
+use crate::source::live::ifaces::{Change, Interfaces};
+use crate::source::live::ring::{Frame, PACKET_OUTGOING};
+use crate::source::live::{FrameSource, InterfaceSource, RingSource};
+use crate::sys::packet::{PacketRing, RingConfig};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+const ARPHRD_ETHER: u16 = 1;
+const ARPHRD_LOOPBACK: u16 = 772;
+/// Ring block size; blocks are handed over when full or after [`RETIRE_MS`].
+const BLOCK_SIZE: u32 = 1 << 20;
+/// A quiet link's RSTs still show within this many milliseconds.
+const RETIRE_MS: u32 = 50;
+/// Housekeeping (interfaces, kernel statistics, idle connections) runs this often.
+const TICK_NS: i64 = 1_000_000_000;
+/// An unknown interface index triggers a re-read of the interface list at most this often.
+const RELIST_MIN_NS: i64 = 100_000_000;
+
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    pub json: bool,
+    /// No banner, no summary.
+    pub quiet: bool,
+    /// `-i`: only these interfaces (by name); empty = all.
+    pub interfaces: Vec<String>,
+    /// Stop after this many seconds.
+    pub duration: Option<f64>,
+    /// Stop after this many RSTs and failed connections reported.
+    pub count: Option<u64>,
+    pub write: Option<String>,
+    /// `--netns NAME|PATH|PID`.
+    pub netns: Option<String>,
+    pub max_conns: Option<usize>,
+    pub services: Option<Services>,
+    /// Ring size in MiB.
+    pub buffer_mib: u32,
+    /// Storm mode: RST lines per second per resetting endpoint and verdict (0: every RST).
+    pub storm_limit: u32,
+}
+
+/// Why watching could not start, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+/// Where `--netns` points: a name from `ip netns`, a path, or a process id.
+pub fn netns_path(spec: &str) -> PathBuf {
+    if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_digit()) {
+        PathBuf::from(format!("/proc/{spec}/ns/net"))
+    } else if spec.contains('/') {
+        PathBuf::from(spec)
+    } else {
+        PathBuf::from(format!("/run/netns/{spec}"))
+    }
+}
+
+fn exe_path() -> String {
+    std::env::current_exe()
+        .map(|p| sanitize_text(p.to_string_lossy().as_bytes(), 256))
+        .unwrap_or_else(|_| "$(command -v rsthound)".to_string())
+}
+
+/// Enters the namespace, opens the ring and drops every capability. Returns the ring and any
+/// warning worth printing.
+pub fn start(opts: &WatchOptions) -> Result<(RingSource, Vec<String>), StartError> {
+    let mut warnings = Vec::new();
+    if let Some(spec) = &opts.netns {
+        let path = netns_path(spec);
+        let shown = sanitize_text(path.to_string_lossy().as_bytes(), 256);
+        if let Err(e) = crate::sys::netns::enter(&path) {
+            let hint = match e.kind() {
+                io::ErrorKind::NotFound => {
+                    " (`ip netns list` shows the names; a PID or a path like /proc/PID/ns/net also works)"
+                        .to_string()
+                }
+                io::ErrorKind::PermissionDenied => format!(
+                    ": entering another network namespace needs CAP_SYS_ADMIN: run as root, or sudo setcap cap_net_raw,cap_sys_admin+ep {}",
+                    exe_path()
+                ),
+                _ => String::new(),
+            };
+            return Err(StartError(format!(
+                "cannot enter network namespace {shown}: {e}{hint}"
+            )));
+        }
+    }
+    let mib = opts.buffer_mib.clamp(1, 4096);
+    let cfg = RingConfig {
+        block_size: BLOCK_SIZE,
+        block_count: mib,
+        retire_ms: RETIRE_MS,
+    };
+    let ring = PacketRing::open(&cfg, &filter::syn_fin_rst()).map_err(|e| {
+        if matches!(
+            e.error.raw_os_error(),
+            Some(libc::EPERM) | Some(libc::EACCES)
+        ) {
+            StartError(format!(
+                "cannot open a packet socket ({}: {}): capturing needs the CAP_NET_RAW capability. Run as root (sudo rsthound watch), or grant it once: sudo setcap cap_net_raw+ep {}",
+                e.step,
+                e.error,
+                exe_path()
+            ))
+        } else {
+            StartError(format!("cannot start capturing: {}: {}", e.step, e.error))
+        }
+    })?;
+    // From here on nothing needs a privilege: give them all up before parsing any packet.
+    if let Err(e) = crate::sys::caps::drop_all() {
+        warnings.push(format!("could not drop capabilities: {e}"));
+    }
+    Ok((RingSource::new(ring, mib as usize), warnings))
+}
+
+/// The loop's view of time: wall-clock nanoseconds since the Unix epoch (the kernel stamps
+/// packets with the same clock).
+pub trait Clock {
+    fn now_ns(&mut self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ns(&mut self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64)
+    }
+}
+
+/// Everything `watch` needs besides its sources.
+pub struct Sinks<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+}
+
+struct Session<'o> {
+    engine: Engine<Output<'o>>,
+    ifaces: Interfaces,
+    report: RunSummary,
+    frame_no: u64,
+    last_relist: i64,
+    json: bool,
+    /// `--count`: frames after the limit was reached (in the same ring block) are not shown.
+    limit: Option<u64>,
+}
+
+impl Session<'_> {
+    fn announce(&mut self, err: &mut dyn Write, changes: &[Change], now: i64) {
+        for c in changes {
+            let (what, index, name) = match c {
+                Change::Appeared { index, name } => ("appeared", index, name),
+                Change::Disappeared { index, name } => ("disappeared", index, name),
+            };
+            let watched = matches!(c, Change::Appeared { .. }) && self.ifaces.watched(*index);
+            let _ = writeln!(
+                err,
+                "rsthound: interface {name} (index {index}) {what}{}",
+                if watched {
+                    ": watching it"
+                } else if matches!(c, Change::Appeared { .. }) {
+                    ": not watched (-i)"
+                } else {
+                    ""
+                }
+            );
+            if self.json {
+                let mut ts = String::new();
+                Timestamp::from_nanos(now, 9).write_rfc3339(&mut ts);
+                let record = InterfaceRecord {
+                    change: what,
+                    index: *index,
+                    name,
+                    ts,
+                    kind: "interface",
+                    watched,
+                };
+                let _ = write_record(&mut self.engine.sink.lines.buf().buf, &record);
+            }
+        }
+    }
+
+    fn frame(&mut self, f: &Frame<'_>, err: &mut dyn Write, lister: &mut dyn InterfaceSource) {
+        if self.limit.is_some_and(|c| self.reported() >= c) {
+            return;
+        }
+        self.report.stats.packets += 1;
+        self.report.stats.bytes += f.data.len() as u64;
+        let mut iface = self.ifaces.get(f.ifindex);
+        if iface.is_none() && f.ts.nanos().saturating_sub(self.last_relist) >= RELIST_MIN_NS {
+            // A packet from an interface we have not listed yet: it just appeared.
+            self.last_relist = f.ts.nanos();
+            if let Ok(list) = lister.list() {
+                let changes = self.ifaces.update(&list);
+                self.announce(err, &changes, f.ts.nanos());
+            }
+            iface = self.ifaces.get(f.ifindex);
+        }
+        if !self.ifaces.wants(iface) {
+            self.report.other_interfaces += 1;
+            return;
+        }
+        if f.pkttype == PACKET_OUTGOING && f.hatype == ARPHRD_LOOPBACK {
+            self.report.loopback_copies += 1;
+            return;
+        }
+        let (link_type, data) = match f.hatype {
+            ARPHRD_ETHER | ARPHRD_LOOPBACK => (LinkType::ETHERNET, f.data),
+            _ => (LinkType::RAW, &f.data[f.net_offset..]),
+        };
+        let outcome = decode(link_type, data);
+        self.report.stats.count(&outcome);
+        let Outcome::Tcp(seg) = &outcome else {
+            return;
+        };
+        self.frame_no += 1;
+        let name = iface.map(|i| &i.name);
+        let meta = SegMeta {
+            ts: f.ts,
+            frame: self.frame_no,
+            link_type,
+            iface: f.ifindex,
+            iface_name: name,
+            direction: Some(if f.pkttype == PACKET_OUTGOING {
+                Direction::Out
+            } else {
+                Direction::In
+            }),
+            ifindex: Some(f.ifindex),
+        };
+        let src = Origin {
+            file: 0,
+            iface: f.ifindex as usize,
+            link_type,
+            name: name.map(|n| &**n),
+        };
+        let done = self
+            .engine
+            .segment(&meta, seg, (&src, data, f.orig_len), Place::default());
+        if let Err(e) = done {
+            self.output_error(e);
+        }
+    }
+
+    fn output_error(&mut self, e: io::Error) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            self.report.stopped_by_reader = true;
+        } else if self.report.errors.is_empty() {
+            self.report.errors.push(format!("<output>: {e}"));
+        }
+    }
+
+    fn reported(&self) -> u64 {
+        self.engine.report.rsts() + self.engine.unanswered
+    }
+}
+
+/// Watches until `stop` is set, `--duration` passes, `--count` is reached or the output is
+/// closed; then prints the summary's ingredients into the returned report.
+pub fn watch(
+    opts: &WatchOptions,
+    source: &mut dyn FrameSource,
+    lister: &mut dyn InterfaceSource,
+    clock: &mut dyn Clock,
+    stop: &AtomicBool,
+    sinks: Sinks<'_>,
+) -> RunSummary {
+    let Sinks { out, err } = sinks;
+    let mut report = RunSummary {
+        live: true,
+        ..RunSummary::default()
+    };
+    let setup = Setup {
+        cfg: TrackerConfig {
+            headers_only: true,
+            summarize_all_ended: false,
+            refused_ends_at_rst: true,
+            ..TrackerConfig::default()
+        },
+        max_conns: opts.max_conns,
+        services: opts
+            .services
+            .clone()
+            .unwrap_or_else(crate::source::services::load),
+        rst_lines: true,
+        storm_limit: opts.storm_limit,
+    };
+    let pcapng = match opts.write.as_deref().map(PcapngSink::create) {
+        None => None,
+        Some(Ok(sink)) => Some(sink),
+        Some(Err(line)) => {
+            let _ = writeln!(err, "rsthound: {line}");
+            report.errors.push(line.to_string());
+            return report;
+        }
+    };
+    let output = Output {
+        lines: Lines::new(opts.json, false, out),
+        pcapng,
+    };
+    let engine = Engine::new(setup, output);
+    report.max_conns = engine.max_conns;
+    let mut s = Session {
+        engine,
+        ifaces: Interfaces::new(opts.interfaces.clone()),
+        report,
+        frame_no: 0,
+        last_relist: i64::MIN,
+        json: opts.json,
+        limit: opts.count,
+    };
+
+    let started = clock.now_ns();
+    match lister.list() {
+        Ok(list) => {
+            s.ifaces.update(&list);
+        }
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "rsthound: warning: cannot list interfaces ({e}): packets are shown with their interface index"
+            );
+        }
+    }
+    if !opts.quiet {
+        let _ = writeln!(err, "{}", banner(&s.ifaces, opts));
+    }
+    let deadline = opts
+        .duration
+        .map(|d| started.saturating_add((d * 1e9) as i64));
+    let mut next_tick = started + TICK_NS;
+    loop {
+        if stop.load(Ordering::Relaxed) || s.report.stopped_by_reader {
+            break;
+        }
+        let now = clock.now_ns();
+        if deadline.is_some_and(|d| now >= d) {
+            break;
+        }
+        if opts.count.is_some_and(|c| s.reported() >= c) {
+            break;
+        }
+        let timeout = deadline.map_or(200, |d| ((d - now) / 1_000_000).clamp(0, 200) as i32);
+        let polled = source.poll(timeout, &mut |f| s.frame(f, err, lister));
+        if let Err(e) = polled {
+            let line = format!("capture failed: {e}");
+            let _ = writeln!(err, "rsthound: {line}");
+            s.report.errors.push(line);
+            break;
+        }
+        let now = clock.now_ns();
+        if now >= next_tick {
+            next_tick = now + TICK_NS;
+            housekeeping(&mut s, source, lister, err, now);
+        }
+        if let Err(e) = s.engine.sink.lines.buf().flush(true) {
+            s.output_error(e);
+        }
+    }
+    let ended = clock.now_ns();
+    housekeeping(&mut s, source, lister, err, ended);
+    s.report.seconds = (ended - started) as f64 / 1e9;
+    finish(s)
+}
+
+/// Once a second: interface changes, kernel drops, and connections that ended in silence.
+fn housekeeping(
+    s: &mut Session<'_>,
+    source: &mut dyn FrameSource,
+    lister: &mut dyn InterfaceSource,
+    err: &mut dyn Write,
+    now: i64,
+) {
+    if let Ok(list) = lister.list() {
+        let changes = s.ifaces.update(&list);
+        s.announce(err, &changes, now);
+    }
+    match source.stats() {
+        Ok(st) => {
+            s.report.kernel_packets += st.packets;
+            if st.drops > 0 {
+                s.report.kernel_drops += st.drops;
+                let _ = writeln!(
+                    err,
+                    "rsthound: warning: the kernel dropped {} packets (ring full; {} so far): RSTs may be missing; a larger --buffer-size helps",
+                    st.drops, s.report.kernel_drops
+                );
+                if s.json {
+                    let record = DropsRecord {
+                        count: st.drops,
+                        total: s.report.kernel_drops,
+                        kind: "drops",
+                    };
+                    let _ = write_record(&mut s.engine.sink.lines.buf().buf, &record);
+                }
+            }
+        }
+        Err(e) => {
+            let line = format!("cannot read the kernel's drop counter: {e}");
+            if !s.report.errors.contains(&line) {
+                let _ = writeln!(err, "rsthound: {line}");
+                s.report.errors.push(line);
+            }
+        }
+    }
+    s.report.malformed_blocks = source.malformed_blocks();
+    s.engine.tracker.advance(now);
+    // A second's storm line waits one more second for RSTs in ring blocks not yet handed over.
+    let storm_secs = now.div_euclid(1_000_000_000) - 1;
+    let drained = s.engine.drain(Place::default(), None);
+    if let Err(e) = drained.and_then(|_| s.engine.storm_tick(storm_secs)) {
+        s.output_error(e);
+    }
+}
+
+fn banner(ifaces: &Interfaces, opts: &WatchOptions) -> String {
+    let names = ifaces.watched_names();
+    let mut text = if ifaces.wanted().is_empty() {
+        format!(
+            "rsthound: watching {} interface{} ({}) and any created later",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        )
+    } else {
+        format!("rsthound: watching {} (-i)", names.join(", "))
+    };
+    if let Some(ns) = &opts.netns {
+        text.push_str(&format!(
+            " in network namespace {}",
+            sanitize_text(ns.as_bytes(), 128)
+        ));
+    }
+    let missing = ifaces.missing();
+    if !missing.is_empty() {
+        text.push_str(&format!(
+            "; not present now, watched if they appear: {}",
+            missing.join(", ")
+        ));
+    }
+    text.push_str(&format!(
+        "\nrsthound: kernel filter: TCP segments with SYN, FIN or RST only, first {SNAPLEN} bytes; data segments are not captured, so byte counts are not known"
+    ));
+    text
+}
+
+fn finish(mut s: Session<'_>) -> RunSummary {
+    let rendered = s.engine.finish(true);
+    if let Err(e) = rendered {
+        s.output_error(e);
+    }
+    let mut report = s.report;
+    report.tracker = s.engine.tracker.stats.clone();
+    report.unanswered = s.engine.unanswered;
+    report.storm = s.engine.storm.stats;
+    report.watched = s
+        .ifaces
+        .watched_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    report.interface_overflow = s.ifaces.overflow;
+    report.findings_text = s.engine.report.render_text();
+    report.findings_json = s.engine.report.to_json();
+    match s.engine.sink.close_write() {
+        Some(Ok(w)) => report.written = Some(w),
+        Some(Err(line)) => report.errors.push(line.to_string()),
+        None => {}
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::decode::TcpFlags;
+    use crate::source::live::ring::PACKET_HOST;
+    use crate::sys::packet::RingStats;
+    use crate::testkit::synth::TcpSpec;
+    use std::net::IpAddr;
+
+    /// A scripted frame: time, ifindex, pkttype, bytes.
+    type Scripted = (i64, u32, u8, Vec<u8>);
+
+    /// Frames scripted per poll, and kernel statistics per call.
+    struct FakeRing {
+        polls: Vec<Vec<Scripted>>,
+        drops: Vec<u64>,
+    }
+
+    impl FrameSource for FakeRing {
+        fn poll(&mut self, _ms: i32, f: &mut dyn FnMut(&Frame<'_>)) -> io::Result<usize> {
+            if self.polls.is_empty() {
+                return Ok(0);
+            }
+            let batch = self.polls.remove(0);
+            for (ns, ifindex, pkttype, data) in &batch {
+                f(&Frame {
+                    ts: Timestamp::from_nanos(*ns, 9),
+                    ifindex: *ifindex,
+                    pkttype: *pkttype,
+                    hatype: ARPHRD_ETHER,
+                    protocol: 0x0800,
+                    vlan: None,
+                    orig_len: data.len() as u32,
+                    data,
+                    net_offset: 14,
+                });
+            }
+            Ok(batch.len())
+        }
+        fn stats(&mut self) -> io::Result<RingStats> {
+            let drops = if self.drops.is_empty() {
+                0
+            } else {
+                self.drops.remove(0)
+            };
+            Ok(RingStats {
+                packets: 2 + drops,
+                drops,
+            })
+        }
+    }
+
+    /// Interface lists, one per call (the last one repeats).
+    struct FakeIfaces(Vec<Vec<(u32, &'static str)>>);
+
+    impl InterfaceSource for FakeIfaces {
+        fn list(&mut self) -> io::Result<Vec<(u32, Vec<u8>)>> {
+            let l = if self.0.len() > 1 {
+                self.0.remove(0)
+            } else {
+                self.0[0].clone()
+            };
+            Ok(l.iter().map(|(i, n)| (*i, n.as_bytes().to_vec())).collect())
+        }
+    }
+
+    /// Each call moves time 300 ms on.
+    struct FakeClock(i64);
+
+    impl Clock for FakeClock {
+        fn now_ns(&mut self) -> i64 {
+            self.0 += 300_000_000;
+            self.0
+        }
+    }
+
+    const T0: i64 = 1_763_730_942_000_000_000;
+
+    fn refused_pair(sport: u16, at: i64, ifindex: u32) -> Vec<Scripted> {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let syn = TcpSpec::new(ip("10.0.0.1"), sport, ip("10.0.0.2"), 7211, TcpFlags::SYN)
+            .seq(1000)
+            .ethernet();
+        let rst = TcpSpec::new(
+            ip("10.0.0.2"),
+            7211,
+            ip("10.0.0.1"),
+            sport,
+            TcpFlags::RST | TcpFlags::ACK,
+        )
+        .ack(1001)
+        .ethernet();
+        vec![
+            (at, ifindex, PACKET_HOST, syn),
+            (at + 1000, ifindex, PACKET_OUTGOING, rst),
+        ]
+    }
+
+    fn run(
+        opts: &WatchOptions,
+        ring: &mut FakeRing,
+        ifaces: &mut FakeIfaces,
+    ) -> (RunSummary, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let stop = AtomicBool::new(false);
+        let report = watch(
+            opts,
+            ring,
+            ifaces,
+            &mut FakeClock(T0),
+            &stop,
+            Sinks {
+                out: &mut out,
+                err: &mut err,
+            },
+        );
+        (
+            report,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    fn opts() -> WatchOptions {
+        WatchOptions {
+            duration: Some(3.0),
+            services: Some(Services::default()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn reports_rsts_with_interface_and_direction_and_new_interfaces() {
+        let mut ring = FakeRing {
+            polls: vec![
+                refused_pair(40000, T0, 1),
+                refused_pair(40001, T0 + 5e8 as i64, 7),
+            ],
+            drops: vec![],
+        };
+        let mut ifaces = FakeIfaces(vec![vec![(1, "lo")], vec![(1, "lo"), (7, "veth7")]]);
+        let (report, out, err) = run(&opts(), &mut ring, &mut ifaces);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(
+            lines[0].contains(" lo Out 10.0.0.2:7211 > 10.0.0.1:40000 [R.]"),
+            "{out}"
+        );
+        assert!(lines[0].contains("refused"), "{out}");
+        assert!(lines[1].contains(" veth7 Out "), "{out}");
+        assert!(
+            err.contains("watching 1 interface (lo) and any created later"),
+            "{err}"
+        );
+        assert!(
+            err.contains("interface veth7 (index 7) appeared: watching it"),
+            "{err}"
+        );
+        assert_eq!(report.watched, vec!["lo", "veth7"]);
+        assert_eq!(report.stats.rsts, 2);
+        assert!(crate::sink::text::watch_summary(&report).contains("kernel drops: 0 of"));
+    }
+
+    #[test]
+    fn kernel_drops_warned_when_they_happen_and_summed() {
+        let mut ring = FakeRing {
+            polls: vec![refused_pair(40000, T0, 1)],
+            drops: vec![0, 5, 0, 7],
+        };
+        let mut ifaces = FakeIfaces(vec![vec![(1, "lo")]]);
+        let o = WatchOptions {
+            json: true,
+            duration: Some(6.0),
+            ..opts()
+        };
+        let (report, out, err) = run(&o, &mut ring, &mut ifaces);
+        assert_eq!(report.kernel_drops, 12);
+        assert!(err.contains("the kernel dropped 5 packets"), "{err}");
+        assert!(
+            err.contains("the kernel dropped 7 packets (ring full; 12 so far)"),
+            "{err}"
+        );
+        assert!(out.contains(r#""type":"drops""#), "{out}");
+        assert!(crate::sink::text::watch_summary(&report).contains("kernel drops: 12 of"));
+    }
+
+    #[test]
+    fn interface_filter_and_count() {
+        let mut polls = vec![refused_pair(40000, T0, 2)];
+        for i in 0..3 {
+            polls.push(refused_pair(41000 + i, T0 + i64::from(i) * 1000, 1));
+        }
+        // A burst in one ring block: --count still stops exactly.
+        let mut burst = Vec::new();
+        for i in 0..5 {
+            burst.extend(refused_pair(
+                42000 + i,
+                T0 + 10_000 + i64::from(i) * 1000,
+                1,
+            ));
+        }
+        polls.insert(1, burst);
+        let mut ring = FakeRing {
+            polls,
+            drops: vec![],
+        };
+        let mut ifaces = FakeIfaces(vec![vec![(1, "lo"), (2, "eth0")]]);
+        let o = WatchOptions {
+            interfaces: vec!["lo".into()],
+            count: Some(2),
+            duration: None,
+            ..opts()
+        };
+        let (report, out, err) = run(&o, &mut ring, &mut ifaces);
+        assert_eq!(out.lines().count(), 2, "--count 2 stops after two: {out}");
+        assert!(out.lines().all(|l| l.contains(" lo ")), "{out}");
+        assert_eq!(report.other_interfaces, 2);
+        assert!(err.contains("watching lo (-i)"), "{err}");
+    }
+}

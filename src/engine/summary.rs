@@ -1,0 +1,57 @@
+//! What one run saw, for its summary and its exit code — one type for every command. A count
+//! that a command does not have stays zero (`files` for a live run, the kernel's counts for a
+//! file read); [`RunSummary::live`] says which kind of run it was.
+
+use crate::engine::stats::DecodeStats;
+use crate::engine::storm::StormStats;
+use crate::engine::track::TrackerStats;
+
+/// What `--write FILE.pcapng` produced: the file (sanitized for the terminal), packets written,
+/// and packets the pending-memory cap dropped.
+pub type Written = (String, u64, u64);
+
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    /// A live run (`watch`): the kernel's counts and the interfaces below apply.
+    pub live: bool,
+    pub stats: DecodeStats,
+    /// Capture files read.
+    pub files: usize,
+    /// Seconds watched (live).
+    pub seconds: f64,
+    /// Interfaces watched (live).
+    pub watched: Vec<String>,
+    /// Frames that passed the kernel filter, as the kernel counts them (incl. dropped ones).
+    pub kernel_packets: u64,
+    /// Frames the kernel had to drop: the ring was full.
+    pub kernel_drops: u64,
+    /// Frames on interfaces outside `-i`.
+    pub other_interfaces: u64,
+    /// Loopback's outgoing copies that got past the kernel filter anyway (should stay 0).
+    pub loopback_copies: u64,
+    /// Ring blocks that could not be parsed to their end.
+    pub malformed_blocks: u64,
+    /// Interfaces the interface table had no room to name.
+    pub interface_overflow: u64,
+    /// What storm mode counted instead of showing.
+    pub storm: StormStats,
+    pub tracker: TrackerStats,
+    /// Connections the tracker could hold at once.
+    pub max_conns: usize,
+    pub unanswered: u64,
+    pub written: Option<Written>,
+    /// The ranked findings, in words and as JSON.
+    pub findings_text: String,
+    pub findings_json: serde_json::Value,
+    /// One line per input or output that failed: `FILE: offset N: what`.
+    pub errors: Vec<String>,
+    /// The output was closed early (e.g. piped into `head`); not an error.
+    pub stopped_by_reader: bool,
+}
+
+impl RunSummary {
+    /// 0 when every input was read (or watched) to its end; 1 when one failed.
+    pub fn exit_code(&self) -> i32 {
+        if self.errors.is_empty() { 0 } else { 1 }
+    }
+}

@@ -1,0 +1,279 @@
+//! Every JSON record rsthound writes, as serde types: one place that defines the `--json`
+//! schema. Each record is one line with a `"type"`:
+//!
+//! | type | written by | what |
+//! |---|---|---|
+//! | `rst` | read, watch | one RST segment, its verdict, evidence and connection ([`RstRecord`]; `--raw`: [`RawRstRecord`]) |
+//! | `unanswered` | read, watch | a connection attempt that got no reply ([`TypedConnRecord`]) |
+//! | `conn` | read `--connections` | one connection, Zeek-like ([`TypedConnRecord`]) |
+//! | `note` | read, watch | a host kept sending after its own RST ([`NoteRecord`]) |
+//! | `rst_storm` | read, watch | one second of RSTs folded in storm mode ([`StormRecord`]) |
+//! | `interface` | watch | an interface appeared or disappeared ([`InterfaceRecord`]) |
+//! | `drops` | watch | the kernel dropped packets ([`DropsRecord`]) |
+//! | `summary` | read, watch (last line) | the run's counts and ranked findings ([`SummaryRecord`]) |
+//!
+//! Fields of records whose keys used to be written from maps stay in alphabetical order, so that
+//! the output is stable for those who diff it.
+
+use crate::engine::storm::StormLine;
+use crate::engine::track::{ConnSummary, Endpoint};
+use crate::model::Direction;
+use crate::model::timestamp::Timestamp;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// How a direction is written in JSON.
+pub fn direction_word(d: Direction) -> &'static str {
+    if d == Direction::In { "in" } else { "out" }
+}
+
+/// A value written in JSON as the string its `Display` gives, without an intermediate `String`.
+pub struct Shown<T>(pub T);
+
+impl<T: std::fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+#[derive(Serialize)]
+pub struct Encap {
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+}
+
+/// The `--json` record of one RST segment (schema in the README).
+#[derive(Serialize)]
+pub struct RstRecord<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub ts: Timestamp,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub file: &'a str,
+    pub frame: u64,
+    pub link_type: String,
+    pub interface: Option<&'a str>,
+    pub ifindex: Option<u32>,
+    pub direction: Option<&'static str>,
+    pub ip_version: u8,
+    pub src: std::net::IpAddr,
+    pub sport: u16,
+    pub dst: std::net::IpAddr,
+    pub dport: u16,
+    pub flags: Shown<crate::engine::decode::TcpFlags>,
+    pub seq: u32,
+    pub ack: Option<u32>,
+    pub window: u16,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub payload_len: u32,
+    pub payload_text: Option<&'a str>,
+    pub encap: Vec<Encap>,
+    pub verdict: crate::engine::track::Verdict,
+    pub evidence: Shown<&'a crate::engine::track::Evidence>,
+    /// Whether the RST came from the connection's originator (client).
+    pub from_originator: bool,
+    pub conn: ConnRecord<'a>,
+}
+
+#[derive(Serialize)]
+pub struct ConnRecord<'a> {
+    pub id: String,
+    pub orig: String,
+    pub resp: String,
+    pub orig_h: std::net::IpAddr,
+    pub orig_p: u16,
+    pub resp_h: std::net::IpAddr,
+    pub resp_p: u16,
+    pub vlan: Option<u16>,
+    pub start: Timestamp,
+    pub duration: f64,
+    pub orig_pkts: u64,
+    pub orig_bytes: u64,
+    pub resp_pkts: u64,
+    pub resp_bytes: u64,
+    pub conn_state: &'a str,
+    pub history: &'a str,
+    pub syns: u32,
+    pub fate: Shown<crate::engine::track::Fate<'a>>,
+}
+
+impl<'a> ConnRecord<'a> {
+    pub fn new(c: &'a ConnSummary) -> Self {
+        ConnRecord {
+            id: format!("C{}", c.id),
+            orig: c.orig.to_string(),
+            resp: c.resp.to_string(),
+            orig_h: c.orig.ip,
+            orig_p: c.orig.port,
+            resp_h: c.resp.ip,
+            resp_p: c.resp.port,
+            vlan: c.vlan,
+            start: c.start,
+            duration: c.last.nanos().saturating_sub(c.start.nanos()) as f64 / 1e9,
+            orig_pkts: c.orig_pkts,
+            orig_bytes: c.orig_bytes,
+            resp_pkts: c.resp_pkts,
+            resp_bytes: c.resp_bytes,
+            conn_state: c.conn_state.as_str(),
+            history: c.history.as_str(),
+            syns: c.syns,
+            fate: Shown(c.fate()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct TypedConnRecord<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(flatten)]
+    pub conn: ConnRecord<'a>,
+}
+
+#[derive(Serialize)]
+pub struct StormRecord {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub second: Timestamp,
+    pub from: Shown<Endpoint>,
+    pub src: std::net::IpAddr,
+    pub sport: u16,
+    pub verdict: crate::engine::track::Verdict,
+    pub count: u64,
+    pub shown: u32,
+    pub peers: usize,
+    pub peers_saturated: bool,
+    pub first: Timestamp,
+    pub last: Timestamp,
+}
+
+impl StormRecord {
+    pub fn new(s: &StormLine) -> Self {
+        StormRecord {
+            kind: "rst_storm",
+            second: s.second_start(),
+            from: Shown(s.from),
+            src: s.from.ip,
+            sport: s.from.port,
+            verdict: s.verdict,
+            count: s.suppressed,
+            shown: s.shown,
+            peers: s.peers,
+            peers_saturated: s.peers_saturated,
+            first: s.first,
+            last: s.last,
+        }
+    }
+}
+
+/// `{"type":"note",…}`: the sender of an RST kept sending afterwards.
+#[derive(Serialize)]
+pub struct NoteRecord {
+    pub conn: String,
+    pub sender: String,
+    pub text: &'static str,
+    pub ts: Timestamp,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub verdict: &'static str,
+}
+
+/// `--raw --json`: an RST straight from the decoded segment, without verdict or connection.
+#[derive(Serialize)]
+pub struct RawRstRecord<'a> {
+    pub ack: Option<u32>,
+    pub direction: Option<&'static str>,
+    pub dport: u16,
+    pub dst: IpAddr,
+    pub encap: Vec<RawEncap>,
+    pub file: &'a str,
+    pub flags: String,
+    pub frame: u64,
+    pub ifindex: Option<u32>,
+    pub interface: Option<&'a str>,
+    pub ip_id: Option<u16>,
+    pub ip_version: u8,
+    pub link_type: String,
+    pub payload_len: u32,
+    pub payload_text: Option<String>,
+    pub seq: u32,
+    pub sport: u16,
+    pub src: IpAddr,
+    pub ts: Timestamp,
+    pub ttl: u8,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub window: u16,
+}
+
+/// An encapsulation in a `--raw` record: the same fields as [`Encap`], in alphabetical order as
+/// `--raw` has always written them.
+#[derive(Serialize)]
+pub struct RawEncap {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+    pub kind: &'static str,
+}
+
+/// `{"type":"interface",…}` (watch): an interface appeared or disappeared.
+#[derive(Serialize)]
+pub struct InterfaceRecord<'a> {
+    pub change: &'a str,
+    pub index: u32,
+    pub name: &'a str,
+    pub ts: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub watched: bool,
+}
+
+/// `{"type":"drops",…}` (watch): packets the kernel dropped since the last record, and in all.
+#[derive(Serialize)]
+pub struct DropsRecord {
+    pub count: u64,
+    pub total: u64,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+/// `{"type":"summary",…}`: the last line of a run. Fields a command does not have are left out
+/// (`files` is `read`'s; `seconds`, `interfaces` and the kernel's counts are `watch`'s).
+#[derive(Serialize, Default)]
+pub struct SummaryRecord {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    pub connections: u64,
+    pub errors: Vec<String>,
+    pub evicted_connections: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<usize>,
+    pub findings: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interfaces: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_drops: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_packets: Option<u64>,
+    pub max_connections: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_decoded: Option<BTreeMap<String, u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_tcp: Option<BTreeMap<String, u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_interfaces: Option<u64>,
+    pub packets: u64,
+    pub rsts: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storm_lines: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storm_suppressed: Option<u64>,
+    pub tcp_segments: u64,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub unanswered: u64,
+}

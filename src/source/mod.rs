@@ -1,0 +1,7 @@
+//! Where input comes from: capture files ([`capture`]) and live frames from a packet ring
+//! ([`live`]). Each hands the engine borrowed packets with their link type, timestamp and
+//! interface; the OS-facing parts sit behind small traits with fakes for tests.
+
+pub mod capture;
+pub mod live;
+pub mod services;
