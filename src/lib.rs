@@ -6,7 +6,9 @@
 
 pub mod capture;
 pub mod cli;
+pub mod command;
 pub mod decode;
+pub mod duration;
 pub mod engine;
 mod handoff;
 pub mod keep;
@@ -18,6 +20,7 @@ pub mod report;
 pub mod sanitize;
 pub mod scenario;
 pub mod services;
+pub mod source;
 mod slot_index;
 pub mod stats;
 pub mod storm;
