@@ -377,7 +377,16 @@ pub fn parse_uptime(text: &[u8]) -> Option<f64> {
 /// `netns` is the namespace given with `--netns` (None: this process's own).
 pub fn counters_start(netns: Option<&Path>) -> (CountersStart, Option<String>) {
     let target = netns.unwrap_or(Path::new("/proc/thread-self/ns/net"));
-    match same_file(target, Path::new("/proc/1/ns/net")) {
+    let initial = same_file(target, Path::new("/proc/1/ns/net")).or_else(|| {
+        // Without ptrace rights on PID 1 (root in a sandbox, or not root), the fixed inode of
+        // the initial namespace still tells (NET_NS_INIT_INO, uapi/linux/nsfs.h, 6.18); older
+        // kernels give init_net a dynamic inode (>= 0xF0000000), so this never says "yes"
+        // wrongly there, it just cannot say.
+        use std::os::unix::fs::MetadataExt;
+        let ino = std::fs::metadata(target).ok()?.ino();
+        (ino == NET_NS_INIT_INO).then_some(true)
+    });
+    match initial {
         Some(true) => match std::fs::read("/proc/uptime").ok().and_then(|b| parse_uptime(&b)) {
             Some(seconds) => (CountersStart::Known { seconds }, None),
             None => (
@@ -390,12 +399,16 @@ pub fn counters_start(netns: Option<&Path>) -> (CountersStart, Option<String>) {
             CountersStart::Unknown,
             Some(
                 "cannot tell whether this is the host's network namespace (/proc/1/ns/net is \
-                 not readable without root): when the counters started is unknown"
+                 not readable: it needs ptrace rights on PID 1): when the counters started is \
+                 unknown"
                     .into(),
             ),
         ),
     }
 }
+
+/// The inode of the initial network namespace on kernels that fix it (6.18).
+const NET_NS_INIT_INO: u64 = 0xEFFF_FFF9;
 
 fn same_file(a: &Path, b: &Path) -> Option<bool> {
     use std::os::unix::fs::MetadataExt;
