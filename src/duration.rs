@@ -31,7 +31,10 @@ const MAX_FRACTION_DIGITS: usize = 18;
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if t.is_empty() {
-        return Err("empty duration: give seconds (2, 1.5) or a number with a unit (500ms, 90s, 2m, 1h)".into());
+        return Err(
+            "empty duration: give seconds (2, 1.5) or a number with a unit (500ms, 90s, 2m, 1h)"
+                .into(),
+        );
     }
     let bad = || {
         format!(
@@ -54,7 +57,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .take_while(|b| b.is_ascii_digit() || *b == b'.')
             .count();
         let (num, after) = rest.split_at(num_len);
-        if !num.bytes().any(|b| b.is_ascii_digit()) || num.bytes().filter(|b| *b == b'.').count() > 1
+        if !num.bytes().any(|b| b.is_ascii_digit())
+            || num.bytes().filter(|b| *b == b'.').count() > 1
         {
             return Err(bad());
         }
@@ -128,8 +132,25 @@ mod tests {
     #[test]
     fn rejects_with_one_line() {
         for bad in [
-            "", " ", "nan", "inf", "-1", "+1", "1e3", "1..2", ".", "s", "2x", "1m30", "1 2",
-            "NaN", "infinity", "1.2.3s", "5 parsecs", "\u{1b}[31m", "9999999999999999999999d",
+            "",
+            " ",
+            "nan",
+            "inf",
+            "-1",
+            "+1",
+            "1e3",
+            "1..2",
+            ".",
+            "s",
+            "2x",
+            "1m30",
+            "1 2",
+            "NaN",
+            "infinity",
+            "1.2.3s",
+            "5 parsecs",
+            "\u{1b}[31m",
+            "9999999999999999999999d",
         ] {
             let e = parse_duration(bad).expect_err(bad);
             assert!(!e.contains('\n') && !e.contains('\u{1b}'), "{bad}: {e}");

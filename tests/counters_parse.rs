@@ -10,15 +10,24 @@ use rsthound::source::counters::{
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/counters").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/counters")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 /// Every catalogued counter of one section that `text` has.
 fn names(text: &[u8], prefix: &str) -> Vec<String> {
     let t = String::from_utf8_lossy(text);
-    let header = t.lines().find(|l| l.starts_with(&format!("{prefix}: "))).unwrap();
-    header.split_whitespace().skip(1).map(String::from).collect()
+    let header = t
+        .lines()
+        .find(|l| l.starts_with(&format!("{prefix}: ")))
+        .unwrap();
+    header
+        .split_whitespace()
+        .skip(1)
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -33,9 +42,15 @@ fn this_kernels_files_have_every_catalogued_counter() {
         assert!(have, "{} missing from the 6.18 fixture", c.name);
     }
     // Every name of the header is either a value or (MaxConn = -1) unparsable.
-    assert_eq!(snmp.values.len() + snmp.unparsable.len(), names(&fixture("snmp-6.18"), "Tcp").len());
+    assert_eq!(
+        snmp.values.len() + snmp.unparsable.len(),
+        names(&fixture("snmp-6.18"), "Tcp").len()
+    );
     assert_eq!(snmp.unparsable, vec!["MaxConn"]);
-    assert_eq!(ext.values.len(), names(&fixture("netstat-6.18"), "TcpExt").len());
+    assert_eq!(
+        ext.values.len(),
+        names(&fixture("netstat-6.18"), "TcpExt").len()
+    );
     assert!(ext.values.len() > 100);
 }
 
@@ -43,33 +58,59 @@ fn this_kernels_files_have_every_catalogued_counter() {
 fn an_older_layout_gives_not_available_never_zero() {
     let new = sample_from(&fixture("snmp-6.18"), Ok(&fixture("netstat-6.18"))).unwrap();
     let old = sample_from(&fixture("snmp-old"), Ok(&fixture("netstat-old"))).unwrap();
-    for missing in ["TCPAbortFailed", "TCPReqQFullDrop", "TCPReqQFullDoCookies", "TCPSYNChallenge"] {
+    for missing in [
+        "TCPAbortFailed",
+        "TCPReqQFullDrop",
+        "TCPReqQFullDoCookies",
+        "TCPSYNChallenge",
+    ] {
         assert_eq!(old.get(Section::TcpExt, missing), None, "{missing}");
         assert!(new.get(Section::TcpExt, missing).is_some(), "{missing}");
     }
     assert_eq!(old.get(Section::Tcp, "InCsumErrors"), None);
     // What the old kernel has keeps its value.
-    assert_eq!(old.get(Section::Tcp, "AttemptFails"), new.get(Section::Tcp, "AttemptFails"));
-    assert_eq!(old.get(Section::TcpExt, "ListenOverflows"), new.get(Section::TcpExt, "ListenOverflows"));
+    assert_eq!(
+        old.get(Section::Tcp, "AttemptFails"),
+        new.get(Section::Tcp, "AttemptFails")
+    );
+    assert_eq!(
+        old.get(Section::TcpExt, "ListenOverflows"),
+        new.get(Section::TcpExt, "ListenOverflows")
+    );
     // Rates against an old kernel: n/a rows, not zeros, not errors.
     let r = rates(&old, &old, 1.0).unwrap();
-    assert_eq!(r.get("TCPAbortFailed").unwrap().change, Change::NotAvailable);
-    assert!(matches!(r.get("ListenOverflows").unwrap().change, Change::Moved { delta: 0, .. }));
+    assert_eq!(
+        r.get("TCPAbortFailed").unwrap().change,
+        Change::NotAvailable
+    );
+    assert!(matches!(
+        r.get("ListenOverflows").unwrap().change,
+        Change::Moved { delta: 0, .. }
+    ));
 }
 
 #[test]
 fn another_order_gives_the_same_values() {
-    assert_eq!(parse_snmp(&fixture("snmp-reordered")), parse_snmp(&fixture("snmp-6.18")));
+    assert_eq!(
+        parse_snmp(&fixture("snmp-reordered")),
+        parse_snmp(&fixture("snmp-6.18"))
+    );
     assert_eq!(
         parse_netstat(&fixture("netstat-reordered")),
         parse_netstat(&fixture("netstat-6.18"))
     );
-    assert_ne!(names(&fixture("netstat-reordered"), "TcpExt"), names(&fixture("netstat-6.18"), "TcpExt"));
+    assert_ne!(
+        names(&fixture("netstat-reordered"), "TcpExt"),
+        names(&fixture("netstat-6.18"), "TcpExt")
+    );
 }
 
 #[test]
 fn truncated_files_are_typed_errors() {
-    assert!(matches!(parse_snmp(&fixture("snmp-truncated")), Err(ParseError::Truncated { .. })));
+    assert!(matches!(
+        parse_snmp(&fixture("snmp-truncated")),
+        Err(ParseError::Truncated { .. })
+    ));
     assert!(matches!(
         parse_netstat(&fixture("netstat-truncated")),
         Err(ParseError::Truncated { .. })
@@ -78,7 +119,11 @@ fn truncated_files_are_typed_errors() {
     let s = sample_from(&fixture("snmp-6.18"), Ok(&fixture("netstat-truncated"))).unwrap();
     assert!(s.get(Section::Tcp, "AttemptFails").is_some());
     assert!(s.tcp_ext.is_empty());
-    assert!(s.unreadable[0].1.contains("cut short"), "{:?}", s.unreadable);
+    assert!(
+        s.unreadable[0].1.contains("cut short"),
+        "{:?}",
+        s.unreadable
+    );
 }
 
 #[test]
@@ -87,8 +132,14 @@ fn garbage_is_one_clean_line() {
     let e = parse_snmp(&g).unwrap_err();
     assert!(matches!(e, ParseError::BadName { .. }), "{e:?}");
     let line = e.to_string();
-    assert!(!line.contains('\n') && !line.contains('\x1b') && !line.contains('\x07'), "{line}");
-    assert!(matches!(parse_netstat(&g), Err(ParseError::SectionMissing { .. })));
+    assert!(
+        !line.contains('\n') && !line.contains('\x1b') && !line.contains('\x07'),
+        "{line}"
+    );
+    assert!(matches!(
+        parse_netstat(&g),
+        Err(ParseError::SectionMissing { .. })
+    ));
 }
 
 #[test]

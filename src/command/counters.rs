@@ -259,7 +259,9 @@ pub fn run_with(
         intervals += 1;
         let rate = rates.failed_connections().rate();
         let event = onset.observe(prev_u, u, rate);
-        let novelty = rate.zip(total_before).map(|(now, total)| engine::novelty(now, total, scope.start));
+        let novelty = rate
+            .zip(total_before)
+            .map(|(now, total)| engine::novelty(now, total, scope.start));
         if novelty.is_some() {
             last_novelty = novelty;
         }

@@ -299,7 +299,11 @@ pub fn rates(
         })
         .collect();
     // Stable: catalogue order is kept within a group.
-    rows.sort_by(|x, y| group(x.change).cmp(&group(y.change)).then(speed(y).total_cmp(&speed(x))));
+    rows.sort_by(|x, y| {
+        group(x.change)
+            .cmp(&group(y.change))
+            .then(speed(y).total_cmp(&speed(x)))
+    });
     Ok(IntervalRates { seconds, rows })
 }
 
@@ -556,12 +560,18 @@ impl OnsetTracker {
                 }
             }
             (Level::Warn, Level::Crit) => {
-                let ep = self.current.as_mut().expect("an episode is open above warn");
+                let ep = self
+                    .current
+                    .as_mut()
+                    .expect("an episode is open above warn");
                 ep.crit_since = Some(start);
                 OnsetEvent::Escalated(*ep)
             }
             (Level::Crit, Level::Warn) => {
-                let ep = self.current.as_mut().expect("an episode is open above warn");
+                let ep = self
+                    .current
+                    .as_mut()
+                    .expect("an episode is open above warn");
                 ep.crit_since = None;
                 OnsetEvent::Eased(*ep)
             }
@@ -651,10 +661,7 @@ pub enum Disagreement {
         causes: Vec<MissedCause>,
     },
     /// A listener's accept queue was full: ListenOverflows rose.
-    AcceptQueueFull {
-        overflows: u64,
-        drops: Option<u64>,
-    },
+    AcceptQueueFull { overflows: u64, drops: Option<u64> },
 }
 
 /// Compares the counter deltas over a run (`run` = [`rates`] between the run's first and last
@@ -712,7 +719,11 @@ pub fn cross_check(run: &IntervalRates, seen: &CaptureSeen) -> Vec<Disagreement>
 
 /// `HH:MM:SS` (UTC) of a Unix time, as the rest of rsthound prints times.
 pub fn time_of_day_utc(unix: f64) -> String {
-    let secs = if unix.is_finite() { unix.floor() as i64 } else { 0 };
+    let secs = if unix.is_finite() {
+        unix.floor() as i64
+    } else {
+        0
+    };
     let sod = secs.rem_euclid(86_400);
     format!("{:02}:{:02}:{:02}", sod / 3600, (sod / 60) % 60, sod % 60)
 }
@@ -762,7 +773,11 @@ mod tests {
         assert!(info("EstabResets").unwrap().meaning.contains("OR sent"));
         assert!(info("OutRsts").unwrap().meaning.contains("NOT counted"));
         for c in CATALOGUE {
-            assert!(!c.meaning.is_empty() && !c.meaning.contains('\n'), "{}", c.name);
+            assert!(
+                !c.meaning.is_empty() && !c.meaning.contains('\n'),
+                "{}",
+                c.name
+            );
         }
     }
 
@@ -804,7 +819,10 @@ mod tests {
         let a = sample(&[("AttemptFails", 1)], &[("ListenOverflows", 0)]);
         let b = sample(&[("AttemptFails", 1)], &[("ListenOverflows", 0)]);
         let r = rates(&a, &b, 1.0).unwrap();
-        assert_eq!(r.get("TCPAbortFailed").unwrap().change, Change::NotAvailable);
+        assert_eq!(
+            r.get("TCPAbortFailed").unwrap().change,
+            Change::NotAvailable
+        );
         assert_eq!(r.get("TCPAbortFailed").unwrap().total, None);
         assert_eq!(r.delta("TCPAbortFailed"), None);
         assert!(matches!(
@@ -831,7 +849,13 @@ mod tests {
         let names: Vec<_> = r.rows.iter().map(|r| r.info.name).collect();
         assert_eq!(
             &names[..5],
-            &["OutRsts", "AttemptFails", "ListenOverflows", "InErrs", "EstabResets"]
+            &[
+                "OutRsts",
+                "AttemptFails",
+                "ListenOverflows",
+                "InErrs",
+                "EstabResets"
+            ]
         );
         assert_eq!(r.rows[4].change, Change::NotAvailable);
         assert_eq!(r.rows.last().unwrap().change, Change::NotAvailable);
@@ -850,25 +874,55 @@ mod tests {
     fn novelty_new_usual_higher_and_unknown() {
         let twelve_days = 12.0 * 86_400.0;
         // 0.001/s over 12 days, 2/s now: new.
-        let n = novelty(2.0, 1037, CountersStart::Known { seconds: twelve_days });
+        let n = novelty(
+            2.0,
+            1037,
+            CountersStart::Known {
+                seconds: twelve_days,
+            },
+        );
         assert_eq!(n.verdict, Verdict::New);
         assert!((n.average.unwrap() - 0.001).abs() < 1e-4);
         // Always been 2/s: usual.
-        let n = novelty(2.0, (2.0 * twelve_days) as u64, CountersStart::Known { seconds: twelve_days });
+        let n = novelty(
+            2.0,
+            (2.0 * twelve_days) as u64,
+            CountersStart::Known {
+                seconds: twelve_days,
+            },
+        );
         assert_eq!(n.verdict, Verdict::Usual);
         // 3x the average: higher.
-        let n = novelty(3.0, twelve_days as u64, CountersStart::Known { seconds: twelve_days });
+        let n = novelty(
+            3.0,
+            twelve_days as u64,
+            CountersStart::Known {
+                seconds: twelve_days,
+            },
+        );
         assert_eq!(n.verdict, Verdict::Higher);
         // Never before: new.
-        let n = novelty(0.5, 0, CountersStart::Known { seconds: twelve_days });
+        let n = novelty(
+            0.5,
+            0,
+            CountersStart::Known {
+                seconds: twelve_days,
+            },
+        );
         assert_eq!(n.verdict, Verdict::New);
         // Nothing now.
-        assert_eq!(novelty(0.0, 5, CountersStart::Known { seconds: 100.0 }).verdict, Verdict::NoneNow);
+        assert_eq!(
+            novelty(0.0, 5, CountersStart::Known { seconds: 100.0 }).verdict,
+            Verdict::NoneNow
+        );
         // Another namespace.
         let n = novelty(2.0, 5, CountersStart::Unknown);
         assert_eq!((n.verdict, n.average), (Verdict::Unknown, None));
         // Booted 10 s ago.
-        assert_eq!(novelty(2.0, 5, CountersStart::Known { seconds: 10.0 }).verdict, Verdict::TooShort);
+        assert_eq!(
+            novelty(2.0, 5, CountersStart::Known { seconds: 10.0 }).verdict,
+            Verdict::TooShort
+        );
     }
 
     #[test]
@@ -900,10 +954,16 @@ mod tests {
         };
         assert_eq!((ep.since, ep.crit_since), (t0 + 2.0, Some(t0 + 5.0)));
         assert_eq!(t.worst(), Level::Crit);
-        assert!(matches!(t.observe(t0 + 6.0, t0 + 7.0, Some(5.0)), OnsetEvent::Eased(_)));
+        assert!(matches!(
+            t.observe(t0 + 6.0, t0 + 7.0, Some(5.0)),
+            OnsetEvent::Eased(_)
+        ));
         assert_eq!(
             t.observe(t0 + 7.0, t0 + 8.0, Some(0.0)),
-            OnsetEvent::Cleared { at: t0 + 8.0, lasted: 6.0 }
+            OnsetEvent::Cleared {
+                at: t0 + 8.0,
+                lasted: 6.0
+            }
         );
         assert_eq!(t.current(), None);
         assert_eq!(t.first().unwrap().since, t0 + 2.0);
@@ -913,7 +973,10 @@ mod tests {
 
     #[test]
     fn above_in_the_first_interval_means_it_began_before_the_run() {
-        let mut t = OnsetTracker::new(Thresholds { warn: 1.0, crit: 3.0 });
+        let mut t = OnsetTracker::new(Thresholds {
+            warn: 1.0,
+            crit: 3.0,
+        });
         let OnsetEvent::Crossed(ep) = t.observe(100.0, 101.0, Some(5.0)) else {
             panic!()
         };
@@ -967,7 +1030,12 @@ mod tests {
         };
         let d = cross_check(&r, &seen);
         assert_eq!(d.len(), 1);
-        let Disagreement::FailuresNotCaptured { attempt_fails, captured, causes } = &d[0] else {
+        let Disagreement::FailuresNotCaptured {
+            attempt_fails,
+            captured,
+            causes,
+        } = &d[0]
+        else {
             panic!("{d:?}")
         };
         assert_eq!((*attempt_fails, *captured), (20, 0));

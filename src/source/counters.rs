@@ -268,7 +268,10 @@ impl CounterSource for ProcCounters {
     fn sample(&mut self) -> Result<CounterSample, CounterError> {
         let snmp = read_bounded(&self.dir.join("snmp"))?;
         let netstat = read_bounded(&self.dir.join("netstat")).map_err(|e| e.to_string());
-        Ok(sample_from(&snmp, netstat.as_deref().map_err(Clone::clone))?)
+        Ok(sample_from(
+            &snmp,
+            netstat.as_deref().map_err(Clone::clone),
+        )?)
     }
 }
 
@@ -383,11 +386,22 @@ pub fn counters_start(netns: Option<&Path>) -> (CountersStart, Option<String>) {
         // kernels give init_net a dynamic inode (>= 0xF0000000), so this never says "yes"
         // wrongly there, it just cannot say.
         use std::os::unix::fs::MetadataExt;
-        let ino = std::fs::metadata(target).ok()?.ino();
-        (ino == NET_NS_INIT_INO).then_some(true)
+        let ino = |p: &str| std::fs::metadata(p).ok().map(|m| m.ino());
+        let target_ino = std::fs::metadata(target).ok()?.ino();
+        if target_ino == NET_NS_INIT_INO {
+            Some(true)
+        } else if ino("/proc/thread-self/ns/net") == Some(NET_NS_INIT_INO) {
+            // This kernel fixes the initial inode (we are in it): any other inode is not it.
+            Some(false)
+        } else {
+            None
+        }
     });
     match initial {
-        Some(true) => match std::fs::read("/proc/uptime").ok().and_then(|b| parse_uptime(&b)) {
+        Some(true) => match std::fs::read("/proc/uptime")
+            .ok()
+            .and_then(|b| parse_uptime(&b))
+        {
             Some(seconds) => (CountersStart::Known { seconds }, None),
             None => (
                 CountersStart::Unknown,
@@ -474,9 +488,14 @@ mod tests {
             parse_snmp(b"Tcp: A \x1b[31m\nTcp: 1 2\n"),
             Err(ParseError::BadName { .. })
         ));
-        let e = parse_snmp(b"Tcp: A \x1b[31m\nTcp: 1 2\n").unwrap_err().to_string();
+        let e = parse_snmp(b"Tcp: A \x1b[31m\nTcp: 1 2\n")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains('\x1b'), "{e}");
-        assert!(matches!(parse_snmp(b""), Err(ParseError::SectionMissing { .. })));
+        assert!(matches!(
+            parse_snmp(b""),
+            Err(ParseError::SectionMissing { .. })
+        ));
     }
 
     #[test]
@@ -493,7 +512,11 @@ mod tests {
         assert_eq!(s.get(Section::TcpExt, "ListenOverflows"), None);
         assert_eq!(s.unreadable.len(), 1);
         let s = sample_from(SNMP, Ok(b"garbage")).unwrap();
-        assert!(s.unreadable[0].1.contains("no `TcpExt:` lines"), "{:?}", s.unreadable);
+        assert!(
+            s.unreadable[0].1.contains("no `TcpExt:` lines"),
+            "{:?}",
+            s.unreadable
+        );
     }
 
     #[test]

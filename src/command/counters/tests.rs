@@ -107,16 +107,36 @@ fn text_headline_is_it_new_and_onset() {
     assert!(err.contains("not available on this kernel"), "{err}");
     let blocks: Vec<&str> = out.split(" UTC  failed").collect();
     assert_eq!(blocks.len(), 5, "{out}");
-    assert!(out.contains("13:15:43 UTC  failed connections/s: 2.0 (AttemptFails +2 in 1.00 s)  WARN (above 1/s)"), "{out}");
-    assert!(out.contains("is it new? 2.0/s now, 0.001/s on average over 12 days: new"), "{out}");
-    assert!(out.contains("onset: 2.0 failed connections/s since 13:15:42 UTC (above --warn 1/s)"), "{out}");
+    assert!(
+        out.contains(
+            "13:15:43 UTC  failed connections/s: 2.0 (AttemptFails +2 in 1.00 s)  WARN (above 1/s)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("is it new? 2.0/s now, 0.001/s on average over 12 days: new"),
+        "{out}"
+    );
+    assert!(
+        out.contains("onset: 2.0 failed connections/s since 13:15:42 UTC (above --warn 1/s)"),
+        "{out}"
+    );
     // Non-zero counters carry their meaning; unchanged ones are counted.
-    assert!(out.contains("2.0/s       +2  AttemptFails          connection attempts that failed"), "{out}");
+    assert!(
+        out.contains("2.0/s       +2  AttemptFails          connection attempts that failed"),
+        "{out}"
+    );
     assert!(out.contains("other counters did not move"), "{out}");
     // The summary lists every counter, n/a included.
     let summary = out.split("rsthound: 4 intervals").nth(1).expect(&out);
-    assert!(summary.contains("failed connections/s on average: 1.5 (AttemptFails +6 in 4.00 s)"), "{summary}");
-    assert!(summary.contains("onset: above --warn 1/s since 13:15:42 UTC, still above at the end"), "{summary}");
+    assert!(
+        summary.contains("failed connections/s on average: 1.5 (AttemptFails +6 in 4.00 s)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("onset: above --warn 1/s since 13:15:42 UTC, still above at the end"),
+        "{summary}"
+    );
     assert!(summary.contains("n/a"), "{summary}");
     assert!(summary.contains("EstabResets"), "{summary}");
 }
@@ -125,7 +145,10 @@ fn text_headline_is_it_new_and_onset() {
 fn json_records_per_interval_and_summary() {
     let (code, out, _) = go(&args(true, Some(4)), story(), &host(), None);
     assert_eq!(code, 0);
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 5);
     assert!(lines[..4].iter().all(|l| l["type"] == "counters"));
     assert_eq!(lines[0]["failed_connections_per_second"], 0.0);
@@ -138,7 +161,12 @@ fn json_records_per_interval_and_summary() {
     let first = &lines[1]["counters"][0];
     assert_eq!(first["name"], "OutRsts");
     assert_eq!(first["delta"], 4);
-    let na = lines[1]["counters"].as_array().unwrap().iter().find(|c| c["name"] == "TCPAbortFailed").unwrap();
+    let na = lines[1]["counters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "TCPAbortFailed")
+        .unwrap();
     assert_eq!(na["available"], false);
     assert!(na.get("per_second").is_none() && na.get("total").is_none());
     let s = &lines[4];
@@ -152,11 +180,25 @@ fn json_records_per_interval_and_summary() {
 
 #[test]
 fn a_reset_is_said_not_turned_into_a_rate() {
-    let samples = [100, 102, 1, 3].into_iter().map(|n| Ok(sample(n, None))).collect();
+    let samples = [100, 102, 1, 3]
+        .into_iter()
+        .map(|n| Ok(sample(n, None)))
+        .collect();
     let (code, out, _) = go(&args(false, Some(3)), samples, &host(), None);
     assert_eq!(code, 0);
-    assert!(out.contains("no rate: AttemptFails went down from 102 to 1, the counters were reset"), "{out}");
-    let (_, out, _) = go(&args(true, Some(3)), [100, 102, 1, 3].into_iter().map(|n| Ok(sample(n, None))).collect(), &host(), None);
+    assert!(
+        out.contains("no rate: AttemptFails went down from 102 to 1, the counters were reset"),
+        "{out}"
+    );
+    let (_, out, _) = go(
+        &args(true, Some(3)),
+        [100, 102, 1, 3]
+            .into_iter()
+            .map(|n| Ok(sample(n, None)))
+            .collect(),
+        &host(),
+        None,
+    );
     let l: serde_json::Value = serde_json::from_str(out.lines().nth(1).unwrap()).unwrap();
     assert!(l.get("failed_connections_per_second").is_none());
     assert_eq!(l["counters"][0]["reset"]["before"], 102);
@@ -172,7 +214,10 @@ fn another_namespace_says_the_start_is_unknown() {
     let (_, out, err) = go(&args(false, Some(2)), story(), &scope, None);
     assert!(err.contains("network namespace web"), "{err}");
     assert!(err.contains("Linux does not say when"), "{err}");
-    assert!(out.contains("1037 in total since this namespace's counters started"), "{out}");
+    assert!(
+        out.contains("1037 in total since this namespace's counters started"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -194,23 +239,36 @@ fn ctrl_c_ends_with_the_summary() {
     let (code, out, _) = go(&args(true, None), story(), &host(), Some(2));
     assert_eq!(code, 0);
     let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
-    assert_eq!((last["type"].as_str(), last["intervals"].as_u64()), (Some("summary"), Some(2)));
+    assert_eq!(
+        (last["type"].as_str(), last["intervals"].as_u64()),
+        (Some("summary"), Some(2))
+    );
 }
 
 #[test]
 fn crit_is_reported_and_does_not_change_the_exit_code() {
-    let samples = [0, 0, 50, 100].into_iter().map(|n| Ok(sample(n, Some(0)))).collect();
+    let samples = [0, 0, 50, 100]
+        .into_iter()
+        .map(|n| Ok(sample(n, Some(0))))
+        .collect();
     let (code, out, _) = go(&args(false, Some(3)), samples, &host(), None);
     assert_eq!(code, 0);
     assert!(out.contains("CRIT (above 10/s)"), "{out}");
-    assert!(out.contains("above --crit 10/s since 13:15:42 UTC"), "{out}");
+    assert!(
+        out.contains("above --crit 10/s since 13:15:42 UTC"),
+        "{out}"
+    );
 }
 
 #[test]
 fn usage_errors() {
     let mut a = args(false, None);
     a.warn = 20.0;
-    assert!(check_args(&a).unwrap_err().contains("--warn (20) is above --crit (10)"));
+    assert!(
+        check_args(&a)
+            .unwrap_err()
+            .contains("--warn (20) is above --crit (10)")
+    );
     let mut a = args(false, None);
     a.interval = Duration::from_millis(1);
     assert!(check_args(&a).is_err());
@@ -222,9 +280,18 @@ fn usage_errors() {
 
 #[test]
 fn listen_overflows_move_with_their_meaning() {
-    let samples = [Some(0), Some(49)].into_iter().map(|o| Ok(sample(0, o))).collect();
+    let samples = [Some(0), Some(49)]
+        .into_iter()
+        .map(|o| Ok(sample(0, o)))
+        .collect();
     let (_, out, _) = go(&args(false, Some(1)), samples, &host(), None);
-    let line = out.lines().find(|l| l.contains("ListenOverflows")).expect(&out);
-    assert!(line.contains("49.0/s") && line.contains("accept queue was full"), "{line}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("ListenOverflows"))
+        .expect(&out);
+    assert!(
+        line.contains("49.0/s") && line.contains("accept queue was full"),
+        "{line}"
+    );
     let _ = Section::TcpExt;
 }

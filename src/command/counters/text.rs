@@ -24,7 +24,11 @@ pub fn fmt_rate(x: f64) -> String {
         let decimals = ((-x.log10()).floor() as usize + 2).min(9);
         let s = format!("{x:.decimals$}");
         let s = s.trim_end_matches('0').trim_end_matches('.');
-        if s == "0" { format!("{x:.9}") } else { s.into() }
+        if s == "0" {
+            format!("{x:.9}")
+        } else {
+            s.into()
+        }
     }
 }
 
@@ -59,12 +63,7 @@ fn where_from(scope: &Scope) -> String {
 }
 
 /// The first lines on stderr: what is read, how often, the thresholds, what is not available.
-pub fn banner(
-    args: &CountersArgs,
-    scope: &Scope,
-    t: &Thresholds,
-    first: &CounterSample,
-) -> String {
+pub fn banner(args: &CountersArgs, scope: &Scope, t: &Thresholds, first: &CounterSample) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
@@ -153,8 +152,11 @@ pub fn novelty_sentence(n: &Novelty) -> Option<String> {
     let over = |avg: f64, s: f64| format!("{}/s on average over {}", fmt_rate(avg), human_span(s));
     Some(match (n.verdict, n.average, n.over_seconds) {
         (Verdict::NoneNow, _, _) => return None,
-        (Verdict::New, Some(avg), Some(s)) if avg == 0.0 => {
-            format!("{now}/s now, none at all in the {} before: new", human_span(s))
+        (Verdict::New, Some(avg), Some(s)) if avg <= 0.0 => {
+            format!(
+                "{now}/s now, none at all in the {} before: new",
+                human_span(s)
+            )
         }
         (Verdict::New, Some(avg), Some(s)) => format!("{now}/s now, {}: new", over(avg, s)),
         (Verdict::Higher, Some(avg), Some(s)) => {
@@ -207,7 +209,9 @@ fn onset_sentence(rate: Option<f64>, tracker: &OnsetTracker) -> Option<String> {
 
 fn counter_line(s: &mut String, row: &CounterChange) {
     let (rate, change) = match row.change {
-        Change::Moved { delta, per_second } => (format!("{}/s", fmt_rate(per_second)), format!("+{delta}")),
+        Change::Moved { delta, per_second } => {
+            (format!("{}/s", fmt_rate(per_second)), format!("+{delta}"))
+        }
         Change::Reset { before, after } => ("reset".to_string(), format!("{before}→{after}")),
         Change::NotAvailable => ("n/a".to_string(), String::new()),
     };
@@ -318,7 +322,11 @@ pub fn summary(r: &RunView<'_>) -> String {
             );
         }
     }
-    let _ = writeln!(s, "  {:>9} {:>8}  {:<21} what it counts", "rate", "change", "counter");
+    let _ = writeln!(
+        s,
+        "  {:>9} {:>8}  {:<21} what it counts",
+        "rate", "change", "counter"
+    );
     for row in &rates.rows {
         counter_line(&mut s, row);
     }
