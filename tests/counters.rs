@@ -165,7 +165,8 @@ fn refused_twice_a_second_is_two_failed_connections_per_second_with_its_onset() 
     assert_eq!(onset["since"], intervals[at - 1]["time"], "{onset}");
     assert_eq!(onset["before_run"], false);
     assert_eq!(intervals[4]["level"], "warn");
-    // Each interval's AttemptFails row carries the meaning, and the namespace's start is unknown.
+    // Each interval's AttemptFails row carries the meaning. The namespace's start is unknown, but
+    // it never failed before: new.
     let af = intervals[3]["counters"]
         .as_array()
         .unwrap()
@@ -179,7 +180,9 @@ fn refused_twice_a_second_is_two_failed_connections_per_second_with_its_onset() 
             .unwrap()
             .contains("connection attempts that failed")
     );
-    assert_eq!(intervals[3]["novelty"]["verdict"], "unknown");
+    assert_eq!(intervals[3]["novelty"]["verdict"], "new");
+    assert_eq!(intervals[3]["novelty"]["total_before"], 0);
+    assert!(intervals[3]["novelty"].get("average_per_second").is_none());
     assert!(err.contains("Linux does not say when"), "{err}");
     let summary = lines.last().unwrap();
     assert_eq!(summary["type"], "summary");

@@ -403,6 +403,9 @@ pub fn novelty(now: f64, total_before: u64, start: CountersStart) -> Novelty {
     };
     let verdict = if now <= 0.0 || !now.is_finite() {
         Verdict::NoneNow
+    } else if total_before == 0 {
+        // Never once before, however long "before" was: new, start known or not.
+        Verdict::New
     } else {
         match (average, over_seconds) {
             (Some(_), Some(s)) if s < MIN_HISTORY_S => Verdict::TooShort,
@@ -918,6 +921,11 @@ mod tests {
         // Another namespace.
         let n = novelty(2.0, 5, CountersStart::Unknown);
         assert_eq!((n.verdict, n.average), (Verdict::Unknown, None));
+        // …where it never happened before: new all the same.
+        assert_eq!(
+            novelty(2.0, 0, CountersStart::Unknown).verdict,
+            Verdict::New
+        );
         // Booted 10 s ago.
         assert_eq!(
             novelty(2.0, 5, CountersStart::Known { seconds: 10.0 }).verdict,

@@ -215,7 +215,7 @@ fn another_namespace_says_the_start_is_unknown() {
     assert!(err.contains("network namespace web"), "{err}");
     assert!(err.contains("Linux does not say when"), "{err}");
     assert!(
-        out.contains("1037 in total since this namespace's counters started"),
+        out.contains("2.0/s now, 1037 before that since this namespace's counters started"),
         "{out}"
     );
 }

@@ -3,8 +3,8 @@
 
 use super::{CountersArgs, IntervalView, RunView, Scope};
 use crate::engine::counters::{
-    CATALOGUE, Change, CounterChange, CounterSample, CountersStart, Episode, Level, Novelty,
-    OnsetEvent, OnsetTracker, Thresholds, Verdict, time_of_day_utc,
+    CATALOGUE, Change, CounterChange, CounterSample, CountersStart, Disagreement, Episode, Level,
+    MissedCause, Novelty, OnsetEvent, OnsetTracker, Thresholds, Verdict, time_of_day_utc,
 };
 use std::fmt::Write as _;
 
@@ -24,7 +24,10 @@ pub fn fmt_rate(x: f64) -> String {
         let decimals = ((-x.log10()).floor() as usize + 2).min(9);
         let s = format!("{x:.decimals$}");
         let s = s.trim_end_matches('0').trim_end_matches('.');
-        if s == "0" {
+        if s == "1" {
+            // 0.99998 rounds up: say it as the rates from 1 up are said.
+            "1.0".into()
+        } else if s == "0" {
             format!("{x:.9}")
         } else {
             s.into()
@@ -148,30 +151,35 @@ fn headline(change: Change, seconds: f64) -> String {
 
 /// "2.0/s now, 0.001/s on average over 12 days: new"
 pub fn novelty_sentence(n: &Novelty) -> Option<String> {
-    let now = fmt_rate(n.now);
+    novelty_words(n, "now")
+}
+
+/// The same for a stretch of time (`when`: "now", "during the run").
+fn novelty_words(n: &Novelty, when: &str) -> Option<String> {
+    let now = format!("{}/s {when}", fmt_rate(n.now));
     let over = |avg: f64, s: f64| format!("{}/s on average over {}", fmt_rate(avg), human_span(s));
     Some(match (n.verdict, n.average, n.over_seconds) {
         (Verdict::NoneNow, _, _) => return None,
         (Verdict::New, Some(avg), Some(s)) if avg <= 0.0 => {
-            format!(
-                "{now}/s now, none at all in the {} before: new",
-                human_span(s)
-            )
+            format!("{now}, none at all in the {} before: new", human_span(s))
         }
-        (Verdict::New, Some(avg), Some(s)) => format!("{now}/s now, {}: new", over(avg, s)),
+        (Verdict::New, None, _) => {
+            format!("{now}, none at all since this namespace's counters started: new")
+        }
+        (Verdict::New, Some(avg), Some(s)) => format!("{now}, {}: new", over(avg, s)),
         (Verdict::Higher, Some(avg), Some(s)) => {
-            format!("{now}/s now, {}: higher than usual", over(avg, s))
+            format!("{now}, {}: higher than usual", over(avg, s))
         }
         (Verdict::Usual, Some(avg), Some(s)) => format!(
-            "{now}/s now, {}: not new, it has been like this all along",
+            "{now}, {}: not new, it has been like this all along",
             over(avg, s)
         ),
         (Verdict::TooShort, _, Some(s)) => format!(
-            "{now}/s now; the counters started only {} ago: too short a history to tell",
+            "{now}; the counters started only {} ago: too short a history to tell",
             human_span(s)
         ),
         _ => format!(
-            "{now}/s now, {} in total since this namespace's counters started, and Linux does not \
+            "{now}, {} before that since this namespace's counters started, and Linux does not \
              say when that was: cannot tell",
             n.total_before
         ),
@@ -292,7 +300,11 @@ pub fn summary(r: &RunView<'_>) -> String {
         headline(change, rates.seconds).replacen(": ", " on average: ", 1),
         level_tag(r.onset.worst(), &r.thresholds).replacen("  ", "  worst interval ", 1)
     );
-    if let Some(n) = r.novelty.as_ref().and_then(novelty_sentence) {
+    if let Some(n) = r
+        .novelty
+        .as_ref()
+        .and_then(|n| novelty_words(n, "during the run"))
+    {
         let _ = writeln!(s, "  is it new? {n}");
     }
     match (r.onset.first(), r.onset.current()) {
@@ -336,6 +348,75 @@ pub fn summary(r: &RunView<'_>) -> String {
     s
 }
 
+/// One disagreement between the counters and a capture, in words (for `watch`'s and
+/// `diagnose`'s summaries).
+pub fn disagreement(d: &Disagreement) -> String {
+    match d {
+        Disagreement::RstsNotFromStack {
+            seen,
+            out_rsts,
+            forged,
+        } => format!(
+            "{seen} RSTs left this host but its TCP stack sent only {out_rsts} (OutRsts): at least \
+             {forged} were not sent by the TCP stack but forged by a firewall rule (nftables/iptables \
+             `reject with tcp reset`); `nft list ruleset` / `iptables -S` show it"
+        ),
+        Disagreement::FailuresNotCaptured {
+            attempt_fails,
+            captured,
+            causes,
+        } => {
+            let mut s = format!(
+                "AttemptFails rose by {attempt_fails} but the capture saw {captured} failed \
+                 attempts"
+            );
+            for c in causes {
+                s.push_str("; ");
+                match c {
+                    MissedCause::OtherNamespace { candidates } if candidates.is_empty() => s
+                        .push_str(
+                            "nothing TCP was captured: the traffic is probably in another network \
+                             namespace (a container's): try --netns NAME|PID",
+                        ),
+                    MissedCause::OtherNamespace { candidates } => {
+                        let _ = write!(
+                            s,
+                            "nothing TCP was captured: the traffic is probably in another network \
+                             namespace: try --netns {}",
+                            candidates.join(" or --netns ")
+                        );
+                    }
+                    MissedCause::InterfacesFiltered => {
+                        s.push_str("only some interfaces were watched: try without -i")
+                    }
+                    MissedCause::KernelDrops(n) => {
+                        let _ = write!(
+                            s,
+                            "the kernel dropped {n} packets before rsthound read them"
+                        );
+                    }
+                    MissedCause::NeverOnWire => s.push_str(
+                        "or the SYNs never reached the wire (a local firewall dropped them, or \
+                         connect() failed on an ICMP error or a missing route)",
+                    ),
+                }
+            }
+            s
+        }
+        Disagreement::AcceptQueueFull { overflows, drops } => {
+            let mut s = format!(
+                "ListenOverflows rose by {overflows}: a listener's accept queue was full (the \
+                 application calls accept() too slowly or its backlog is too small)"
+            );
+            if let Some(d) = drops {
+                let _ = write!(s, "; ListenDrops +{d}");
+            }
+            s.push_str("; `ss -ltn` shows Recv-Q (queued) against Send-Q (backlog)");
+            s
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +428,7 @@ mod tests {
         assert_eq!(fmt_rate(0.001), "0.001");
         assert_eq!(fmt_rate(0.00123), "0.0012");
         assert_eq!(fmt_rate(0.5), "0.5");
+        assert_eq!(fmt_rate(0.99998), "1.0");
         assert_eq!(fmt_rate(0.0), "0");
         assert_eq!(fmt_rate(250.4), "250");
         assert_eq!(fmt_rate(f64::NAN), "?");
@@ -375,5 +457,34 @@ mod tests {
         );
         let n = crate::engine::counters::novelty(2.0, 1037, CountersStart::Unknown);
         assert!(novelty_sentence(&n).unwrap().contains("cannot tell"));
+    }
+
+    #[test]
+    fn disagreements_in_words() {
+        let forged = disagreement(&Disagreement::RstsNotFromStack {
+            seen: 7,
+            out_rsts: 2,
+            forged: 5,
+        });
+        assert!(
+            forged.contains("at least 5 were not sent by the TCP stack"),
+            "{forged}"
+        );
+        let missed = disagreement(&Disagreement::FailuresNotCaptured {
+            attempt_fails: 20,
+            captured: 0,
+            causes: vec![
+                MissedCause::OtherNamespace {
+                    candidates: vec!["web".into()],
+                },
+                MissedCause::NeverOnWire,
+            ],
+        });
+        assert!(missed.contains("try --netns web"), "{missed}");
+        let full = disagreement(&Disagreement::AcceptQueueFull {
+            overflows: 50,
+            drops: Some(50),
+        });
+        assert!(full.contains("accept queue was full"), "{full}");
     }
 }
