@@ -217,14 +217,13 @@ pub fn run_with(
         warn: args.warn,
         crit: args.crit,
     };
-    let first = match source.sample() {
-        Ok(s) => s,
-        Err(e) => {
+    let (first, (m0, u0)) = match timed_sample(source, clock) {
+        (Ok(s), at) => (s, at),
+        (Err(e), _) => {
             let _ = writeln!(err, "rsthound: {e}");
             return 1;
         }
     };
-    let (m0, u0) = clock.now();
     let _ = err.write_all(text::banner(args, scope, &thresholds, &first).as_bytes());
     let total_before = first.get(engine::Section::Tcp, engine::ATTEMPT_FAILS);
     let mut onset = OnsetTracker::new(thresholds);
@@ -239,15 +238,14 @@ pub fn run_with(
         if !clock.sleep_until(m0 + step * (intervals + 1) as f64, stop) {
             break;
         }
-        let sample = match source.sample() {
-            Ok(s) => s,
-            Err(e) => {
+        let (sample, (m, u)) = match timed_sample(source, clock) {
+            (Ok(s), at) => (s, at),
+            (Err(e), _) => {
                 let _ = writeln!(err, "rsthound: {e}");
                 errors.push(e.to_string());
                 break;
             }
         };
-        let (m, u) = clock.now();
         let rates = match engine::rates(&prev, &sample, m - prev_m) {
             Ok(r) => r,
             Err(e) => {
@@ -320,6 +318,22 @@ pub fn run_with(
         .and_then(|()| out.flush());
     }
     i32::from(!errors.is_empty())
+}
+
+/// A sample with the time it was taken: the middle of the read (through another namespace's
+/// thread a read takes a few milliseconds, more the first time), so read latency does not leak
+/// into the interval lengths.
+fn timed_sample(
+    source: &mut dyn CounterSource,
+    clock: &mut dyn Clock,
+) -> (
+    Result<CounterSample, crate::source::counters::CounterError>,
+    (f64, f64),
+) {
+    let (m1, u1) = clock.now();
+    let sample = source.sample();
+    let (m2, u2) = clock.now();
+    (sample, ((m1 + m2) / 2.0, (u1 + u2) / 2.0))
 }
 
 #[cfg(test)]

@@ -429,8 +429,8 @@ pub const DEFAULT_WARN: f64 = 1.0;
 /// Default `--crit`: ten per second is a service down or a client in a retry loop.
 pub const DEFAULT_CRIT: f64 = 10.0;
 
-/// Thresholds on failed connections/s. A rate strictly above a threshold crosses it (the
-/// monitoring-plugins convention: `1` alerts on more than 1).
+/// Thresholds on failed connections/s. A rate above a threshold crosses it (the
+/// monitoring-plugins convention: `1` alerts on more than 1), with [`THRESHOLD_SLACK`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Thresholds {
     pub warn: f64,
@@ -463,11 +463,17 @@ impl Level {
     }
 }
 
+/// A rate must be more than this fraction above a threshold to cross it: the sampling clock
+/// jitters by a fraction of a millisecond, and one failure in 0.9999 s (1.0001/s) must not read
+/// as "above 1/s". The rate itself is reported exactly.
+pub const THRESHOLD_SLACK: f64 = 0.01;
+
 impl Thresholds {
     pub fn level(&self, rate: f64) -> Level {
-        if rate > self.crit {
+        let above = |t: f64| rate > t + t.abs() * THRESHOLD_SLACK;
+        if above(self.crit) {
             Level::Crit
-        } else if rate > self.warn {
+        } else if above(self.warn) {
             Level::Warn
         } else {
             Level::Ok
@@ -938,7 +944,9 @@ mod tests {
         let t = Thresholds::default();
         assert_eq!((t.warn, t.crit), (1.0, 10.0));
         assert_eq!(t.level(1.0), Level::Ok);
-        assert_eq!(t.level(1.01), Level::Warn);
+        // One failure in a slightly short interval is not above 1/s.
+        assert_eq!(t.level(1.0001), Level::Ok);
+        assert_eq!(t.level(1.02), Level::Warn);
         assert_eq!(t.level(10.0), Level::Warn);
         assert_eq!(t.level(10.5), Level::Crit);
     }

@@ -61,6 +61,9 @@ pub fn human_span(seconds: f64) -> String {
 fn where_from(scope: &Scope) -> String {
     match &scope.netns {
         Some(n) => format!("network namespace {n}"),
+        None if matches!(scope.start, CountersStart::Known { .. }) => {
+            "the host's network namespace".into()
+        }
         None => "this network namespace".into(),
     }
 }
