@@ -135,6 +135,15 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 20)]
         storm_limit: u32,
     },
+    /// The kernel's TCP failure counters every interval, as rates in plain words: failed
+    /// connections/s as monitoring agents compute it, whether that is new, and its onset.
+    #[command(
+        after_help = "Exit status: 0 when every sample was read, 1 when the counters could not be \
+                      read, 2 on a usage error; exceeding --crit does not change it.\n\nExamples:\n  \
+                      rsthound counters\n  rsthound counters --interval 10s --count 6 --json\n  \
+                      sudo rsthound counters --netns $(docker inspect -f '{{.State.Pid}}' web)"
+    )]
+    Counters(crate::command::counters::CountersArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -223,6 +232,7 @@ pub fn run(cli: Cli) -> i32 {
             };
             run_watch(&opts)
         }
+        Command::Counters(args) => crate::command::counters::run(&args),
     }
 }
 

@@ -19,6 +19,7 @@
 
 pub mod cli;
 pub mod command;
+pub mod duration;
 pub mod engine;
 pub mod mem;
 pub mod model;

@@ -1,5 +1,6 @@
 //! One module per command, each wiring sources to the engine to sinks and returning the
 //! process exit code through [`crate::cli`].
 
+pub mod counters;
 pub mod read;
 pub mod watch;

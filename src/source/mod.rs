@@ -3,5 +3,6 @@
 //! interface; the OS-facing parts sit behind small traits with fakes for tests.
 
 pub mod capture;
+pub mod counters;
 pub mod live;
 pub mod services;
