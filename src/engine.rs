@@ -2,6 +2,8 @@
 //! concludes goes to the report, the line renderers and the optional pcapng writer. No IO but
 //! the output it is given; time comes from the segments.
 
+pub mod listeners;
+
 use crate::decode::TcpSegment;
 use crate::keep::{Keeper, Source};
 use crate::output::{

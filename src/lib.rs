@@ -6,6 +6,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod command;
 pub mod decode;
 pub mod engine;
 mod handoff;
@@ -18,6 +19,7 @@ pub mod report;
 pub mod sanitize;
 pub mod scenario;
 pub mod services;
+pub mod source;
 mod slot_index;
 pub mod stats;
 pub mod storm;

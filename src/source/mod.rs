@@ -1,0 +1,3 @@
+//! Sources of input, each behind a small trait with a fake.
+
+pub mod sockets;
