@@ -244,7 +244,19 @@ pub fn parse_reply(bytes: &[u8], out: &mut Vec<DiagSocket>) -> Result<End, DiagE
         let payload = &rest[nlmsg::HEADER_LEN..len];
         let payload_off = off + nlmsg::HEADER_LEN;
         match u16_ne(rest, nlmsg::TYPE) {
-            NLMSG_DONE => return Ok(End::Done),
+            NLMSG_DONE => {
+                // A dump that fails on the kernel side (an unknown protocol: ENOENT) still ends
+                // with NLMSG_DONE, whose int payload is then the negative errno (seen on 6.18).
+                if let Some(&[a, b, c, d]) = payload.get(..4)
+                    && let errno = i32::from_ne_bytes([a, b, c, d])
+                    && errno < 0
+                {
+                    return Err(DiagError::Kernel {
+                        errno: errno.saturating_neg(),
+                    });
+                }
+                return Ok(End::Done);
+            }
             NLMSG_ERROR => {
                 // struct nlmsgerr: int error; then the request's header.
                 if payload.len() < 4 {
@@ -385,4 +397,203 @@ pub fn from_hex(text: &str) -> Option<Vec<u8>> {
             Some((hi * 16 + lo) as u8)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Replies recorded on Linux 6.18 by `examples/record_sock_diag.rs`.
+    const IPV4: &str = include_str!("../../../tests/fixtures/sock_diag/ipv4_listeners.hex");
+    const IPV6: &str = include_str!("../../../tests/fixtures/sock_diag/ipv6_listeners.hex");
+    const EMPTY: &str = include_str!("../../../tests/fixtures/sock_diag/empty.hex");
+    const ERROR: &str = include_str!("../../../tests/fixtures/sock_diag/error.hex");
+
+    fn bytes(hex: &str) -> Vec<u8> {
+        from_hex(hex).expect("fixture is hex")
+    }
+
+    fn parse(b: &[u8]) -> Result<(Vec<DiagSocket>, End), DiagError> {
+        let mut out = Vec::new();
+        parse_reply(b, &mut out).map(|e| (out, e))
+    }
+
+    #[test]
+    fn recorded_ipv4_reply_has_the_full_listener_and_the_wildcard_one() {
+        let (socks, end) = parse(&bytes(IPV4)).unwrap();
+        assert_eq!(end, End::Done);
+        assert_eq!(socks.len(), 2);
+        let full = &socks[0];
+        assert_eq!(full.family, AF_INET);
+        assert_eq!(full.state, TCP_LISTEN);
+        assert_eq!(full.src, "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(full.sport, 7211);
+        // Backlog 1; the accept queue holds backlog + 1 before the kernel drops SYNs.
+        assert_eq!((full.rqueue, full.wqueue), (2, 1));
+        assert_eq!(full.drops, Some(4));
+        assert_ne!(full.inode, 0);
+        let any = &socks[1];
+        assert_eq!(any.src, "0.0.0.0".parse::<IpAddr>().unwrap());
+        assert_eq!((any.sport, any.rqueue, any.wqueue, any.drops), (8080, 0, 128, Some(0)));
+        assert!(ends_dump(&bytes(IPV4)));
+    }
+
+    #[test]
+    fn recorded_ipv6_reply() {
+        let (socks, end) = parse(&bytes(IPV6)).unwrap();
+        assert_eq!(end, End::Done);
+        let got: Vec<(IpAddr, u16, u32)> = socks.iter().map(|s| (s.src, s.sport, s.wqueue)).collect();
+        assert!(got.contains(&("::1".parse().unwrap(), 7212, 16)), "{got:?}");
+        assert!(got.contains(&("::".parse().unwrap(), 8443, 4096)), "{got:?}");
+        assert!(socks.iter().all(|s| s.family == AF_INET6 && s.drops == Some(0)));
+    }
+
+    #[test]
+    fn recorded_empty_and_error_replies() {
+        assert_eq!(parse(&bytes(EMPTY)).unwrap(), (vec![], End::Done));
+        // The kernel reports a failed dump as NLMSG_DONE carrying -ENOENT.
+        assert_eq!(parse(&bytes(ERROR)), Err(DiagError::Kernel { errno: 2 }));
+        assert!(ends_dump(&bytes(ERROR)));
+    }
+
+    #[test]
+    fn nlmsg_error_is_a_typed_error_and_an_ack_is_not() {
+        let mut b = vec![0u8; 36];
+        b[0..4].copy_from_slice(&36u32.to_ne_bytes());
+        b[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        b[16..20].copy_from_slice(&(-1i32).to_ne_bytes());
+        assert_eq!(parse(&b), Err(DiagError::Kernel { errno: 1 }));
+        assert!(DiagError::Kernel { errno: 1 }.to_string().contains("errno 1"));
+        b[16..20].copy_from_slice(&0i32.to_ne_bytes());
+        assert_eq!(parse(&b).unwrap(), (vec![], End::Unfinished));
+    }
+
+    #[test]
+    fn every_truncation_of_a_recorded_reply_is_an_error_or_unfinished() {
+        let full = bytes(IPV4);
+        for cut in 0..full.len() {
+            match parse(&full[..cut]) {
+                Err(DiagError::Truncated { .. }) => {}
+                Ok((socks, End::Unfinished)) => assert!(socks.len() <= 2),
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+        }
+        // Cut right after the first socket: that one is kept, the end is missing.
+        let first_len = u32::from_ne_bytes(full[0..4].try_into().unwrap()) as usize;
+        let (socks, end) = parse(&full[..first_len]).unwrap();
+        assert_eq!((socks.len(), end), (1, End::Unfinished));
+    }
+
+    #[test]
+    fn a_message_length_inside_its_header_is_rejected() {
+        let mut b = bytes(IPV4);
+        b[0..4].copy_from_slice(&8u32.to_ne_bytes());
+        assert!(matches!(parse(&b), Err(DiagError::BadLength { len: 8, .. })));
+    }
+
+    /// Appends an attribute to the first message and fixes its length.
+    fn with_attr(reply: &[u8], ty: u16, value: &[u8]) -> Vec<u8> {
+        let first_len = u32::from_ne_bytes(reply[0..4].try_into().unwrap()) as usize;
+        let mut msg = reply[..first_len].to_vec();
+        let alen = (rta::HEADER_LEN + value.len()) as u16;
+        msg.extend_from_slice(&alen.to_ne_bytes());
+        msg.extend_from_slice(&ty.to_ne_bytes());
+        msg.extend_from_slice(value);
+        while msg.len() % 4 != 0 {
+            msg.push(0);
+        }
+        let len = msg.len() as u32;
+        msg[0..4].copy_from_slice(&len.to_ne_bytes());
+        msg.extend_from_slice(&reply[first_len..]);
+        msg
+    }
+
+    #[test]
+    fn unknown_attributes_are_skipped() {
+        let b = with_attr(&bytes(IPV4), 0x3ff0, &[0xaa; 7]);
+        let (socks, end) = parse(&b).unwrap();
+        assert_eq!((socks.len(), end), (2, End::Done));
+        assert_eq!(socks[0].drops, Some(4));
+    }
+
+    #[test]
+    fn a_short_skmeminfo_has_no_drop_count() {
+        // An older kernel's array (before 4.6) stops before SK_MEMINFO_DROPS.
+        let mut v4 = bytes(IPV4);
+        // Rewrite the recorded SKMEMINFO type (7) into an unknown one, then add a short one.
+        let first_len = u32::from_ne_bytes(v4[0..4].try_into().unwrap()) as usize;
+        let pos = (nlmsg::HEADER_LEN + msg::LEN..first_len)
+            .find(|&i| v4[i..i + 4] == [0x28, 0, 7, 0])
+            .expect("recorded skmeminfo attribute");
+        v4[pos + 2] = 0x7f;
+        let b = with_attr(&v4, INET_DIAG_SKMEMINFO, &[0; 32]);
+        let (socks, _) = parse(&b).unwrap();
+        assert_eq!(socks[0].drops, None);
+    }
+
+    #[test]
+    fn an_attribute_longer_than_its_message_is_truncated() {
+        let mut b = with_attr(&bytes(IPV4), 0x3ff0, &[0; 4]);
+        let first_len = u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize;
+        // The appended attribute's length field, made to overrun the message.
+        b[first_len - 8..first_len - 6].copy_from_slice(&200u16.to_ne_bytes());
+        assert!(matches!(parse(&b), Err(DiagError::Truncated { what: "attribute", .. })));
+        b[first_len - 8..first_len - 6].copy_from_slice(&2u16.to_ne_bytes());
+        assert!(matches!(parse(&b), Err(DiagError::BadLength { what: "attribute", .. })));
+    }
+
+    #[test]
+    fn an_unknown_family_is_an_error() {
+        let mut b = bytes(IPV4);
+        b[nlmsg::HEADER_LEN + msg::FAMILY] = 99;
+        assert!(matches!(parse(&b), Err(DiagError::Family { family: 99, .. })));
+    }
+
+    #[test]
+    fn the_request_asks_for_tcp_listeners_with_skmeminfo() {
+        let r = listeners_request(AF_INET6);
+        assert_eq!(r.len(), 72);
+        assert_eq!(u32::from_ne_bytes(r[0..4].try_into().unwrap()), 72);
+        assert_eq!(u16::from_ne_bytes(r[4..6].try_into().unwrap()), SOCK_DIAG_BY_FAMILY);
+        assert_eq!(u16::from_ne_bytes(r[6..8].try_into().unwrap()), 0x301);
+        assert_eq!(&r[16..20], &[AF_INET6, 6, 1 << 6, 0]);
+        assert_eq!(u32::from_ne_bytes(r[20..24].try_into().unwrap()), 1 << 10);
+        assert!(r[24..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn hex_fixtures_reject_odd_and_bad_digits() {
+        assert_eq!(from_hex("# c\n0a 0B\n"), Some(vec![10, 11]));
+        assert_eq!(from_hex("abc"), None);
+        assert_eq!(from_hex("zz"), None);
+    }
+
+    proptest! {
+        /// Any bytes: never a panic; sockets only from whole messages.
+        #[test]
+        fn never_panics_on_any_bytes(b in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let mut out = Vec::new();
+            let _ = parse_reply(&b, &mut out);
+            let _ = ends_dump(&b);
+            prop_assert!(out.len() <= b.len() / (nlmsg::HEADER_LEN + msg::LEN));
+        }
+
+        /// The recorded reply with bytes flipped: never a panic.
+        #[test]
+        fn never_panics_on_a_damaged_recorded_reply(
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut b = bytes(IPV4);
+            for (i, v) in flips {
+                let i = i.index(b.len());
+                b[i] = v;
+            }
+            let cut = cut.index(b.len() + 1);
+            let mut out = Vec::new();
+            let _ = parse_reply(&b[..cut], &mut out);
+            prop_assert!(out.len() <= 2 + cut / 16);
+        }
+    }
 }
