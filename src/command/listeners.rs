@@ -293,7 +293,12 @@ fn write_text(out: &mut dyn Write, snap: &Snapshot, netns: Option<&str>) -> io::
             .drops
             .map(|d| format!(", {d} packets dropped on the socket"))
             .unwrap_or_default();
-        writeln!(out, "{} ({}): {what}{drops}", endpoint(l), owners_cell(l))?;
+        let who = if l.owners.is_empty() {
+            "process not seen".to_string()
+        } else {
+            owners_cell(l)
+        };
+        writeln!(out, "{} ({who}): {what}{drops}", endpoint(l))?;
         for a in &v.advice {
             writeln!(out, "  - {}", advice_text(a, l, s, v))?;
         }
