@@ -46,8 +46,16 @@ fn kernel() -> String {
 
 fn main() {
     let ns = format!("rsth-rec{}", std::process::id());
-    assert!(Command::new("ip").args(["netns", "add", &ns]).status().unwrap().success());
-    let _ = Command::new("ip").args(["-n", &ns, "link", "set", "lo", "up"]).status();
+    assert!(
+        Command::new("ip")
+            .args(["netns", "add", &ns])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _ = Command::new("ip")
+        .args(["-n", &ns, "link", "set", "lo", "up"])
+        .status();
     let path = format!("/run/netns/{ns}");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sock_diag");
     std::fs::create_dir_all(&dir).unwrap();

@@ -61,7 +61,13 @@ impl Server {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &ns.name])
             .arg(&link)
-            .args(["server_role", "--exact", "--ignored", "--nocapture", "--quiet"])
+            .args([
+                "server_role",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--quiet",
+            ])
             .env(SERVE, format!("{addr} {backlog}"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -153,7 +159,10 @@ fn overflowing_listener_is_named_with_its_process_and_what_to_raise() {
         std::thread::sleep(Duration::from_millis(500));
         (clients, tcpext_here("ListenOverflows"))
     });
-    assert!(overflows > 0, "the kernel saw no overflow: the test did not overflow the queue");
+    assert!(
+        overflows > 0,
+        "the kernel saw no overflow: the test did not overflow the queue"
+    );
 
     let (code, out, err) = listeners(&["--netns", &ns.name, "--json"]);
     assert_eq!(code, Some(0), "stderr: {err}");
@@ -174,7 +183,10 @@ fn overflowing_listener_is_named_with_its_process_and_what_to_raise() {
     assert!(drops > 0, "{l}");
     // Socket drops of this one listener cannot exceed the namespace's ListenDrops.
     let listen_drops = ns.run(|| tcpext_here("ListenDrops"));
-    assert!(drops <= listen_drops, "drops {drops} > ListenDrops {listen_drops}");
+    assert!(
+        drops <= listen_drops,
+        "drops {drops} > ListenDrops {listen_drops}"
+    );
     assert_eq!(l["state"], "full");
     assert_eq!(l["limited_by"], "application");
     assert_eq!(l["advice"][0], "raise_listen_backlog", "{l}");
@@ -182,7 +194,12 @@ fn overflowing_listener_is_named_with_its_process_and_what_to_raise() {
     assert_eq!(procs.len(), 1, "{l}");
     assert_eq!(procs[0]["pid"], server.pid());
     assert_eq!(procs[0]["comm"], SERVER_NAME);
-    assert!(procs[0]["cmdline"].as_str().unwrap().contains("server_role"));
+    assert!(
+        procs[0]["cmdline"]
+            .as_str()
+            .unwrap()
+            .contains("server_role")
+    );
     assert_eq!(procs[0]["uid"], 0);
 
     // The table says the same to a person.
@@ -193,7 +210,10 @@ fn overflowing_listener_is_named_with_its_process_and_what_to_raise() {
         .find(|l| l.starts_with("127.0.0.1:7211 "))
         .unwrap_or_else(|| panic!("no row for 127.0.0.1:7211:\n{text}"));
     assert!(row.contains("FULL"), "{row}");
-    assert!(row.contains(&format!("{SERVER_NAME} (pid {})", server.pid())), "{row}");
+    assert!(
+        row.contains(&format!("{SERVER_NAME} (pid {})", server.pid())),
+        "{row}"
+    );
     assert!(
         text.contains("raise the backlog the application passes to listen() (now 1;"),
         "{text}"
@@ -213,7 +233,10 @@ fn ipv6_listener_on_loopback_is_seen_and_named() {
     let objs = json_lines(&out);
     let l = listener(&objs, "::1", 7212);
     assert_eq!(l["family"], "ipv6");
-    assert_eq!((l["queue"].as_u64(), l["backlog"].as_u64()), (Some(0), Some(16)));
+    assert_eq!(
+        (l["queue"].as_u64(), l["backlog"].as_u64()),
+        (Some(0), Some(16))
+    );
     assert_eq!(l["state"], "ok");
     assert_eq!(l["processes"][0]["pid"], server.pid());
     assert_eq!(l["processes"][0]["comm"], SERVER_NAME);
@@ -234,7 +257,12 @@ fn without_privilege_the_processes_it_could_not_see_are_said() {
     // rsthound as nobody, inside the namespace: root's /proc/PID/fd is closed to it.
     let out = Command::new("ip")
         .args(["netns", "exec", &ns.name, "setpriv"])
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
         .args([rsthound_bin(), "listeners", "--json"])
         .output()
         .unwrap();
@@ -248,7 +276,10 @@ fn without_privilege_the_processes_it_could_not_see_are_said() {
     let l = listener(&objs, "127.0.0.1", 7213);
     assert_eq!(l["processes"].as_array().unwrap().len(), 0);
     let summary = objs.last().unwrap();
-    assert!(summary["processes_denied"].as_u64().unwrap() > 0, "{summary}");
+    assert!(
+        summary["processes_denied"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
     assert_eq!(summary["listeners_without_process"], 1);
     let notes = summary["notes"].to_string();
     assert!(notes.contains("CAP_SYS_PTRACE"), "{notes}");
@@ -261,11 +292,68 @@ fn a_namespace_that_does_not_exist_is_one_line_and_exit_1() {
     assert!(out.is_empty(), "{out}");
     let lines: Vec<&str> = err.lines().filter(|l| !l.contains("setcap")).collect();
     assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].contains("cannot enter network namespace /run/netns/rsth-no-such-namespace-x"));
+    assert!(
+        lines[0].contains("cannot enter network namespace /run/netns/rsth-no-such-namespace-x")
+    );
 }
 
 #[test]
 fn a_bad_option_is_usage_exit_2() {
     let (code, _, _) = listeners(&["--no-such-option"]);
     assert_eq!(code, Some(2));
+}
+
+#[test]
+fn abort_on_overflow_is_read_in_the_namespace_and_said() {
+    if !privileged("abort_on_overflow_is_read_in_the_namespace_and_said") {
+        return;
+    }
+    let ns = Netns::new("la");
+    // Only this namespace's sysctl changes; the host's stays as it is.
+    live::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &ns.name,
+            "sysctl",
+            "-qw",
+            "net.ipv4.tcp_abort_on_overflow=1",
+        ],
+    );
+    let _server = Server::start(&ns, "127.0.0.1:7214", 1);
+    let clients = ns.run(|| {
+        let c: Vec<socket2::Socket> = (0..10)
+            .map(|_| {
+                let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                    .unwrap();
+                c.set_nonblocking(true).unwrap();
+                let _ = c.connect(&"127.0.0.1:7214".parse::<SocketAddr>().unwrap().into());
+                c
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        c
+    });
+    let (code, out, err) = listeners(&["--netns", &ns.name, "--json"]);
+    assert_eq!(code, Some(0), "stderr: {err}");
+    let objs = json_lines(&out);
+    assert_eq!(objs[0]["tcp_abort_on_overflow"], 1);
+    let l = listener(&objs, "127.0.0.1", 7214);
+    assert_eq!(l["state"], "full");
+    let advice: Vec<&str> = l["advice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(advice.contains(&"abort_on_overflow_resets"), "{l}");
+    // Without --netns: rsthound's own namespace, whose value was not changed.
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_abort_on_overflow").unwrap();
+    let (_, host_out, _) = listeners(&["--json"]);
+    assert_eq!(
+        json_lines(&host_out)[0]["tcp_abort_on_overflow"].to_string(),
+        host.trim()
+    );
+    drop(clients);
 }

@@ -80,7 +80,10 @@ pub fn run(
 /// The effective capability set from /proc/self/status (`CapEff:` in hex); `None` if unreadable.
 fn effective_caps() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?.trim();
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))?
+        .trim();
     u64::from_str_radix(hex, 16).ok()
 }
 
@@ -146,9 +149,8 @@ mod erased {
     }
     impl<T: serde::Serialize> Ser for T {
         fn to_json(&self) -> String {
-            serde_json::to_string(self).unwrap_or_else(|e| {
-                format!("{{\"type\":\"error\",\"error\":{:?}}}", e.to_string())
-            })
+            serde_json::to_string(self)
+                .unwrap_or_else(|e| format!("{{\"type\":\"error\",\"error\":{:?}}}", e.to_string()))
         }
     }
 }
@@ -287,7 +289,10 @@ fn write_text(out: &mut dyn Write, snap: &Snapshot, netns: Option<&str>) -> io::
                 "accept queue full ({} waiting, backlog {}; the kernel drops new connections at backlog + 1)",
                 l.queue, l.backlog
             ),
-            _ => format!("accept queue overflowing ({} waiting, backlog {})", l.queue, l.backlog),
+            _ => format!(
+                "accept queue overflowing ({} waiting, backlog {})",
+                l.queue, l.backlog
+            ),
         };
         let drops = l
             .drops
@@ -397,7 +402,13 @@ mod tests {
     fn a_failed_source_exits_1_with_one_line() {
         let mut src = FakeSockets::default();
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = run(&ListenersOptions::default(), &mut src, &[], &mut out, &mut err);
+        let code = run(
+            &ListenersOptions::default(),
+            &mut src,
+            &[],
+            &mut out,
+            &mut err,
+        );
         assert_eq!(code, 1);
         assert_eq!(String::from_utf8(err).unwrap().lines().count(), 1);
     }

@@ -184,7 +184,9 @@ pub fn verdict(now: &Listener, before: Option<&Listener>, sysctls: &ListenSysctl
             advice.push(Advice::AcceptFaster);
         }
         match (limit, sysctls.somaxconn) {
-            (BacklogLimit::Somaxconn, Some(max)) => advice.push(Advice::RaiseSomaxconn { now: max }),
+            (BacklogLimit::Somaxconn, Some(max)) => {
+                advice.push(Advice::RaiseSomaxconn { now: max })
+            }
             (BacklogLimit::SomaxconnLoweredSince, Some(max)) => {
                 advice.push(Advice::SomaxconnLoweredSince { now: max })
             }
@@ -252,10 +254,7 @@ pub fn attribute_overflow(
             .cmp(&a.verdict.drops_delta.unwrap_or(0))
             .then(a.listener.key.cmp(&b.listener.key))
     });
-    let attributed: u64 = listeners
-        .iter()
-        .filter_map(|s| s.verdict.drops_delta)
-        .sum();
+    let attributed: u64 = listeners.iter().filter_map(|s| s.verdict.drops_delta).sum();
     OverflowAttribution {
         unattributed: counter_delta.map(|d| d.saturating_sub(attributed)),
         listeners,
@@ -566,7 +565,10 @@ mod tests {
         assert_eq!(v.state, QueueState::Overflowing);
         // A different socket (inode) on the same port is not the same history.
         let other = listener(80, 10, 0, 5, 10);
-        assert_eq!(verdict(&now, Some(&other), &sysctls(4096)).drops_delta, None);
+        assert_eq!(
+            verdict(&now, Some(&other), &sysctls(4096)).drops_delta,
+            None
+        );
     }
 
     #[test]
@@ -586,7 +588,10 @@ mod tests {
         s.tcp_abort_on_overflow = Some(1);
         let v = verdict(&listener(80, 1, 200, 200, 1), None, &s);
         assert_eq!(v.limit, BacklogLimit::SomaxconnLoweredSince);
-        assert!(v.advice.contains(&Advice::SomaxconnLoweredSince { now: 64 }));
+        assert!(
+            v.advice
+                .contains(&Advice::SomaxconnLoweredSince { now: 64 })
+        );
         assert!(v.advice.contains(&Advice::AbortOnOverflowResets));
     }
 
@@ -616,7 +621,10 @@ mod tests {
         assert!(!any4.serves(lo4, 81));
         assert!(!any4.serves(IpAddr::V6(Ipv6Addr::LOCALHOST), 80));
         assert!(any6.serves(lo4, 80));
-        let exact = ListenerKey { addr: lo4, port: 80 };
+        let exact = ListenerKey {
+            addr: lo4,
+            port: 80,
+        };
         assert!(!exact.serves(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 80));
         assert!(exact.serves(IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped()), 80));
     }

@@ -160,7 +160,10 @@ pub enum DiagError {
 }
 
 fn errno_text(errno: i32) -> String {
-    format!("{} (errno {errno})", std::io::Error::from_raw_os_error(errno))
+    format!(
+        "{} (errno {errno})",
+        std::io::Error::from_raw_os_error(errno)
+    )
 }
 
 fn u16_ne(b: &[u8], r: std::ops::Range<usize>) -> u16 {
@@ -386,7 +389,7 @@ pub fn from_hex(text: &str) -> Option<Vec<u8>> {
         .flat_map(|l| l.bytes())
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     digits
@@ -435,7 +438,10 @@ mod tests {
         assert_ne!(full.inode, 0);
         let any = &socks[1];
         assert_eq!(any.src, "0.0.0.0".parse::<IpAddr>().unwrap());
-        assert_eq!((any.sport, any.rqueue, any.wqueue, any.drops), (8080, 0, 128, Some(0)));
+        assert_eq!(
+            (any.sport, any.rqueue, any.wqueue, any.drops),
+            (8080, 0, 128, Some(0))
+        );
         assert!(ends_dump(&bytes(IPV4)));
     }
 
@@ -443,10 +449,18 @@ mod tests {
     fn recorded_ipv6_reply() {
         let (socks, end) = parse(&bytes(IPV6)).unwrap();
         assert_eq!(end, End::Done);
-        let got: Vec<(IpAddr, u16, u32)> = socks.iter().map(|s| (s.src, s.sport, s.wqueue)).collect();
+        let got: Vec<(IpAddr, u16, u32)> =
+            socks.iter().map(|s| (s.src, s.sport, s.wqueue)).collect();
         assert!(got.contains(&("::1".parse().unwrap(), 7212, 16)), "{got:?}");
-        assert!(got.contains(&("::".parse().unwrap(), 8443, 4096)), "{got:?}");
-        assert!(socks.iter().all(|s| s.family == AF_INET6 && s.drops == Some(0)));
+        assert!(
+            got.contains(&("::".parse().unwrap(), 8443, 4096)),
+            "{got:?}"
+        );
+        assert!(
+            socks
+                .iter()
+                .all(|s| s.family == AF_INET6 && s.drops == Some(0))
+        );
     }
 
     #[test]
@@ -464,7 +478,11 @@ mod tests {
         b[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
         b[16..20].copy_from_slice(&(-1i32).to_ne_bytes());
         assert_eq!(parse(&b), Err(DiagError::Kernel { errno: 1 }));
-        assert!(DiagError::Kernel { errno: 1 }.to_string().contains("errno 1"));
+        assert!(
+            DiagError::Kernel { errno: 1 }
+                .to_string()
+                .contains("errno 1")
+        );
         b[16..20].copy_from_slice(&0i32.to_ne_bytes());
         assert_eq!(parse(&b).unwrap(), (vec![], End::Unfinished));
     }
@@ -489,7 +507,10 @@ mod tests {
     fn a_message_length_inside_its_header_is_rejected() {
         let mut b = bytes(IPV4);
         b[0..4].copy_from_slice(&8u32.to_ne_bytes());
-        assert!(matches!(parse(&b), Err(DiagError::BadLength { len: 8, .. })));
+        assert!(matches!(
+            parse(&b),
+            Err(DiagError::BadLength { len: 8, .. })
+        ));
     }
 
     /// Appends an attribute to the first message and fixes its length.
@@ -500,7 +521,7 @@ mod tests {
         msg.extend_from_slice(&alen.to_ne_bytes());
         msg.extend_from_slice(&ty.to_ne_bytes());
         msg.extend_from_slice(value);
-        while msg.len() % 4 != 0 {
+        while !msg.len().is_multiple_of(4) {
             msg.push(0);
         }
         let len = msg.len() as u32;
@@ -538,16 +559,31 @@ mod tests {
         let first_len = u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize;
         // The appended attribute's length field, made to overrun the message.
         b[first_len - 8..first_len - 6].copy_from_slice(&200u16.to_ne_bytes());
-        assert!(matches!(parse(&b), Err(DiagError::Truncated { what: "attribute", .. })));
+        assert!(matches!(
+            parse(&b),
+            Err(DiagError::Truncated {
+                what: "attribute",
+                ..
+            })
+        ));
         b[first_len - 8..first_len - 6].copy_from_slice(&2u16.to_ne_bytes());
-        assert!(matches!(parse(&b), Err(DiagError::BadLength { what: "attribute", .. })));
+        assert!(matches!(
+            parse(&b),
+            Err(DiagError::BadLength {
+                what: "attribute",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn an_unknown_family_is_an_error() {
         let mut b = bytes(IPV4);
         b[nlmsg::HEADER_LEN + msg::FAMILY] = 99;
-        assert!(matches!(parse(&b), Err(DiagError::Family { family: 99, .. })));
+        assert!(matches!(
+            parse(&b),
+            Err(DiagError::Family { family: 99, .. })
+        ));
     }
 
     #[test]
@@ -555,7 +591,10 @@ mod tests {
         let r = listeners_request(AF_INET6);
         assert_eq!(r.len(), 72);
         assert_eq!(u32::from_ne_bytes(r[0..4].try_into().unwrap()), 72);
-        assert_eq!(u16::from_ne_bytes(r[4..6].try_into().unwrap()), SOCK_DIAG_BY_FAMILY);
+        assert_eq!(
+            u16::from_ne_bytes(r[4..6].try_into().unwrap()),
+            SOCK_DIAG_BY_FAMILY
+        );
         assert_eq!(u16::from_ne_bytes(r[6..8].try_into().unwrap()), 0x301);
         assert_eq!(&r[16..20], &[AF_INET6, 6, 1 << 6, 0]);
         assert_eq!(u32::from_ne_bytes(r[20..24].try_into().unwrap()), 1 << 10);

@@ -136,7 +136,11 @@ fn dump_family(
     out: &mut Vec<DiagSocket>,
     notes: &mut Vec<String>,
 ) -> Result<(), SourceError> {
-    let bytes = sock_diag_dump(&diag::listeners_request(family), MAX_DUMP_BYTES, diag::ends_dump)?;
+    let bytes = sock_diag_dump(
+        &diag::listeners_request(family),
+        MAX_DUMP_BYTES,
+        diag::ends_dump,
+    )?;
     match diag::parse_reply(&bytes, out) {
         Ok(End::Done) => Ok(()),
         Ok(End::Unfinished) => {
@@ -171,7 +175,10 @@ fn assemble(inside: Inside, proc: &Path) -> Snapshot {
     let scan = match owners::scan(proc, &inodes) {
         Ok(s) => s,
         Err(e) => {
-            notes.push(format!("processes not looked up: cannot list {}: {e}", proc.display()));
+            notes.push(format!(
+                "processes not looked up: cannot list {}: {e}",
+                proc.display()
+            ));
             owners::OwnerScan::default()
         }
     };
@@ -262,8 +269,6 @@ pub struct FakeSockets {
 
 impl SocketSource for FakeSockets {
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
-        self.snapshots
-            .pop_front()
-            .ok_or(SourceError::Exhausted)
+        self.snapshots.pop_front().ok_or(SourceError::Exhausted)
     }
 }

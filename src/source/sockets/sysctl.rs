@@ -9,8 +9,14 @@ use std::path::Path;
 /// (sysctl name, path under /proc/sys).
 pub const NAMES: [(&str, &str); 4] = [
     ("net.core.somaxconn", "net/core/somaxconn"),
-    ("net.ipv4.tcp_max_syn_backlog", "net/ipv4/tcp_max_syn_backlog"),
-    ("net.ipv4.tcp_abort_on_overflow", "net/ipv4/tcp_abort_on_overflow"),
+    (
+        "net.ipv4.tcp_max_syn_backlog",
+        "net/ipv4/tcp_max_syn_backlog",
+    ),
+    (
+        "net.ipv4.tcp_abort_on_overflow",
+        "net/ipv4/tcp_abort_on_overflow",
+    ),
     ("net.ipv4.tcp_syncookies", "net/ipv4/tcp_syncookies"),
 ];
 
