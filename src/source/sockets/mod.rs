@@ -272,3 +272,63 @@ impl SocketSource for FakeSockets {
         self.snapshots.pop_front().ok_or(SourceError::Exhausted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sees_its_own_listener_with_backlog_and_owner() {
+        // sock_diag needs no privilege for the caller's own namespace.
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+        s.listen(3).unwrap();
+        let port = s.local_addr().unwrap().as_socket().unwrap().port();
+        let snap = NetlinkSockets::new(None).snapshot().unwrap();
+        let l = snap
+            .listeners
+            .iter()
+            .find(|l| l.key.port == port && l.key.addr.is_loopback())
+            .expect("own listener listed");
+        assert_eq!((l.queue, l.backlog), (0, 3));
+        assert!(l.owners.iter().any(|o| o.pid == std::process::id()));
+        assert!(snap.sysctls.somaxconn.is_some());
+    }
+
+    #[test]
+    fn notes_say_what_was_not_seen() {
+        let seen = OwnersSeen {
+            pids_denied: 4,
+            unowned: 1,
+            owners_dropped: 2,
+            ..OwnersSeen::default()
+        };
+        let l = Listener {
+            key: ListenerKey {
+                addr: std::net::Ipv4Addr::LOCALHOST.into(),
+                port: 1,
+            },
+            inode: 1,
+            uid: 0,
+            ifindex: 0,
+            queue: 0,
+            backlog: 1,
+            drops: None,
+            owners: vec![],
+        };
+        let notes = owner_notes(&seen, &[l]);
+        assert_eq!(notes.len(), 4, "{notes:?}");
+        assert!(notes[0].starts_with("4 processes could not be looked into"));
+        assert!(notes[1].starts_with("1 of 1 listeners have no process"));
+        assert!(notes[2].starts_with("2 owners not listed"));
+        assert!(notes[3].contains("no drop counts"));
+        let mut fake = FakeSockets::default();
+        assert!(matches!(fake.snapshot(), Err(SourceError::Exhausted)));
+    }
+}
