@@ -144,6 +144,26 @@ pub enum Command {
                       sudo rsthound counters --netns $(docker inspect -f '{{.State.Pid}}' web)"
     )]
     Counters(crate::command::counters::CountersArgs),
+    /// List the listening TCP sockets with their accept queue, backlog, drops and processes.
+    #[command(
+        long_about = "List every listening TCP socket (IPv4 and IPv6) with its accept queue against \
+                      its backlog, the packets dropped on it, the processes holding it and a verdict \
+                      (full: the kernel drops new connections) saying what to raise: the \
+                      application's listen() backlog or net.core.somaxconn, or that the application \
+                      accepts too slowly. The sysctls that bound listeners come first; what could not \
+                      be seen (processes of other users without CAP_SYS_PTRACE) comes last.",
+        after_help = "Examples:\n  rsthound listeners\n  sudo rsthound listeners --netns $(docker inspect -f '{{.State.Pid}}' web)\n  \
+                      rsthound listeners --json | jq 'select(.state == \"full\")'"
+    )]
+    Listeners {
+        /// List the listeners of another network namespace: a name from `ip netns`, a path
+        /// such as /proc/PID/ns/net, or the PID of a process in it.
+        #[arg(long, value_name = "NAME|PATH|PID")]
+        netns: Option<String>,
+        /// One JSON object per line instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -233,6 +253,12 @@ pub fn run(cli: Cli) -> i32 {
             run_watch(&opts)
         }
         Command::Counters(args) => crate::command::counters::run(&args),
+        Command::Listeners { netns, json } => {
+            crate::command::listeners::run_cli(&crate::command::listeners::ListenersOptions {
+                netns,
+                json,
+            })
+        }
     }
 }
 

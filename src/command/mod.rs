@@ -2,5 +2,6 @@
 //! process exit code through [`crate::cli`].
 
 pub mod counters;
+pub mod listeners;
 pub mod read;
 pub mod watch;

@@ -5,6 +5,7 @@
 
 pub mod counters;
 pub mod decode;
+pub mod listeners;
 pub mod payload;
 pub mod report;
 mod run;

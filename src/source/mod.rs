@@ -6,3 +6,4 @@ pub mod capture;
 pub mod counters;
 pub mod live;
 pub mod services;
+pub mod sockets;

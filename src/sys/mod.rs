@@ -12,6 +12,7 @@
 pub mod caps;
 pub mod ifaces;
 pub mod mmap;
+pub mod netlink;
 pub mod netns;
 pub mod packet;
 pub mod prefetch;
