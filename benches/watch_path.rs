@@ -8,7 +8,7 @@
 //! Prints ns per RST for the whole path and for decoding alone (the floor), and their ratio,
 //! from the fastest of several rounds.
 
-use rsthound::command::watch::{Clock, Sinks, WatchOptions, watch};
+use rsthound::command::watch::{Clock, Sinks, Sources, WatchOptions, watch};
 use rsthound::engine::decode::{TcpFlags, decode};
 use rsthound::model::timestamp::Timestamp;
 use rsthound::source::live::ring::{Frame, PACKET_HOST, PACKET_OUTGOING};
@@ -157,9 +157,12 @@ fn whole_path(storm: &Storm) -> (f64, u64) {
     let t = Instant::now();
     let report = watch(
         &opts,
-        &mut ring,
-        &mut Lo,
-        &mut FollowRing(now),
+        Sources {
+            frames: &mut ring,
+            interfaces: &mut Lo,
+            clock: &mut FollowRing(now),
+            counters: None,
+        },
         &stop,
         Sinks {
             out: &mut out,

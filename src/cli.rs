@@ -285,11 +285,16 @@ fn run_watch(opts: &WatchOptions) -> i32 {
     }
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    // The counters of the namespace this thread watches (`start` entered it).
+    let mut counters = crate::source::counters::ProcCounters::default();
     let report = watch::watch(
         &opts,
-        &mut ring,
-        &mut SysInterfaces,
-        &mut SystemClock,
+        watch::Sources {
+            frames: &mut ring,
+            interfaces: &mut SysInterfaces,
+            clock: &mut SystemClock,
+            counters: Some(&mut counters),
+        },
         &stop,
         Sinks {
             out: &mut out,

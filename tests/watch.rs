@@ -239,6 +239,23 @@ fn firewall_reject_with_tcp_reset_is_refused() {
     assert_eq!(rsts[0]["verdict"], "refused");
     // The RST came from nftables, not from the TCP stack: the stack's counter did not move.
     assert_eq!(stack_rsts, 0);
+    // And watch says so: the RST it saw leave the host is not in the stack's OutRsts.
+    let summary = &done.json("summary")[0];
+    assert_eq!(
+        summary["disagreements"][0]["kind"], "rsts_not_from_stack",
+        "{summary}"
+    );
+    assert!(
+        done.stderr
+            .contains("1 RSTs left this host but its TCP stack sent only 0 (OutRsts)"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("forged by a firewall rule"),
+        "{}",
+        done.stderr
+    );
 }
 
 #[test]

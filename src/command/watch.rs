@@ -6,9 +6,11 @@
 //! capabilities); [`watch`] is the loop, generic over its sources so that tests can drive it
 //! with fakes and a fake clock.
 
+use crate::engine::counters::{self, CaptureSeen, CounterSample};
 use crate::engine::decode::{Outcome, decode};
 use crate::engine::services::Services;
-use crate::engine::summary::RunSummary;
+use crate::engine::summary::{CountersOverRun, RunSummary};
+use crate::engine::track::Verdict;
 use crate::engine::track::{SegMeta, TrackerConfig};
 use crate::engine::{Engine, Place, Setup};
 use crate::model::Origin;
@@ -19,6 +21,7 @@ use crate::sink::json::write_record;
 use crate::sink::pcapng::PcapngSink;
 use crate::sink::schema::{DropsRecord, InterfaceRecord};
 use crate::sink::{Lines, Output};
+use crate::source::counters::{CounterError, CounterSource};
 use crate::source::live::filter::{self, SNAPLEN};
 use crate::source::live::ifaces::{Change, Interfaces};
 use crate::source::live::ring::{Frame, PACKET_OUTGOING};
@@ -166,6 +169,9 @@ struct Session<'o> {
     json: bool,
     /// `--count`: frames after the limit was reached (in the same ring block) are not shown.
     limit: Option<u64>,
+    /// RSTs seen leaving this namespace's stack (on loopback, or outgoing), to compare with the
+    /// stack's own OutRsts counter.
+    rsts_leaving: u64,
 }
 
 impl Session<'_> {
@@ -236,6 +242,11 @@ impl Session<'_> {
         let Outcome::Tcp(seg) = &outcome else {
             return;
         };
+        // Loopback's outgoing copies were dropped above: an RST seen on `lo` left this
+        // namespace's stack, as does one going out of any other interface.
+        if seg.flags.rst() && (f.hatype == ARPHRD_LOOPBACK || f.pkttype == PACKET_OUTGOING) {
+            self.rsts_leaving += 1;
+        }
         self.frame_no += 1;
         let name = iface.map(|i| &i.name);
         let meta = SegMeta {
@@ -280,15 +291,28 @@ impl Session<'_> {
 
 /// Watches until `stop` is set, `--duration` passes, `--count` is reached or the output is
 /// closed; then prints the summary's ingredients into the returned report.
+/// What `watch` reads: frames, the interface list, the clock, and the namespace's TCP
+/// counters (compared with what was captured at the end; `None` leaves them out).
+pub struct Sources<'a> {
+    pub frames: &'a mut dyn FrameSource,
+    pub interfaces: &'a mut dyn InterfaceSource,
+    pub clock: &'a mut dyn Clock,
+    pub counters: Option<&'a mut dyn CounterSource>,
+}
+
 pub fn watch(
     opts: &WatchOptions,
-    source: &mut dyn FrameSource,
-    lister: &mut dyn InterfaceSource,
-    clock: &mut dyn Clock,
+    sources: Sources<'_>,
     stop: &AtomicBool,
     sinks: Sinks<'_>,
 ) -> RunSummary {
     let Sinks { out, err } = sinks;
+    let Sources {
+        frames: source,
+        interfaces: lister,
+        clock,
+        mut counters,
+    } = sources;
     let mut report = RunSummary {
         live: true,
         ..RunSummary::default()
@@ -331,9 +355,11 @@ pub fn watch(
         last_relist: i64::MIN,
         json: opts.json,
         limit: opts.count,
+        rsts_leaving: 0,
     };
 
     let started = clock.now_ns();
+    let first = counters.as_mut().map(|c| c.sample());
     match lister.list() {
         Ok(list) => {
             s.ifaces.update(&list);
@@ -383,7 +409,61 @@ pub fn watch(
     let ended = clock.now_ns();
     housekeeping(&mut s, source, lister, err, ended);
     s.report.seconds = (ended - started) as f64 / 1e9;
-    finish(s)
+    let last = counters.as_mut().map(|c| c.sample());
+    let rsts_leaving = s.rsts_leaving;
+    let refused = s.engine.report.rsts_with(Verdict::Refused);
+    let mut report = finish(s);
+    if let (Some(first), Some(last)) = (first, last) {
+        let seen = CaptureSeen {
+            rsts_leaving,
+            rsts_from_stack: None,
+            failed_attempts: refused + report.unanswered,
+            tcp_segments: report.stats.tcp,
+            kernel_drops: report.kernel_drops,
+            interfaces_filtered: !opts.interfaces.is_empty(),
+            netns: opts.netns.clone(),
+            other_netns: other_namespaces(opts.netns.as_deref()),
+        };
+        report.counters = Some(compare_counters(first, last, report.seconds, &seen));
+    }
+    report
+}
+
+/// The counters' change over the run, and where it disagrees with what was captured.
+fn compare_counters(
+    first: Result<CounterSample, CounterError>,
+    last: Result<CounterSample, CounterError>,
+    seconds: f64,
+    seen: &CaptureSeen,
+) -> CountersOverRun {
+    let (first, last) = match (first, last) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return CountersOverRun::Unavailable(e.to_string()),
+    };
+    match counters::rates(&first, &last, seconds) {
+        Ok(run) => CountersOverRun::Compared {
+            disagreements: counters::cross_check(&run, seen),
+            run,
+        },
+        Err(e) => CountersOverRun::Unavailable(e.to_string()),
+    }
+}
+
+/// Named network namespaces (`ip netns`) other than the one watched, to suggest when the
+/// counters moved and the capture saw nothing. At most a few, sanitized.
+fn other_namespaces(watched: Option<&str>) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/run/netns") else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dir
+        .filter_map(|e| e.ok())
+        .map(|e| sanitize_text(e.file_name().as_encoded_bytes(), 64))
+        .filter(|n| Some(n.as_str()) != watched)
+        .take(64)
+        .collect();
+    names.sort();
+    names.truncate(5);
+    names
 }
 
 /// Once a second: interface changes, kernel drops, and connections that ended in silence.
@@ -600,9 +680,12 @@ mod tests {
         let stop = AtomicBool::new(false);
         let report = watch(
             opts,
-            ring,
-            ifaces,
-            &mut FakeClock(T0),
+            Sources {
+                frames: ring,
+                interfaces: ifaces,
+                clock: &mut FakeClock(T0),
+                counters: None,
+            },
             &stop,
             Sinks {
                 out: &mut out,
@@ -654,6 +737,56 @@ mod tests {
         assert_eq!(report.watched, vec!["lo", "veth7"]);
         assert_eq!(report.stats.rsts, 2);
         assert!(crate::sink::text::watch_summary(&report).contains("kernel drops: 0 of"));
+    }
+
+    /// Two RSTs left the host on the wire, but the stack's OutRsts counted one: the other was
+    /// forged (a firewall's `reject with tcp reset`), and the summary says so; AttemptFails
+    /// agreeing with the capture raises nothing else.
+    #[test]
+    fn counters_that_disagree_with_the_capture_are_reported() {
+        use crate::engine::counters::CounterSample;
+        use crate::source::counters::FakeCounters;
+        let sample = |out_rsts: u64, fails: u64| CounterSample {
+            tcp: [("OutRsts", out_rsts), ("AttemptFails", fails)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            ..CounterSample::default()
+        };
+        let mut counters = FakeCounters::new([sample(100, 50), sample(101, 52)]);
+        let mut ring = FakeRing {
+            polls: vec![
+                refused_pair(40000, T0, 1),
+                refused_pair(40001, T0 + 5e8 as i64, 1),
+            ],
+            drops: vec![],
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let report = watch(
+            &opts(),
+            Sources {
+                frames: &mut ring,
+                interfaces: &mut FakeIfaces(vec![vec![(1, "eth0")]]),
+                clock: &mut FakeClock(T0),
+                counters: Some(&mut counters),
+            },
+            &AtomicBool::new(false),
+            Sinks {
+                out: &mut out,
+                err: &mut err,
+            },
+        );
+        let text = crate::sink::text::watch_summary(&report);
+        assert!(text.contains("AttemptFails +2"), "{text}");
+        assert!(
+            text.contains("2 RSTs left this host but its TCP stack sent only 1 (OutRsts)"),
+            "{text}"
+        );
+        assert!(!text.contains("AttemptFails rose"), "{text}");
+        let json = crate::sink::json::summary_record(&report);
+        let v = serde_json::to_value(&json).unwrap();
+        assert_eq!(v["counters"]["OutRsts"], 1, "{v}");
+        assert_eq!(v["disagreements"][0]["kind"], "rsts_not_from_stack", "{v}");
     }
 
     #[test]

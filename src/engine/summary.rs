@@ -2,6 +2,7 @@
 //! that a command does not have stays zero (`files` for a live run, the kernel's counts for a
 //! file read); [`RunSummary::live`] says which kind of run it was.
 
+use crate::engine::counters::{Disagreement, IntervalRates};
 use crate::engine::stats::DecodeStats;
 use crate::engine::storm::StormStats;
 use crate::engine::track::TrackerStats;
@@ -43,10 +44,23 @@ pub struct RunSummary {
     /// The ranked findings, in words and as JSON.
     pub findings_text: String,
     pub findings_json: serde_json::Value,
+    /// The kernel's TCP counters over a live run, and where they disagree with the capture.
+    pub counters: Option<CountersOverRun>,
     /// One line per input or output that failed: `FILE: offset N: what`.
     pub errors: Vec<String>,
     /// The output was closed early (e.g. piped into `head`); not an error.
     pub stopped_by_reader: bool,
+}
+
+/// The namespace's TCP counters between the start and the end of a live run.
+#[derive(Debug)]
+pub enum CountersOverRun {
+    Compared {
+        run: IntervalRates,
+        disagreements: Vec<Disagreement>,
+    },
+    /// The counters could not be read (why).
+    Unavailable(String),
 }
 
 impl RunSummary {

@@ -1,9 +1,10 @@
 //! The JSON sink: one object per line, each a record type of [`crate::sink::schema`].
 
+use crate::engine::counters::{Change, Disagreement};
 use crate::engine::decode::TcpSegment;
 use crate::engine::payload::payload_text;
 use crate::engine::storm::StormLine;
-use crate::engine::summary::RunSummary;
+use crate::engine::summary::{CountersOverRun, RunSummary};
 use crate::engine::track::{ConnSummary, Endpoint, RstEvent, SegMeta};
 use crate::engine::{EventSink, PacketRef, Place};
 use crate::model::timestamp::Timestamp;
@@ -165,6 +166,44 @@ pub fn summary_record(r: &RunSummary) -> SummaryRecord {
         ..SummaryRecord::default()
     };
     if r.live {
+        match &r.counters {
+            Some(CountersOverRun::Compared { run, disagreements }) => {
+                record.counters = Some(CountersRecord::Moved(
+                    run.rows
+                        .iter()
+                        .filter_map(|row| match row.change {
+                            Change::Moved { delta, .. } if delta > 0 => {
+                                Some((row.info.name, delta as i64))
+                            }
+                            // A reset shows as the (negative) difference.
+                            Change::Reset { before, after } => {
+                                Some((row.info.name, after as i64 - before as i64))
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                ));
+                record.disagreements = Some(
+                    disagreements
+                        .iter()
+                        .map(|d| DisagreementRecord {
+                            kind: match d {
+                                Disagreement::RstsNotFromStack { .. } => "rsts_not_from_stack",
+                                Disagreement::FailuresNotCaptured { .. } => "failures_not_captured",
+                                Disagreement::AcceptQueueFull { .. } => "accept_queue_full",
+                            },
+                            text: crate::sink::text::disagreement(d),
+                        })
+                        .collect(),
+                );
+            }
+            Some(CountersOverRun::Unavailable(why)) => {
+                record.counters = Some(CountersRecord::Unavailable {
+                    unavailable: why.clone(),
+                });
+            }
+            None => {}
+        }
         record.seconds = Some(r.seconds);
         record.interfaces = Some(r.watched.clone());
         record.kernel_packets = Some(r.kernel_packets);

@@ -239,6 +239,21 @@ pub struct DropsRecord {
     pub kind: &'static str,
 }
 
+/// The counters over a live run: the changes of those that moved, or why there are none.
+#[derive(Serialize, Debug)]
+#[serde(untagged)]
+pub enum CountersRecord {
+    Moved(BTreeMap<&'static str, i64>),
+    Unavailable { unavailable: String },
+}
+
+/// One disagreement between the counters and the capture: its kind and the words.
+#[derive(Serialize, Debug)]
+pub struct DisagreementRecord {
+    pub kind: &'static str,
+    pub text: String,
+}
+
 /// `{"type":"summary",…}`: the last line of a run. Fields a command does not have are left out
 /// (`files` is `read`'s; `seconds`, `interfaces` and the kernel's counts are `watch`'s).
 #[derive(Serialize, Default)]
@@ -246,6 +261,13 @@ pub struct SummaryRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
     pub connections: u64,
+    /// Live runs: the kernel's TCP failure counters that moved over the run (name → change), or
+    /// why they could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counters: Option<CountersRecord>,
+    /// Live runs: where the counters and the capture tell different stories.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disagreements: Option<Vec<DisagreementRecord>>,
     pub errors: Vec<String>,
     pub evicted_connections: u64,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,15 +1,17 @@
 //! The text sink: a tcpdump-like line per RST (with its verdict), per unanswered connection
 //! attempt, per note and per storm second, or a conn.log-like line per connection.
 
+use crate::engine::counters::{Change, Disagreement, MissedCause};
 use crate::engine::decode::{TcpFlags, TcpSegment};
 use crate::engine::payload::payload_text;
 use crate::engine::storm::StormLine;
-use crate::engine::summary::{RunSummary, Written};
+use crate::engine::summary::{CountersOverRun, RunSummary, Written};
 use crate::engine::track::{ConnSummary, Endpoint, RstEvent, SegMeta, TextOut};
 use crate::engine::{EventSink, PacketRef, Place};
 use crate::model::Direction;
 use crate::model::timestamp::Timestamp;
 use crate::sink::LineBuf;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
@@ -505,12 +507,118 @@ pub fn watch_summary(r: &RunSummary) -> String {
             "  not decoded: {undecodable} packets; RSTs inside them are not counted\n"
         ));
     }
+    push_counters(&mut text, r.counters.as_ref());
     push_written(&mut text, r.written.as_ref());
     if r.stopped_by_reader {
         text.push_str("  output closed early\n");
     }
     push_findings(&mut text, &r.findings_text);
     text
+}
+
+/// The counters' change over a live run, and where they disagree with the capture.
+fn push_counters(text: &mut String, counters: Option<&CountersOverRun>) {
+    match counters {
+        None => {}
+        Some(CountersOverRun::Unavailable(why)) => {
+            let _ = writeln!(text, "  kernel counters: not read ({why})");
+        }
+        Some(CountersOverRun::Compared { run, disagreements }) => {
+            let moved: Vec<String> = run
+                .rows
+                .iter()
+                .filter(|r| r.change.is_nonzero())
+                .take(10)
+                .map(|r| match r.change {
+                    Change::Moved { delta, per_second } => {
+                        format!("{} +{delta} ({per_second:.1}/s)", r.info.name)
+                    }
+                    _ => format!("{} reset", r.info.name),
+                })
+                .collect();
+            if moved.is_empty() {
+                text.push_str("  kernel counters over the run: no TCP failure counter moved\n");
+            } else {
+                let _ = writeln!(
+                    text,
+                    "  kernel counters over the run: {} (`rsthound counters` explains each)",
+                    moved.join(", ")
+                );
+            }
+            for d in disagreements {
+                let _ = writeln!(text, "  counters vs capture: {}", disagreement(d));
+            }
+        }
+    }
+}
+
+/// One disagreement between the counters and a capture, in words (for `watch`'s and
+/// `diagnose`'s summaries).
+pub fn disagreement(d: &Disagreement) -> String {
+    match d {
+        Disagreement::RstsNotFromStack {
+            seen,
+            out_rsts,
+            forged,
+        } => format!(
+            "{seen} RSTs left this host but its TCP stack sent only {out_rsts} (OutRsts): at least \
+             {forged} were not sent by the TCP stack but forged by a firewall rule (nftables/iptables \
+             `reject with tcp reset`); `nft list ruleset` / `iptables -S` show it"
+        ),
+        Disagreement::FailuresNotCaptured {
+            attempt_fails,
+            captured,
+            causes,
+        } => {
+            let mut s = format!(
+                "AttemptFails rose by {attempt_fails} but the capture saw {captured} failed \
+                 attempts"
+            );
+            for c in causes {
+                s.push_str("; ");
+                match c {
+                    MissedCause::OtherNamespace { candidates } if candidates.is_empty() => s
+                        .push_str(
+                            "nothing TCP was captured: the traffic is probably in another network \
+                             namespace (a container's): try --netns NAME|PID",
+                        ),
+                    MissedCause::OtherNamespace { candidates } => {
+                        let _ = write!(
+                            s,
+                            "nothing TCP was captured: the traffic is probably in another network \
+                             namespace: try --netns {}",
+                            candidates.join(" or --netns ")
+                        );
+                    }
+                    MissedCause::InterfacesFiltered => {
+                        s.push_str("only some interfaces were watched: try without -i")
+                    }
+                    MissedCause::KernelDrops(n) => {
+                        let _ = write!(
+                            s,
+                            "the kernel dropped {n} packets before rsthound read them"
+                        );
+                    }
+                    MissedCause::NeverOnWire => s.push_str(
+                        "or the SYNs never reached the wire (a local firewall dropped them, or \
+                         connect() failed on an ICMP error or a missing route)",
+                    ),
+                }
+            }
+            s
+        }
+        Disagreement::AcceptQueueFull { overflows, drops } => {
+            let mut s = format!(
+                "ListenOverflows rose by {overflows}: a listener's accept queue was full (the \
+                 application calls accept() too slowly or its backlog is too small)"
+            );
+            if let Some(d) = drops {
+                let _ = write!(s, "; ListenDrops +{d}");
+            }
+            s.push_str("; `ss -ltn` shows Recv-Q (queued) against Send-Q (backlog)");
+            s
+        }
+    }
 }
 
 /// Text lines for a terminal: RST lines and unanswered attempts, or with `connections` one

@@ -3,9 +3,10 @@
 
 use super::{CountersArgs, IntervalView, RunView, Scope};
 use crate::engine::counters::{
-    CATALOGUE, Change, CounterChange, CounterSample, CountersStart, Disagreement, Episode, Level,
-    MissedCause, Novelty, OnsetEvent, OnsetTracker, Thresholds, Verdict, time_of_day_utc,
+    CATALOGUE, Change, CounterChange, CounterSample, CountersStart, Episode, Level, Novelty,
+    OnsetEvent, OnsetTracker, Thresholds, Verdict, time_of_day_utc,
 };
+pub use crate::sink::text::disagreement;
 use std::fmt::Write as _;
 
 /// A rate for people: `2.0`, `15`, `0.0012`, `0`.
@@ -351,75 +352,6 @@ pub fn summary(r: &RunView<'_>) -> String {
     s
 }
 
-/// One disagreement between the counters and a capture, in words (for `watch`'s and
-/// `diagnose`'s summaries).
-pub fn disagreement(d: &Disagreement) -> String {
-    match d {
-        Disagreement::RstsNotFromStack {
-            seen,
-            out_rsts,
-            forged,
-        } => format!(
-            "{seen} RSTs left this host but its TCP stack sent only {out_rsts} (OutRsts): at least \
-             {forged} were not sent by the TCP stack but forged by a firewall rule (nftables/iptables \
-             `reject with tcp reset`); `nft list ruleset` / `iptables -S` show it"
-        ),
-        Disagreement::FailuresNotCaptured {
-            attempt_fails,
-            captured,
-            causes,
-        } => {
-            let mut s = format!(
-                "AttemptFails rose by {attempt_fails} but the capture saw {captured} failed \
-                 attempts"
-            );
-            for c in causes {
-                s.push_str("; ");
-                match c {
-                    MissedCause::OtherNamespace { candidates } if candidates.is_empty() => s
-                        .push_str(
-                            "nothing TCP was captured: the traffic is probably in another network \
-                             namespace (a container's): try --netns NAME|PID",
-                        ),
-                    MissedCause::OtherNamespace { candidates } => {
-                        let _ = write!(
-                            s,
-                            "nothing TCP was captured: the traffic is probably in another network \
-                             namespace: try --netns {}",
-                            candidates.join(" or --netns ")
-                        );
-                    }
-                    MissedCause::InterfacesFiltered => {
-                        s.push_str("only some interfaces were watched: try without -i")
-                    }
-                    MissedCause::KernelDrops(n) => {
-                        let _ = write!(
-                            s,
-                            "the kernel dropped {n} packets before rsthound read them"
-                        );
-                    }
-                    MissedCause::NeverOnWire => s.push_str(
-                        "or the SYNs never reached the wire (a local firewall dropped them, or \
-                         connect() failed on an ICMP error or a missing route)",
-                    ),
-                }
-            }
-            s
-        }
-        Disagreement::AcceptQueueFull { overflows, drops } => {
-            let mut s = format!(
-                "ListenOverflows rose by {overflows}: a listener's accept queue was full (the \
-                 application calls accept() too slowly or its backlog is too small)"
-            );
-            if let Some(d) = drops {
-                let _ = write!(s, "; ListenDrops +{d}");
-            }
-            s.push_str("; `ss -ltn` shows Recv-Q (queued) against Send-Q (backlog)");
-            s
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,6 +396,7 @@ mod tests {
 
     #[test]
     fn disagreements_in_words() {
+        use crate::engine::counters::{Disagreement, MissedCause};
         let forged = disagreement(&Disagreement::RstsNotFromStack {
             seen: 7,
             out_rsts: 2,

@@ -589,6 +589,11 @@ impl Report {
         self.rsts
     }
 
+    /// RSTs added with verdict `v`.
+    pub fn rsts_with(&self, v: Verdict) -> u64 {
+        self.by_kind.get(&Kind::Rst(v)).map_or(0, |g| g.count)
+    }
+
     /// Unanswered attempts (S0) added.
     pub fn unanswered(&self) -> u64 {
         self.unanswered
