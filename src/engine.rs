@@ -2,6 +2,9 @@
 //! concludes goes to the report, the line renderers and the optional pcapng writer. No IO but
 //! the output it is given; time comes from the segments.
 
+pub mod attribution;
+pub mod kevent;
+
 use crate::decode::TcpSegment;
 use crate::keep::{Keeper, Source};
 use crate::output::{

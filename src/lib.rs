@@ -18,6 +18,7 @@ pub mod report;
 pub mod sanitize;
 pub mod scenario;
 pub mod services;
+pub mod source;
 mod slot_index;
 pub mod stats;
 pub mod storm;

@@ -14,6 +14,7 @@ pub mod ifaces;
 pub mod mmap;
 pub mod netns;
 pub mod packet;
+pub mod perf;
 pub mod prefetch;
 pub mod usage;
 

@@ -1,0 +1,3 @@
+//! Sources of input that are not capture files: here, the kernel's own events.
+
+pub mod kernel;
