@@ -43,7 +43,13 @@ struct Connect {
     remote: Option<SocketAddr>,
     since_ns: u64,
     state: TcpState,
+    /// When it reached CLOSE: kept a moment longer, because a close's RST follows its state
+    /// change (6.18 tcp_disconnect sets CLOSE, then sends the SO_LINGER {1,0} reset).
+    closed_ns: Option<u64>,
 }
+
+/// How long a closed socket stays known.
+const CLOSED_GRACE_NS: u64 = 1_000_000_000;
 
 /// Bounds of the socket table.
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +90,8 @@ pub struct AttributionStats {
 pub struct Attribution {
     cfg: AttributionConfig,
     sockets: HashMap<u64, Connect>,
+    /// Closed sockets in their grace period, oldest first: (closed at, skaddr).
+    closing: std::collections::VecDeque<(u64, u64)>,
     stats: AttributionStats,
 }
 
@@ -92,6 +100,7 @@ impl Attribution {
         Attribution {
             cfg,
             sockets: HashMap::new(),
+            closing: Default::default(),
             stats: AttributionStats::default(),
         }
     }
@@ -111,6 +120,7 @@ impl Attribution {
         resolve: &mut dyn FnMut(&TaskContext) -> Option<Arc<Process>>,
     ) -> Attributed {
         let ctx = event.ctx;
+        self.forget_closed(ctx.time_ns);
         let mut actor = || {
             if ctx.in_irq {
                 None
@@ -136,6 +146,7 @@ impl Attribution {
                             remote: s.remote,
                             since_ns: ctx.time_ns,
                             state: s.new,
+                            closed_ns: None,
                         },
                     );
                 } else {
@@ -146,8 +157,11 @@ impl Attribution {
                         out.client = c.process.clone().map(|p| (p, Basis::Socket));
                         out.client_local = c.local;
                     }
-                    if s.new == TcpState::CLOSE {
-                        self.sockets.remove(&s.skaddr);
+                    if s.new == TcpState::CLOSE
+                        && let Some(c) = self.sockets.get_mut(&s.skaddr)
+                    {
+                        c.closed_ns = Some(ctx.time_ns);
+                        self.closing.push_back((ctx.time_ns, s.skaddr));
                     }
                 }
             }
@@ -239,13 +253,26 @@ impl Attribution {
         }
     }
 
+    /// Drops sockets closed more than the grace period before `now`.
+    fn forget_closed(&mut self, now: u64) {
+        while let Some(&(at, sk)) = self.closing.front() {
+            if now.saturating_sub(at) < CLOSED_GRACE_NS {
+                break;
+            }
+            self.closing.pop_front();
+            if self.sockets.get(&sk).is_some_and(|c| c.closed_ns == Some(at)) {
+                self.sockets.remove(&sk);
+            }
+        }
+    }
+
     fn insert(&mut self, sk: u64, c: Connect) {
         if !self.sockets.contains_key(&sk) && self.sockets.len() >= self.cfg.max_sockets {
             let now = c.since_ns;
             let stale = self.cfg.stale_ns;
             let before = self.sockets.len();
             self.sockets
-                .retain(|_, o| now.saturating_sub(o.since_ns) < stale);
+                .retain(|_, o| o.closed_ns.is_none() && now.saturating_sub(o.since_ns) < stale);
             self.stats.stale_dropped += (before - self.sockets.len()) as u64;
             if self.sockets.len() >= self.cfg.max_sockets {
                 self.stats.overflow += 1;
@@ -390,8 +417,11 @@ mod tests {
             assert!(evs[1].actor.is_none());
             assert_eq!(evs[0].actor.as_ref().unwrap().pid, 4711);
         }
+        // The closed socket is kept for its grace period, then forgotten.
+        assert_eq!(att.stats().sockets, 1);
+        att.observe(no_socket(ctx(1, 2_000_000_000, true), "127.0.0.1:1"), &mut resolver());
         assert_eq!(att.stats().sockets, 0);
-        assert_eq!(att.stats().no_socket_unmatched, 0);
+        assert_eq!(att.stats().no_socket_unmatched, 1);
     }
 
     #[test]

@@ -319,6 +319,22 @@ impl Drop for Ring {
     }
 }
 
+/// CLOCK_REALTIME minus CLOCK_MONOTONIC now, in nanoseconds: shifts monotonic sample times to
+/// wall-clock time (an NTP step after this moment is not followed).
+pub fn realtime_minus_monotonic_ns() -> i64 {
+    let now = |clock| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid timespec for the call to fill.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        i64::from(ts.tv_sec) * 1_000_000_000 + i64::from(ts.tv_nsec)
+    };
+    let mono = now(libc::CLOCK_MONOTONIC);
+    now(libc::CLOCK_REALTIME) - mono
+}
+
 /// Waits until one of `fds` is readable or `timeout_ms` passes (-1: forever). Returns the
 /// number of ready descriptors; EINTR counts as none.
 pub fn poll_readable(fds: &[RawFd], timeout_ms: i32) -> io::Result<usize> {

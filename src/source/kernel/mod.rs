@@ -54,14 +54,15 @@ pub enum Note {
         cpu: i32,
         error: String,
     },
-    /// Sample times are not wall-clock times.
+    /// The kernel refused CLOCK_REALTIME: sample times are CLOCK_MONOTONIC shifted by the
+    /// offset at start.
     MonotonicClock,
 }
 
 impl Note {
     /// Whether this note means part of the kernel view is off.
     pub fn is_off(&self) -> bool {
-        !matches!(self, Note::TracefsMounted(_))
+        !matches!(self, Note::TracefsMounted(_) | Note::MonotonicClock)
     }
 }
 
@@ -93,7 +94,7 @@ impl fmt::Display for Note {
                 write!(f, "kernel event {path} not opened on CPU {cpu}: {error}")
             }
             Note::MonotonicClock => f.write_str(
-                "kernel event times use CLOCK_MONOTONIC (this kernel refused CLOCK_REALTIME)",
+                "kernel event times are CLOCK_MONOTONIC shifted to wall-clock time at start (this kernel refuses CLOCK_REALTIME for tracepoints)",
             ),
         }
     }
@@ -136,6 +137,17 @@ pub enum KernelRecord {
 }
 
 impl KernelRecord {
+    fn shift_time(&mut self, by: i64) {
+        let t = match self {
+            KernelRecord::Event(e) => &mut e.ctx.time_ns,
+            KernelRecord::Comm { time_ns, .. }
+            | KernelRecord::Fork { time_ns, .. }
+            | KernelRecord::Exit { time_ns, .. } => time_ns,
+        };
+        *t = t.saturating_add_signed(by);
+    }
+
+    /// Nanoseconds since the Unix epoch (wall clock).
     pub fn time_ns(&self) -> u64 {
         match self {
             KernelRecord::Event(e) => e.ctx.time_ns,
@@ -290,6 +302,8 @@ pub struct Tracepoints {
     batch: Vec<KernelRecord>,
     stats: SourceStats,
     notes: Vec<Note>,
+    /// Added to sample and task-record times to make them wall-clock nanoseconds.
+    time_shift_ns: i64,
 }
 
 impl Tracepoints {
@@ -450,6 +464,11 @@ impl Tracepoints {
             batch: Vec::new(),
             stats: SourceStats::default(),
             notes,
+            time_shift_ns: if clock == libc::CLOCK_REALTIME {
+                0
+            } else {
+                perf::realtime_minus_monotonic_ns()
+            },
         })
     }
 
@@ -537,6 +556,11 @@ impl Tracepoints {
         // Rings are per CPU: merge them into one timeline (a task's exec on one CPU precedes
         // its connect on another).
         self.batch.sort_by_key(KernelRecord::time_ns);
+        if self.time_shift_ns != 0 {
+            for r in &mut self.batch {
+                r.shift_time(self.time_shift_ns);
+            }
+        }
         out.append(&mut self.batch);
     }
 }

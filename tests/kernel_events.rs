@@ -1,0 +1,338 @@
+//! The kernel-events source for real: as root, in network namespaces these tests create, with
+//! real processes started under distinctive names (this test binary exec'd through a symlink, so
+//! the kernel's `comm` is the symlink's name), real sockets and the RSTs the kernel sends. Each
+//! test asserts what a user would check: the kernel's reason for each RST and the process behind
+//! it. Tracepoints are global, so each test picks its events by its own ports and pids. Not
+//! root: skipped with a message, unless CI=true (then a failure).
+
+mod live;
+
+use live::{Netns, privileged};
+use rsthound::engine::attribution::Attributed;
+use rsthound::engine::kevent::{EventKind, SendReset, TcpState};
+use rsthound::source::kernel::{KernelView, SourceConfig, Tracepoints};
+use rsthound::source::kernel::procs::Procfs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Set in a child: which part it plays (see `kev_child`).
+const ROLE: &str = "RSTHOUND_KEV_ROLE";
+
+/// Not a test of its own: the entry point of the child processes. Without the variable it does
+/// nothing.
+#[test]
+fn kev_child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let (what, addr) = role.split_once('@').expect("ROLE=what@addr");
+    let addr: SocketAddr = addr.parse().unwrap();
+    match what {
+        // Connect N times to a closed port.
+        // Connect N times to a closed port, 100 ms apart ("retry": also 100 ms before exit).
+        w if w.starts_with("refuse") || w.starts_with("retry") => {
+            let retry = w.starts_with("retry");
+            let n: usize = w.trim_start_matches(|c: char| c.is_alphabetic()).parse().unwrap_or(1);
+            for _ in 0..n {
+                let e = TcpStream::connect(addr).expect_err("the port is closed");
+                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+                if retry {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+        // Accept one connection, wait for its data, close without reading it.
+        "abort-server" => {
+            let l = TcpListener::bind(addr).unwrap();
+            println!("KEV-READY");
+            std::io::stdout().flush().unwrap();
+            let (s, _) = l.accept().unwrap();
+            let mut peek = [0u8; 1];
+            s.peek(&mut peek).unwrap();
+            drop(s);
+        }
+        // Connect, then close with SO_LINGER {1, 0}.
+        "linger" => {
+            let s = TcpStream::connect(addr).unwrap();
+            println!("KEV-LOCAL {}", s.local_addr().unwrap());
+            std::io::stdout().flush().unwrap();
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            let mut b = [0u8; 1];
+            // Wait until the test says "close".
+            let _ = std::io::stdin().read(&mut b);
+            drop(s);
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// A symlink named `name` to this test binary, in a fresh directory (kept until dropped).
+struct NamedBinary {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl NamedBinary {
+    fn new(name: &str) -> NamedBinary {
+        let dir = std::env::temp_dir().join(live::unique("rsth-kev"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::os::unix::fs::symlink(std::env::current_exe().unwrap(), &path).unwrap();
+        NamedBinary { dir, path }
+    }
+
+    fn command(&self, role: &str) -> Command {
+        let mut c = Command::new(&self.path);
+        c.args(["kev_child", "--exact", "--test-threads=1", "--nocapture", "-q"])
+            .env(ROLE, role)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        c
+    }
+}
+
+impl Drop for NamedBinary {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+type View = KernelView<Tracepoints, Procfs>;
+
+fn open_view() -> View {
+    let view = KernelView::open(&SourceConfig::default())
+        .unwrap_or_else(|e| panic!("kernel events did not open: {e}"));
+    for n in view.notes() {
+        eprintln!("kernel events: {n}");
+    }
+    view
+}
+
+/// Polls until `done` holds for what was collected, or `timeout`; returns everything.
+fn collect(view: &mut View, timeout: Duration, done: impl Fn(&[Attributed]) -> bool) -> Vec<Attributed> {
+    let until = Instant::now() + timeout;
+    let mut all = Vec::new();
+    while Instant::now() < until && !done(&all) {
+        view.poll(Duration::from_millis(50), &mut all).unwrap();
+    }
+    all
+}
+
+fn send_resets(all: &[Attributed]) -> Vec<(&Attributed, &SendReset)> {
+    all.iter()
+        .filter_map(|a| match &a.event.kind {
+            EventKind::SendReset(r) => Some((a, r)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn lost(view: &View) -> u64 {
+    view.stats().source.lost_records
+}
+
+#[test]
+fn refused_attempts_carry_no_socket_and_the_client_process() {
+    if !privileged("refused_attempts_carry_no_socket_and_the_client_process") {
+        return;
+    }
+    let ns = Netns::new("kev1");
+    let bin = NamedBinary::new("collectord");
+    let server: SocketAddr = "127.0.0.1:7211".parse().unwrap();
+    let mut view = open_view();
+    let mut cmd = bin.command(&format!("retry2@{server}"));
+    // Read while the client runs, as `watch` does: its command line is read while it lives.
+    let mut child = ns.run(move || cmd.spawn().unwrap());
+    let pid = child.id();
+    // Picked by the test's own port and the client's pid (the RST ran in its context on lo).
+    let mine = |all: &[Attributed]| -> usize {
+        send_resets(all)
+            .iter()
+            .filter(|(a, r)| r.src == Some(server) && a.event.ctx.pid == pid)
+            .count()
+    };
+    let failed_of = |all: &[Attributed]| -> usize {
+        all.iter()
+            .filter(|a| {
+                matches!(&a.event.kind, EventKind::SetState(s)
+                    if s.old == TcpState::SYN_SENT && s.new == TcpState::CLOSE && s.remote == Some(server))
+                    && a.event.ctx.pid == pid
+            })
+            .count()
+    };
+    let all = collect(&mut view, Duration::from_secs(5), |all| {
+        mine(all) >= 2 && failed_of(all) >= 2
+    });
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the client failed: {status}");
+    let resets: Vec<_> = send_resets(&all)
+        .into_iter()
+        .filter(|(a, r)| r.src == Some(server) && a.event.ctx.pid == pid)
+        .collect();
+    assert_eq!(resets.len(), 2, "one RST per refused attempt");
+    for (a, r) in &resets {
+        assert_eq!(r.reason.as_deref(), Some("NO_SOCKET"));
+        assert_eq!(r.skaddr, 0, "a RST for no socket");
+        let (client, _) = a.client.as_ref().expect("the client is named");
+        assert_eq!((client.pid, client.comm.as_str()), (pid, "collectord"));
+        assert!(
+            client.cmdline.as_deref().unwrap_or("").contains("kev_child"),
+            "{:?}",
+            client.cmdline
+        );
+        assert_eq!(client.uid, Some(0));
+        assert_eq!(a.client_local, r.dst, "the client's port is the RST's destination");
+    }
+    // Every attempt is also a failed connect (SYN_SENT → CLOSE) of that process.
+    assert_eq!(failed_of(&all), 2);
+    for a in all.iter().filter(|a| matches!(&a.event.kind, EventKind::SetState(s)
+        if s.new == TcpState::CLOSE && s.remote == Some(server)) && a.event.ctx.pid == pid)
+    {
+        let (client, _) = a.client.as_ref().expect("the failed connect's caller");
+        assert_eq!((client.pid, client.comm.as_str()), (pid, "collectord"));
+    }
+    let per_attempt = all.iter().filter(|a| a.event.ctx.pid == pid).count() as f64 / 2.0;
+    eprintln!(
+        "refused: {per_attempt} events per refused attempt, {} lost records",
+        lost(&view)
+    );
+    assert_eq!(lost(&view), 0);
+}
+
+#[test]
+fn a_client_that_lives_a_few_milliseconds_is_still_named() {
+    if !privileged("a_client_that_lives_a_few_milliseconds_is_still_named") {
+        return;
+    }
+    let ns = Netns::new("kev4");
+    let bin = NamedBinary::new("blinkd");
+    let server: SocketAddr = "127.0.0.1:7214".parse().unwrap();
+    let mut view = open_view();
+    let mut cmd = bin.command(&format!("refuse1@{server}"));
+    let (pid, status, lived) = ns.run(move || {
+        let t = Instant::now();
+        let mut child = cmd.spawn().unwrap();
+        let st = child.wait().unwrap();
+        (child.id(), st, t.elapsed())
+    });
+    assert!(status.success());
+    // Gone before anything is read: procfs cannot name it any more.
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let pick = |all: &[Attributed]| {
+        send_resets(all)
+            .into_iter()
+            .filter(|(a, r)| r.src == Some(server) && a.event.ctx.pid == pid)
+            .map(|(a, _)| a.clone())
+            .collect::<Vec<_>>()
+    };
+    let all = collect(&mut view, Duration::from_secs(5), |all| !pick(all).is_empty());
+    let resets = pick(&all);
+    assert_eq!(resets.len(), 1);
+    let (client, _) = resets[0].client.as_ref().expect("named after it exited");
+    assert_eq!((client.pid, client.comm.as_str()), (pid, "blinkd"));
+    eprintln!(
+        "short-lived client: lived {lived:?} (spawn to exit), named {}, stats {:?}",
+        client.label(),
+        view.stats().procs
+    );
+    assert_eq!(lost(&view), 0);
+}
+
+/// Spawns `cmd` inside `ns` and waits for its `KEV-READY` line.
+fn spawn_ready(ns: &Netns, mut cmd: Command) -> (Child, BufReader<std::process::ChildStdout>) {
+    cmd.stdout(Stdio::piped());
+    let mut child = ns.run(move || cmd.spawn().unwrap());
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "child ended before it was ready");
+        if line.starts_with("KEV-READY") || line.starts_with("KEV-LOCAL") {
+            break;
+        }
+    }
+    (child, out)
+}
+
+#[test]
+fn close_with_unread_data_is_abort_on_close_by_the_server() {
+    if !privileged("close_with_unread_data_is_abort_on_close_by_the_server") {
+        return;
+    }
+    let ns = Netns::new("kev2");
+    let bin = NamedBinary::new("abortd");
+    let server: SocketAddr = "127.0.0.1:7222".parse().unwrap();
+    let mut view = open_view();
+    let (mut child, _out) = spawn_ready(&ns, bin.command(&format!("abort-server@{server}")));
+    let pid = child.id();
+    let got = ns.run(move || {
+        let mut s = TcpStream::connect(server).unwrap();
+        s.write_all(b"unread request").unwrap();
+        let mut b = [0u8; 16];
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.read(&mut b).map_err(|e| e.kind())
+    });
+    assert_eq!(got, Err(std::io::ErrorKind::ConnectionReset), "the client saw the RST");
+    assert!(child.wait().unwrap().success());
+    let pick = |all: &[Attributed]| {
+        send_resets(all)
+            .into_iter()
+            .filter(|(_, r)| r.src == Some(server))
+            .map(|(a, r)| (a.clone(), r.clone()))
+            .collect::<Vec<_>>()
+    };
+    let all = collect(&mut view, Duration::from_secs(5), |all| !pick(all).is_empty());
+    let resets = pick(&all);
+    assert_eq!(resets.len(), 1, "{resets:#?}");
+    let (a, r) = &resets[0];
+    assert_eq!(r.reason.as_deref(), Some("TCP_ABORT_ON_CLOSE"));
+    assert_ne!(r.skaddr, 0);
+    let actor = a.actor.as_ref().expect("the closing process");
+    assert_eq!((actor.pid, actor.comm.as_str()), (pid, "abortd"));
+    assert_eq!(lost(&view), 0);
+}
+
+#[test]
+fn so_linger_zero_close_is_attributed_to_the_closing_process() {
+    if !privileged("so_linger_zero_close_is_attributed_to_the_closing_process") {
+        return;
+    }
+    let ns = Netns::new("kev3");
+    let bin = NamedBinary::new("lingerer");
+    let server: SocketAddr = "127.0.0.1:7233".parse().unwrap();
+    let listener = ns.run(move || TcpListener::bind(server).unwrap());
+    let mut view = open_view();
+    let mut cmd = bin.command(&format!("linger@{server}"));
+    cmd.stdin(Stdio::piped());
+    let (mut child, _out) = spawn_ready(&ns, cmd);
+    let pid = child.id();
+    let (conn, local) = listener.accept().unwrap();
+    drop(child.stdin.take()); // EOF: the child closes
+    assert!(child.wait().unwrap().success());
+    drop(conn);
+    let pick = |all: &[Attributed]| {
+        send_resets(all)
+            .into_iter()
+            .filter(|(_, r)| r.src == Some(local) && r.dst == Some(server))
+            .map(|(a, r)| (a.clone(), r.clone()))
+            .collect::<Vec<_>>()
+    };
+    let all = collect(&mut view, Duration::from_secs(5), |all| !pick(all).is_empty());
+    let resets = pick(&all);
+    assert_eq!(resets.len(), 1, "{resets:#?}");
+    let (a, r) = &resets[0];
+    // 6.18 reports a linger-0 close as TCP_STATE (tcp_disconnect → tcp_need_reset).
+    assert_eq!(r.reason.as_deref(), Some("TCP_STATE"));
+    let actor = a.actor.as_ref().expect("the closing process");
+    assert_eq!((actor.pid, actor.comm.as_str()), (pid, "lingerer"));
+    // It was also the connect() caller of that socket.
+    let (client, _) = a.client.as_ref().expect("the socket's connect() caller");
+    assert_eq!(client.pid, pid);
+    assert_eq!(lost(&view), 0);
+}
