@@ -71,6 +71,24 @@ fn kev_child() {
     }
 }
 
+/// The short-lived client acts before the test harness starts (the harness alone takes a few
+/// milliseconds): connect once to a closed port, exit. Runs from `.init_array`, like a C
+/// constructor, in every process of this binary; it does nothing without the variable.
+extern "C" fn short_lived_client() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    if let Some(addr) = role.strip_prefix("once@") {
+        let refused = TcpStream::connect(addr)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+        std::process::exit(if refused { 0 } else { 1 });
+    }
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static SHORT_LIVED_CLIENT: extern "C" fn() = short_lived_client;
+
 /// A symlink named `name` to this test binary, in a fresh directory (kept until dropped).
 struct NamedBinary {
     dir: PathBuf,
@@ -197,9 +215,21 @@ fn refused_attempts_carry_no_socket_and_the_client_process() {
         let (client, _) = a.client.as_ref().expect("the failed connect's caller");
         assert_eq!((client.pid, client.comm.as_str()), (pid, "collectord"));
     }
-    let per_attempt = all.iter().filter(|a| a.event.ctx.pid == pid).count() as f64 / 2.0;
+    let of_client: Vec<String> = all
+        .iter()
+        .filter(|a| a.event.ctx.pid == pid)
+        .map(|a| match &a.event.kind {
+            EventKind::SendReset(r) => format!("send_reset({})", r.reason.as_deref().unwrap_or("-")),
+            EventKind::ReceiveReset(_) => "receive_reset".into(),
+            EventKind::SetState(s) => format!("set_state({}->{})", s.old.name(), s.new.name()),
+            EventKind::RetransmitSynack(_) => "retransmit_synack".into(),
+            EventKind::KfreeSkb(k) => format!("kfree_skb({})", k.reason.as_deref().unwrap_or("-")),
+        })
+        .collect();
     eprintln!(
-        "refused: {per_attempt} events per refused attempt, {} lost records",
+        "refused: {} events in the client's context for 2 refused attempts ({}), {} lost records",
+        of_client.len(),
+        of_client.join(" "),
         lost(&view)
     );
     assert_eq!(lost(&view), 0);
@@ -214,14 +244,22 @@ fn a_client_that_lives_a_few_milliseconds_is_still_named() {
     let bin = NamedBinary::new("blinkd");
     let server: SocketAddr = "127.0.0.1:7214".parse().unwrap();
     let mut view = open_view();
-    let mut cmd = bin.command(&format!("refuse1@{server}"));
-    let (pid, status, lived) = ns.run(move || {
-        let t = Instant::now();
-        let mut child = cmd.spawn().unwrap();
-        let st = child.wait().unwrap();
-        (child.id(), st, t.elapsed())
-    });
-    assert!(status.success());
+    // Spawn-to-exit as the parent sees it bounds the child's life from above. A loaded
+    // machine may stretch one run past 10 ms: up to five tries for one that stays under.
+    let (pid, lived) = (0..5)
+        .map(|_| {
+            let mut cmd = bin.command(&format!("once@{server}"));
+            let (pid, status, lived) = ns.run(move || {
+                let t = Instant::now();
+                let mut child = cmd.spawn().unwrap();
+                let st = child.wait().unwrap();
+                (child.id(), st, t.elapsed())
+            });
+            assert!(status.success(), "the client was not refused");
+            (pid, lived)
+        })
+        .find(|(_, lived)| *lived < Duration::from_millis(10))
+        .expect("a client that lives under 10 ms");
     // Gone before anything is read: procfs cannot name it any more.
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
     let pick = |all: &[Attributed]| {
@@ -234,6 +272,8 @@ fn a_client_that_lives_a_few_milliseconds_is_still_named() {
     let all = collect(&mut view, Duration::from_secs(5), |all| !pick(all).is_empty());
     let resets = pick(&all);
     assert_eq!(resets.len(), 1);
+    assert!(matches!(&resets[0].event.kind,
+        EventKind::SendReset(r) if r.reason.as_deref() == Some("NO_SOCKET")));
     let (client, _) = resets[0].client.as_ref().expect("named after it exited");
     assert_eq!((client.pid, client.comm.as_str()), (pid, "blinkd"));
     eprintln!(
