@@ -67,6 +67,23 @@ fn kev_child() {
             let _ = std::io::stdin().read(&mut b);
             drop(s);
         }
+        // Open the kernel view; say what it noted (exit 3 when it did not open).
+        "open" => match KernelView::open(&SourceConfig::default()) {
+            Ok(view) => {
+                for n in view.notes() {
+                    println!("KEV-NOTE {n}");
+                }
+                println!("KEV-OPENED");
+            }
+            Err(e) => {
+                for n in &e.notes {
+                    println!("KEV-NOTE {n}");
+                }
+                println!("KEV-ERROR {e}");
+                std::io::stdout().flush().unwrap();
+                std::process::exit(3);
+            }
+        },
         other => panic!("unknown role {other}"),
     }
 }
@@ -375,4 +392,98 @@ fn so_linger_zero_close_is_attributed_to_the_closing_process() {
     let (client, _) = a.client.as_ref().expect("the socket's connect() caller");
     assert_eq!(client.pid, pid);
     assert_eq!(lost(&view), 0);
+}
+
+/// Runs this binary's `open` role through `wrapper` (a shell line whose `"$@"` is the child).
+fn open_role_through(bin: &NamedBinary, wrapper: &str) -> (Option<i32>, String) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(wrapper)
+        .arg("sh")
+        .arg(&bin.path)
+        .args(["kev_child", "--exact", "--test-threads=1", "--nocapture", "-q"])
+        .env(ROLE, "open@127.0.0.1:0")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn tracefs_is_mounted_when_absent() {
+    if !privileged("tracefs_is_mounted_when_absent") {
+        return;
+    }
+    let bin = NamedBinary::new("kevmount");
+    // A private mount namespace without tracefs: the host's stays as it is.
+    let (code, out) = open_role_through(
+        &bin,
+        r#"exec unshare -m --propagation private sh -c 'umount /sys/kernel/tracing 2>/dev/null; test ! -d /sys/kernel/tracing/events && exec "$@"' sh "$@""#,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("KEV-NOTE mounted tracefs at /sys/kernel/tracing"), "{out}");
+    assert!(out.contains("KEV-OPENED"), "{out}");
+    assert!(std::path::Path::new("/sys/kernel/tracing/events").is_dir());
+}
+
+#[test]
+fn tracefs_absent_and_not_mountable_is_said() {
+    if !privileged("tracefs_absent_and_not_mountable_is_said") {
+        return;
+    }
+    let bin = NamedBinary::new("kevnomount");
+    let (code, out) = open_role_through(
+        &bin,
+        r#"exec unshare -m --propagation private sh -c 'umount /sys/kernel/tracing 2>/dev/null; exec setpriv --bounding-set=-sys_admin "$@"' sh "$@""#,
+    );
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("kernel events off: tracefs is not mounted and mounting it at /sys/kernel/tracing failed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn without_cap_perfmon_one_line_with_the_setcap_hint() {
+    if !privileged("without_cap_perfmon_one_line_with_the_setcap_hint") {
+        return;
+    }
+    let bin = NamedBinary::new("kevnocap");
+    let (code, out) = open_role_through(
+        &bin,
+        r#"exec setpriv --bounding-set=-perfmon,-sys_admin "$@""#,
+    );
+    assert_eq!(code, Some(3), "{out}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("KEV-NOTE")).collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].contains("missing CAP_PERFMON"), "{out}");
+    assert!(lines[0].contains("setcap cap_net_raw,cap_perfmon+ep "), "{out}");
+}
+
+#[test]
+fn non_root_with_cap_perfmon_alone_is_told_about_tracefs() {
+    if !privileged("non_root_with_cap_perfmon_alone_is_told_about_tracefs") {
+        return;
+    }
+    let bin = NamedBinary::new("kevperfmon");
+    // What `setcap cap_net_raw,cap_perfmon+ep` gives a user: not enough to read tracefs here.
+    let (code, out) = open_role_through(
+        &bin,
+        r#"exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=+perfmon,+net_raw --ambient-caps=+perfmon,+net_raw "$@""#,
+    );
+    assert_eq!(code, Some(3), "{out}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("KEV-NOTE")).collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].contains("missing CAP_DAC_READ_SEARCH"), "{out}");
+    assert!(lines[0].contains("setcap cap_net_raw,cap_perfmon,cap_dac_read_search+ep "), "{out}");
+    // With it, the view opens for that user.
+    let (code, out) = open_role_through(
+        &bin,
+        r#"exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=+perfmon,+net_raw,+dac_read_search --ambient-caps=+perfmon,+net_raw,+dac_read_search "$@""#,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("KEV-OPENED"), "{out}");
 }

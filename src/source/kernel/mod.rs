@@ -38,6 +38,8 @@ pub enum Note {
     TracefsMounted(PathBuf),
     /// No tracefs, and mounting it failed.
     NoTracefs(String),
+    /// tracefs is there but this process may not read it.
+    TracefsUnreadable(String),
     /// This kernel has no such tracepoint (or its format was unreadable).
     TracepointMissing { path: &'static str, error: String },
     /// A field this kernel's event lacks, and what is lost without it.
@@ -75,6 +77,7 @@ impl fmt::Display for Note {
                 f,
                 "kernel events off: tracefs is not mounted and mounting it at {TRACEFS} failed: {e}"
             ),
+            Note::TracefsUnreadable(e) => write!(f, "kernel events off: tracefs not readable: {e}"),
             Note::TracepointMissing { path, error } => {
                 write!(f, "kernel event {path} unavailable: {error}")
             }
@@ -232,7 +235,7 @@ impl Default for SourceConfig {
 
 /// Why the source did not open at all; the notes say what is off.
 #[derive(Debug, Error)]
-#[error("kernel events off: {}", .notes.iter().filter(|n| n.is_off()).map(|n| n.to_string()).collect::<Vec<_>>().join("; "))]
+#[error("{}", .notes.iter().filter(|n| n.is_off()).map(|n| n.to_string()).collect::<Vec<_>>().join("; "))]
 pub struct OpenError {
     pub notes: Vec<Note>,
 }
@@ -240,8 +243,12 @@ pub struct OpenError {
 /// Finds tracefs, mounting it at [`TRACEFS`] when absent.
 pub fn locate_tracefs(notes: &mut Vec<Note>) -> Result<PathBuf, Note> {
     for p in [TRACEFS, TRACEFS_DEBUGFS] {
-        if Path::new(p).join("events").is_dir() {
-            return Ok(PathBuf::from(p));
+        match std::fs::metadata(Path::new(p).join("events")) {
+            Ok(m) if m.is_dir() => return Ok(PathBuf::from(p)),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return Err(Note::TracefsUnreadable(format!("{p}: {e}")));
+            }
+            _ => {}
         }
     }
     let target = Path::new(TRACEFS);
@@ -310,7 +317,7 @@ impl Tracepoints {
     /// Opens and enables the tracepoints. Succeeds when at least one event opened; the notes
     /// ([`Tracepoints::notes`]) say what is off.
     pub fn open(cfg: &SourceConfig) -> Result<Tracepoints, OpenError> {
-        let mut notes: Vec<Note> = privilege::check_kernel_events(&cfg.binary)
+        let mut notes: Vec<Note> = privilege::check_kernel_events(Path::new(TRACEFS), &cfg.binary)
             .into_iter()
             .map(Note::MissingCapability)
             .collect();
@@ -394,11 +401,11 @@ impl Tracepoints {
                             error: e.to_string(),
                         });
                         if denied {
-                            notes.push(Note::MissingCapability(
-                                privilege::missing_for_kernel_events(0, &cfg.binary)
-                                    .pop()
-                                    .unwrap_or_default(),
-                            ));
+                            notes.extend(
+                                privilege::missing_for_kernel_events(0, false, &cfg.binary)
+                                    .into_iter()
+                                    .map(Note::MissingCapability),
+                            );
                             return Err(OpenError { notes });
                         }
                         continue;
