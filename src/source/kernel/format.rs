@@ -163,9 +163,12 @@ fn parse_field(v: &str) -> Result<Field, &'static str> {
         Some((d, n)) => (d.trim_end(), Some(n.trim().parse::<usize>().ok())),
         None => (decl, None),
     };
+    // After the last character that is not part of an identifier (which may be multi-byte).
     let split = decl
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let name = &decl[split..];
     if name.is_empty() {
         return Err("field without a name");
@@ -313,6 +316,14 @@ mod tests {
         let t = f.table("x").unwrap();
         assert_eq!((t.name(16).unwrap().as_ref(), t.name(-2).unwrap().as_ref(), t.len()), ("B", "C", 3));
         assert!(parse(&"x".repeat(MAX_FORMAT_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn a_multibyte_character_before_the_name_is_not_a_panic() {
+        // Found by the tracepoint_format fuzz target.
+        assert!(parse("ID: 1\n\tfield:int é;\toffset:8;\tsize:4;\n").is_err());
+        let f = parse("ID: 1\n\tfield:intéx;\toffset:8;\tsize:4;\n").unwrap();
+        assert_eq!((f.fields[0].name.as_str(), f.fields[0].ctype.as_str()), ("x", "inté"));
     }
 
     #[test]
