@@ -10,8 +10,8 @@ mod live;
 use live::{Netns, privileged};
 use rsthound::engine::attribution::Attributed;
 use rsthound::engine::kevent::{EventKind, SendReset, TcpState};
-use rsthound::source::kernel::{KernelView, SourceConfig, Tracepoints};
 use rsthound::source::kernel::procs::Procfs;
+use rsthound::source::kernel::{KernelView, SourceConfig, Tracepoints};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -35,7 +35,10 @@ fn kev_child() {
         // Connect N times to a closed port, 100 ms apart ("retry": also 100 ms before exit).
         w if w.starts_with("refuse") || w.starts_with("retry") => {
             let retry = w.starts_with("retry");
-            let n: usize = w.trim_start_matches(|c: char| c.is_alphabetic()).parse().unwrap_or(1);
+            let n: usize = w
+                .trim_start_matches(|c: char| c.is_alphabetic())
+                .parse()
+                .unwrap_or(1);
             for _ in 0..n {
                 let e = TcpStream::connect(addr).expect_err("the port is closed");
                 assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
@@ -123,11 +126,17 @@ impl NamedBinary {
 
     fn command(&self, role: &str) -> Command {
         let mut c = Command::new(&self.path);
-        c.args(["kev_child", "--exact", "--test-threads=1", "--nocapture", "-q"])
-            .env(ROLE, role)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+        c.args([
+            "kev_child",
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+            "-q",
+        ])
+        .env(ROLE, role)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
         c
     }
 }
@@ -150,7 +159,11 @@ fn open_view() -> View {
 }
 
 /// Polls until `done` holds for what was collected, or `timeout`; returns everything.
-fn collect(view: &mut View, timeout: Duration, done: impl Fn(&[Attributed]) -> bool) -> Vec<Attributed> {
+fn collect(
+    view: &mut View,
+    timeout: Duration,
+    done: impl Fn(&[Attributed]) -> bool,
+) -> Vec<Attributed> {
     let until = Instant::now() + timeout;
     let mut all = Vec::new();
     while Instant::now() < until && !done(&all) {
@@ -217,18 +230,27 @@ fn refused_attempts_carry_no_socket_and_the_client_process() {
         let (client, _) = a.client.as_ref().expect("the client is named");
         assert_eq!((client.pid, client.comm.as_str()), (pid, "collectord"));
         assert!(
-            client.cmdline.as_deref().unwrap_or("").contains("kev_child"),
+            client
+                .cmdline
+                .as_deref()
+                .unwrap_or("")
+                .contains("kev_child"),
             "{:?}",
             client.cmdline
         );
         assert_eq!(client.uid, Some(0));
-        assert_eq!(a.client_local, r.dst, "the client's port is the RST's destination");
+        assert_eq!(
+            a.client_local, r.dst,
+            "the client's port is the RST's destination"
+        );
     }
     // Every attempt is also a failed connect (SYN_SENT → CLOSE) of that process.
     assert_eq!(failed_of(&all), 2);
-    for a in all.iter().filter(|a| matches!(&a.event.kind, EventKind::SetState(s)
-        if s.new == TcpState::CLOSE && s.remote == Some(server)) && a.event.ctx.pid == pid)
-    {
+    for a in all.iter().filter(|a| {
+        matches!(&a.event.kind, EventKind::SetState(s)
+        if s.new == TcpState::CLOSE && s.remote == Some(server))
+            && a.event.ctx.pid == pid
+    }) {
         let (client, _) = a.client.as_ref().expect("the failed connect's caller");
         assert_eq!((client.pid, client.comm.as_str()), (pid, "collectord"));
     }
@@ -236,7 +258,9 @@ fn refused_attempts_carry_no_socket_and_the_client_process() {
         .iter()
         .filter(|a| a.event.ctx.pid == pid)
         .map(|a| match &a.event.kind {
-            EventKind::SendReset(r) => format!("send_reset({})", r.reason.as_deref().unwrap_or("-")),
+            EventKind::SendReset(r) => {
+                format!("send_reset({})", r.reason.as_deref().unwrap_or("-"))
+            }
             EventKind::ReceiveReset(_) => "receive_reset".into(),
             EventKind::SetState(s) => format!("set_state({}->{})", s.old.name(), s.new.name()),
             EventKind::RetransmitSynack(_) => "retransmit_synack".into(),
@@ -286,7 +310,9 @@ fn a_client_that_lives_a_few_milliseconds_is_still_named() {
             .map(|(a, _)| a.clone())
             .collect::<Vec<_>>()
     };
-    let all = collect(&mut view, Duration::from_secs(5), |all| !pick(all).is_empty());
+    let all = collect(&mut view, Duration::from_secs(5), |all| {
+        !pick(all).is_empty()
+    });
     let resets = pick(&all);
     assert_eq!(resets.len(), 1);
     assert!(matches!(&resets[0].event.kind,
@@ -309,7 +335,10 @@ fn spawn_ready(ns: &Netns, mut cmd: Command) -> (Child, BufReader<std::process::
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "child ended before it was ready");
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "child ended before it was ready"
+        );
         if line.starts_with("KEV-READY") || line.starts_with("KEV-LOCAL") {
             break;
         }
@@ -335,7 +364,11 @@ fn close_with_unread_data_is_abort_on_close_by_the_server() {
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         s.read(&mut b).map_err(|e| e.kind())
     });
-    assert_eq!(got, Err(std::io::ErrorKind::ConnectionReset), "the client saw the RST");
+    assert_eq!(
+        got,
+        Err(std::io::ErrorKind::ConnectionReset),
+        "the client saw the RST"
+    );
     assert!(child.wait().unwrap().success());
     let pick = |all: &[Attributed]| {
         send_resets(all)
@@ -344,7 +377,9 @@ fn close_with_unread_data_is_abort_on_close_by_the_server() {
             .map(|(a, r)| (a.clone(), r.clone()))
             .collect::<Vec<_>>()
     };
-    let all = collect(&mut view, Duration::from_secs(5), |all| !pick(all).is_empty());
+    let all = collect(&mut view, Duration::from_secs(5), |all| {
+        !pick(all).is_empty()
+    });
     let resets = pick(&all);
     assert_eq!(resets.len(), 1, "{resets:#?}");
     let (a, r) = &resets[0];
@@ -380,7 +415,9 @@ fn so_linger_zero_close_is_attributed_to_the_closing_process() {
             .map(|(a, r)| (a.clone(), r.clone()))
             .collect::<Vec<_>>()
     };
-    let all = collect(&mut view, Duration::from_secs(5), |all| !pick(all).is_empty());
+    let all = collect(&mut view, Duration::from_secs(5), |all| {
+        !pick(all).is_empty()
+    });
     let resets = pick(&all);
     assert_eq!(resets.len(), 1, "{resets:#?}");
     let (a, r) = &resets[0];
@@ -401,14 +438,19 @@ fn open_role_through(bin: &NamedBinary, wrapper: &str) -> (Option<i32>, String) 
         .arg(wrapper)
         .arg("sh")
         .arg(&bin.path)
-        .args(["kev_child", "--exact", "--test-threads=1", "--nocapture", "-q"])
+        .args([
+            "kev_child",
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+            "-q",
+        ])
         .env(ROLE, "open@127.0.0.1:0")
         .output()
         .unwrap();
     (
         out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
@@ -424,7 +466,10 @@ fn tracefs_is_mounted_when_absent() {
         r#"exec unshare -m --propagation private sh -c 'umount /sys/kernel/tracing 2>/dev/null; test ! -d /sys/kernel/tracing/events && exec "$@"' sh "$@""#,
     );
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("KEV-NOTE mounted tracefs at /sys/kernel/tracing"), "{out}");
+    assert!(
+        out.contains("KEV-NOTE mounted tracefs at /sys/kernel/tracing"),
+        "{out}"
+    );
     assert!(out.contains("KEV-OPENED"), "{out}");
     assert!(std::path::Path::new("/sys/kernel/tracing/events").is_dir());
 }
@@ -460,7 +505,10 @@ fn without_cap_perfmon_one_line_with_the_setcap_hint() {
     let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("KEV-NOTE")).collect();
     assert_eq!(lines.len(), 1, "{out}");
     assert!(lines[0].contains("missing CAP_PERFMON"), "{out}");
-    assert!(lines[0].contains("setcap cap_net_raw,cap_perfmon+ep "), "{out}");
+    assert!(
+        lines[0].contains("setcap cap_net_raw,cap_perfmon+ep "),
+        "{out}"
+    );
 }
 
 #[test]
@@ -478,7 +526,10 @@ fn non_root_with_cap_perfmon_alone_is_told_about_tracefs() {
     let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("KEV-NOTE")).collect();
     assert_eq!(lines.len(), 1, "{out}");
     assert!(lines[0].contains("missing CAP_DAC_READ_SEARCH"), "{out}");
-    assert!(lines[0].contains("setcap cap_net_raw,cap_perfmon,cap_dac_read_search+ep "), "{out}");
+    assert!(
+        lines[0].contains("setcap cap_net_raw,cap_perfmon,cap_dac_read_search+ep "),
+        "{out}"
+    );
     // With it, the view opens for that user.
     let (code, out) = open_role_through(
         &bin,
@@ -486,4 +537,58 @@ fn non_root_with_cap_perfmon_alone_is_told_about_tracefs() {
     );
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("KEV-OPENED"), "{out}");
+}
+
+#[test]
+fn a_burst_of_refused_connects_is_counted_and_attributed_whole() {
+    if !privileged("a_burst_of_refused_connects_is_counted_and_attributed_whole") {
+        return;
+    }
+    const N: usize = 3000;
+    let ns = Netns::new("kev5");
+    let bin = NamedBinary::new("burstd");
+    let server: SocketAddr = "127.0.0.1:7215".parse().unwrap();
+    let mut view = open_view();
+    let mut cmd = bin.command(&format!("refuse{N}@{server}"));
+    let t = Instant::now();
+    let mut child = ns.run(move || cmd.spawn().unwrap());
+    let pid = child.id();
+    let mut all = Vec::new();
+    let mut mine = 0;
+    let mut attributed = 0;
+    let mut exited = None;
+    // Read as they come (as `watch` does), keeping only the counts: the burst is large.
+    while t.elapsed() < Duration::from_secs(60) {
+        view.poll(Duration::from_millis(50), &mut all).unwrap();
+        for (a, r) in send_resets(&all) {
+            if r.src == Some(server) && r.reason.as_deref() == Some("NO_SOCKET") {
+                mine += 1;
+                attributed += usize::from(
+                    a.client
+                        .as_ref()
+                        .is_some_and(|(p, _)| p.pid == pid && p.comm == "burstd"),
+                );
+            }
+        }
+        all.clear();
+        if exited.is_none() {
+            exited = child.try_wait().unwrap();
+        }
+        if exited.is_some() && mine + (lost(&view) as usize) >= N {
+            break;
+        }
+    }
+    assert!(
+        exited.is_some_and(|s| s.success()),
+        "the client did not finish"
+    );
+    let stats = view.stats();
+    eprintln!(
+        "burst: {N} refused connects in {:?}: {mine} NO_SOCKET resets seen, {attributed} attributed, {} records lost, {stats:?}",
+        t.elapsed(),
+        stats.source.lost_records
+    );
+    assert_eq!(stats.source.lost_records, 0, "records lost");
+    assert_eq!(mine, N, "one RST per refused attempt");
+    assert_eq!(attributed, N, "every attempt named");
 }

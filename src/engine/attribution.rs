@@ -122,11 +122,7 @@ impl Attribution {
         let ctx = event.ctx;
         self.forget_closed(ctx.time_ns);
         let mut actor = || {
-            if ctx.in_irq {
-                None
-            } else {
-                resolve(&ctx)
-            }
+            if ctx.in_irq { None } else { resolve(&ctx) }
         };
         let mut out = Who::default();
         match &event.kind {
@@ -260,7 +256,11 @@ impl Attribution {
                 break;
             }
             self.closing.pop_front();
-            if self.sockets.get(&sk).is_some_and(|c| c.closed_ns == Some(at)) {
+            if self
+                .sockets
+                .get(&sk)
+                .is_some_and(|c| c.closed_ns == Some(at))
+            {
                 self.sockets.remove(&sk);
             }
         }
@@ -334,7 +334,13 @@ mod tests {
         Some(s.parse().unwrap())
     }
 
-    fn set_state(c: TaskContext, sk: u64, old: TcpState, new: TcpState, local: &str) -> KernelEvent {
+    fn set_state(
+        c: TaskContext,
+        sk: u64,
+        old: TcpState,
+        new: TcpState,
+        local: &str,
+    ) -> KernelEvent {
         KernelEvent {
             ctx: c,
             kind: EventKind::SetState(SetState {
@@ -377,7 +383,13 @@ mod tests {
         let local = format!("127.0.0.1:{port}");
         vec![
             att.observe(
-                set_state(ctx(pid, t, false), sk, TcpState::CLOSE, TcpState::SYN_SENT, "127.0.0.1:0"),
+                set_state(
+                    ctx(pid, t, false),
+                    sk,
+                    TcpState::CLOSE,
+                    TcpState::SYN_SENT,
+                    "127.0.0.1:0",
+                ),
                 &mut r,
             ),
             att.observe(no_socket(ctx(pid, t + 1, true), &local), &mut r),
@@ -394,7 +406,13 @@ mod tests {
                 &mut r,
             ),
             att.observe(
-                set_state(ctx(pid, t + 3, true), sk, TcpState::SYN_SENT, TcpState::CLOSE, &local),
+                set_state(
+                    ctx(pid, t + 3, true),
+                    sk,
+                    TcpState::SYN_SENT,
+                    TcpState::CLOSE,
+                    &local,
+                ),
                 &mut r,
             ),
         ]
@@ -405,7 +423,7 @@ mod tests {
         let mut att = Attribution::default();
         for (i, port) in [41838u16, 41840].into_iter().enumerate() {
             // The same skaddr both times: the kernel reuses the socket memory at once.
-            let evs = refused(&mut att, 4711, 0xffff_1, port, i as u64 * 100);
+            let evs = refused(&mut att, 4711, 0xffff_0001, port, i as u64 * 100);
             for e in &evs {
                 let (who, _) = e.client.as_ref().expect("client named");
                 assert_eq!((who.pid, who.comm.as_str()), (4711, "collectord"));
@@ -419,7 +437,10 @@ mod tests {
         }
         // The closed socket is kept for its grace period, then forgotten.
         assert_eq!(att.stats().sockets, 1);
-        att.observe(no_socket(ctx(1, 2_000_000_000, true), "127.0.0.1:1"), &mut resolver());
+        att.observe(
+            no_socket(ctx(1, 2_000_000_000, true), "127.0.0.1:1"),
+            &mut resolver(),
+        );
         assert_eq!(att.stats().sockets, 0);
         assert_eq!(att.stats().no_socket_unmatched, 1);
     }
@@ -429,11 +450,23 @@ mod tests {
         let mut att = Attribution::default();
         let mut r = resolver();
         att.observe(
-            set_state(ctx(4711, 1, false), 1, TcpState::CLOSE, TcpState::SYN_SENT, "127.0.0.1:0"),
+            set_state(
+                ctx(4711, 1, false),
+                1,
+                TcpState::CLOSE,
+                TcpState::SYN_SENT,
+                "127.0.0.1:0",
+            ),
             &mut r,
         );
         att.observe(
-            set_state(ctx(99, 2, false), 2, TcpState::CLOSE, TcpState::SYN_SENT, "127.0.0.1:0"),
+            set_state(
+                ctx(99, 2, false),
+                2,
+                TcpState::CLOSE,
+                TcpState::SYN_SENT,
+                "127.0.0.1:0",
+            ),
             &mut r,
         );
         // Both match by addresses; the RST ran in pid 99's softirq: the context decides.
@@ -479,14 +512,26 @@ mod tests {
         let mut r = resolver();
         for (sk, t) in [(1, 0), (2, 10), (3, 20)] {
             att.observe(
-                set_state(ctx(4711, t, false), sk, TcpState::CLOSE, TcpState::SYN_SENT, "127.0.0.1:0"),
+                set_state(
+                    ctx(4711, t, false),
+                    sk,
+                    TcpState::CLOSE,
+                    TcpState::SYN_SENT,
+                    "127.0.0.1:0",
+                ),
                 &mut r,
             );
         }
         assert_eq!(att.stats().overflow, 1);
         assert_eq!(att.stats().sockets, 2);
         att.observe(
-            set_state(ctx(4711, 5000, false), 4, TcpState::CLOSE, TcpState::SYN_SENT, "127.0.0.1:0"),
+            set_state(
+                ctx(4711, 5000, false),
+                4,
+                TcpState::CLOSE,
+                TcpState::SYN_SENT,
+                "127.0.0.1:0",
+            ),
             &mut r,
         );
         assert_eq!(att.stats().stale_dropped, 2);

@@ -329,7 +329,7 @@ pub fn realtime_minus_monotonic_ns() -> i64 {
         };
         // SAFETY: `ts` is a valid timespec for the call to fill.
         unsafe { libc::clock_gettime(clock, &mut ts) };
-        i64::from(ts.tv_sec) * 1_000_000_000 + i64::from(ts.tv_nsec)
+        ts.tv_sec * 1_000_000_000 + ts.tv_nsec
     };
     let mono = now(libc::CLOCK_MONOTONIC);
     now(libc::CLOCK_REALTIME) - mono

@@ -63,7 +63,10 @@ pub struct SymbolTable {
 
 impl SymbolTable {
     pub fn name(&self, value: i64) -> Option<&Arc<str>> {
-        self.entries.iter().find(|(v, _)| *v == value).map(|(_, n)| n)
+        self.entries
+            .iter()
+            .find(|(v, _)| *v == value)
+            .map(|(_, n)| n)
     }
 
     /// The value named `name` (used to build kernel filters from names, never numbers).
@@ -132,10 +135,8 @@ pub fn parse(text: &str) -> Result<Format, FormatError> {
             if fmt.fields.len() >= MAX_FIELDS {
                 return Err(FormatError::TooManyFields);
             }
-            fmt.fields.push(parse_field(v).map_err(|what| FormatError::BadField {
-                line: i + 1,
-                what,
-            })?);
+            fmt.fields
+                .push(parse_field(v).map_err(|what| FormatError::BadField { line: i + 1, what })?);
         } else if let Some(v) = line.strip_prefix("print fmt:") {
             fmt.tables = parse_symbolic_tables(v);
         }
@@ -258,7 +259,10 @@ mod tests {
         assert_eq!(f.name, "tcp_send_reset");
         assert_eq!(f.id, 2280);
         let saddr = f.field("saddr").unwrap();
-        assert_eq!((saddr.offset, saddr.size, saddr.array_len), (32, 28, Some(28)));
+        assert_eq!(
+            (saddr.offset, saddr.size, saddr.array_len),
+            (32, 28, Some(28))
+        );
         assert_eq!(saddr.ctype, "__u8");
         let reason = f.field("reason").unwrap();
         assert_eq!((reason.offset, reason.size), (28, 4));
@@ -269,7 +273,7 @@ mod tests {
         assert_eq!(reasons.value("ERROR"), Some(24));
         // The state table kept unresolved enum names: nothing numeric to use.
         assert!(f.table("state").is_none());
-        assert_eq!(f.field("common_pid").unwrap().signed, true);
+        assert!(f.field("common_pid").unwrap().signed);
         assert_eq!(f.min_record_len(), 88);
     }
 
@@ -278,14 +282,28 @@ mod tests {
         let new = fixture("6.18/tcp_send_reset.format");
         let mid = fixture("6.11-reasons/tcp_send_reset.format");
         let old = fixture("pre-6.10/tcp_send_reset.format");
-        assert_eq!(new.table("reason").unwrap().name(23).unwrap().as_ref(), "MPTCP_RST_EMIDDLEBOX");
-        assert_eq!(mid.table("reason").unwrap().name(23).unwrap().as_ref(), "ERROR");
-        assert!(mid.table("reason").unwrap().value("TCP_DISCONNECT_WITH_DATA").is_none());
+        assert_eq!(
+            new.table("reason").unwrap().name(23).unwrap().as_ref(),
+            "MPTCP_RST_EMIDDLEBOX"
+        );
+        assert_eq!(
+            mid.table("reason").unwrap().name(23).unwrap().as_ref(),
+            "ERROR"
+        );
+        assert!(
+            mid.table("reason")
+                .unwrap()
+                .value("TCP_DISCONNECT_WITH_DATA")
+                .is_none()
+        );
         assert!(old.field("reason").is_none());
         assert!(old.table("reason").is_none());
         assert_eq!(old.field("sport").unwrap().offset, 28);
         assert_eq!(old.field("saddr_v6").unwrap().range(), 42..58);
-        assert_eq!(old.table("state").unwrap().name(2).unwrap().as_ref(), "TCP_SYN_SENT");
+        assert_eq!(
+            old.table("state").unwrap().name(2).unwrap().as_ref(),
+            "TCP_SYN_SENT"
+        );
     }
 
     #[test]
@@ -296,7 +314,10 @@ mod tests {
         assert_eq!(s.table("protocol").unwrap().value("IPPROTO_TCP"), Some(6));
         let k = fixture("6.18/kfree_skb.format");
         assert_eq!(k.table("reason").unwrap().value("NO_SOCKET"), Some(3));
-        assert_eq!(k.table("reason").unwrap().value("TCP_LISTEN_OVERFLOW"), Some(40));
+        assert_eq!(
+            k.table("reason").unwrap().value("TCP_LISTEN_OVERFLOW"),
+            Some(40)
+        );
         assert_eq!(k.field("rx_sk").unwrap().offset, 24);
         let r = fixture("6.18/tcp_receive_reset.format");
         assert_eq!(r.field("sock_cookie").unwrap().offset, 64);
@@ -314,7 +335,14 @@ mod tests {
         assert!(parse("ID: 1\n\tfield:;offset:1;size:1;\n").is_err());
         let f = parse("ID: 7\nprint fmt: \"%s\", __print_symbolic(REC->x, { 1, \"A\" }, { 0x10, \"B\" }, { -2, \"C\" }, { Y, \"D\" }, { 3").unwrap();
         let t = f.table("x").unwrap();
-        assert_eq!((t.name(16).unwrap().as_ref(), t.name(-2).unwrap().as_ref(), t.len()), ("B", "C", 3));
+        assert_eq!(
+            (
+                t.name(16).unwrap().as_ref(),
+                t.name(-2).unwrap().as_ref(),
+                t.len()
+            ),
+            ("B", "C", 3)
+        );
         assert!(parse(&"x".repeat(MAX_FORMAT_LEN + 1)).is_err());
     }
 
@@ -323,12 +351,16 @@ mod tests {
         // Found by the tracepoint_format fuzz target.
         assert!(parse("ID: 1\n\tfield:int é;\toffset:8;\tsize:4;\n").is_err());
         let f = parse("ID: 1\n\tfield:intéx;\toffset:8;\tsize:4;\n").unwrap();
-        assert_eq!((f.fields[0].name.as_str(), f.fields[0].ctype.as_str()), ("x", "inté"));
+        assert_eq!(
+            (f.fields[0].name.as_str(), f.fields[0].ctype.as_str()),
+            ("x", "inté")
+        );
     }
 
     #[test]
     fn dynamic_arrays_have_no_length() {
-        let f = parse("ID: 3\n\tfield:__data_loc char[] name;\toffset:8;\tsize:4;\tsigned:0;\n").unwrap();
+        let f = parse("ID: 3\n\tfield:__data_loc char[] name;\toffset:8;\tsize:4;\tsigned:0;\n")
+            .unwrap();
         let name = f.field("name").unwrap();
         assert_eq!((name.array_len, name.size), (None, 4));
     }

@@ -286,12 +286,7 @@ fn filter_for(tp: Tracepoint, f: &Format, send_reset_has_reason: bool) -> Option
                 .filter_map(|n| t.value(n))
                 .map(|v| format!("reason == {v}"))
                 .collect();
-            // No reason we want exists: match nothing rather than every drop on the host.
-            Some(if parts.is_empty() {
-                "reason == -1".to_string()
-            } else {
-                parts.join(" || ")
-            })
+            (!parts.is_empty()).then(|| parts.join(" || "))
         }
         _ => None,
     }
@@ -368,6 +363,17 @@ impl Tracepoints {
         let reason_ok = formats
             .iter()
             .any(|(tp, f)| *tp == Tracepoint::SendReset && f.table("reason").is_some());
+        // kfree_skb fires for every dropped packet on the host: read it filtered or not at all.
+        formats.retain(|(tp, f)| {
+            let keep = *tp != Tracepoint::KfreeSkb || filter_for(*tp, f, reason_ok).is_some();
+            if !keep {
+                notes.push(Note::TracepointMissing {
+                    path: tp.path(),
+                    error: "none of the drop reasons it is read for (TCP_LISTEN_OVERFLOW) exists on this kernel".into(),
+                });
+            }
+            keep
+        });
         let mut clock = libc::CLOCK_REALTIME;
         let mut events = Vec::new();
         let mut rings = Vec::new();
@@ -383,7 +389,10 @@ impl Tracepoints {
                     clock,
                 };
                 let ev = match Event::open(&spec(clock)) {
-                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) && clock != libc::CLOCK_MONOTONIC => {
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::EINVAL)
+                            && clock != libc::CLOCK_MONOTONIC =>
+                    {
                         // Some kernels refuse a non-NMI-safe clock for this PMU.
                         clock = libc::CLOCK_MONOTONIC;
                         notes.push(Note::MonotonicClock);
@@ -413,7 +422,9 @@ impl Tracepoints {
                 };
                 if let Some(filter) = filter_for(*tp, f, reason_ok)
                     && let Err(e) = ev.set_filter(&filter)
-                    && !notes.iter().any(|n| matches!(n, Note::Unfiltered { path, .. } if *path == tp.path()))
+                    && !notes
+                        .iter()
+                        .any(|n| matches!(n, Note::Unfiltered { path, .. } if *path == tp.path()))
                 {
                     notes.push(Note::Unfiltered {
                         path: tp.path(),
@@ -749,8 +760,13 @@ mod tests {
 
     #[test]
     fn filters_are_built_from_names() {
-        let fix = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tracepoints/6.18");
-        let f = |n: &str| format::parse(&std::fs::read_to_string(format!("{fix}/{n}.format")).unwrap()).unwrap();
+        let fix = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/tracepoints/6.18"
+        );
+        let f = |n: &str| {
+            format::parse(&std::fs::read_to_string(format!("{fix}/{n}.format")).unwrap()).unwrap()
+        };
         assert_eq!(
             filter_for(Tracepoint::SetState, &f("inet_sock_set_state"), true).as_deref(),
             Some("protocol == 6 && (oldstate == 7 || newstate == 7)")
@@ -763,6 +779,9 @@ mod tests {
             filter_for(Tracepoint::KfreeSkb, &f("kfree_skb"), false).as_deref(),
             Some("reason == 40 || reason == 3")
         );
-        assert_eq!(filter_for(Tracepoint::SendReset, &f("tcp_send_reset"), true), None);
+        assert_eq!(
+            filter_for(Tracepoint::SendReset, &f("tcp_send_reset"), true),
+            None
+        );
     }
 }

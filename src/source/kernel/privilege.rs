@@ -14,7 +14,10 @@ pub const CAP_PERFMON: u32 = 38;
 
 /// The effective set from `/proc/self/status` (`CapEff:\t000001fffeffffff`).
 pub fn parse_cap_eff(status: &str) -> Option<u64> {
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?.trim();
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))?
+        .trim();
     u64::from_str_radix(hex, 16).ok()
 }
 
@@ -86,7 +89,11 @@ mod tests {
         let lines = missing_for_kernel_events(perfmon, true, "/usr/bin/rsthound");
         assert_eq!(lines.len(), 1);
         assert!(lines[0].contains("CAP_DAC_READ_SEARCH"));
-        assert!(lines[0].contains("setcap cap_net_raw,cap_perfmon,cap_dac_read_search+ep /usr/bin/rsthound"));
+        assert!(
+            lines[0].contains(
+                "setcap cap_net_raw,cap_perfmon,cap_dac_read_search+ep /usr/bin/rsthound"
+            )
+        );
         assert_eq!(missing_for_kernel_events(only_raw, true, "b").len(), 2);
         assert_eq!(parse_cap_eff("CapEff:\tzz\n"), None);
         assert_eq!(parse_cap_eff(""), None);

@@ -335,15 +335,15 @@ mod tests {
     #[test]
     fn parses_procfs_files() {
         let stat = b"4711 (my (odd) name) S 1 4711 4711 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10";
-        assert_eq!(
-            parse_stat(stat),
-            Some(("my (odd) name".to_string(), 98765))
-        );
+        assert_eq!(parse_stat(stat), Some(("my (odd) name".to_string(), 98765)));
         assert_eq!(parse_stat(b"1 (x"), None);
         assert_eq!(parse_stat(b")1 (x"), None);
         assert_eq!(parse_cmdline(b"curl\0-s\0http://x\0"), "curl -s http://x");
         assert_eq!(parse_cmdline(b"a\x1b[2Jb\0"), "a\\x1b[2Jb");
-        assert_eq!(parse_status_uid("Name:\tx\nUid:\t1000\t1000\t1000\t1000\n"), Some(1000));
+        assert_eq!(
+            parse_status_uid("Name:\tx\nUid:\t1000\t1000\t1000\t1000\n"),
+            Some(1000)
+        );
         assert_eq!(
             parse_cgroup(b"0::/system.slice/collectord.service\n").as_deref(),
             Some("/system.slice/collectord.service")
@@ -362,7 +362,10 @@ mod tests {
         t.on_comm(100, 100, b"collectord", true);
         t.on_exit(100, 100);
         let p = t.resolve(100).unwrap();
-        assert_eq!((p.pid, p.comm.as_str(), p.cmdline.as_deref()), (100, "collectord", None));
+        assert_eq!(
+            (p.pid, p.comm.as_str(), p.cmdline.as_deref()),
+            (100, "collectord", None)
+        );
         assert_eq!(t.stats().named_after_exit, 1);
         assert!(t.resolve(101).is_none());
         assert_eq!(t.stats().unknown, 1);

@@ -64,9 +64,13 @@ pub enum PerfRecord<'a> {
         time_ns: u64,
     },
     /// The kernel dropped `lost` records: the ring was full.
-    Lost { lost: u64 },
+    Lost {
+        lost: u64,
+    },
     /// A record type this reader does not ask for.
-    Other { kind: u32 },
+    Other {
+        kind: u32,
+    },
 }
 
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
@@ -673,13 +677,28 @@ mod tests {
         );
         let mut r = vec![0u8; f.min_record_len()];
         put(&mut r, &f, "common_type", &(f.id as u16).to_ne_bytes());
-        put(&mut r, &f, "skaddr", &0xffff_8880_1234_5678u64.to_ne_bytes());
+        put(
+            &mut r,
+            &f,
+            "skaddr",
+            &0xffff_8880_1234_5678u64.to_ne_bytes(),
+        );
         put(&mut r, &f, "state", &1i32.to_ne_bytes());
         put(&mut r, &f, "sport", &8080u16.to_ne_bytes());
         put(&mut r, &f, "dport", &50000u16.to_ne_bytes());
         put(&mut r, &f, "family", &10u16.to_ne_bytes());
-        put(&mut r, &f, "saddr_v6", &std::net::Ipv6Addr::LOCALHOST.octets());
-        put(&mut r, &f, "daddr_v6", &std::net::Ipv6Addr::LOCALHOST.octets());
+        put(
+            &mut r,
+            &f,
+            "saddr_v6",
+            &std::net::Ipv6Addr::LOCALHOST.octets(),
+        );
+        put(
+            &mut r,
+            &f,
+            "daddr_v6",
+            &std::net::Ipv6Addr::LOCALHOST.octets(),
+        );
         let ev = d.decode(TaskContext::default(), &r).unwrap();
         let EventKind::SendReset(s) = ev.kind else {
             panic!()
@@ -717,7 +736,10 @@ mod tests {
         let EventKind::SetState(st) = d.decode(TaskContext::default(), &b).unwrap().kind else {
             panic!()
         };
-        assert_eq!((st.old, st.new, st.protocol), (TcpState::CLOSE, TcpState::SYN_SENT, 6));
+        assert_eq!(
+            (st.old, st.new, st.protocol),
+            (TcpState::CLOSE, TcpState::SYN_SENT, 6)
+        );
         assert_eq!(st.local, Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(st.remote, Some("127.0.0.1:7211".parse().unwrap()));
 
@@ -730,8 +752,7 @@ mod tests {
         put(&mut b, &r, "saddr", &[127, 0, 0, 1]);
         put(&mut b, &r, "daddr", &[127, 0, 0, 2]);
         put(&mut b, &r, "sock_cookie", &99u64.to_ne_bytes());
-        let EventKind::ReceiveReset(rr) = d.decode(TaskContext::default(), &b).unwrap().kind
-        else {
+        let EventKind::ReceiveReset(rr) = d.decode(TaskContext::default(), &b).unwrap().kind else {
             panic!()
         };
         assert_eq!(rr.local, Some("127.0.0.1:41838".parse().unwrap()));
@@ -756,7 +777,10 @@ mod tests {
         d.add(Tracepoint::SendReset, &f).unwrap();
         let r = send_reset_record(&f, 1);
         for cut in 0..20 {
-            assert!(d.decode(TaskContext::default(), &r[..cut]).is_err(), "{cut}");
+            assert!(
+                d.decode(TaskContext::default(), &r[..cut]).is_err(),
+                "{cut}"
+            );
         }
         // Cut inside the addresses: the event decodes, without them.
         let ev = d.decode(TaskContext::default(), &r[..40]).unwrap();
