@@ -578,9 +578,17 @@ fn a_burst_of_refused_connects_is_counted_and_attributed_whole() {
             break;
         }
     }
+    let finished = exited.is_some();
+    let status = match exited {
+        Some(s) => s,
+        None => {
+            let _ = child.kill();
+            child.wait().unwrap()
+        }
+    };
     assert!(
-        exited.is_some_and(|s| s.success()),
-        "the client did not finish"
+        finished && status.success(),
+        "the client did not finish: {status}"
     );
     let stats = view.stats();
     eprintln!(
