@@ -239,6 +239,9 @@ fn refused_attempts_carry_no_socket_and_the_client_process() {
             client.cmdline
         );
         assert_eq!(client.uid, Some(0));
+        // The namespace the client ran in: the test's, not the host's.
+        let ns_inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(ns.path()).unwrap());
+        assert_eq!(client.netns, Some(ns_inode));
         assert_eq!(
             a.client_local, r.dst,
             "the client's port is the RST's destination"
