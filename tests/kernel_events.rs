@@ -603,3 +603,39 @@ fn a_burst_of_refused_connects_is_counted_and_attributed_whole() {
     assert_eq!(mine, N, "one RST per refused attempt");
     assert_eq!(attributed, N, "every attempt named");
 }
+
+#[test]
+fn refused_over_ipv6_loopback_is_decoded_and_attributed() {
+    if !privileged("refused_over_ipv6_loopback_is_decoded_and_attributed") {
+        return;
+    }
+    let ns = Netns::new("kev6");
+    let bin = NamedBinary::new("sixd");
+    let server: SocketAddr = "[::1]:7216".parse().unwrap();
+    let mut view = open_view();
+    let mut cmd = bin.command(&format!("retry1@{server}"));
+    let mut child = ns.run(move || cmd.spawn().unwrap());
+    let pid = child.id();
+    let pick = |all: &[Attributed]| {
+        send_resets(all)
+            .into_iter()
+            .filter(|(a, r)| r.src == Some(server) && a.event.ctx.pid == pid)
+            .map(|(a, r)| (a.clone(), r.clone()))
+            .collect::<Vec<_>>()
+    };
+    let all = collect(&mut view, Duration::from_secs(5), |all| {
+        !pick(all).is_empty()
+    });
+    assert!(child.wait().unwrap().success());
+    let resets = pick(&all);
+    assert_eq!(resets.len(), 1);
+    let (a, r) = &resets[0];
+    assert_eq!(r.reason.as_deref(), Some("NO_SOCKET"));
+    assert!(
+        r.dst
+            .is_some_and(|d| d.ip() == server.ip() && d.port() != 0)
+    );
+    let (client, _) = a.client.as_ref().expect("the IPv6 client is named");
+    assert_eq!((client.pid, client.comm.as_str()), (pid, "sixd"));
+    assert_eq!(a.client_local, r.dst);
+}
