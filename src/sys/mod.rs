@@ -1,9 +1,10 @@
 //! Every system call rsthound makes that needs `unsafe`: the packet socket and its memory-mapped
 //! ring, perf tracepoint events and their rings (and mounting tracefs), entering a network
 //! namespace, dropping capabilities, listing interfaces, and memory-mapping capture files (with
-//! the SIGBUS handler that turns a file shrinking under its mapping into an ordinary read error). Each function here is a thin, safe wrapper; parsing of
-//! what the kernel hands over (ring blocks, frames, mapped files) happens in safe code elsewhere
-//! (`crate::live`, `crate::capture`). Every `unsafe` block says why it is sound in a `// SAFETY:`
+//! the SIGBUS handler that turns a file shrinking under its mapping into an ordinary read error).
+//! Each function here is a thin, safe wrapper; parsing of what the kernel hands over (ring
+//! blocks, frames, mapped files, perf records) happens in safe code elsewhere (`crate::live`,
+//! `crate::capture`, `crate::source::kernel`). Every `unsafe` block says why it is sound in a `// SAFETY:`
 //! comment. (Also the one CPU instruction used through `unsafe`: a cache prefetch hint; backing
 //! fresh heap memory with pages in one call; and the peak memory of child processes, which the
 //! tests check a run against its budget with.)
