@@ -4,8 +4,8 @@
 //! the SIGBUS handler that turns a file shrinking under its mapping into an ordinary read error).
 //! Each function here is a thin, safe wrapper; parsing of what the kernel hands over (ring
 //! blocks, frames, mapped files, perf records) happens in safe code elsewhere (`crate::live`,
-//! `crate::capture`, `crate::source::kernel`). Every `unsafe` block says why it is sound in a `// SAFETY:`
-//! comment. (Also the one CPU instruction used through `unsafe`: a cache prefetch hint; backing
+//! `crate::capture`, `crate::source::kernel`). Every `unsafe` block says why it is sound in a
+//! `// SAFETY:` comment. (Also the one CPU instruction used through `unsafe`: a cache prefetch hint; backing
 //! fresh heap memory with pages in one call; and the peak memory of child processes, which the
 //! tests check a run against its budget with.)
 #![allow(unsafe_code)]
