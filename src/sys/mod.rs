@@ -5,9 +5,9 @@
 //! Each function here is a thin, safe wrapper; parsing of what the kernel hands over (ring
 //! blocks, frames, mapped files, perf records) happens in safe code elsewhere (`crate::live`,
 //! `crate::capture`, `crate::source::kernel`). Every `unsafe` block says why it is sound in a
-//! `// SAFETY:` comment. (Also the one CPU instruction used through `unsafe`: a cache prefetch hint; backing
-//! fresh heap memory with pages in one call; and the peak memory of child processes, which the
-//! tests check a run against its budget with.)
+//! `// SAFETY:` comment. (Also the one CPU instruction used through `unsafe`: a cache prefetch
+//! hint; backing fresh heap memory with pages in one call; and the peak memory of child
+//! processes, which the tests check a run against its budget with.)
 #![allow(unsafe_code)]
 
 pub mod caps;
