@@ -3,8 +3,10 @@
 //! in storms ([`storm`]). Nothing here does IO, reads a clock or makes a system call: time comes
 //! from the packets (or is passed in), and what the engine concludes goes to an [`EventSink`].
 
+pub mod attribution;
 pub mod counters;
 pub mod decode;
+pub mod kevent;
 pub mod listeners;
 pub mod payload;
 pub mod report;

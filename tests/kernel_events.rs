@@ -1,0 +1,641 @@
+//! The kernel-events source for real: as root, in network namespaces these tests create, with
+//! real processes started under distinctive names (this test binary exec'd through a symlink, so
+//! the kernel's `comm` is the symlink's name), real sockets and the RSTs the kernel sends. Each
+//! test asserts what a user would check: the kernel's reason for each RST and the process behind
+//! it. Tracepoints are global, so each test picks its events by its own ports and pids. Not
+//! root: skipped with a message, unless CI=true (then a failure).
+
+mod live;
+
+use live::{Netns, privileged};
+use rsthound::engine::attribution::Attributed;
+use rsthound::engine::kevent::{EventKind, SendReset, TcpState};
+use rsthound::source::kernel::procs::Procfs;
+use rsthound::source::kernel::{KernelView, SourceConfig, Tracepoints};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Set in a child: which part it plays (see `kev_child`).
+const ROLE: &str = "RSTHOUND_KEV_ROLE";
+
+/// Not a test of its own: the entry point of the child processes. Without the variable it does
+/// nothing.
+#[test]
+fn kev_child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let (what, addr) = role.split_once('@').expect("ROLE=what@addr");
+    let addr: SocketAddr = addr.parse().unwrap();
+    match what {
+        // Connect N times to a closed port.
+        // Connect N times to a closed port, 100 ms apart ("retry": also 100 ms before exit).
+        w if w.starts_with("refuse") || w.starts_with("retry") => {
+            let retry = w.starts_with("retry");
+            let n: usize = w
+                .trim_start_matches(|c: char| c.is_alphabetic())
+                .parse()
+                .unwrap_or(1);
+            for _ in 0..n {
+                let e = TcpStream::connect(addr).expect_err("the port is closed");
+                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+                if retry {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+        // Accept one connection, wait for its data, close without reading it.
+        "abort-server" => {
+            let l = TcpListener::bind(addr).unwrap();
+            println!("KEV-READY");
+            std::io::stdout().flush().unwrap();
+            let (s, _) = l.accept().unwrap();
+            let mut peek = [0u8; 1];
+            s.peek(&mut peek).unwrap();
+            drop(s);
+        }
+        // Connect, then close with SO_LINGER {1, 0}.
+        "linger" => {
+            let s = TcpStream::connect(addr).unwrap();
+            println!("KEV-LOCAL {}", s.local_addr().unwrap());
+            std::io::stdout().flush().unwrap();
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            let mut b = [0u8; 1];
+            // Wait until the test says "close".
+            let _ = std::io::stdin().read(&mut b);
+            drop(s);
+        }
+        // Open the kernel view; say what it noted (exit 3 when it did not open).
+        "open" => match KernelView::open(&SourceConfig::default()) {
+            Ok(view) => {
+                for n in view.notes() {
+                    println!("KEV-NOTE {n}");
+                }
+                println!("KEV-OPENED");
+            }
+            Err(e) => {
+                for n in &e.notes {
+                    println!("KEV-NOTE {n}");
+                }
+                println!("KEV-ERROR {e}");
+                std::io::stdout().flush().unwrap();
+                std::process::exit(3);
+            }
+        },
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// The short-lived client acts before the test harness starts (the harness alone takes a few
+/// milliseconds): connect once to a closed port, exit. Runs from `.init_array`, like a C
+/// constructor, in every process of this binary; it does nothing without the variable.
+extern "C" fn short_lived_client() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    if let Some(addr) = role.strip_prefix("once@") {
+        let refused = TcpStream::connect(addr)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+        std::process::exit(if refused { 0 } else { 1 });
+    }
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static SHORT_LIVED_CLIENT: extern "C" fn() = short_lived_client;
+
+/// A symlink named `name` to this test binary, in a fresh directory (kept until dropped).
+struct NamedBinary {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl NamedBinary {
+    fn new(name: &str) -> NamedBinary {
+        let dir = std::env::temp_dir().join(live::unique("rsth-kev"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::os::unix::fs::symlink(std::env::current_exe().unwrap(), &path).unwrap();
+        NamedBinary { dir, path }
+    }
+
+    fn command(&self, role: &str) -> Command {
+        let mut c = Command::new(&self.path);
+        c.args([
+            "kev_child",
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+            "-q",
+        ])
+        .env(ROLE, role)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+        c
+    }
+}
+
+impl Drop for NamedBinary {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+type View = KernelView<Tracepoints, Procfs>;
+
+fn open_view() -> View {
+    let view = KernelView::open(&SourceConfig::default())
+        .unwrap_or_else(|e| panic!("kernel events did not open: {e}"));
+    for n in view.notes() {
+        eprintln!("kernel events: {n}");
+    }
+    view
+}
+
+/// Polls until `done` holds for what was collected, or `timeout`; returns everything.
+fn collect(
+    view: &mut View,
+    timeout: Duration,
+    done: impl Fn(&[Attributed]) -> bool,
+) -> Vec<Attributed> {
+    let until = Instant::now() + timeout;
+    let mut all = Vec::new();
+    while Instant::now() < until && !done(&all) {
+        view.poll(Duration::from_millis(50), &mut all).unwrap();
+    }
+    all
+}
+
+fn send_resets(all: &[Attributed]) -> Vec<(&Attributed, &SendReset)> {
+    all.iter()
+        .filter_map(|a| match &a.event.kind {
+            EventKind::SendReset(r) => Some((a, r)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn lost(view: &View) -> u64 {
+    view.stats().source.lost_records
+}
+
+#[test]
+fn refused_attempts_carry_no_socket_and_the_client_process() {
+    if !privileged("refused_attempts_carry_no_socket_and_the_client_process") {
+        return;
+    }
+    let ns = Netns::new("kev1");
+    let bin = NamedBinary::new("collectord");
+    let server: SocketAddr = "127.0.0.1:7211".parse().unwrap();
+    let mut view = open_view();
+    let mut cmd = bin.command(&format!("retry2@{server}"));
+    // Read while the client runs, as `watch` does: its command line is read while it lives.
+    let mut child = ns.run(move || cmd.spawn().unwrap());
+    let pid = child.id();
+    // Picked by the test's own port and the client's pid (the RST ran in its context on lo).
+    let mine = |all: &[Attributed]| -> usize {
+        send_resets(all)
+            .iter()
+            .filter(|(a, r)| r.src == Some(server) && a.event.ctx.pid == pid)
+            .count()
+    };
+    let failed_of = |all: &[Attributed]| -> usize {
+        all.iter()
+            .filter(|a| {
+                matches!(&a.event.kind, EventKind::SetState(s)
+                    if s.old == TcpState::SYN_SENT && s.new == TcpState::CLOSE && s.remote == Some(server))
+                    && a.event.ctx.pid == pid
+            })
+            .count()
+    };
+    let all = collect(&mut view, Duration::from_secs(5), |all| {
+        mine(all) >= 2 && failed_of(all) >= 2
+    });
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the client failed: {status}");
+    let resets: Vec<_> = send_resets(&all)
+        .into_iter()
+        .filter(|(a, r)| r.src == Some(server) && a.event.ctx.pid == pid)
+        .collect();
+    assert_eq!(resets.len(), 2, "one RST per refused attempt");
+    for (a, r) in &resets {
+        assert_eq!(r.reason.as_deref(), Some("NO_SOCKET"));
+        assert_eq!(r.skaddr, 0, "a RST for no socket");
+        let (client, _) = a.client.as_ref().expect("the client is named");
+        assert_eq!((client.pid, client.comm.as_str()), (pid, "collectord"));
+        assert!(
+            client
+                .cmdline
+                .as_deref()
+                .unwrap_or("")
+                .contains("kev_child"),
+            "{:?}",
+            client.cmdline
+        );
+        assert_eq!(client.uid, Some(0));
+        // The namespace the client ran in: the test's, not the host's.
+        let ns_inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(ns.path()).unwrap());
+        assert_eq!(client.netns, Some(ns_inode));
+        assert_eq!(
+            a.client_local, r.dst,
+            "the client's port is the RST's destination"
+        );
+    }
+    // Every attempt is also a failed connect (SYN_SENT → CLOSE) of that process.
+    assert_eq!(failed_of(&all), 2);
+    for a in all.iter().filter(|a| {
+        matches!(&a.event.kind, EventKind::SetState(s)
+        if s.new == TcpState::CLOSE && s.remote == Some(server))
+            && a.event.ctx.pid == pid
+    }) {
+        let (client, _) = a.client.as_ref().expect("the failed connect's caller");
+        assert_eq!((client.pid, client.comm.as_str()), (pid, "collectord"));
+    }
+    let of_client: Vec<String> = all
+        .iter()
+        .filter(|a| a.event.ctx.pid == pid)
+        .map(|a| match &a.event.kind {
+            EventKind::SendReset(r) => {
+                format!("send_reset({})", r.reason.as_deref().unwrap_or("-"))
+            }
+            EventKind::ReceiveReset(_) => "receive_reset".into(),
+            EventKind::SetState(s) => format!("set_state({}->{})", s.old.name(), s.new.name()),
+            EventKind::RetransmitSynack(_) => "retransmit_synack".into(),
+            EventKind::KfreeSkb(k) => format!("kfree_skb({})", k.reason.as_deref().unwrap_or("-")),
+        })
+        .collect();
+    eprintln!(
+        "refused: {} events in the client's context for 2 refused attempts ({}), {} lost records",
+        of_client.len(),
+        of_client.join(" "),
+        lost(&view)
+    );
+    assert_eq!(lost(&view), 0);
+}
+
+#[test]
+fn a_client_that_lives_a_few_milliseconds_is_still_named() {
+    if !privileged("a_client_that_lives_a_few_milliseconds_is_still_named") {
+        return;
+    }
+    let ns = Netns::new("kev4");
+    let bin = NamedBinary::new("blinkd");
+    let server: SocketAddr = "127.0.0.1:7214".parse().unwrap();
+    let mut view = open_view();
+    // Spawn-to-exit as the parent sees it bounds the child's life from above. A loaded
+    // machine may stretch one run past 10 ms: up to five tries for one that stays under.
+    let (pid, lived) = (0..5)
+        .map(|_| {
+            let mut cmd = bin.command(&format!("once@{server}"));
+            let (pid, status, lived) = ns.run(move || {
+                let t = Instant::now();
+                let mut child = cmd.spawn().unwrap();
+                let st = child.wait().unwrap();
+                (child.id(), st, t.elapsed())
+            });
+            assert!(status.success(), "the client was not refused");
+            (pid, lived)
+        })
+        .find(|(_, lived)| *lived < Duration::from_millis(10))
+        .expect("a client that lives under 10 ms");
+    // Gone before anything is read: procfs cannot name it any more.
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let pick = |all: &[Attributed]| {
+        send_resets(all)
+            .into_iter()
+            .filter(|(a, r)| r.src == Some(server) && a.event.ctx.pid == pid)
+            .map(|(a, _)| a.clone())
+            .collect::<Vec<_>>()
+    };
+    let all = collect(&mut view, Duration::from_secs(5), |all| {
+        !pick(all).is_empty()
+    });
+    let resets = pick(&all);
+    assert_eq!(resets.len(), 1);
+    assert!(matches!(&resets[0].event.kind,
+        EventKind::SendReset(r) if r.reason.as_deref() == Some("NO_SOCKET")));
+    let (client, _) = resets[0].client.as_ref().expect("named after it exited");
+    assert_eq!((client.pid, client.comm.as_str()), (pid, "blinkd"));
+    eprintln!(
+        "short-lived client: lived {lived:?} (spawn to exit), named {}, stats {:?}",
+        client.label(),
+        view.stats().procs
+    );
+    assert_eq!(lost(&view), 0);
+}
+
+/// Spawns `cmd` inside `ns` and waits for its `KEV-READY` line.
+fn spawn_ready(ns: &Netns, mut cmd: Command) -> (Child, BufReader<std::process::ChildStdout>) {
+    cmd.stdout(Stdio::piped());
+    let mut child = ns.run(move || cmd.spawn().unwrap());
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "child ended before it was ready"
+        );
+        if line.starts_with("KEV-READY") || line.starts_with("KEV-LOCAL") {
+            break;
+        }
+    }
+    (child, out)
+}
+
+#[test]
+fn close_with_unread_data_is_abort_on_close_by_the_server() {
+    if !privileged("close_with_unread_data_is_abort_on_close_by_the_server") {
+        return;
+    }
+    let ns = Netns::new("kev2");
+    let bin = NamedBinary::new("abortd");
+    let server: SocketAddr = "127.0.0.1:7222".parse().unwrap();
+    let mut view = open_view();
+    let (mut child, _out) = spawn_ready(&ns, bin.command(&format!("abort-server@{server}")));
+    let pid = child.id();
+    let got = ns.run(move || {
+        let mut s = TcpStream::connect(server).unwrap();
+        s.write_all(b"unread request").unwrap();
+        let mut b = [0u8; 16];
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.read(&mut b).map_err(|e| e.kind())
+    });
+    assert_eq!(
+        got,
+        Err(std::io::ErrorKind::ConnectionReset),
+        "the client saw the RST"
+    );
+    assert!(child.wait().unwrap().success());
+    let pick = |all: &[Attributed]| {
+        send_resets(all)
+            .into_iter()
+            .filter(|(_, r)| r.src == Some(server))
+            .map(|(a, r)| (a.clone(), r.clone()))
+            .collect::<Vec<_>>()
+    };
+    let all = collect(&mut view, Duration::from_secs(5), |all| {
+        !pick(all).is_empty()
+    });
+    let resets = pick(&all);
+    assert_eq!(resets.len(), 1, "{resets:#?}");
+    let (a, r) = &resets[0];
+    assert_eq!(r.reason.as_deref(), Some("TCP_ABORT_ON_CLOSE"));
+    assert_ne!(r.skaddr, 0);
+    let actor = a.actor.as_ref().expect("the closing process");
+    assert_eq!((actor.pid, actor.comm.as_str()), (pid, "abortd"));
+    assert_eq!(lost(&view), 0);
+}
+
+#[test]
+fn so_linger_zero_close_is_attributed_to_the_closing_process() {
+    if !privileged("so_linger_zero_close_is_attributed_to_the_closing_process") {
+        return;
+    }
+    let ns = Netns::new("kev3");
+    let bin = NamedBinary::new("lingerer");
+    let server: SocketAddr = "127.0.0.1:7233".parse().unwrap();
+    let listener = ns.run(move || TcpListener::bind(server).unwrap());
+    let mut view = open_view();
+    let mut cmd = bin.command(&format!("linger@{server}"));
+    cmd.stdin(Stdio::piped());
+    let (mut child, _out) = spawn_ready(&ns, cmd);
+    let pid = child.id();
+    let (conn, local) = listener.accept().unwrap();
+    drop(child.stdin.take()); // EOF: the child closes
+    assert!(child.wait().unwrap().success());
+    drop(conn);
+    let pick = |all: &[Attributed]| {
+        send_resets(all)
+            .into_iter()
+            .filter(|(_, r)| r.src == Some(local) && r.dst == Some(server))
+            .map(|(a, r)| (a.clone(), r.clone()))
+            .collect::<Vec<_>>()
+    };
+    let all = collect(&mut view, Duration::from_secs(5), |all| {
+        !pick(all).is_empty()
+    });
+    let resets = pick(&all);
+    assert_eq!(resets.len(), 1, "{resets:#?}");
+    let (a, r) = &resets[0];
+    // 6.18 reports a linger-0 close as TCP_STATE (tcp_disconnect → tcp_need_reset).
+    assert_eq!(r.reason.as_deref(), Some("TCP_STATE"));
+    let actor = a.actor.as_ref().expect("the closing process");
+    assert_eq!((actor.pid, actor.comm.as_str()), (pid, "lingerer"));
+    // It was also the connect() caller of that socket.
+    let (client, _) = a.client.as_ref().expect("the socket's connect() caller");
+    assert_eq!(client.pid, pid);
+    assert_eq!(lost(&view), 0);
+}
+
+/// Runs this binary's `open` role through `wrapper` (a shell line whose `"$@"` is the child).
+fn open_role_through(bin: &NamedBinary, wrapper: &str) -> (Option<i32>, String) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(wrapper)
+        .arg("sh")
+        .arg(&bin.path)
+        .args([
+            "kev_child",
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+            "-q",
+        ])
+        .env(ROLE, "open@127.0.0.1:0")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn tracefs_is_mounted_when_absent() {
+    if !privileged("tracefs_is_mounted_when_absent") {
+        return;
+    }
+    let bin = NamedBinary::new("kevmount");
+    // A private mount namespace without tracefs: the host's stays as it is.
+    let (code, out) = open_role_through(
+        &bin,
+        r#"exec unshare -m --propagation private sh -c 'umount /sys/kernel/tracing 2>/dev/null; test ! -d /sys/kernel/tracing/events && exec "$@"' sh "$@""#,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("KEV-NOTE mounted tracefs at /sys/kernel/tracing"),
+        "{out}"
+    );
+    assert!(out.contains("KEV-OPENED"), "{out}");
+    assert!(std::path::Path::new("/sys/kernel/tracing/events").is_dir());
+}
+
+#[test]
+fn tracefs_absent_and_not_mountable_is_said() {
+    if !privileged("tracefs_absent_and_not_mountable_is_said") {
+        return;
+    }
+    let bin = NamedBinary::new("kevnomount");
+    let (code, out) = open_role_through(
+        &bin,
+        r#"exec unshare -m --propagation private sh -c 'umount /sys/kernel/tracing 2>/dev/null; exec setpriv --bounding-set=-sys_admin "$@"' sh "$@""#,
+    );
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("kernel events off: tracefs is not mounted and mounting it at /sys/kernel/tracing failed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn without_cap_perfmon_one_line_with_the_setcap_hint() {
+    if !privileged("without_cap_perfmon_one_line_with_the_setcap_hint") {
+        return;
+    }
+    let bin = NamedBinary::new("kevnocap");
+    let (code, out) = open_role_through(
+        &bin,
+        r#"exec setpriv --bounding-set=-perfmon,-sys_admin "$@""#,
+    );
+    assert_eq!(code, Some(3), "{out}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("KEV-NOTE")).collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].contains("missing CAP_PERFMON"), "{out}");
+    assert!(
+        lines[0].contains("setcap cap_net_raw,cap_perfmon+ep "),
+        "{out}"
+    );
+}
+
+#[test]
+fn non_root_with_cap_perfmon_alone_is_told_about_tracefs() {
+    if !privileged("non_root_with_cap_perfmon_alone_is_told_about_tracefs") {
+        return;
+    }
+    let bin = NamedBinary::new("kevperfmon");
+    // What `setcap cap_net_raw,cap_perfmon+ep` gives a user: not enough to read tracefs here.
+    let (code, out) = open_role_through(
+        &bin,
+        r#"exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=+perfmon,+net_raw --ambient-caps=+perfmon,+net_raw "$@""#,
+    );
+    assert_eq!(code, Some(3), "{out}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("KEV-NOTE")).collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].contains("missing CAP_DAC_READ_SEARCH"), "{out}");
+    assert!(
+        lines[0].contains("setcap cap_net_raw,cap_perfmon,cap_dac_read_search+ep "),
+        "{out}"
+    );
+    // With it, the view opens for that user.
+    let (code, out) = open_role_through(
+        &bin,
+        r#"exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=+perfmon,+net_raw,+dac_read_search --ambient-caps=+perfmon,+net_raw,+dac_read_search "$@""#,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("KEV-OPENED"), "{out}");
+}
+
+#[test]
+fn a_burst_of_refused_connects_is_counted_and_attributed_whole() {
+    if !privileged("a_burst_of_refused_connects_is_counted_and_attributed_whole") {
+        return;
+    }
+    const N: usize = 3000;
+    let ns = Netns::new("kev5");
+    let bin = NamedBinary::new("burstd");
+    let server: SocketAddr = "127.0.0.1:7215".parse().unwrap();
+    let mut view = open_view();
+    let mut cmd = bin.command(&format!("refuse{N}@{server}"));
+    let t = Instant::now();
+    let mut child = ns.run(move || cmd.spawn().unwrap());
+    let pid = child.id();
+    let mut all = Vec::new();
+    let mut mine = 0;
+    let mut attributed = 0;
+    let mut exited = None;
+    // Read as they come (as `watch` does), keeping only the counts: the burst is large.
+    while t.elapsed() < Duration::from_secs(60) {
+        view.poll(Duration::from_millis(50), &mut all).unwrap();
+        for (a, r) in send_resets(&all) {
+            if r.src == Some(server) && r.reason.as_deref() == Some("NO_SOCKET") {
+                mine += 1;
+                attributed += usize::from(
+                    a.client
+                        .as_ref()
+                        .is_some_and(|(p, _)| p.pid == pid && p.comm == "burstd"),
+                );
+            }
+        }
+        all.clear();
+        if exited.is_none() {
+            exited = child.try_wait().unwrap();
+        }
+        if exited.is_some() && mine + (lost(&view) as usize) >= N {
+            break;
+        }
+    }
+    let finished = exited.is_some();
+    let status = match exited {
+        Some(s) => s,
+        None => {
+            let _ = child.kill();
+            child.wait().unwrap()
+        }
+    };
+    assert!(
+        finished && status.success(),
+        "the client did not finish: {status}"
+    );
+    let stats = view.stats();
+    eprintln!(
+        "burst: {N} refused connects in {:?}: {mine} NO_SOCKET resets seen, {attributed} attributed, {} records lost, {stats:?}",
+        t.elapsed(),
+        stats.source.lost_records
+    );
+    assert_eq!(stats.source.lost_records, 0, "records lost");
+    assert_eq!(mine, N, "one RST per refused attempt");
+    assert_eq!(attributed, N, "every attempt named");
+}
+
+#[test]
+fn refused_over_ipv6_loopback_is_decoded_and_attributed() {
+    if !privileged("refused_over_ipv6_loopback_is_decoded_and_attributed") {
+        return;
+    }
+    let ns = Netns::new("kev6");
+    let bin = NamedBinary::new("sixd");
+    let server: SocketAddr = "[::1]:7216".parse().unwrap();
+    let mut view = open_view();
+    let mut cmd = bin.command(&format!("retry1@{server}"));
+    let mut child = ns.run(move || cmd.spawn().unwrap());
+    let pid = child.id();
+    let pick = |all: &[Attributed]| {
+        send_resets(all)
+            .into_iter()
+            .filter(|(a, r)| r.src == Some(server) && a.event.ctx.pid == pid)
+            .map(|(a, r)| (a.clone(), r.clone()))
+            .collect::<Vec<_>>()
+    };
+    let all = collect(&mut view, Duration::from_secs(5), |all| {
+        !pick(all).is_empty()
+    });
+    assert!(child.wait().unwrap().success());
+    let resets = pick(&all);
+    assert_eq!(resets.len(), 1);
+    let (a, r) = &resets[0];
+    assert_eq!(r.reason.as_deref(), Some("NO_SOCKET"));
+    assert!(
+        r.dst
+            .is_some_and(|d| d.ip() == server.ip() && d.port() != 0)
+    );
+    let (client, _) = a.client.as_ref().expect("the IPv6 client is named");
+    assert_eq!((client.pid, client.comm.as_str()), (pid, "sixd"));
+    assert_eq!(a.client_local, r.dst);
+}
