@@ -162,6 +162,7 @@ fn whole_path(storm: &Storm) -> (f64, u64) {
             interfaces: &mut Lo,
             clock: &mut FollowRing(now),
             counters: None,
+            kernel: None,
         },
         &stop,
         Sinks {

@@ -134,6 +134,10 @@ pub enum Command {
         /// the rest of that second is one line with the exact count. 0 prints every RST.
         #[arg(long, value_name = "N", default_value_t = 20)]
         storm_limit: u32,
+        /// Packets only: do not read the kernel's events (the reason for each RST, the
+        /// processes behind each connection, RSTs forged by a firewall rule).
+        #[arg(long)]
+        no_kernel_events: bool,
     },
     /// The kernel's TCP failure counters every interval, as rates in plain words: failed
     /// connections/s as monitoring agents compute it, whether that is new, and its onset.
@@ -230,6 +234,7 @@ pub fn run(cli: Cli) -> i32 {
             max_conns,
             buffer_size,
             storm_limit,
+            no_kernel_events,
         } => {
             if let Some(out) = &write
                 && let Err(e) = check_output(out, &[], force)
@@ -249,6 +254,7 @@ pub fn run(cli: Cli) -> i32 {
                 services: None,
                 buffer_mib: buffer_size,
                 storm_limit,
+                kernel_events: !no_kernel_events,
             };
             run_watch(&opts)
         }
@@ -267,7 +273,11 @@ fn run_watch(opts: &WatchOptions) -> i32 {
     // Services are read before the namespace switch and the capability drop.
     let mut opts = opts.clone();
     opts.services = Some(crate::source::services::load());
-    let (mut ring, warnings) = match watch::start(&opts) {
+    let watch::Started {
+        mut ring,
+        mut kernel,
+        warnings,
+    } = match watch::start(&opts) {
         Ok(r) => r,
         Err(e) => {
             let _ = writeln!(err, "rsthound: {e}");
@@ -294,6 +304,7 @@ fn run_watch(opts: &WatchOptions) -> i32 {
             interfaces: &mut SysInterfaces,
             clock: &mut SystemClock,
             counters: Some(&mut counters),
+            kernel: kernel.as_mut().map(|k| k as &mut dyn watch::KernelFeed),
         },
         &stop,
         Sinks {

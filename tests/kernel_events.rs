@@ -639,3 +639,148 @@ fn refused_over_ipv6_loopback_is_decoded_and_attributed() {
     assert_eq!((client.pid, client.comm.as_str()), (pid, "sixd"));
     assert_eq!(a.client_local, r.dst);
 }
+
+// ---- the same facts through `rsthound watch`: fused into its RST lines and findings ----
+
+/// The `rst` records of a watch run whose RST came from `port`.
+fn rsts_from(done: &live::Finished, port: u16) -> Vec<serde_json::Value> {
+    done.json("rst")
+        .into_iter()
+        .filter(|r| r["sport"] == port)
+        .collect()
+}
+
+#[test]
+fn watch_gives_each_refused_attempt_the_kernel_reason_and_the_client_process() {
+    if !privileged("watch_gives_each_refused_attempt_the_kernel_reason_and_the_client_process") {
+        return;
+    }
+    let ns = Netns::new("kw1");
+    let bin = NamedBinary::new("collectord");
+    let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
+    let mut cmd = bin.command("retry2@127.0.0.1:7211");
+    let pid = ns.run(move || {
+        let mut c = cmd.spawn().unwrap();
+        assert!(c.wait().unwrap().success());
+        c.id()
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let done = w.interrupt();
+    let rsts = rsts_from(&done, 7211);
+    assert_eq!(
+        rsts.len(),
+        2,
+        "stdout:\n{}\nstderr:\n{}",
+        done.stdout,
+        done.stderr
+    );
+    for r in &rsts {
+        assert_eq!(r["verdict"], "refused", "{r}");
+        assert_eq!(r["kernel"]["origin"], "stack", "{r}");
+        assert_eq!(r["kernel"]["reason"], "NO_SOCKET", "{r}");
+        assert_eq!(r["kernel"]["client"]["comm"], "collectord", "{r}");
+        assert_eq!(r["kernel"]["client"]["pid"], pid, "{r}");
+    }
+    let summary = &done.json("summary")[0];
+    assert_eq!(summary["kernel"]["lost_records"], 0, "{summary}");
+    let failed = &summary["kernel"]["failed_connects"];
+    assert!(
+        failed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["process"]["comm"] == "collectord"
+                && f["remote"] == "127.0.0.1:7211"
+                && f["count"] == 2),
+        "{summary}"
+    );
+    // The finding names the client process too.
+    assert!(
+        done.stderr.contains(&format!("collectord[{pid}]")),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn watch_names_the_server_that_closed_with_unread_data() {
+    if !privileged("watch_names_the_server_that_closed_with_unread_data") {
+        return;
+    }
+    let ns = Netns::new("kw2");
+    let bin = NamedBinary::new("abortd");
+    let server: SocketAddr = "127.0.0.1:7222".parse().unwrap();
+    let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
+    let (mut child, _out) = spawn_ready(&ns, bin.command(&format!("abort-server@{server}")));
+    let pid = child.id();
+    ns.run(move || {
+        let mut s = TcpStream::connect(server).unwrap();
+        s.write_all(b"unread request").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.read(&mut [0u8; 16]);
+    });
+    assert!(child.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(400));
+    let done = w.interrupt();
+    let rsts = rsts_from(&done, 7222);
+    assert_eq!(rsts.len(), 1, "stdout:\n{}", done.stdout);
+    let k = &rsts[0]["kernel"];
+    assert_eq!(k["reason"], "TCP_ABORT_ON_CLOSE", "{k}");
+    assert_eq!(k["sender"]["comm"], "abortd", "{k}");
+    assert_eq!(k["sender"]["pid"], pid, "{k}");
+}
+
+#[test]
+fn watch_attributes_a_linger_zero_abort_to_the_closing_process() {
+    if !privileged("watch_attributes_a_linger_zero_abort_to_the_closing_process") {
+        return;
+    }
+    let ns = Netns::new("kw3");
+    let bin = NamedBinary::new("lingerer");
+    let server: SocketAddr = "127.0.0.1:7233".parse().unwrap();
+    let listener = ns.run(move || TcpListener::bind(server).unwrap());
+    let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
+    let mut cmd = bin.command(&format!("linger@{server}"));
+    cmd.stdin(Stdio::piped());
+    let (mut child, _out) = spawn_ready(&ns, cmd);
+    let pid = child.id();
+    let (conn, _) = listener.accept().unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    drop(conn);
+    std::thread::sleep(Duration::from_millis(400));
+    let done = w.interrupt();
+    let rst = done
+        .json("rst")
+        .into_iter()
+        .find(|r| r["dport"] == 7233)
+        .unwrap_or_else(|| panic!("no RST to 7233:\n{}", done.stdout));
+    let k = &rst["kernel"];
+    assert_eq!(k["origin"], "stack", "{k}");
+    assert_eq!(k["sender"]["comm"], "lingerer", "{k}");
+    assert_eq!(k["sender"]["pid"], pid, "{k}");
+}
+
+#[test]
+fn watch_names_a_client_that_lived_a_few_milliseconds() {
+    if !privileged("watch_names_a_client_that_lived_a_few_milliseconds") {
+        return;
+    }
+    let ns = Netns::new("kw4");
+    let bin = NamedBinary::new("blinkd");
+    let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
+    let mut cmd = bin.command("once@127.0.0.1:7214");
+    let (pid, lived) = ns.run(move || {
+        let t = Instant::now();
+        let mut c = cmd.spawn().unwrap();
+        assert!(c.wait().unwrap().success(), "the client was not refused");
+        (c.id(), t.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let done = w.interrupt();
+    let rsts = rsts_from(&done, 7214);
+    assert_eq!(rsts.len(), 1, "stdout:\n{}", done.stdout);
+    assert_eq!(rsts[0]["kernel"]["client"]["comm"], "blinkd", "{}", rsts[0]);
+    assert_eq!(rsts[0]["kernel"]["client"]["pid"], pid, "{}", rsts[0]);
+    eprintln!("short-lived client under watch: lived {lived:?}");
+}

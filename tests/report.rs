@@ -91,6 +91,7 @@ fn rst(
         verdict,
         evidence: Evidence::Text(evidence.to_string()),
         conn: conn(0, orig, resp, ts, ts, ConnState::Rstr),
+        kernel: None,
     }
 }
 

@@ -202,7 +202,7 @@ fn veth_refused_and_resets_seen_with_direction() {
 }
 
 #[test]
-fn firewall_reject_with_tcp_reset_is_refused() {
+fn firewall_reject_with_tcp_reset_is_forged_by_a_local_rule() {
     if !privileged("firewall") {
         return;
     }
@@ -236,7 +236,20 @@ fn firewall_reject_with_tcp_reset_is_refused() {
     assert_eq!(rsts[0]["sport"], 9090);
     assert_eq!(rsts[0]["interface"], vb.as_str());
     assert_eq!(rsts[0]["direction"], "out");
-    assert_eq!(rsts[0]["verdict"], "refused");
+    // The kernel's view: the RST left the host, but the TCP stack sent none.
+    assert_eq!(rsts[0]["verdict"], "firewall_reject", "{}", rsts[0]);
+    assert_eq!(rsts[0]["kernel"]["origin"], "forged_locally");
+    // So nobody is sent looking for a missing listener.
+    assert!(
+        !done.stderr.contains("nothing accepted connections"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("RST forged by a local firewall rule"),
+        "{}",
+        done.stderr
+    );
     // The RST came from nftables, not from the TCP stack: the stack's counter did not move.
     assert_eq!(stack_rsts, 0);
     // And watch says so: the RST it saw leave the host is not in the stack's OutRsts.
@@ -360,6 +373,46 @@ fn without_cap_net_raw_one_clear_error() {
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains("CAP_NET_RAW"), "{stderr}");
     assert!(stderr.contains("setcap cap_net_raw+ep"), "{stderr}");
+}
+
+#[test]
+fn with_cap_net_raw_alone_watch_runs_on_packets_and_says_what_is_off() {
+    if !privileged("cap_net_raw_alone") {
+        return;
+    }
+    // What `setcap cap_net_raw+ep` gives a user: packets, but not the kernel's events.
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all,+net_raw",
+            "--ambient-caps=-all,+net_raw",
+            live::rsthound_bin(),
+            "watch",
+            "-i",
+            "lo",
+            "--duration",
+            "0.5",
+        ])
+        .output()
+        .expect("setpriv (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let missing: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("missing CAP_PERFMON"))
+        .collect();
+    assert_eq!(missing.len(), 1, "one line for the capability: {stderr}");
+    assert!(
+        missing[0].contains("setcap cap_net_raw,cap_perfmon"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("kernel events off"), "{stderr}");
+    assert!(
+        stderr.contains("kernel events: off (packets alone"),
+        "{stderr}"
+    );
 }
 
 #[test]

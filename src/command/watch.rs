@@ -6,10 +6,12 @@
 //! capabilities); [`watch`] is the loop, generic over its sources so that tests can drive it
 //! with fakes and a fake clock.
 
+use crate::engine::attribution::Attributed;
 use crate::engine::counters::{self, CaptureSeen, CounterSample};
 use crate::engine::decode::{Outcome, decode};
+use crate::engine::fusion::KernelFacts;
 use crate::engine::services::Services;
-use crate::engine::summary::{CountersOverRun, RunSummary};
+use crate::engine::summary::{CountersOverRun, KernelSummary, RunSummary};
 use crate::engine::track::Verdict;
 use crate::engine::track::{SegMeta, TrackerConfig};
 use crate::engine::{Engine, Place, Setup};
@@ -22,6 +24,8 @@ use crate::sink::pcapng::PcapngSink;
 use crate::sink::schema::{DropsRecord, InterfaceRecord};
 use crate::sink::{Lines, Output};
 use crate::source::counters::{CounterError, CounterSource};
+use crate::source::kernel::procs::{ProcReader, Procfs};
+use crate::source::kernel::{KernelEventSource, KernelView, Note, SourceConfig, Tracepoints};
 use crate::source::live::filter::{self, SNAPLEN};
 use crate::source::live::ifaces::{Change, Interfaces};
 use crate::source::live::ring::{Frame, PACKET_OUTGOING};
@@ -62,6 +66,8 @@ pub struct WatchOptions {
     pub buffer_mib: u32,
     /// Storm mode: RST lines per second per resetting endpoint and verdict (0: every RST).
     pub storm_limit: u32,
+    /// Read the kernel's events (tracepoints) besides the packets.
+    pub kernel_events: bool,
 }
 
 /// Why watching could not start, in words a user can act on.
@@ -86,9 +92,18 @@ fn exe_path() -> String {
         .unwrap_or_else(|_| "$(command -v rsthound)".to_string())
 }
 
-/// Enters the namespace, opens the ring and drops every capability. Returns the ring and any
-/// warning worth printing.
-pub fn start(opts: &WatchOptions) -> Result<(RingSource, Vec<String>), StartError> {
+/// What [`start`] opened.
+pub struct Started {
+    pub ring: RingSource,
+    /// The kernel's events, when they could be opened (`None`: packets alone, and the
+    /// warnings say why).
+    pub kernel: Option<OpenedKernel>,
+    /// Lines worth printing: what is off, what was done.
+    pub warnings: Vec<String>,
+}
+
+/// Enters the namespace, opens the ring and the kernel events, and drops every capability.
+pub fn start(opts: &WatchOptions) -> Result<Started, StartError> {
     let mut warnings = Vec::new();
     if let Some(spec) = &opts.netns {
         let path = netns_path(spec);
@@ -131,11 +146,33 @@ pub fn start(opts: &WatchOptions) -> Result<(RingSource, Vec<String>), StartErro
             StartError(format!("cannot start capturing: {}: {}", e.step, e.error))
         }
     })?;
+    let kernel = if opts.kernel_events {
+        match OpenedKernel::open() {
+            Ok((k, notes)) => {
+                warnings.extend(notes);
+                Some(k)
+            }
+            Err(notes) => {
+                warnings.extend(notes);
+                warnings.push(
+                    "kernel events off: RSTs are shown without the kernel's reason and processes"
+                        .into(),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     // From here on nothing needs a privilege: give them all up before parsing any packet.
     if let Err(e) = crate::sys::caps::drop_all() {
         warnings.push(format!("could not drop capabilities: {e}"));
     }
-    Ok((RingSource::new(ring, mib as usize), warnings))
+    Ok(Started {
+        ring: RingSource::new(ring, mib as usize),
+        kernel,
+        warnings,
+    })
 }
 
 /// The loop's view of time: wall-clock nanoseconds since the Unix epoch (the kernel stamps
@@ -209,7 +246,13 @@ impl Session<'_> {
         }
     }
 
-    fn frame(&mut self, f: &Frame<'_>, err: &mut dyn Write, lister: &mut dyn InterfaceSource) {
+    fn frame(
+        &mut self,
+        f: &Frame<'_>,
+        err: &mut dyn Write,
+        lister: &mut dyn InterfaceSource,
+        kernel: Option<&mut KernelState<'_>>,
+    ) {
         if self.limit.is_some_and(|c| self.reported() >= c) {
             return;
         }
@@ -244,9 +287,23 @@ impl Session<'_> {
         };
         // Loopback's outgoing copies were dropped above: an RST seen on `lo` left this
         // namespace's stack, as does one going out of any other interface.
-        if seg.flags.rst() && (f.hatype == ARPHRD_LOOPBACK || f.pkttype == PACKET_OUTGOING) {
+        let left_host = f.hatype == ARPHRD_LOOPBACK || f.pkttype == PACKET_OUTGOING;
+        if seg.flags.rst() && left_host {
             self.rsts_leaving += 1;
         }
+        let note = match kernel {
+            Some(k) if seg.flags.rst() => {
+                // Events recorded while this ring block filled are read now.
+                k.drain();
+                let from = std::net::SocketAddr::new(seg.src, seg.sport);
+                let to = std::net::SocketAddr::new(seg.dst, seg.dport);
+                Some(
+                    k.facts
+                        .note_for_rst(from, to, left_host, f.ts.nanos().max(0) as u64),
+                )
+            }
+            _ => None,
+        };
         self.frame_no += 1;
         let name = iface.map(|i| &i.name);
         let meta = SegMeta {
@@ -268,9 +325,14 @@ impl Session<'_> {
             link_type,
             name: name.map(|n| &**n),
         };
-        let done = self
-            .engine
-            .segment(&meta, seg, (&src, data, f.orig_len), Place::default());
+        let packet = (&src, data, f.orig_len);
+        let done = match note {
+            Some(n) if n.is_informative() => {
+                self.engine
+                    .segment_noted(&meta, seg, packet, Place::default(), n)
+            }
+            _ => self.engine.segment(&meta, seg, packet, Place::default()),
+        };
         if let Err(e) = done {
             self.output_error(e);
         }
@@ -291,6 +353,107 @@ impl Session<'_> {
 
 /// Watches until `stop` is set, `--duration` passes, `--count` is reached or the output is
 /// closed; then prints the summary's ingredients into the returned report.
+/// The kernel's events as `watch` reads them: attributed to processes, drained without waiting.
+pub trait KernelFeed {
+    /// Appends every event that arrived since the last call, oldest first.
+    fn drain(&mut self, out: &mut Vec<Attributed>) -> io::Result<()>;
+    /// Records the kernel lost so far (its rings were full).
+    fn lost_records(&self) -> u64;
+    /// Events read so far.
+    fn events(&self) -> u64;
+    /// Whether every RST the TCP stack sends is reported (`tcp_send_reset` with its reason,
+    /// 6.10+): only then does a missing event prove an RST was forged.
+    fn complete(&self) -> bool;
+}
+
+impl<S: KernelEventSource, R: ProcReader> KernelFeed for KernelView<S, R> {
+    fn drain(&mut self, out: &mut Vec<Attributed>) -> io::Result<()> {
+        self.poll(std::time::Duration::ZERO, out)
+    }
+    fn lost_records(&self) -> u64 {
+        self.stats().source.lost_records
+    }
+    fn events(&self) -> u64 {
+        self.stats().source.events
+    }
+    fn complete(&self) -> bool {
+        true
+    }
+}
+
+/// The real kernel view, with what the notes at opening said about it.
+pub struct OpenedKernel {
+    pub view: KernelView<Tracepoints, Procfs>,
+    complete: bool,
+}
+
+impl OpenedKernel {
+    /// Opens the tracepoints (before capabilities are dropped). `Err`: the lines saying what is
+    /// off; `watch` runs on packets alone.
+    pub fn open() -> Result<(OpenedKernel, Vec<String>), Vec<String>> {
+        match KernelView::open(&SourceConfig::default()) {
+            Ok(view) => {
+                // Only what is off, or was done to the system, is worth a line.
+                let notes: Vec<String> = view
+                    .notes()
+                    .iter()
+                    .filter(|n| n.is_off() || matches!(n, Note::TracefsMounted(_)))
+                    .map(|n| n.to_string())
+                    .collect();
+                let complete = !view.notes().iter().any(|n| match n {
+                    Note::TracepointMissing { path, .. } => path.contains("tcp_send_reset"),
+                    Note::FieldMissing { path, .. } => path.contains("tcp_send_reset"),
+                    Note::OpenFailed { path, .. } => path.contains("tcp_send_reset"),
+                    _ => false,
+                });
+                Ok((OpenedKernel { view, complete }, notes))
+            }
+            Err(e) => Err(e.notes.iter().map(|n| n.to_string()).collect()),
+        }
+    }
+}
+
+impl KernelFeed for OpenedKernel {
+    fn drain(&mut self, out: &mut Vec<Attributed>) -> io::Result<()> {
+        self.view.drain(out)
+    }
+    fn lost_records(&self) -> u64 {
+        KernelFeed::lost_records(&self.view)
+    }
+    fn events(&self) -> u64 {
+        KernelFeed::events(&self.view)
+    }
+    fn complete(&self) -> bool {
+        self.complete
+    }
+}
+
+/// The kernel feed during a run, and the facts gathered from it.
+struct KernelState<'a> {
+    feed: &'a mut dyn KernelFeed,
+    facts: KernelFacts,
+    buf: Vec<Attributed>,
+    /// A read error, reported once.
+    failed: Option<String>,
+}
+
+impl KernelState<'_> {
+    fn drain(&mut self) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Err(e) = self.feed.drain(&mut self.buf) {
+            self.failed = Some(format!("kernel events stopped: {e}"));
+        }
+        for a in self.buf.drain(..) {
+            self.facts.observe(&a);
+        }
+        if self.feed.lost_records() > 0 {
+            self.facts.lost_records();
+        }
+    }
+}
+
 /// What `watch` reads: frames, the interface list, the clock, and the namespace's TCP
 /// counters (compared with what was captured at the end; `None` leaves them out).
 pub struct Sources<'a> {
@@ -298,6 +461,8 @@ pub struct Sources<'a> {
     pub interfaces: &'a mut dyn InterfaceSource,
     pub clock: &'a mut dyn Clock,
     pub counters: Option<&'a mut dyn CounterSource>,
+    /// The kernel's events (`None`: packets alone).
+    pub kernel: Option<&'a mut dyn KernelFeed>,
 }
 
 pub fn watch(
@@ -312,7 +477,14 @@ pub fn watch(
         interfaces: lister,
         clock,
         mut counters,
+        kernel,
     } = sources;
+    let mut kernel = kernel.map(|feed| KernelState {
+        facts: KernelFacts::new(feed.complete()),
+        feed,
+        buf: Vec::new(),
+        failed: None,
+    });
     let mut report = RunSummary {
         live: true,
         ..RunSummary::default()
@@ -390,7 +562,11 @@ pub fn watch(
             break;
         }
         let timeout = deadline.map_or(200, |d| ((d - now) / 1_000_000).clamp(0, 200) as i32);
-        let polled = source.poll(timeout, &mut |f| s.frame(f, err, lister));
+        // Kernel events first: a tcp_send_reset is recorded before its packet reaches the ring.
+        if let Some(k) = kernel.as_mut() {
+            k.drain();
+        }
+        let polled = source.poll(timeout, &mut |f| s.frame(f, err, lister, kernel.as_mut()));
         if let Err(e) = polled {
             let line = format!("capture failed: {e}");
             let _ = writeln!(err, "rsthound: {line}");
@@ -407,10 +583,21 @@ pub fn watch(
         }
     }
     let ended = clock.now_ns();
+    if let Some(k) = kernel.as_mut() {
+        k.drain();
+    }
     housekeeping(&mut s, source, lister, err, ended);
     s.report.seconds = (ended - started) as f64 / 1e9;
     let last = counters.as_mut().map(|c| c.sample());
     let rsts_leaving = s.rsts_leaving;
+    let kernel_summary = kernel.map(|k| KernelSummary {
+        events: k.feed.events(),
+        lost_records: k.feed.lost_records(),
+        resets_unclaimed: k.facts.stats.resets_unclaimed,
+        overflow: k.facts.stats.overflow,
+        failed_connects: k.facts.failed_connects(),
+        stopped: k.failed,
+    });
     let refused = s.engine.report.rsts_with(Verdict::Refused);
     let mut report = finish(s);
     if let (Some(first), Some(last)) = (first, last) {
@@ -426,6 +613,7 @@ pub fn watch(
         };
         report.counters = Some(compare_counters(first, last, report.seconds, &seen));
     }
+    report.kernel = kernel_summary;
     report
 }
 
@@ -685,6 +873,7 @@ mod tests {
                 interfaces: ifaces,
                 clock: &mut FakeClock(T0),
                 counters: None,
+                kernel: None,
             },
             &stop,
             Sinks {
@@ -769,6 +958,7 @@ mod tests {
                 interfaces: &mut FakeIfaces(vec![vec![(1, "eth0")]]),
                 clock: &mut FakeClock(T0),
                 counters: Some(&mut counters),
+                kernel: None,
             },
             &AtomicBool::new(false),
             Sinks {

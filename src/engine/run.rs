@@ -3,12 +3,13 @@
 //! they look. No IO but what the sink does; time comes from the segments.
 
 use crate::engine::decode::TcpSegment;
+use crate::engine::fusion::{KernelNote, RstOrigin};
 use crate::engine::report::Report;
 use crate::engine::services::Services;
 use crate::engine::storm::{StormGate, StormLine};
 use crate::engine::track::{
-    ClosedConn, ConnSummary, Endpoint, Event, RstBoxes, RstEvent, SPARE_RSTS, SegMeta, Tracker,
-    TrackerConfig,
+    ClosedConn, ConnSummary, Endpoint, Event, Evidence, RstBoxes, RstEvent, SPARE_RSTS, SegMeta,
+    Tracker, TrackerConfig, Verdict,
 };
 use crate::model::{Origin, Timestamp};
 use std::io;
@@ -97,6 +98,8 @@ pub struct Engine<S: EventSink> {
     pub storm: StormGate,
     /// Storm lines due, reused.
     storm_due: Vec<StormLine>,
+    /// What the kernel said about the segment being tracked, for the RST it may cause.
+    pending_note: Option<KernelNote>,
 }
 
 impl<S: EventSink> Engine<S> {
@@ -120,6 +123,7 @@ impl<S: EventSink> Engine<S> {
             spent_rsts: Vec::new(),
             storm: StormGate::new(setup.storm_limit),
             storm_due: Vec::new(),
+            pending_note: None,
         }
     }
 
@@ -137,6 +141,23 @@ impl<S: EventSink> Engine<S> {
             self.sink.packet(conn, meta.ts, packet)?;
         }
         self.drain(place, Some(packet))
+    }
+
+    /// [`Engine::segment`] for an RST the kernel said something about (live, with kernel
+    /// events): the RST's event carries the note, and an RST forged by a local firewall rule
+    /// gets that verdict instead of the one the wire alone suggests.
+    pub fn segment_noted(
+        &mut self,
+        meta: &SegMeta<'_>,
+        seg: &TcpSegment<'_>,
+        packet: PacketRef<'_>,
+        place: Place<'_>,
+        note: KernelNote,
+    ) -> io::Result<()> {
+        self.pending_note = Some(note);
+        let r = self.segment(meta, seg, packet, place);
+        self.pending_note = None;
+        r
     }
 
     /// Passes on and accounts the tracker's events; `current` is the packet that produced them.
@@ -181,7 +202,17 @@ impl<S: EventSink> Engine<S> {
             }
             let Some(ev) = rest.next() else { break };
             match ev {
-                Event::Rst(r) => {
+                Event::Rst(mut r) => {
+                    if let Some(note) = self.pending_note.take() {
+                        if note.origin == RstOrigin::ForgedLocally {
+                            r.verdict = Verdict::FirewallReject;
+                            r.evidence = Evidence::Text(
+                                "it left this host, but the TCP stack sent no RST (no tcp_send_reset)"
+                                    .into(),
+                            );
+                        }
+                        r.kernel = Some(Box::new(note));
+                    }
                     self.report.add_rst(&r);
                     let shown = self.rst_lines
                         && self

@@ -3,6 +3,7 @@
 //! file read); [`RunSummary::live`] says which kind of run it was.
 
 use crate::engine::counters::{Disagreement, IntervalRates};
+use crate::engine::fusion::FailedConnects;
 use crate::engine::stats::DecodeStats;
 use crate::engine::storm::StormStats;
 use crate::engine::track::TrackerStats;
@@ -46,10 +47,28 @@ pub struct RunSummary {
     pub findings_json: serde_json::Value,
     /// The kernel's TCP counters over a live run, and where they disagree with the capture.
     pub counters: Option<CountersOverRun>,
+    /// Live runs with kernel events: what was read, lost, and the failed connects by process.
+    pub kernel: Option<KernelSummary>,
     /// One line per input or output that failed: `FILE: offset N: what`.
     pub errors: Vec<String>,
     /// The output was closed early (e.g. piped into `head`); not an error.
     pub stopped_by_reader: bool,
+}
+
+/// The kernel's events over a live run.
+#[derive(Debug, Default)]
+pub struct KernelSummary {
+    pub events: u64,
+    /// Records the kernel dropped (its rings were full): RSTs and processes may be missing.
+    pub lost_records: u64,
+    /// `tcp_send_reset` events no captured packet claimed (an interface not watched, a drop).
+    pub resets_unclaimed: u64,
+    /// Facts a full table could not keep.
+    pub overflow: u64,
+    /// Failed connection attempts (SYN_SENT → CLOSE) by process and destination, most first.
+    pub failed_connects: Vec<FailedConnects>,
+    /// Why the events stopped, if they did.
+    pub stopped: Option<String>,
 }
 
 /// The namespace's TCP counters between the start and the end of a live run.

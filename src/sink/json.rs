@@ -55,6 +55,7 @@ pub fn write_rst_json(out: &mut Vec<u8>, file: &str, ev: &RstEvent) -> io::Resul
         evidence: Shown(&ev.evidence),
         from_originator: ev.from_orig,
         conn: ConnRecord::new(&ev.conn),
+        kernel: ev.kernel.as_deref().map(KernelRecord::new),
     };
     serde_json::to_writer(&mut *out, &j)?;
     out.push(b'\n');
@@ -204,6 +205,24 @@ pub fn summary_record(r: &RunSummary) -> SummaryRecord {
             }
             None => {}
         }
+        record.kernel = r.kernel.as_ref().map(|k| KernelSummaryRecord {
+            events: k.events,
+            lost_records: k.lost_records,
+            resets_unclaimed: k.resets_unclaimed,
+            overflow: k.overflow,
+            failed_connects: k
+                .failed_connects
+                .iter()
+                .map(|f| FailedConnectsRecord {
+                    process: ProcessRecordOwned::new(&f.process),
+                    processes: f.processes,
+                    pids: f.pids.clone(),
+                    remote: f.remote.to_string(),
+                    count: f.count,
+                })
+                .collect(),
+            stopped: k.stopped.clone(),
+        });
         record.seconds = Some(r.seconds);
         record.interfaces = Some(r.watched.clone());
         record.kernel_packets = Some(r.kernel_packets);

@@ -125,7 +125,10 @@ impl<W: Write> Keeper<W> {
     ) -> io::Result<()> {
         self.flush_conn(ev.conn.id, None)?;
         let iface = self.iface(src)?;
-        let comment = format!("rsthound: {}: {}", ev.verdict.as_str(), ev.evidence);
+        let mut comment = format!("rsthound: {}: {}", ev.verdict.as_str(), ev.evidence);
+        if let Some(k) = &ev.kernel {
+            comment.push_str(&crate::sink::text::kernel_words(k));
+        }
         let cut = &data[..data.len().min(SNAP)];
         self.out.packet_units(
             iface,

@@ -15,6 +15,8 @@
 //! Fields of records whose keys used to be written from maps stay in alphabetical order, so that
 //! the output is stable for those who diff it.
 
+use crate::engine::fusion::{KernelNote, RstOrigin};
+use crate::engine::kevent::Process;
 use crate::engine::storm::StormLine;
 use crate::engine::track::{ConnSummary, Endpoint};
 use crate::model::Direction;
@@ -76,6 +78,9 @@ pub struct RstRecord<'a> {
     /// Whether the RST came from the connection's originator (client).
     pub from_originator: bool,
     pub conn: ConnRecord<'a>,
+    /// Live, with kernel events: what the kernel said about this RST.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelRecord<'a>>,
 }
 
 #[derive(Serialize)]
@@ -165,6 +170,101 @@ impl StormRecord {
             peers_saturated: s.peers_saturated,
             first: s.first,
             last: s.last,
+        }
+    }
+}
+
+/// The kernel's events over a live run.
+#[derive(Serialize, Debug)]
+pub struct KernelSummaryRecord {
+    pub events: u64,
+    pub lost_records: u64,
+    pub resets_unclaimed: u64,
+    pub overflow: u64,
+    pub failed_connects: Vec<FailedConnectsRecord>,
+    pub stopped: Option<String>,
+}
+
+/// Failed connection attempts of one process to one destination.
+#[derive(Serialize, Debug)]
+pub struct FailedConnectsRecord {
+    pub process: ProcessRecordOwned,
+    /// Distinct processes of that name, and the first few pids.
+    pub processes: u64,
+    pub pids: Vec<u32>,
+    pub remote: String,
+    pub count: u64,
+}
+
+/// A process, owned (for records built from a summary).
+#[derive(Serialize, Debug)]
+pub struct ProcessRecordOwned {
+    pub pid: u32,
+    pub comm: String,
+    pub cmdline: Option<String>,
+    pub uid: Option<u32>,
+    pub cgroup: Option<String>,
+}
+
+impl ProcessRecordOwned {
+    pub fn new(p: &Process) -> Self {
+        ProcessRecordOwned {
+            pid: p.pid,
+            comm: p.comm.clone(),
+            cmdline: p.cmdline.clone(),
+            uid: p.uid,
+            cgroup: p.cgroup.clone(),
+        }
+    }
+}
+
+/// What the kernel said about an RST: `origin` is `stack` (its TCP stack sent it),
+/// `forged_locally` (it left this host but the stack did not send it: a firewall rule),
+/// `remote` or `unknown`; `reason` the stack's `enum sk_rst_reason` name.
+#[derive(Serialize)]
+pub struct KernelRecord<'a> {
+    pub origin: &'static str,
+    pub reason: Option<&'a str>,
+    pub client: Option<ProcessRecord<'a>>,
+    pub sender: Option<ProcessRecord<'a>>,
+    pub receiver: Option<ProcessRecord<'a>>,
+}
+
+impl<'a> KernelRecord<'a> {
+    pub fn new(k: &'a KernelNote) -> Self {
+        KernelRecord {
+            origin: match k.origin {
+                RstOrigin::Stack => "stack",
+                RstOrigin::ForgedLocally => "forged_locally",
+                RstOrigin::Remote => "remote",
+                RstOrigin::Unknown => "unknown",
+            },
+            reason: k.reason.as_deref(),
+            client: k.client.as_deref().map(ProcessRecord::new),
+            sender: k.sender.as_deref().map(ProcessRecord::new),
+            receiver: k.receiver.as_deref().map(ProcessRecord::new),
+        }
+    }
+}
+
+/// A process as the kernel view knows it (text already sanitized).
+#[derive(Serialize)]
+pub struct ProcessRecord<'a> {
+    pub pid: u32,
+    pub comm: &'a str,
+    pub cmdline: Option<&'a str>,
+    pub uid: Option<u32>,
+    pub cgroup: Option<&'a str>,
+}
+
+impl<'a> ProcessRecord<'a> {
+    pub fn new(p: &'a Process) -> Self {
+        ProcessRecord {
+            pid: p.pid,
+            comm: &p.comm,
+            cmdline: p.cmdline.as_deref(),
+            uid: p.uid,
+            cgroup: p.cgroup.as_deref(),
         }
     }
 }
@@ -273,6 +373,9 @@ pub struct SummaryRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<usize>,
     pub findings: serde_json::Value,
+    /// Live runs with kernel events: events read and lost, failed connects by process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelSummaryRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interfaces: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]

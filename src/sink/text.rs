@@ -3,9 +3,11 @@
 
 use crate::engine::counters::{Change, Disagreement, MissedCause};
 use crate::engine::decode::{TcpFlags, TcpSegment};
+use crate::engine::fusion::{KernelNote, RstOrigin};
+use crate::engine::kevent::Process;
 use crate::engine::payload::payload_text;
 use crate::engine::storm::StormLine;
-use crate::engine::summary::{CountersOverRun, RunSummary, Written};
+use crate::engine::summary::{CountersOverRun, KernelSummary, RunSummary, Written};
 use crate::engine::track::{ConnSummary, Endpoint, RstEvent, SegMeta, TextOut};
 use crate::engine::{EventSink, PacketRef, Place};
 use crate::model::Direction;
@@ -229,8 +231,57 @@ pub fn write_rst_text(out: &mut Vec<u8>, prefix: Option<&str>, ev: &RstEvent) ->
     out.extend_from_slice(ev.verdict.as_str().as_bytes());
     out.extend_from_slice(b": ");
     ev.evidence.write_to(out);
+    if let Some(k) = &ev.kernel {
+        out.extend_from_slice(kernel_words(k).as_bytes());
+    }
     out.push(b'\n');
     Ok(())
+}
+
+/// What the kernel said about an RST, appended to its line: ` · kernel: NO_SOCKET · client
+/// collectord[4711] (uid 0, cgroup /system.slice/x.service)`. Empty when it said nothing.
+pub fn kernel_words(k: &KernelNote) -> String {
+    let mut s = String::new();
+    match (k.origin, &k.reason) {
+        (RstOrigin::Stack, Some(r)) => {
+            let _ = write!(s, " · kernel: {r}");
+        }
+        (RstOrigin::Stack, None) => s.push_str(" · kernel: sent by the TCP stack"),
+        (RstOrigin::ForgedLocally, _) => {
+            s.push_str(" · kernel: no tcp_send_reset (not the TCP stack's)")
+        }
+        (RstOrigin::Remote | RstOrigin::Unknown, _) => {}
+    }
+    if let Some(p) = &k.client {
+        let _ = write!(s, " · client {}", process_words(p));
+    }
+    if let Some(p) = &k.sender
+        && k.client.as_ref().is_none_or(|c| c.pid != p.pid)
+    {
+        let _ = write!(s, " · sent by {}", process_words(p));
+    }
+    if let Some(p) = &k.receiver
+        && k.client.as_ref().is_none_or(|c| c.pid != p.pid)
+    {
+        let _ = write!(s, " · received by {}", process_words(p));
+    }
+    s
+}
+
+/// `collectord[4711] (uid 0, cgroup /system.slice/x.service)`.
+pub fn process_words(p: &Process) -> String {
+    let mut s = p.label();
+    let mut extra = Vec::new();
+    if let Some(uid) = p.uid {
+        extra.push(format!("uid {uid}"));
+    }
+    if let Some(cg) = p.cgroup.as_deref().filter(|c| !c.is_empty() && *c != "/") {
+        extra.push(format!("cgroup {cg}"));
+    }
+    if !extra.is_empty() {
+        let _ = write!(s, " ({})", extra.join(", "));
+    }
+    s
 }
 
 /// `13:15:40.000000 10.0.0.5:41000 > 10.0.0.1:80 [S] | unanswered: 3 SYNs over 7.0 s, …`
@@ -507,6 +558,7 @@ pub fn watch_summary(r: &RunSummary) -> String {
             "  not decoded: {undecodable} packets; RSTs inside them are not counted\n"
         ));
     }
+    push_kernel(&mut text, r.kernel.as_ref());
     push_counters(&mut text, r.counters.as_ref());
     push_written(&mut text, r.written.as_ref());
     if r.stopped_by_reader {
@@ -514,6 +566,78 @@ pub fn watch_summary(r: &RunSummary) -> String {
     }
     push_findings(&mut text, &r.findings_text);
     text
+}
+
+/// What the kernel's events gave over a live run: how many, how many lost, and the failed
+/// connection attempts by process.
+fn push_kernel(text: &mut String, kernel: Option<&KernelSummary>) {
+    let Some(k) = kernel else {
+        text.push_str("  kernel events: off (packets alone: no reasons, no processes)\n");
+        return;
+    };
+    let _ = write!(
+        text,
+        "  kernel events: {} read, {} lost records{}",
+        k.events,
+        k.lost_records,
+        if k.lost_records > 0 {
+            " (the kernel's rings were full: some RSTs have no reason or process)"
+        } else {
+            ""
+        }
+    );
+    if k.resets_unclaimed > 0 {
+        let _ = write!(
+            text,
+            "; {} RSTs the stack sent were not seen on a watched interface",
+            k.resets_unclaimed
+        );
+    }
+    if k.overflow > 0 {
+        let _ = write!(text, "; {} facts not kept (tables full)", k.overflow);
+    }
+    text.push('\n');
+    if let Some(why) = &k.stopped {
+        let _ = writeln!(text, "  {why}");
+    }
+    if !k.failed_connects.is_empty() {
+        text.push_str("  failed connection attempts by process (kernel: SYN_SENT -> CLOSE):\n");
+        for f in k.failed_connects.iter().take(10) {
+            let who = if f.processes == 1 {
+                process_words(&f.process)
+            } else {
+                let pids: Vec<String> = f.pids.iter().map(|p| p.to_string()).collect();
+                format!(
+                    "{} ({} processes: pids {}{})",
+                    f.process.comm,
+                    f.processes,
+                    pids.join(", "),
+                    if f.processes as usize > f.pids.len() {
+                        ", …"
+                    } else {
+                        ""
+                    }
+                )
+            };
+            let _ = writeln!(
+                text,
+                "    {who} failed {} to {}",
+                if f.count == 1 {
+                    "1 connection".to_string()
+                } else {
+                    format!("{} connections", f.count)
+                },
+                f.remote
+            );
+        }
+        if k.failed_connects.len() > 10 {
+            let _ = writeln!(
+                text,
+                "    … and {} more (see --json)",
+                k.failed_connects.len() - 10
+            );
+        }
+    }
 }
 
 /// The counters' change over a live run, and where they disagree with the capture.

@@ -10,6 +10,7 @@
 //! ordered trees), and a key seen once costs a compact record (see `groups`); everything
 //! rendered is put in key order first, so all output is deterministic.
 
+mod clients;
 mod groups;
 
 use crate::engine::services::Services;
@@ -317,6 +318,8 @@ pub struct Report {
     /// RSTs per second of capture time.
     seconds: PerSecond,
     overflow: Overflow,
+    /// The client processes behind each endpoint's RSTs, when the kernel named them.
+    clients: clients::ClientTallies,
 }
 
 /// RSTs per second of capture time, at most `max` seconds (the RSTs of the others are counted
@@ -428,6 +431,7 @@ impl Report {
             kept_by_sender: Tallies::default(),
             seconds: PerSecond::default(),
             overflow: Overflow::default(),
+            clients: clients::ClientTallies::default(),
         }
     }
 
@@ -469,6 +473,9 @@ impl Report {
         self.group(Kind::Rst(ev.verdict), hit, ev.from, service, || {
             Some(Sample::Rst(ev.evidence.clone()))
         });
+        if let Some(c) = ev.kernel.as_ref().and_then(|k| k.client.as_ref()) {
+            self.clients.add(ev.from, c);
+        }
         self.seconds.add(
             ev.ts.secs(),
             self.limits.max_seconds,
@@ -771,6 +778,7 @@ impl Report {
         if let [(e, g)] = few.as_slice() {
             let (e, g) = (*e, *g);
             let mut evidence = self.sample_line(g);
+            evidence.extend(self.client_lines(e));
             evidence.extend(self.contrast(e, g, "has no listener"));
             out.push(Finding {
                 severity: Severity::Warning,
@@ -859,6 +867,7 @@ impl Report {
                 "clients keep"
             }
         ));
+        evidence.extend(self.client_lines(e));
         evidence.extend(self.contrast(e, g, "has no listener"));
         Finding {
             severity: Severity::Alarming,
@@ -1274,6 +1283,17 @@ impl Report {
                         "the receiver ignores these; if they are frequent, look for a confused middlebox or injection (compare TTLs)".to_string(),
                     ],
                 ),
+                Verdict::FirewallReject => (
+                    count_noun(
+                        g.count,
+                        "RST forged by a local firewall rule",
+                        "RSTs forged by a local firewall rule",
+                    ),
+                    vec![
+                        "find the rule: `nft list ruleset | grep -n 'reject with tcp reset'` (or `iptables-save | grep -e REJECT -e tcp-reset`); something may well listen behind it: `ss -ltnp`".to_string(),
+                        "if the clients should get through, remove or narrow the rule; if not, fix the clients' configuration".to_string(),
+                    ],
+                ),
                 Verdict::Refused | Verdict::SuspectedInjected | Verdict::ResetAfterClose => {
                     continue;
                 }
@@ -1296,10 +1316,16 @@ impl Report {
                     let _ = write!(line, ", e.g. at {}: {}", s.0.time_of_day(), s.1);
                 }
                 evidence.push(line);
+                evidence.extend(self.client_lines(*e));
             }
             evidence.push(peak_text(&g.peak));
             out.push(Finding {
-                severity: Severity::Warning,
+                // A local rule refusing clients is as urgent as a service down.
+                severity: if v == Verdict::FirewallReject {
+                    Severity::Alarming
+                } else {
+                    Severity::Warning
+                },
                 kind: FindingKind::Verdict(v),
                 count: g.count,
                 title,
@@ -1341,6 +1367,22 @@ impl Report {
     }
 
     // ---- helpers ----
+
+    /// The client processes behind `e`'s RSTs, as the kernel named them (live runs).
+    fn client_lines(&self, e: Endpoint) -> Vec<String> {
+        let groups = self.clients.of(e);
+        if groups.is_empty() {
+            return Vec::new();
+        }
+        let mut parts: Vec<String> = groups.iter().take(3).map(clients::describe).collect();
+        if groups.len() > 3 {
+            parts.push(format!("and {} more", groups.len() - 3));
+        }
+        vec![format!(
+            "the clients behind them (kernel: the connect() callers): {}",
+            parts.join("; ")
+        )]
+    }
 
     fn endpoint_desc(&self, e: Endpoint) -> String {
         match self.services.name(e.port) {
@@ -1641,6 +1683,7 @@ fn snake(v: Verdict) -> &'static str {
         Verdict::Stray => "stray",
         Verdict::OutOfWindow => "out_of_window",
         Verdict::SuspectedInjected => "suspected_injected",
+        Verdict::FirewallReject => "firewall_reject",
     }
 }
 

@@ -29,6 +29,9 @@ pub enum Verdict {
     OutOfWindow,
     /// TTL unlike the sender's other packets, or several RSTs with different sequence numbers.
     SuspectedInjected,
+    /// Live only: the RST left this host, but its TCP stack did not send it (no
+    /// `tcp:tcp_send_reset`): a local firewall rule (`reject with tcp reset`) forged it.
+    FirewallReject,
 }
 
 impl Verdict {
@@ -42,6 +45,7 @@ impl Verdict {
             Verdict::Stray => "stray",
             Verdict::OutOfWindow => "out of window",
             Verdict::SuspectedInjected => "suspected injected",
+            Verdict::FirewallReject => "forged by a local firewall rule",
         }
     }
 
@@ -70,6 +74,9 @@ impl Verdict {
                 "the sequence number is not acceptable to the receiver: stale or spoofed; the receiver ignores it"
             }
             Verdict::SuspectedInjected => "a middlebox, IDS or censor may have forged it",
+            Verdict::FirewallReject => {
+                "an nftables/iptables rule on this host answered with `reject with tcp reset`: the TCP stack never saw the connection"
+            }
         }
     }
 
@@ -441,6 +448,8 @@ pub struct RstEvent {
     /// Why the verdict (the wire evidence).
     pub evidence: Evidence,
     pub conn: ConnSummary,
+    /// Live with kernel events: whether the stack sent it, why, and the processes involved.
+    pub kernel: Option<Box<crate::engine::fusion::KernelNote>>,
 }
 
 /// A connection that ended, in brief: what the findings need of a connection that was not an

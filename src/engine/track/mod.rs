@@ -1714,6 +1714,7 @@ fn update<const PLAIN: bool>(
             verdict,
             evidence,
             conn: summarize(conn, false),
+            kernel: None,
         };
         let boxed = match spare_rsts.pop() {
             Some(mut b) => {

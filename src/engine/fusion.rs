@@ -1,0 +1,449 @@
+//! The kernel's view fused with the packets: for an RST seen on the wire, whether this host's
+//! TCP stack sent it (`tcp:tcp_send_reset` fired for the same addresses) and why, or whether it
+//! left the host without the stack sending it — forged by a local firewall rule — and which
+//! processes own its connection. Also the connection attempts that failed per process, RST or
+//! not. Pure: the attributed kernel events and the packets' times are handed in.
+//!
+//! The two arrive through different rings: a `tcp_send_reset` is recorded when the stack builds
+//! the RST, before the packet reaches the packet socket, so a caller that drains the kernel
+//! events before it looks a packet up finds its event; [`MATCH_WINDOW_NS`] absorbs the rest.
+
+use crate::engine::attribution::Attributed;
+use crate::engine::kevent::{EventKind, Process, TcpState};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// A kernel event and a packet further apart than this are not the same RST.
+pub const MATCH_WINDOW_NS: u64 = 2_000_000_000;
+/// RSTs the stack sent, remembered until a packet claims them.
+pub const MAX_RESETS: usize = 65_536;
+/// Connections whose connect() caller is remembered (by local and remote address).
+pub const MAX_SOCKETS: usize = 65_536;
+/// (process, destination) pairs whose failed attempts are counted.
+pub const MAX_FAILED_GROUPS: usize = 4_096;
+
+/// Who made an RST, as the kernel tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RstOrigin {
+    /// This host's TCP stack sent it (`tcp_send_reset` fired).
+    Stack,
+    /// It left this host, but the stack did not send it: a firewall rule (nftables/iptables
+    /// `reject with tcp reset`) forged it.
+    ForgedLocally,
+    /// It came from another host.
+    Remote,
+    /// The kernel view cannot tell (events off or lost, or the RST left the host before they
+    /// were on).
+    Unknown,
+}
+
+/// What the kernel said about one RST.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelNote {
+    pub origin: RstOrigin,
+    /// `enum sk_rst_reason` by name (`NO_SOCKET`, `TCP_ABORT_ON_CLOSE`…), when the stack sent it
+    /// on a kernel that says why (6.10+).
+    pub reason: Option<Arc<str>>,
+    /// The process that called connect() on the connection.
+    pub client: Option<Arc<Process>>,
+    /// The process in whose system call the stack sent the RST (the one that closed or aborted).
+    pub sender: Option<Arc<Process>>,
+    /// The process that owned the local socket that received the RST.
+    pub receiver: Option<Arc<Process>>,
+}
+
+impl KernelNote {
+    /// Whether the note says anything beyond "cannot tell".
+    pub fn is_informative(&self) -> bool {
+        self.origin != RstOrigin::Unknown
+            || self.reason.is_some()
+            || self.client.is_some()
+            || self.sender.is_some()
+            || self.receiver.is_some()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SentReset {
+    time_ns: u64,
+    reason: Option<Arc<str>>,
+    client: Option<Arc<Process>>,
+    sender: Option<Arc<Process>>,
+}
+
+/// Failed connection attempts to one destination by processes of one name (and cgroup): a
+/// client retrying from new processes (a cron job, a shell loop) is still one line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedConnects {
+    /// The first process seen; its name, uid and cgroup stand for the group.
+    pub process: Arc<Process>,
+    /// How many distinct processes, and the first few pids.
+    pub processes: u64,
+    pub pids: Vec<u32>,
+    pub remote: SocketAddr,
+    pub count: u64,
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+/// Pids listed per failed-connect group.
+const PIDS_SHOWN: usize = 5;
+
+/// Counts of what the tables could not keep or match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FusionStats {
+    /// `tcp_send_reset` events no packet claimed in time (on an interface not watched, or
+    /// the packet was dropped).
+    pub resets_unclaimed: u64,
+    /// Entries dropped because a table was full.
+    pub overflow: u64,
+}
+
+/// The kernel facts a live run has gathered.
+#[derive(Debug, Default)]
+pub struct KernelFacts {
+    /// RSTs the stack sent, by (source, destination), oldest first.
+    resets: HashMap<(SocketAddr, SocketAddr), VecDeque<SentReset>>,
+    reset_count: usize,
+    /// connect() callers by (local, remote).
+    sockets: HashMap<(SocketAddr, SocketAddr), Arc<Process>>,
+    /// Local socket owners that received a RST, by (local, remote).
+    received: HashMap<(SocketAddr, SocketAddr), Arc<Process>>,
+    failed: HashMap<(String, Option<String>, SocketAddr), FailedConnects>,
+    /// Whether every RST the stack sent is known: the events are on and none were lost.
+    complete: bool,
+    pub stats: FusionStats,
+}
+
+impl KernelFacts {
+    /// `complete`: `tcp_send_reset` is watched (so a missing event means the stack did not send
+    /// the RST).
+    pub fn new(complete: bool) -> Self {
+        KernelFacts {
+            complete,
+            ..KernelFacts::default()
+        }
+    }
+
+    /// Records lost by the kernel: from now on a missing `tcp_send_reset` proves nothing.
+    pub fn lost_records(&mut self) {
+        self.complete = false;
+    }
+
+    /// Takes in one attributed kernel event.
+    pub fn observe(&mut self, a: &Attributed) {
+        let client = a.client.as_ref().map(|(p, _)| p.clone());
+        match &a.event.kind {
+            EventKind::SendReset(r) => {
+                let (Some(src), Some(dst)) = (r.src, r.dst) else {
+                    return;
+                };
+                if self.reset_count >= MAX_RESETS {
+                    self.stats.overflow += 1;
+                    return;
+                }
+                self.reset_count += 1;
+                self.resets
+                    .entry((src, dst))
+                    .or_default()
+                    .push_back(SentReset {
+                        time_ns: a.event.ctx.time_ns,
+                        reason: r.reason.clone(),
+                        client: client.clone(),
+                        sender: a.actor.clone(),
+                    });
+                // A refused local client: its socket is (dst, src) seen from its side.
+                if let Some(p) = client {
+                    self.remember(Table::Sockets, (dst, src), p);
+                }
+            }
+            EventKind::ReceiveReset(r) => {
+                if let (Some(local), Some(remote)) = (r.local, r.remote)
+                    && let Some(p) = a.actor.clone().or(client)
+                {
+                    self.remember(Table::Received, (local, remote), p);
+                }
+            }
+            EventKind::SetState(s) => {
+                let (Some(p), Some(remote)) = (client, s.remote) else {
+                    return;
+                };
+                let local = a.client_local.or(s.local).filter(|l| l.port() != 0);
+                if let Some(local) = local {
+                    self.remember(Table::Sockets, (local, remote), p.clone());
+                }
+                if s.old == TcpState::SYN_SENT && s.new == TcpState::CLOSE {
+                    let key = (p.comm.clone(), p.cgroup.clone(), remote);
+                    let t = a.event.ctx.time_ns;
+                    if let Some(f) = self.failed.get_mut(&key) {
+                        f.count += 1;
+                        f.last_ns = t;
+                        if !f.pids.contains(&p.pid) {
+                            // Pids of one name arrive in order: a new one is a new process
+                            // unless it was listed and dropped from the short list.
+                            f.processes += 1;
+                            if f.pids.len() < PIDS_SHOWN {
+                                f.pids.push(p.pid);
+                            }
+                        }
+                    } else if self.failed.len() < MAX_FAILED_GROUPS {
+                        self.failed.insert(
+                            key,
+                            FailedConnects {
+                                pids: vec![p.pid],
+                                process: p,
+                                processes: 1,
+                                remote,
+                                count: 1,
+                                first_ns: t,
+                                last_ns: t,
+                            },
+                        );
+                    } else {
+                        self.stats.overflow += 1;
+                    }
+                }
+            }
+            EventKind::RetransmitSynack(_) | EventKind::KfreeSkb(_) => {}
+        }
+    }
+
+    fn remember(&mut self, table: Table, key: (SocketAddr, SocketAddr), p: Arc<Process>) {
+        let map = match table {
+            Table::Sockets => &mut self.sockets,
+            Table::Received => &mut self.received,
+        };
+        if map.len() >= MAX_SOCKETS && !map.contains_key(&key) {
+            // Whole-table reset: old sockets are the least likely to be asked about again.
+            map.clear();
+            self.stats.overflow += 1;
+        }
+        map.insert(key, p);
+    }
+
+    /// What the kernel says about an RST from `from` to `to` seen at `time_ns` (wall clock).
+    /// `left_host`: it was seen leaving this host (on loopback, or outgoing). Each
+    /// `tcp_send_reset` explains one packet.
+    pub fn note_for_rst(
+        &mut self,
+        from: SocketAddr,
+        to: SocketAddr,
+        left_host: bool,
+        time_ns: u64,
+    ) -> KernelNote {
+        let mut note = KernelNote {
+            origin: if left_host {
+                RstOrigin::Unknown
+            } else {
+                RstOrigin::Remote
+            },
+            reason: None,
+            client: self
+                .sockets
+                .get(&(to, from))
+                .or_else(|| self.sockets.get(&(from, to)))
+                .cloned(),
+            sender: None,
+            receiver: self.received.get(&(to, from)).cloned(),
+        };
+        if let Some(list) = self.resets.get_mut(&(from, to)) {
+            let near = list
+                .iter()
+                .position(|r| r.time_ns.abs_diff(time_ns) <= MATCH_WINDOW_NS);
+            if let Some(i) = near
+                && let Some(r) = list.remove(i)
+            {
+                self.reset_count -= 1;
+                note.origin = RstOrigin::Stack;
+                note.reason = r.reason;
+                note.sender = r.sender;
+                if r.client.is_some() {
+                    note.client = r.client;
+                }
+            }
+            if list.is_empty() {
+                self.resets.remove(&(from, to));
+            }
+        }
+        if note.origin == RstOrigin::Unknown && left_host && self.complete {
+            note.origin = RstOrigin::ForgedLocally;
+        }
+        note
+    }
+
+    /// Forgets `tcp_send_reset` events older than the match window before `now_ns`: no packet
+    /// will claim them any more.
+    pub fn expire(&mut self, now_ns: u64) {
+        let mut unclaimed = 0;
+        self.resets.retain(|_, list| {
+            while list
+                .front()
+                .is_some_and(|r| now_ns.saturating_sub(r.time_ns) > 2 * MATCH_WINDOW_NS)
+            {
+                list.pop_front();
+                unclaimed += 1;
+            }
+            !list.is_empty()
+        });
+        self.reset_count -= unclaimed as usize;
+        self.stats.resets_unclaimed += unclaimed;
+    }
+
+    /// Failed connection attempts by process and destination, most first.
+    pub fn failed_connects(&self) -> Vec<FailedConnects> {
+        let mut v: Vec<FailedConnects> = self.failed.values().cloned().collect();
+        v.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then(a.process.pid.cmp(&b.process.pid))
+                .then(a.remote.cmp(&b.remote))
+        });
+        v
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Table {
+    Sockets,
+    Received,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::attribution::Basis;
+    use crate::engine::kevent::{KernelEvent, SendReset, SetState, TaskContext};
+
+    fn proc(pid: u32, comm: &str) -> Arc<Process> {
+        Arc::new(Process {
+            pid,
+            comm: comm.into(),
+            ..Process::default()
+        })
+    }
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn ev(t: u64, kind: EventKind) -> KernelEvent {
+        KernelEvent {
+            ctx: TaskContext {
+                pid: 4711,
+                tid: 4711,
+                time_ns: t,
+                cpu: 0,
+                in_irq: false,
+            },
+            kind,
+        }
+    }
+
+    fn reset(
+        t: u64,
+        src: &str,
+        dst: &str,
+        reason: &str,
+        client: Option<Arc<Process>>,
+    ) -> Attributed {
+        Attributed {
+            event: ev(
+                t,
+                EventKind::SendReset(SendReset {
+                    skaddr: 0,
+                    state: None,
+                    reason: Some(reason.into()),
+                    src: Some(sa(src)),
+                    dst: Some(sa(dst)),
+                }),
+            ),
+            client: client.map(|p| (p, Basis::Addresses)),
+            actor: None,
+            client_local: None,
+        }
+    }
+
+    #[test]
+    fn a_refused_attempt_gets_the_stack_reason_and_the_client() {
+        let mut k = KernelFacts::new(true);
+        let c = proc(4711, "collectord");
+        k.observe(&reset(
+            1_000,
+            "127.0.0.1:7211",
+            "127.0.0.1:41838",
+            "NO_SOCKET",
+            Some(c.clone()),
+        ));
+        let n = k.note_for_rst(sa("127.0.0.1:7211"), sa("127.0.0.1:41838"), true, 1_500);
+        assert_eq!(n.origin, RstOrigin::Stack);
+        assert_eq!(n.reason.as_deref(), Some("NO_SOCKET"));
+        assert_eq!(n.client.as_ref().unwrap().label(), "collectord[4711]");
+        // The event explained one packet: a second identical RST is not the stack's.
+        let n = k.note_for_rst(sa("127.0.0.1:7211"), sa("127.0.0.1:41838"), true, 1_600);
+        assert_eq!(n.origin, RstOrigin::ForgedLocally);
+    }
+
+    #[test]
+    fn an_rst_leaving_without_a_send_reset_is_forged_only_when_the_view_is_complete() {
+        let mut k = KernelFacts::new(true);
+        let n = k.note_for_rst(sa("10.0.0.2:9090"), sa("10.0.0.1:5000"), true, 10);
+        assert_eq!(n.origin, RstOrigin::ForgedLocally);
+        let n = k.note_for_rst(sa("10.0.0.2:9090"), sa("10.0.0.1:5000"), false, 10);
+        assert_eq!(n.origin, RstOrigin::Remote, "arrived from elsewhere");
+        k.lost_records();
+        let n = k.note_for_rst(sa("10.0.0.2:9090"), sa("10.0.0.1:5000"), true, 10);
+        assert_eq!(
+            n.origin,
+            RstOrigin::Unknown,
+            "records were lost: cannot tell"
+        );
+    }
+
+    #[test]
+    fn events_too_far_from_the_packet_do_not_match_and_expire() {
+        let mut k = KernelFacts::new(true);
+        k.observe(&reset(0, "127.0.0.1:1", "127.0.0.1:2", "NO_SOCKET", None));
+        let n = k.note_for_rst(
+            sa("127.0.0.1:1"),
+            sa("127.0.0.1:2"),
+            true,
+            3 * MATCH_WINDOW_NS,
+        );
+        assert_eq!(n.origin, RstOrigin::ForgedLocally);
+        k.expire(5 * MATCH_WINDOW_NS);
+        assert_eq!(k.stats.resets_unclaimed, 1);
+        assert_eq!(k.reset_count, 0);
+    }
+
+    #[test]
+    fn failed_connects_are_counted_per_process_and_destination() {
+        let mut k = KernelFacts::new(true);
+        let c = proc(7, "curl");
+        for t in 0..3 {
+            k.observe(&Attributed {
+                event: ev(
+                    t,
+                    EventKind::SetState(SetState {
+                        skaddr: 1,
+                        old: TcpState::SYN_SENT,
+                        new: TcpState::CLOSE,
+                        protocol: 6,
+                        local: Some(sa("10.0.0.1:40000")),
+                        remote: Some(sa("10.0.0.9:443")),
+                    }),
+                ),
+                client: Some((c.clone(), Basis::Socket)),
+                actor: None,
+                client_local: None,
+            });
+        }
+        let f = k.failed_connects();
+        assert_eq!(f.len(), 1);
+        assert_eq!((f[0].count, f[0].remote), (3, sa("10.0.0.9:443")));
+        assert_eq!((f[0].processes, f[0].pids.clone()), (1, vec![7]));
+        // The socket's owner is known for later RSTs on it.
+        let n = k.note_for_rst(sa("10.0.0.9:443"), sa("10.0.0.1:40000"), false, 5);
+        assert_eq!(n.client.unwrap().comm, "curl");
+    }
+}

@@ -1,0 +1,161 @@
+//! The processes behind the RSTs an endpoint sent, as the kernel named them (live runs with
+//! kernel events): "clients: collectord (6 processes, uid 0)". Grouped by command name, uid and
+//! cgroup, so that a client retrying from new processes is one entry. Bounded: at most
+//! [`MAX_ENDPOINTS`] endpoints and [`MAX_NAMES`] names each; what did not fit is counted.
+
+use crate::engine::kevent::Process;
+use crate::engine::track::Endpoint;
+use std::collections::HashMap;
+
+pub const MAX_ENDPOINTS: usize = 4096;
+pub const MAX_NAMES: usize = 8;
+/// Pids kept per name.
+const PIDS: usize = 3;
+
+/// One process name behind an endpoint's RSTs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientGroup {
+    pub comm: String,
+    pub uid: Option<u32>,
+    pub cgroup: Option<String>,
+    /// RSTs (attempts) involving it.
+    pub count: u64,
+    pub processes: u64,
+    pub pids: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ClientTallies {
+    by_endpoint: HashMap<Endpoint, Vec<ClientGroup>>,
+    /// Client sightings not kept (a table full).
+    pub overflow: u64,
+}
+
+impl ClientTallies {
+    pub fn add(&mut self, e: Endpoint, p: &Process) {
+        if !self.by_endpoint.contains_key(&e) && self.by_endpoint.len() >= MAX_ENDPOINTS {
+            self.overflow += 1;
+            return;
+        }
+        let groups = self.by_endpoint.entry(e).or_default();
+        if let Some(g) = groups
+            .iter_mut()
+            .find(|g| g.comm == p.comm && g.uid == p.uid && g.cgroup == p.cgroup)
+        {
+            g.count += 1;
+            if !g.pids.contains(&p.pid) {
+                g.processes += 1;
+                if g.pids.len() < PIDS {
+                    g.pids.push(p.pid);
+                }
+            }
+        } else if groups.len() < MAX_NAMES {
+            groups.push(ClientGroup {
+                comm: p.comm.clone(),
+                uid: p.uid,
+                cgroup: p.cgroup.clone(),
+                count: 1,
+                processes: 1,
+                pids: vec![p.pid],
+            });
+        } else {
+            self.overflow += 1;
+        }
+    }
+
+    /// The groups behind `e`'s RSTs, most attempts first.
+    pub fn of(&self, e: Endpoint) -> Vec<ClientGroup> {
+        let mut v = self.by_endpoint.get(&e).cloned().unwrap_or_default();
+        v.sort_by(|a, b| b.count.cmp(&a.count).then(a.comm.cmp(&b.comm)));
+        v
+    }
+}
+
+/// `collectord[4711] (uid 0, cgroup /system.slice/c.service): 120 attempts` or, for several
+/// processes of one name, `collectord (6 processes: pids 1, 2, 3, …; uid 0): 6 attempts`.
+pub fn describe(g: &ClientGroup) -> String {
+    let mut extra = Vec::new();
+    if let Some(uid) = g.uid {
+        extra.push(format!("uid {uid}"));
+    }
+    if let Some(cg) = g.cgroup.as_deref().filter(|c| !c.is_empty() && *c != "/") {
+        extra.push(format!("cgroup {cg}"));
+    }
+    let who = if g.processes == 1 {
+        format!("{}[{}]", g.comm, g.pids[0])
+    } else {
+        let pids: Vec<String> = g.pids.iter().map(|p| p.to_string()).collect();
+        extra.insert(
+            0,
+            format!(
+                "{} processes: pids {}{}",
+                g.processes,
+                pids.join(", "),
+                if g.processes as usize > g.pids.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            ),
+        );
+        g.comm.clone()
+    };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", extra.join("; "))
+    };
+    format!(
+        "{who}{extra}: {} attempt{}",
+        g.count,
+        if g.count == 1 { "" } else { "s" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pid: u32, comm: &str) -> Process {
+        Process {
+            pid,
+            comm: comm.into(),
+            uid: Some(0),
+            ..Process::default()
+        }
+    }
+
+    #[test]
+    fn one_name_from_many_processes_is_one_group() {
+        let e = Endpoint {
+            ip: "127.0.0.1".parse().unwrap(),
+            port: 7211,
+        };
+        let mut t = ClientTallies::default();
+        for pid in 10..16 {
+            t.add(e, &p(pid, "collectord"));
+        }
+        t.add(e, &p(99, "curl"));
+        let g = t.of(e);
+        assert_eq!(g.len(), 2);
+        assert_eq!(
+            describe(&g[0]),
+            "collectord (6 processes: pids 10, 11, 12, …; uid 0): 6 attempts"
+        );
+        assert_eq!(describe(&g[1]), "curl[99] (uid 0): 1 attempt");
+    }
+
+    #[test]
+    fn bounded_with_overflow_counted() {
+        let mut t = ClientTallies::default();
+        let e = Endpoint {
+            ip: "10.0.0.1".parse().unwrap(),
+            port: 1,
+        };
+        for i in 0..(MAX_NAMES as u32 + 3) {
+            t.add(e, &p(i, &format!("c{i}")));
+        }
+        assert_eq!(t.of(e).len(), MAX_NAMES);
+        assert_eq!(t.overflow, 3);
+    }
+}
