@@ -163,6 +163,8 @@ fn whole_path(storm: &Storm) -> (f64, u64) {
             clock: &mut FollowRing(now),
             counters: None,
             kernel: None,
+            sockets: None,
+            listeners_at_start: None,
         },
         &stop,
         Sinks {

@@ -276,6 +276,7 @@ fn run_watch(opts: &WatchOptions) -> i32 {
     let watch::Started {
         mut ring,
         mut kernel,
+        listeners,
         warnings,
     } = match watch::start(&opts) {
         Ok(r) => r,
@@ -297,6 +298,8 @@ fn run_watch(opts: &WatchOptions) -> i32 {
     let mut out = stdout.lock();
     // The counters of the namespace this thread watches (`start` entered it).
     let mut counters = crate::source::counters::ProcCounters::default();
+    // Its listening sockets (sock_diag answers for the namespace of the thread that asks).
+    let mut sockets = crate::source::sockets::NetlinkSockets::new(None);
     let report = watch::watch(
         &opts,
         watch::Sources {
@@ -305,6 +308,8 @@ fn run_watch(opts: &WatchOptions) -> i32 {
             clock: &mut SystemClock,
             counters: Some(&mut counters),
             kernel: kernel.as_mut().map(|k| k as &mut dyn watch::KernelFeed),
+            sockets: Some(&mut sockets),
+            listeners_at_start: Some(listeners),
         },
         &stop,
         Sinks {

@@ -70,6 +70,23 @@ fn kev_child() {
             let _ = std::io::stdin().read(&mut b);
             drop(s);
         }
+        // Listen (backlog 1 when asked: "listen1"), never accept, until stdin closes.
+        w if w.starts_with("listen") => {
+            let backlog = if w == "listen1" { 1 } else { 128 };
+            let sock = socket2::Socket::new(
+                socket2::Domain::for_address(addr),
+                socket2::Type::STREAM,
+                None,
+            )
+            .unwrap();
+            sock.set_reuse_address(true).unwrap();
+            sock.bind(&addr.into()).unwrap();
+            sock.listen(backlog).unwrap();
+            println!("KEV-READY");
+            std::io::stdout().flush().unwrap();
+            let _ = std::io::stdin().read(&mut [0u8; 1]);
+            drop(sock);
+        }
         // Open the kernel view; say what it noted (exit 3 when it did not open).
         "open" => match KernelView::open(&SourceConfig::default()) {
             Ok(view) => {
@@ -783,4 +800,101 @@ fn watch_names_a_client_that_lived_a_few_milliseconds() {
     assert_eq!(rsts[0]["kernel"]["client"]["comm"], "blinkd", "{}", rsts[0]);
     assert_eq!(rsts[0]["kernel"]["client"]["pid"], pid, "{}", rsts[0]);
     eprintln!("short-lived client under watch: lived {lived:?}");
+}
+
+#[test]
+fn watch_names_the_process_that_stopped_listening_before_the_refusals() {
+    if !privileged("watch_names_the_process_that_stopped_listening_before_the_refusals") {
+        return;
+    }
+    let ns = Netns::new("kw5");
+    let bin = NamedBinary::new("collector-agent");
+    let port: SocketAddr = "127.0.0.1:7211".parse().unwrap();
+    let mut cmd = bin.command(&format!("listen@{port}"));
+    cmd.stdin(Stdio::piped());
+    let (mut child, _out) = spawn_ready(&ns, cmd);
+    let pid = child.id();
+    let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
+    // The service stops while watch runs; then its clients are refused.
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(200));
+    ns.run(move || {
+        for _ in 0..3 {
+            assert!(TcpStream::connect(port).is_err());
+        }
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let done = w.interrupt();
+    let summary = &done.json("summary")[0];
+    let stopped = summary["listeners"]["stopped"].as_array().unwrap();
+    assert!(
+        stopped.iter().any(|s| s["address"] == "127.0.0.1:7211"
+            && s["process"] == "collector-agent"
+            && s["pid"] == pid
+            && s["exact"] == true),
+        "{summary}"
+    );
+    let line = format!(
+        "nothing listens on 127.0.0.1:7211 now; collector-agent (pid {pid}) listened there until"
+    );
+    assert!(done.stderr.contains(&line), "{}", done.stderr);
+}
+
+#[test]
+fn watch_names_the_listener_whose_accept_queue_overflows_and_what_to_raise() {
+    if !privileged("watch_names_the_listener_whose_accept_queue_overflows_and_what_to_raise") {
+        return;
+    }
+    let ns = Netns::new("kw6");
+    let bin = NamedBinary::new("slowacceptd");
+    let port: SocketAddr = "127.0.0.1:7300".parse().unwrap();
+    let mut cmd = bin.command(&format!("listen1@{port}"));
+    cmd.stdin(Stdio::piped());
+    let (mut child, _out) = spawn_ready(&ns, cmd);
+    let pid = child.id();
+    let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
+    // 50 clients at once against a backlog of 1 that is never accepted.
+    ns.run(move || {
+        let clients: Vec<_> = (0..50)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    TcpStream::connect_timeout(&port, Duration::from_millis(1500))
+                })
+            })
+            .collect();
+        for c in clients {
+            let _ = c.join();
+        }
+    });
+    let done = w.interrupt();
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let summary = &done.json("summary")[0];
+    let over = summary["listeners"]["overflowing"].as_array().unwrap();
+    let l = over
+        .iter()
+        .find(|o| o["address"] == "127.0.0.1:7300")
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert_eq!(l["process"], "slowacceptd", "{l}");
+    assert_eq!(l["pid"], pid, "{l}");
+    assert_eq!(l["backlog"], 1, "{l}");
+    assert!(l["queue"].as_u64().unwrap() >= 1, "{l}");
+    assert!(
+        l["advice"].as_array().unwrap().iter().any(|a| a
+            .as_str()
+            .unwrap()
+            .contains("raise the backlog the application passes to listen()")),
+        "{l}"
+    );
+    assert!(
+        summary["counters"]["ListenOverflows"].as_i64().unwrap() > 0,
+        "{summary}"
+    );
+    assert!(
+        done.stderr
+            .contains("accept queue full: 127.0.0.1:7300 (slowacceptd"),
+        "{}",
+        done.stderr
+    );
 }

@@ -4,9 +4,7 @@
 
 pub mod json;
 
-use crate::engine::listeners::{
-    Advice, ListenSysctls, Listener, QueueState, QueueVerdict, verdict,
-};
+use crate::engine::listeners::{Listener, QueueState, QueueVerdict, verdict};
 use crate::sanitize::sanitize_text;
 use crate::source::sockets::{NetlinkSockets, Snapshot, SocketSource};
 use std::io::{self, Write};
@@ -190,34 +188,7 @@ fn state_word(s: QueueState) -> &'static str {
     }
 }
 
-/// One piece of advice in words.
-pub fn advice_text(a: &Advice, l: &Listener, s: &ListenSysctls, v: &QueueVerdict) -> String {
-    let first = v.advice.first() == Some(a);
-    match *a {
-        Advice::AcceptFaster if first => {
-            "the queue stayed full: the application accepts too slowly (a larger backlog only absorbs bursts)".into()
-        }
-        Advice::AcceptFaster => {
-            "if the queue stays full, the application accepts too slowly: a larger backlog only absorbs bursts".into()
-        }
-        Advice::RaiseListenBacklog { now } => match s.somaxconn {
-            Some(max) => format!(
-                "raise the backlog the application passes to listen() (now {now}; net.core.somaxconn = {max} allows up to {max})"
-            ),
-            None => format!("raise the backlog the application passes to listen() (now {now})"),
-        },
-        Advice::RaiseSomaxconn { now } => format!(
-            "raise net.core.somaxconn (now {now}, it caps this listener's backlog) and restart the listener, with a listen() backlog at least as large"
-        ),
-        Advice::SomaxconnLoweredSince { now } => format!(
-            "net.core.somaxconn ({now}) was lowered after this listener started: it keeps its backlog of {} until it listens again",
-            l.backlog
-        ),
-        Advice::AbortOnOverflowResets => {
-            "net.ipv4.tcp_abort_on_overflow = 1: clients whose final ACK finds the queue full get a RST".into()
-        }
-    }
-}
+pub use crate::sink::text::advice_text;
 
 fn write_text(out: &mut dyn Write, snap: &Snapshot, netns: Option<&str>) -> io::Result<()> {
     let s = &snap.sysctls;
@@ -321,7 +292,7 @@ fn write_text(out: &mut dyn Write, snap: &Snapshot, netns: Option<&str>) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::listeners::{ListenerKey, Owner};
+    use crate::engine::listeners::{ListenSysctls, ListenerKey, Owner};
     use crate::source::sockets::{FakeSockets, OwnersSeen};
     use std::net::{IpAddr, Ipv6Addr};
 

@@ -9,9 +9,13 @@
 use crate::engine::attribution::Attributed;
 use crate::engine::counters::{self, CaptureSeen, CounterSample};
 use crate::engine::decode::{Outcome, decode};
-use crate::engine::fusion::KernelFacts;
+use crate::engine::fusion::{KernelFacts, PastListener};
+use crate::engine::kevent::{EventKind, TcpState};
+use crate::engine::listeners::{
+    HISTORY_CAP, ListenerHistory, ListenerKey, Owner, Until, attribute_overflow,
+};
 use crate::engine::services::Services;
-use crate::engine::summary::{CountersOverRun, KernelSummary, RunSummary};
+use crate::engine::summary::{CountersOverRun, KernelSummary, ListenersOverRun, RunSummary};
 use crate::engine::track::Verdict;
 use crate::engine::track::{SegMeta, TrackerConfig};
 use crate::engine::{Engine, Place, Setup};
@@ -30,6 +34,9 @@ use crate::source::live::filter::{self, SNAPLEN};
 use crate::source::live::ifaces::{Change, Interfaces};
 use crate::source::live::ring::{Frame, PACKET_OUTGOING};
 use crate::source::live::{FrameSource, InterfaceSource, RingSource};
+use crate::source::sockets::{
+    NetlinkSockets, Snapshot as SocketSnapshot, SocketSource, SourceError as SocketError,
+};
 use crate::sys::packet::{PacketRing, RingConfig};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -95,6 +102,8 @@ fn exe_path() -> String {
 /// What [`start`] opened.
 pub struct Started {
     pub ring: RingSource,
+    /// The namespace's listening sockets, read before the capabilities were dropped.
+    pub listeners: Result<SocketSnapshot, SocketError>,
     /// The kernel's events, when they could be opened (`None`: packets alone, and the
     /// warnings say why).
     pub kernel: Option<OpenedKernel>,
@@ -164,11 +173,14 @@ pub fn start(opts: &WatchOptions) -> Result<Started, StartError> {
     } else {
         None
     };
+    // Read while other processes' descriptors can still be read, to name every owner.
+    let listeners = NetlinkSockets::new(None).snapshot();
     // From here on nothing needs a privilege: give them all up before parsing any packet.
     if let Err(e) = crate::sys::caps::drop_all() {
         warnings.push(format!("could not drop capabilities: {e}"));
     }
     Ok(Started {
+        listeners,
         ring: RingSource::new(ring, mib as usize),
         kernel,
         warnings,
@@ -297,10 +309,13 @@ impl Session<'_> {
                 k.drain();
                 let from = std::net::SocketAddr::new(seg.src, seg.sport);
                 let to = std::net::SocketAddr::new(seg.dst, seg.dport);
-                Some(
+                let mut note =
                     k.facts
-                        .note_for_rst(from, to, left_host, f.ts.nanos().max(0) as u64),
-                )
+                        .note_for_rst(from, to, left_host, f.ts.nanos().max(0) as u64);
+                if left_host {
+                    note.past_listener = past_listener(&k.history, from);
+                }
+                Some(note)
             }
             _ => None,
         };
@@ -432,6 +447,8 @@ impl KernelFeed for OpenedKernel {
 struct KernelState<'a> {
     feed: &'a mut dyn KernelFeed,
     facts: KernelFacts,
+    /// Who listened where, from the first snapshot and LISTEN transitions.
+    history: ListenerHistory,
     buf: Vec<Attributed>,
     /// A read error, reported once.
     failed: Option<String>,
@@ -447,6 +464,28 @@ impl KernelState<'_> {
         }
         for a in self.buf.drain(..) {
             self.facts.observe(&a);
+            if let EventKind::SetState(st) = &a.event.kind
+                && let Some(local) = st.local
+            {
+                let now = Timestamp::from_nanos(a.event.ctx.time_ns as i64, 9);
+                let key = ListenerKey {
+                    addr: local.ip(),
+                    port: local.port(),
+                };
+                // Both transitions run in the listening process's own system call.
+                let owner = a.actor.as_deref().map(|p| Owner {
+                    pid: p.pid,
+                    comm: p.comm.clone(),
+                    cmdline: p.cmdline.clone().unwrap_or_default(),
+                    uid: p.uid,
+                    cgroup: p.cgroup.clone(),
+                });
+                if st.new == TcpState::LISTEN {
+                    self.history.listened(now, key, owner);
+                } else if st.old == TcpState::LISTEN && st.new == TcpState::CLOSE {
+                    self.history.unlistened(now, key, owner.map(|o| o.pid));
+                }
+            }
         }
         if self.feed.lost_records() > 0 {
             self.facts.lost_records();
@@ -463,6 +502,12 @@ pub struct Sources<'a> {
     pub counters: Option<&'a mut dyn CounterSource>,
     /// The kernel's events (`None`: packets alone).
     pub kernel: Option<&'a mut dyn KernelFeed>,
+    /// The namespace's listening sockets, read at the end (`None`: not read).
+    pub sockets: Option<&'a mut dyn SocketSource>,
+    /// The listening sockets read by [`start`] while it could still name every owner (other
+    /// processes' descriptors need privileges `watch` gives up); `None`: read them at the
+    /// start of the loop from `sockets`.
+    pub listeners_at_start: Option<Result<SocketSnapshot, SocketError>>,
 }
 
 pub fn watch(
@@ -478,8 +523,19 @@ pub fn watch(
         clock,
         mut counters,
         kernel,
+        mut sockets,
+        listeners_at_start,
     } = sources;
+    let first_listeners = match listeners_at_start {
+        Some(first) => sockets.is_some().then_some(first),
+        None => sockets.as_mut().map(|s| s.snapshot()),
+    };
+    let mut history = ListenerHistory::new(HISTORY_CAP);
+    if let Some(Ok(snap)) = &first_listeners {
+        history.snapshot(Timestamp::from_nanos(clock.now_ns(), 9), &snap.listeners);
+    }
     let mut kernel = kernel.map(|feed| KernelState {
+        history: history.clone(),
         facts: KernelFacts::new(feed.complete()),
         feed,
         buf: Vec::new(),
@@ -590,6 +646,8 @@ pub fn watch(
     s.report.seconds = (ended - started) as f64 / 1e9;
     let last = counters.as_mut().map(|c| c.sample());
     let rsts_leaving = s.rsts_leaving;
+    let history = kernel.as_ref().map_or(history, |k| k.history.clone());
+    let last_listeners = sockets.as_mut().map(|s| s.snapshot());
     let kernel_summary = kernel.map(|k| KernelSummary {
         events: k.feed.events(),
         lost_records: k.feed.lost_records(),
@@ -614,7 +672,67 @@ pub fn watch(
         report.counters = Some(compare_counters(first, last, report.seconds, &seen));
     }
     report.kernel = kernel_summary;
+    if let (Some(first), Some(last)) = (first_listeners, last_listeners) {
+        report.listeners = Some(listeners_over_run(first, last, history, ended, &report));
+    }
     report
+}
+
+/// Who listened on `local` before an RST refused a connection there, when nothing listens now.
+fn past_listener(history: &ListenerHistory, local: std::net::SocketAddr) -> Option<PastListener> {
+    let found = history.lookup(local.ip(), local.port());
+    if !found.listening.is_empty() {
+        return None;
+    }
+    let span = found.ended.first()?;
+    let who = match span.owners.first() {
+        Some(o) => format!("{} (pid {})", o.comm, o.pid),
+        None => "an unknown process".to_string(),
+    };
+    let (until, exact) = match span.until? {
+        Until::At(t) => (t, true),
+        Until::Between(_, t) => (t, false),
+    };
+    Some(PastListener { who, until, exact })
+}
+
+/// The listeners over the run: which stopped, and whose queue overflowed (tied to the
+/// ListenDrops delta of the counters when they were read).
+fn listeners_over_run(
+    first: Result<SocketSnapshot, SocketError>,
+    last: Result<SocketSnapshot, SocketError>,
+    mut history: ListenerHistory,
+    ended_ns: i64,
+    report: &RunSummary,
+) -> ListenersOverRun {
+    let mut out = ListenersOverRun::default();
+    let (first, mut last) = match (first, last) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            out.notes.push(format!("listeners not read: {e}"));
+            return out;
+        }
+    };
+    // The end snapshot runs without privileges: a socket that was there at the start keeps
+    // the owners the start could name.
+    for l in last.listeners.iter_mut().filter(|l| l.owners.is_empty()) {
+        if let Some(b) = first.listeners.iter().find(|b| b.inode == l.inode) {
+            l.owners = b.owners.clone();
+        }
+    }
+    history.snapshot(Timestamp::from_nanos(ended_ns, 9), &last.listeners);
+    out.stopped = history.ended().cloned().collect();
+    let drops = match &report.counters {
+        Some(CountersOverRun::Compared { run, .. }) => run.delta("ListenDrops"),
+        _ => None,
+    };
+    let overflow = attribute_overflow(&first.listeners, &last.listeners, &last.sysctls, drops);
+    if !overflow.listeners.is_empty() {
+        out.overflow = Some(overflow);
+    }
+    out.sysctls = last.sysctls;
+    out.notes = last.notes;
+    out
 }
 
 /// The counters' change over the run, and where it disagrees with what was captured.
@@ -874,6 +992,8 @@ mod tests {
                 clock: &mut FakeClock(T0),
                 counters: None,
                 kernel: None,
+                sockets: None,
+                listeners_at_start: None,
             },
             &stop,
             Sinks {
@@ -959,6 +1079,8 @@ mod tests {
                 clock: &mut FakeClock(T0),
                 counters: Some(&mut counters),
                 kernel: None,
+                sockets: None,
+                listeners_at_start: None,
             },
             &AtomicBool::new(false),
             Sinks {

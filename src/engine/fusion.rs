@@ -51,6 +51,20 @@ pub struct KernelNote {
     pub sender: Option<Arc<Process>>,
     /// The process that owned the local socket that received the RST.
     pub receiver: Option<Arc<Process>>,
+    /// For an RST refusing a connection to a local port: who listened there before, and when
+    /// it stopped (nothing listens there now).
+    pub past_listener: Option<PastListener>,
+}
+
+/// A listener that stopped before an RST refused a connection to its port.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PastListener {
+    /// `collector-agent (pid 812)`, or `unknown process` when no snapshot or event named it.
+    pub who: String,
+    /// When it stopped (or the latest time it may have stopped).
+    pub until: crate::model::Timestamp,
+    /// Whether `until` is the exact time (a LISTEN → CLOSE event), not a snapshot's bound.
+    pub exact: bool,
 }
 
 impl KernelNote {
@@ -61,6 +75,7 @@ impl KernelNote {
             || self.client.is_some()
             || self.sender.is_some()
             || self.receiver.is_some()
+            || self.past_listener.is_some()
     }
 }
 
@@ -246,6 +261,7 @@ impl KernelFacts {
                 .cloned(),
             sender: None,
             receiver: self.received.get(&(to, from)).cloned(),
+            past_listener: None,
         };
         if let Some(list) = self.resets.get_mut(&(from, to)) {
             let near = list

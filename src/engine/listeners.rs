@@ -339,6 +339,11 @@ impl ListenerHistory {
         self.len() == 0
     }
 
+    /// Listeners that stopped, oldest end first.
+    pub fn ended(&self) -> impl Iterator<Item = &Span> {
+        self.closed.iter()
+    }
+
     /// Makes room for one span: forgets the oldest ended one. False when every slot is open.
     fn room(&mut self) -> bool {
         if self.len() < self.cap {

@@ -4,6 +4,7 @@
 
 use crate::engine::counters::{Disagreement, IntervalRates};
 use crate::engine::fusion::FailedConnects;
+use crate::engine::listeners::{ListenSysctls, OverflowAttribution, Span};
 use crate::engine::stats::DecodeStats;
 use crate::engine::storm::StormStats;
 use crate::engine::track::TrackerStats;
@@ -49,10 +50,26 @@ pub struct RunSummary {
     pub counters: Option<CountersOverRun>,
     /// Live runs with kernel events: what was read, lost, and the failed connects by process.
     pub kernel: Option<KernelSummary>,
+    /// Live runs: the listeners at the start and the end, those that stopped during the run,
+    /// and whose accept queue overflowed.
+    pub listeners: Option<ListenersOverRun>,
     /// One line per input or output that failed: `FILE: offset N: what`.
     pub errors: Vec<String>,
     /// The output was closed early (e.g. piped into `head`); not an error.
     pub stopped_by_reader: bool,
+}
+
+/// The listening sockets over a live run.
+#[derive(Debug, Default)]
+pub struct ListenersOverRun {
+    pub sysctls: ListenSysctls,
+    /// Listeners full or overflowing at the end, most drops first, with the ListenDrops delta.
+    pub overflow: Option<OverflowAttribution>,
+    /// Listeners that stopped while the run watched (from the kernel's events or the two
+    /// snapshots).
+    pub stopped: Vec<Span>,
+    /// What could not be seen (snapshot errors, processes not readable).
+    pub notes: Vec<String>,
 }
 
 /// The kernel's events over a live run.

@@ -2,6 +2,7 @@
 
 use crate::engine::counters::{Change, Disagreement};
 use crate::engine::decode::TcpSegment;
+use crate::engine::listeners::Until;
 use crate::engine::payload::payload_text;
 use crate::engine::storm::StormLine;
 use crate::engine::summary::{CountersOverRun, RunSummary};
@@ -222,6 +223,51 @@ pub fn summary_record(r: &RunSummary) -> SummaryRecord {
                 })
                 .collect(),
             stopped: k.stopped.clone(),
+        });
+        record.listeners = r.listeners.as_ref().map(|l| ListenersRecord {
+            stopped: l
+                .stopped
+                .iter()
+                .map(|s| {
+                    let (until, exact) = match s.until {
+                        Some(Until::At(t)) => (Some(t), true),
+                        Some(Until::Between(_, t)) => (Some(t), false),
+                        None => (None, false),
+                    };
+                    StoppedListenerRecord {
+                        address: std::net::SocketAddr::new(s.key.addr, s.key.port).to_string(),
+                        process: s.owners.first().map(|o| o.comm.clone()),
+                        pid: s.owners.first().map(|o| o.pid),
+                        until,
+                        exact,
+                    }
+                })
+                .collect(),
+            overflowing: l
+                .overflow
+                .iter()
+                .flat_map(|o| o.listeners.iter())
+                .map(|share| {
+                    let li = &share.listener;
+                    OverflowRecord {
+                        address: std::net::SocketAddr::new(li.key.addr, li.key.port).to_string(),
+                        process: li.owners.first().map(|o| o.comm.clone()),
+                        pid: li.owners.first().map(|o| o.pid),
+                        queue: li.queue,
+                        backlog: li.backlog,
+                        drops_during_run: share.verdict.drops_delta,
+                        advice: share
+                            .verdict
+                            .advice
+                            .iter()
+                            .map(|a| {
+                                crate::sink::text::advice_text(a, li, &l.sysctls, &share.verdict)
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+            notes: l.notes.clone(),
         });
         record.seconds = Some(r.seconds);
         record.interfaces = Some(r.watched.clone());

@@ -174,6 +174,35 @@ impl StormRecord {
     }
 }
 
+/// The listeners over a live run.
+#[derive(Serialize, Debug, Default)]
+pub struct ListenersRecord {
+    pub stopped: Vec<StoppedListenerRecord>,
+    pub overflowing: Vec<OverflowRecord>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct StoppedListenerRecord {
+    pub address: String,
+    pub process: Option<String>,
+    pub pid: Option<u32>,
+    /// When it stopped (an exact time from the kernel, or the later bound of two snapshots).
+    pub until: Option<Timestamp>,
+    pub exact: bool,
+}
+
+#[derive(Serialize, Debug)]
+pub struct OverflowRecord {
+    pub address: String,
+    pub process: Option<String>,
+    pub pid: Option<u32>,
+    pub queue: u32,
+    pub backlog: u32,
+    pub drops_during_run: Option<u64>,
+    pub advice: Vec<String>,
+}
+
 /// The kernel's events over a live run.
 #[derive(Serialize, Debug)]
 pub struct KernelSummaryRecord {
@@ -376,6 +405,9 @@ pub struct SummaryRecord {
     /// Live runs with kernel events: events read and lost, failed connects by process.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<KernelSummaryRecord>,
+    /// Live runs: listeners that stopped during the run, and those whose queue overflowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listeners: Option<ListenersRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interfaces: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]

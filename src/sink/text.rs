@@ -5,9 +5,13 @@ use crate::engine::counters::{Change, Disagreement, MissedCause};
 use crate::engine::decode::{TcpFlags, TcpSegment};
 use crate::engine::fusion::{KernelNote, RstOrigin};
 use crate::engine::kevent::Process;
+use crate::engine::listeners::Until;
+use crate::engine::listeners::{Advice, ListenSysctls, Listener, QueueVerdict};
 use crate::engine::payload::payload_text;
 use crate::engine::storm::StormLine;
-use crate::engine::summary::{CountersOverRun, KernelSummary, RunSummary, Written};
+use crate::engine::summary::{
+    CountersOverRun, KernelSummary, ListenersOverRun, RunSummary, Written,
+};
 use crate::engine::track::{ConnSummary, Endpoint, RstEvent, SegMeta, TextOut};
 use crate::engine::{EventSink, PacketRef, Place};
 use crate::model::Direction;
@@ -559,6 +563,7 @@ pub fn watch_summary(r: &RunSummary) -> String {
         ));
     }
     push_kernel(&mut text, r.kernel.as_ref());
+    push_listeners(&mut text, r.listeners.as_ref());
     push_counters(&mut text, r.counters.as_ref());
     push_written(&mut text, r.written.as_ref());
     if r.stopped_by_reader {
@@ -566,6 +571,61 @@ pub fn watch_summary(r: &RunSummary) -> String {
     }
     push_findings(&mut text, &r.findings_text);
     text
+}
+
+/// The listeners that stopped during a live run, and those whose accept queue overflowed.
+fn push_listeners(text: &mut String, listeners: Option<&ListenersOverRun>) {
+    let Some(l) = listeners else { return };
+    for n in &l.notes {
+        let _ = writeln!(text, "  listeners: {n}");
+    }
+    for span in &l.stopped {
+        let who = match span.owners.first() {
+            Some(o) => format!("{} (pid {})", o.comm, o.pid),
+            None => "an unknown process".to_string(),
+        };
+        let when = match span.until {
+            Some(Until::At(t)) => format!("at {}", t.time_of_day()),
+            Some(Until::Between(a, b)) => {
+                format!("between {} and {}", a.time_of_day(), b.time_of_day())
+            }
+            None => "?".to_string(),
+        };
+        let _ = writeln!(
+            text,
+            "  stopped listening during the run: {} ({who}) {when}",
+            std::net::SocketAddr::new(span.key.addr, span.key.port)
+        );
+    }
+    if let Some(o) = &l.overflow {
+        for share in &o.listeners {
+            let li = &share.listener;
+            let who = li
+                .owners
+                .first()
+                .map(|o| format!(" ({} (pid {}))", o.comm, o.pid))
+                .unwrap_or_default();
+            let _ = writeln!(
+                text,
+                "  accept queue full: {}{who}: {} waiting, backlog {}{}",
+                std::net::SocketAddr::new(li.key.addr, li.key.port),
+                li.queue,
+                li.backlog,
+                match (share.verdict.drops_delta, li.drops) {
+                    (Some(d), _) => format!(", {d} packets dropped on it during the run"),
+                    (None, Some(d)) => format!(", {d} packets dropped on it"),
+                    _ => String::new(),
+                }
+            );
+            for a in &share.verdict.advice {
+                let _ = writeln!(
+                    text,
+                    "    next: {}",
+                    advice_text(a, li, &l.sysctls, &share.verdict)
+                );
+            }
+        }
+    }
 }
 
 /// What the kernel's events gave over a live run: how many, how many lost, and the failed
@@ -672,6 +732,35 @@ fn push_counters(text: &mut String, counters: Option<&CountersOverRun>) {
             for d in disagreements {
                 let _ = writeln!(text, "  counters vs capture: {}", disagreement(d));
             }
+        }
+    }
+}
+
+/// One piece of advice in words.
+pub fn advice_text(a: &Advice, l: &Listener, s: &ListenSysctls, v: &QueueVerdict) -> String {
+    let first = v.advice.first() == Some(a);
+    match *a {
+        Advice::AcceptFaster if first => {
+            "the queue stayed full: the application accepts too slowly (a larger backlog only absorbs bursts)".into()
+        }
+        Advice::AcceptFaster => {
+            "if the queue stays full, the application accepts too slowly: a larger backlog only absorbs bursts".into()
+        }
+        Advice::RaiseListenBacklog { now } => match s.somaxconn {
+            Some(max) => format!(
+                "raise the backlog the application passes to listen() (now {now}; net.core.somaxconn = {max} allows up to {max})"
+            ),
+            None => format!("raise the backlog the application passes to listen() (now {now})"),
+        },
+        Advice::RaiseSomaxconn { now } => format!(
+            "raise net.core.somaxconn (now {now}, it caps this listener's backlog) and restart the listener, with a listen() backlog at least as large"
+        ),
+        Advice::SomaxconnLoweredSince { now } => format!(
+            "net.core.somaxconn ({now}) was lowered after this listener started: it keeps its backlog of {} until it listens again",
+            l.backlog
+        ),
+        Advice::AbortOnOverflowResets => {
+            "net.ipv4.tcp_abort_on_overflow = 1: clients whose final ACK finds the queue full get a RST".into()
         }
     }
 }

@@ -3,6 +3,7 @@
 //! cgroup, so that a client retrying from new processes is one entry. Bounded: at most
 //! [`MAX_ENDPOINTS`] endpoints and [`MAX_NAMES`] names each; what did not fit is counted.
 
+use crate::engine::fusion::PastListener;
 use crate::engine::kevent::Process;
 use crate::engine::track::Endpoint;
 use std::collections::HashMap;
@@ -27,6 +28,8 @@ pub struct ClientGroup {
 #[derive(Debug, Clone, Default)]
 pub struct ClientTallies {
     by_endpoint: HashMap<Endpoint, Vec<ClientGroup>>,
+    /// Who listened on an endpoint before it refused connections (the latest known).
+    past: HashMap<Endpoint, PastListener>,
     /// Client sightings not kept (a table full).
     pub overflow: u64,
 }
@@ -61,6 +64,22 @@ impl ClientTallies {
         } else {
             self.overflow += 1;
         }
+    }
+
+    /// Who listened on `e` before it refused (the latest end wins).
+    pub fn add_past_listener(&mut self, e: Endpoint, p: &PastListener) {
+        if !self.past.contains_key(&e) && self.past.len() >= MAX_ENDPOINTS {
+            self.overflow += 1;
+            return;
+        }
+        let slot = self.past.entry(e).or_insert_with(|| p.clone());
+        if p.until > slot.until {
+            *slot = p.clone();
+        }
+    }
+
+    pub fn past_listener(&self, e: Endpoint) -> Option<&PastListener> {
+        self.past.get(&e)
     }
 
     /// The groups behind `e`'s RSTs, most attempts first.

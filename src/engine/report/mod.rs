@@ -473,8 +473,13 @@ impl Report {
         self.group(Kind::Rst(ev.verdict), hit, ev.from, service, || {
             Some(Sample::Rst(ev.evidence.clone()))
         });
-        if let Some(c) = ev.kernel.as_ref().and_then(|k| k.client.as_ref()) {
-            self.clients.add(ev.from, c);
+        if let Some(k) = &ev.kernel {
+            if let Some(c) = &k.client {
+                self.clients.add(ev.from, c);
+            }
+            if let Some(p) = &k.past_listener {
+                self.clients.add_past_listener(ev.from, p);
+            }
         }
         self.seconds.add(
             ev.ts.secs(),
@@ -1368,20 +1373,35 @@ impl Report {
 
     // ---- helpers ----
 
-    /// The client processes behind `e`'s RSTs, as the kernel named them (live runs).
+    /// The client processes behind `e`'s RSTs, as the kernel named them, and who listened on
+    /// `e` before (live runs).
     fn client_lines(&self, e: Endpoint) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(p) = self.clients.past_listener(e) {
+            lines.push(format!(
+                "nothing listens on {e} now; {} listened there until {}{}",
+                p.who,
+                p.until.time_of_day(),
+                if p.exact {
+                    " (kernel: its socket left LISTEN then)"
+                } else {
+                    " at the latest (gone from the listener list)"
+                }
+            ));
+        }
         let groups = self.clients.of(e);
         if groups.is_empty() {
-            return Vec::new();
+            return lines;
         }
         let mut parts: Vec<String> = groups.iter().take(3).map(clients::describe).collect();
         if groups.len() > 3 {
             parts.push(format!("and {} more", groups.len() - 3));
         }
-        vec![format!(
+        lines.push(format!(
             "the clients behind them (kernel: the connect() callers): {}",
             parts.join("; ")
-        )]
+        ));
+        lines
     }
 
     fn endpoint_desc(&self, e: Endpoint) -> String {
