@@ -406,7 +406,16 @@ impl OpenedKernel {
     /// Opens the tracepoints (before capabilities are dropped). `Err`: the lines saying what is
     /// off; `watch` runs on packets alone.
     pub fn open() -> Result<(OpenedKernel, Vec<String>), Vec<String>> {
-        match KernelView::open(&SourceConfig::default()) {
+        // watch drains the rings on every pass of its loop (at least every 200 ms, and every
+        // ring block of packets): no wake-up per record is needed, and each wake-up costs the
+        // task that fired the event. 4 MiB per CPU holds a storm of refused connections
+        // (about 400 bytes of records each) between two passes.
+        let cfg = SourceConfig {
+            ring_pages: 1024,
+            wakeup_bytes: 1 << 20,
+            ..SourceConfig::default()
+        };
+        match KernelView::open(&cfg) {
             Ok(view) => {
                 // Only what is off, or was done to the system, is worth a line.
                 let notes: Vec<String> = view

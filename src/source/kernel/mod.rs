@@ -585,7 +585,9 @@ impl Tracepoints {
 
 impl KernelEventSource for Tracepoints {
     fn poll(&mut self, timeout: Duration, out: &mut Vec<KernelRecord>) -> io::Result<()> {
-        if self.rings.iter().all(|r| r.pending() == 0) {
+        // A caller that only drains (a zero timeout) needs no system call: the rings are
+        // read from shared memory.
+        if !timeout.is_zero() && self.rings.iter().all(|r| r.pending() == 0) {
             let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
             perf::poll_readable(&self.fds(), ms)?;
         }
