@@ -173,6 +173,7 @@ else
 fi
 
 # Results of the last run_one, as globals.
+kernel_lines=()
 r_provoked='' r_gen_s='' r_reported='' r_drops='' r_cpu='' gen_threads=$THREADS
 
 # wait_ready LOG PATTERN: until LOG has a line matching PATTERN (ERE, case-insensitive)
@@ -287,6 +288,18 @@ run_one() {
             /"type":"rst_storm"/ && match($0, /"count":[0-9]+/) { n += substr($0, RSTART + 8, RLENGTH - 8) }
             END { print n + 0 }' "$out")
         r_drops=$(parse_kernel_drops "$err")
+        # The kernel view: records lost, and refused attempts tied to their connect() caller.
+        read -r k_lost k_attr < <(python3 -c '
+import json, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if "\"type\":\"summary\"" in l]
+k = s[-1].get("kernel") if s else None
+if not k:
+    print("off off")
+else:
+    print(k["lost_records"], sum(f["count"] for f in k["failed_connects"]))
+' "$out" 2>/dev/null || echo "n/a n/a")
+        say "   rsthound kernel events: lost records ${k_lost:-n/a}, refused attempts attributed to a process ${k_attr:-n/a} of $r_provoked"
+        kernel_lines+=("$r	lost records ${k_lost:-n/a}, attempts attributed ${k_attr:-n/a} of $r_provoked")
         ;;
     tcpdump)
         if [[ $TCPDUMP_NULL == 1 ]]; then
@@ -389,6 +402,7 @@ if ((have_tcpdump)) && ((${runs_ok[tcpdump]:-0} > 0)); then
     echo "tcpdump (reference): kernel drops $d, |missed| $m, $(per_rst tcpdump) us CPU per RST"
 fi
 
+for l in "${kernel_lines[@]}"; do echo "rsthound kernel view, round $l"; done
 echo "targets (rsthound watch):"
 if ((have_rsthound)) && ((${runs_ok[rsthound]:-0} > 0)); then
     if ((drops_known[rsthound])); then
