@@ -458,7 +458,11 @@ fn banner(ifaces: &Interfaces, opts: &WatchOptions) -> String {
     if !missing.is_empty() {
         text.push_str(&format!(
             "; not present now, watched if they appear: {}",
-            missing.join(", ")
+            missing
+                .iter()
+                .map(|m| sanitize_text(m.as_bytes(), 64))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     text.push_str(&format!(
