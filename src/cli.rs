@@ -108,9 +108,9 @@ pub enum Command {
         /// No banner and no summary on stderr.
         #[arg(short, long)]
         quiet: bool,
-        /// Stop after this many seconds.
-        #[arg(long, value_name = "SECONDS")]
-        duration: Option<f64>,
+        /// Stop after this long: seconds (60, 1.5) or a number with a unit (500ms, 90s, 2m, 1h).
+        #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+        duration: Option<std::time::Duration>,
         /// Stop after this many RSTs and failed connections.
         #[arg(short = 'c', long, value_name = "N")]
         count: Option<u64>,
@@ -241,7 +241,7 @@ pub fn run(cli: Cli) -> i32 {
                 json,
                 quiet,
                 interfaces,
-                duration,
+                duration: duration.map(|d| d.as_secs_f64()),
                 count,
                 write,
                 netns,

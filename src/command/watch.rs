@@ -268,8 +268,8 @@ impl Session<'_> {
     fn output_error(&mut self, e: io::Error) {
         if e.kind() == io::ErrorKind::BrokenPipe {
             self.report.stopped_by_reader = true;
-        } else if self.report.errors.is_empty() {
-            self.report.errors.push(format!("<output>: {e}"));
+        } else if self.report.output_errors.is_empty() {
+            self.report.output_errors.push(format!("<output>: {e}"));
         }
     }
 
@@ -313,7 +313,7 @@ pub fn watch(
         Some(Ok(sink)) => Some(sink),
         Some(Err(line)) => {
             let _ = writeln!(err, "rsthound: {line}");
-            report.errors.push(line.to_string());
+            report.output_errors.push(line.to_string());
             return report;
         }
     };
@@ -491,7 +491,7 @@ fn finish(mut s: Session<'_>) -> RunSummary {
     report.findings_json = s.engine.report.to_json();
     match s.engine.sink.close_write() {
         Some(Ok(w)) => report.written = Some(w),
-        Some(Err(line)) => report.errors.push(line.to_string()),
+        Some(Err(line)) => report.output_errors.push(line.to_string()),
         None => {}
     }
     report

@@ -154,6 +154,7 @@ pub fn summary_record(r: &RunSummary) -> SummaryRecord {
     let mut record = SummaryRecord {
         connections: r.tracker.conns,
         errors: r.errors.clone(),
+        output_errors: r.output_errors.clone(),
         evicted_connections: r.tracker.evicted,
         findings: r.findings_json.clone(),
         max_connections: r.max_conns,

@@ -264,6 +264,9 @@ pub struct SummaryRecord {
     pub not_tcp: Option<BTreeMap<String, u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub other_interfaces: Option<u64>,
+    /// Outputs that failed (standard output, the `--write` file), apart from the inputs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output_errors: Vec<String>,
     pub packets: u64,
     pub rsts: u64,
     #[serde(skip_serializing_if = "Option::is_none")]

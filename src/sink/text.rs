@@ -410,6 +410,17 @@ pub fn read_summary(report: &RunSummary) -> String {
             if report.errors.len() == 1 { "" } else { "s" }
         ));
     }
+    if !report.output_errors.is_empty() {
+        text.push_str(&format!(
+            "  {} output{} could not be written (see the error lines above)\n",
+            report.output_errors.len(),
+            if report.output_errors.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ));
+    }
     if report.stopped_by_reader {
         text.push_str("  output closed early: the counts cover only what was read until then\n");
     }

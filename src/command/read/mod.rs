@@ -98,7 +98,7 @@ pub fn read_files(
         Some(Ok(sink)) => Some(sink),
         Some(Err(line)) => {
             let _ = writeln!(err, "rsthound: {line}");
-            report.errors.push(line.to_string());
+            report.output_errors.push(line.to_string());
             return report;
         }
     };
@@ -212,7 +212,7 @@ fn finish(
         if e.kind() == io::ErrorKind::BrokenPipe {
             report.stopped_by_reader = true;
         } else {
-            report.errors.push(format!("<output>: {e}"));
+            report.output_errors.push(format!("<output>: {e}"));
         }
     }
     report.tracker = engine.tracker.stats.clone();
@@ -226,7 +226,7 @@ fn finish(
     }
     match engine.sink.close_write() {
         Some(Ok(w)) => report.written = Some(w),
-        Some(Err(line)) => report.errors.push(line.to_string()),
+        Some(Err(line)) => report.output_errors.push(line.to_string()),
         None => {}
     }
     if opts.exiting {
@@ -446,7 +446,7 @@ fn output_failed(report: &mut RunSummary, err: &mut dyn Write, e: &io::Error) {
     } else {
         let line = format!("<output>: {e}");
         let _ = writeln!(err, "rsthound: {line}");
-        report.errors.push(line);
+        report.output_errors.push(line);
     }
 }
 

@@ -107,7 +107,7 @@ pub fn open_input(path: &str, access: FileAccess) -> Result<Input, CaptureError>
         Some("gzip") => Box::new(flate2::read::MultiGzDecoder::new(stream)),
         Some(_) => {
             let dec = ruzstd::decoding::StreamingDecoder::new(stream)
-                .map_err(|e| CaptureError::new(0, format!("bad zstd stream: {e}")))?;
+                .map_err(|e| CaptureError::new(0, zstd_error_text(&e)))?;
             Box::new(ZstdRead(dec))
         }
         None => Box::new(stream),
@@ -130,13 +130,46 @@ fn compression_of(magic: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// ruzstd reports its errors as `io::Error`s already; this wrapper only erases the type.
+/// ruzstd reports its errors as `io::Error`s; this wrapper erases the type and rewords them
+/// (ruzstd's own wording is a Rust debug dump of nested enums).
 struct ZstdRead<R: Read>(ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>);
 
 impl<R: Read> Read for ZstdRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+        self.0
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), zstd_error_text(&e)))
     }
+}
+
+/// One sentence for what went wrong in a zstd stream.
+fn zstd_error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    use ruzstd::decoding::errors::FrameDecoderError;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::UnexpectedEof {
+                return "the zstd stream ends in the middle of a frame: the file was cut short"
+                    .to_string();
+            }
+            // ruzstd wraps its own error in an io::Error: look inside it.
+            if let Some(inner) = io.get_ref() {
+                cause = Some(inner);
+                continue;
+            }
+        }
+        if let Some(FrameDecoderError::WindowSizeTooBig { requested, max }) =
+            c.downcast_ref::<FrameDecoderError>()
+        {
+            return format!(
+                "the zstd frame needs a {} MiB window, over rsthound's limit of {} MiB (made with `zstd --long` or `--ultra`?): decompress it first (`zstd -d`), or recompress with `zstd -19`",
+                requested.div_ceil(1 << 20),
+                max >> 20
+            );
+        }
+        cause = c.source();
+    }
+    "damaged zstd data: the decompressor cannot decode it".to_string()
 }
 
 #[cfg(test)]
