@@ -41,8 +41,8 @@ pub enum Command {
     )]
     Read {
         /// Capture files; `-` reads standard input.
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<String>,
+        #[arg(required = true, value_name = "FILE", value_parser = clap::value_parser!(std::ffi::OsString))]
+        files: Vec<std::ffi::OsString>,
         /// One JSON object per line instead of text (schema in the README).
         #[arg(long)]
         json: bool,
@@ -187,7 +187,7 @@ pub fn run(cli: Cli) -> i32 {
                 return 2;
             }
             if let Some(out) = &write {
-                let inputs: Vec<&str> = files.iter().map(String::as_str).collect();
+                let inputs: Vec<&std::ffi::OsStr> = files.iter().map(|f| f.as_os_str()).collect();
                 if let Err(e) = check_output(out, &inputs, force) {
                     eprintln!("rsthound: {e}");
                     return 2;

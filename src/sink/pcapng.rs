@@ -182,7 +182,11 @@ pub enum OutputRefused {
 /// (a hard link, a symlink, `/proc/self/fd/N`, or standard input redirected from it), and an
 /// existing non-empty file is replaced only when it is a pcapng that rsthound wrote, or with
 /// `force`. Files are compared by device and inode, so every name of one file is caught.
-pub fn check_output(output: &str, inputs: &[&str], force: bool) -> Result<(), OutputRefused> {
+pub fn check_output(
+    output: &str,
+    inputs: &[&std::ffi::OsStr],
+    force: bool,
+) -> Result<(), OutputRefused> {
     use std::os::unix::fs::MetadataExt;
     let shown = |p: &str| sanitize_text(p.as_bytes(), 256);
     let meta = match std::fs::metadata(output) {
@@ -208,7 +212,7 @@ pub fn check_output(output: &str, inputs: &[&str], force: bool) -> Result<(), Ou
                 input: if *input == "-" {
                     "<stdin>".to_string()
                 } else {
-                    shown(input)
+                    crate::sanitize::sanitize_os(input, 256)
                 },
             });
         }

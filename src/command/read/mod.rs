@@ -9,13 +9,14 @@ use crate::engine::track::{SegMeta, Tracker, TrackerConfig};
 use crate::engine::{Engine, Place, Setup};
 use crate::model::LinkType;
 use crate::model::Origin;
-use crate::sanitize::sanitize_text;
+use crate::sanitize::sanitize_os;
 use crate::sink::json::write_raw_json;
 use crate::sink::pcapng::PcapngSink;
 use crate::sink::text::write_raw_text;
 use crate::sink::{Lines, Output};
 use crate::source::capture::{CaptureError, CaptureReader, FileAccess, Packet, open_input};
 use pipeline::Tracked;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, IsTerminal, Write};
 
 mod handoff;
@@ -71,12 +72,17 @@ impl From<CaptureError> for ReadError {
 }
 
 /// Reads `paths` in order, writing lines to `out` and error lines to `err` as they happen.
-pub fn read_files(
-    paths: &[String],
+///
+/// A path is bytes (`&str`, `String`, `PathBuf` and `OsString` all do): it need not be UTF-8,
+/// and is shown escaped.
+pub fn read_files<P: AsRef<OsStr>>(
+    paths: &[P],
     opts: &ReadOptions,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> RunSummary {
+    let paths: Vec<OsString> = paths.iter().map(|p| p.as_ref().to_owned()).collect();
+    let paths = &paths[..];
     let mut report = RunSummary::default();
     let setup = Setup {
         cfg: TrackerConfig {
@@ -141,11 +147,11 @@ pub fn read_files(
 }
 
 /// A file's name as the output shows it.
-pub(crate) fn display_name(path: &str) -> String {
+pub(crate) fn display_name(path: &OsStr) -> String {
     if path == "-" {
         "<stdin>".to_string()
     } else {
-        sanitize_text(path.as_bytes(), 256)
+        sanitize_os(path, 256)
     }
 }
 
@@ -153,7 +159,7 @@ pub(crate) fn display_name(path: &str) -> String {
 /// the same output, handled here in the same order as the loop over files does. Returns
 /// whether the output is still open, or `None` (nothing done) if the threads could not start.
 fn read_pipelined(
-    paths: &[String],
+    paths: &[OsString],
     opts: &ReadOptions,
     engine: &mut ReadEngine<'_>,
     report: &mut RunSummary,
@@ -301,7 +307,7 @@ impl PacketSink for OneFile<'_, '_> {
 }
 
 fn read_one(
-    path: &str,
+    path: &OsStr,
     name: &str,
     file_no: usize,
     multi: bool,
@@ -350,7 +356,7 @@ pub(crate) trait PacketSink {
 /// stops the read by returning an error, which comes back as the outer one; the inner result is
 /// the file's: `Ok` at its end, the error where it is damaged.
 pub(crate) fn for_each_packet<S: PacketSink>(
-    path: &str,
+    path: &OsStr,
     name: &str,
     opts: &ReadOptions,
     stats: &mut DecodeStats,

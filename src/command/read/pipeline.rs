@@ -19,6 +19,7 @@ use crate::engine::track::{Event, RstBoxes, SegKey, SegMeta, SegView, SlotHint, 
 use crate::model::timestamp::Timestamp;
 use crate::model::{Direction, LinkType};
 use crate::source::capture::{CaptureError, Packet};
+use std::ffi::{OsStr, OsString};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -256,7 +257,7 @@ pub enum Tracked {
 /// whether it ran: then all its connections are ended (unless stopped early); if a thread could
 /// not be started, it is untouched.
 pub fn run(
-    paths: &[String],
+    paths: &[OsString],
     opts: &ReadOptions,
     tracker: Tracker,
     mut report: impl FnMut(&mut Tracked) -> bool,
@@ -325,7 +326,7 @@ pub fn run(
 /// Reads and decodes every file in order; sends its TCP segments in batches and how each file
 /// ended. Stops when the tracking stage is gone.
 fn decode_stage(
-    paths: &[String],
+    paths: &[OsString],
     opts: &ReadOptions,
     tx: handoff::Sender<Decoded>,
     back: Receiver<SegBatch>,
@@ -352,7 +353,7 @@ fn decode_stage(
 
 /// One file through the decoder. The outer error means the tracking stage is gone.
 fn decode_file(
-    path: &str,
+    path: &OsStr,
     opts: &ReadOptions,
     stats: &mut DecodeStats,
     batch: &mut SegBatch,

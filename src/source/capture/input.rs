@@ -7,11 +7,12 @@
 
 use super::CaptureError;
 use super::source::ByteSource;
-use crate::sanitize::sanitize_text;
+use crate::sanitize::sanitize_os;
 use crate::sys::mmap::Mapping;
 use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Cursor, Read};
+use std::path::Path;
 use std::rc::Rc;
 
 /// How the bytes of a regular file reach the parser.
@@ -54,9 +55,10 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Opens `path` (`-` is standard input). Errors are one line, without the path.
-pub fn open_input(path: &str, access: FileAccess) -> Result<Input, CaptureError> {
+pub fn open_input(path: impl AsRef<Path>, access: FileAccess) -> Result<Input, CaptureError> {
+    let path = path.as_ref();
     let consumed = Rc::new(Cell::new(0));
-    let (raw, size): (Box<dyn Read>, Option<u64>) = if path == "-" {
+    let (raw, size): (Box<dyn Read>, Option<u64>) = if path == Path::new("-") {
         (Box::new(io::stdin()), None)
     } else {
         let meta = std::fs::metadata(path)
@@ -73,7 +75,7 @@ pub fn open_input(path: &str, access: FileAccess) -> Result<Input, CaptureError>
         // read yet).
         if access == FileAccess::Mmap
             && let Some(len) = size.filter(|l| *l > 0)
-            && let Ok(map) = Mapping::map(&file, len, &sanitize_text(path.as_bytes(), 256))
+            && let Ok(map) = Mapping::map(&file, len, &sanitize_os(path.as_os_str(), 256))
             && compression_of(&map[..map.len().min(4)]).is_none()
         {
             return Ok(Input {
