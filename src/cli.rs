@@ -193,6 +193,11 @@ pub fn run(cli: Cli) -> i32 {
                     return 2;
                 }
             }
+            // `read` needs no privilege (a binary given cap_net_raw for `watch` has it here too):
+            // give up every capability before the first byte of a possibly hostile file is read.
+            if let Err(e) = crate::sys::caps::drop_all() {
+                eprintln!("rsthound: warning: could not drop capabilities: {e}");
+            }
             let opts = ReadOptions {
                 json,
                 quiet,
