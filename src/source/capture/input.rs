@@ -108,8 +108,11 @@ pub fn open_input(path: impl AsRef<Path>, access: FileAccess) -> Result<Input, C
     let reader: Box<dyn Read> = match compression {
         Some("gzip") => Box::new(flate2::read::MultiGzDecoder::new(stream)),
         Some(_) => {
-            let dec = ruzstd::decoding::StreamingDecoder::new(stream)
-                .map_err(|e| CaptureError::new(0, zstd_error_text(&e)))?;
+            let dec = ruzstd::decoding::StreamingDecoder::new_with_max_window_size(
+                stream,
+                MAX_ZSTD_WINDOW,
+            )
+            .map_err(|e| CaptureError::new(0, zstd_error_text(&e)))?;
             Box::new(ZstdRead(dec))
         }
         None => Box::new(stream),
@@ -122,6 +125,12 @@ pub fn open_input(path: impl AsRef<Path>, access: FileAccess) -> Result<Input, C
         mapped: false,
     })
 }
+
+/// The largest zstd window a frame may ask for. The decoder allocates the window up front, beside
+/// the 256 MiB the connection table and the report are sized for: `zstd --long=27` asks for
+/// 128 MiB. 32 MiB (window log 25) admits every standard level up to `zstd --ultra -20`
+/// (`-19` uses 8 MiB); larger frames are refused with one line saying how to recompress.
+pub const MAX_ZSTD_WINDOW: u64 = 32 << 20;
 
 /// `Some("gzip")` / `Some("zstd")` when a stream starting with `magic` is compressed.
 fn compression_of(magic: &[u8]) -> Option<&'static str> {
@@ -164,7 +173,7 @@ fn zstd_error_text(e: &(dyn std::error::Error + 'static)) -> String {
             c.downcast_ref::<FrameDecoderError>()
         {
             return format!(
-                "the zstd frame needs a {} MiB window, over rsthound's limit of {} MiB (made with `zstd --long` or `--ultra`?): decompress it first (`zstd -d`), or recompress with `zstd -19`",
+                "the zstd frame needs a {} MiB window, over rsthound's limit of {} MiB (made with `zstd --long` or `--ultra`?): decompress it into rsthound (`zstd -dc --long=31 FILE | rsthound read -`), or recompress with `zstd -19`",
                 requested.div_ceil(1 << 20),
                 max >> 20
             );
