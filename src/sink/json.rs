@@ -50,6 +50,7 @@ pub fn write_rst_json(out: &mut Vec<u8>, file: &str, ev: &RstEvent) -> io::Resul
                 id: e.id(),
             })
             .collect(),
+        header_captured: ev.header_cut,
         verdict: ev.verdict,
         evidence: Shown(&ev.evidence),
         from_originator: ev.from_orig,
@@ -116,6 +117,7 @@ pub fn write_raw_json(
                 })
                 .collect(),
             file,
+            header_captured: seg.header_cut,
             flags: seg.flags.to_string(),
             frame: p.frame,
             ifindex: seg.ctx.ifindex,

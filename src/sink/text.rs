@@ -150,6 +150,8 @@ struct SegLine<'a> {
     ttl: u8,
     payload_len: u32,
     payload_text: Option<&'a str>,
+    /// The captured length of a TCP header the snap length cut.
+    header_cut: Option<u8>,
 }
 
 impl SegLine<'_> {
@@ -189,7 +191,11 @@ impl SegLine<'_> {
             push_num(out, ack.into());
         }
         out.extend_from_slice(b" win ");
-        push_num(out, self.window.into());
+        match self.header_cut {
+            // The window is bytes 14 and 15 of the header.
+            Some(n) if n < 16 => out.push(b'?'),
+            _ => push_num(out, self.window.into()),
+        }
         out.extend_from_slice(b" ttl ");
         push_num(out, self.ttl.into());
         for e in encaps {
@@ -200,6 +206,9 @@ impl SegLine<'_> {
             if let Some(text) = self.payload_text {
                 write!(out, " \"{text}\"")?;
             }
+        }
+        if let Some(n) = self.header_cut {
+            write!(out, " (TCP header partly captured: {n} of 20 bytes)")?;
         }
         Ok(())
     }
@@ -221,6 +230,7 @@ pub fn write_rst_text(out: &mut Vec<u8>, prefix: Option<&str>, ev: &RstEvent) ->
         ttl: ev.ttl,
         payload_len: ev.payload_len,
         payload_text: ev.payload_text.as_deref(),
+        header_cut: ev.header_cut,
     };
     line.write(out, prefix, ev.encap.iter().copied())?;
     out.extend_from_slice(b" | ");
@@ -298,6 +308,7 @@ pub fn write_raw_text(
         ttl: seg.ttl,
         payload_len: seg.payload_len,
         payload_text: text.as_deref(),
+        header_cut: seg.header_cut,
     };
     line.write(out, prefix, seg.ctx.encaps())?;
     out.push(b'\n');

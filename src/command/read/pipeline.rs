@@ -83,6 +83,8 @@ struct SegRecord {
     /// A SYN's window-scale option, or [`crate::engine::track::NO_WSCALE`].
     wscale: u8,
     direction: Option<Direction>,
+    /// See [`SegView::header_cut`].
+    header_cut: Option<u8>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -147,6 +149,7 @@ impl SegBatch {
             ttl: seg.ttl,
             wscale: seg.wscale,
             direction: packet.direction,
+            header_cut: seg.header_cut,
         });
     }
 
@@ -209,6 +212,7 @@ impl SegBatch {
             wscale: r.wscale,
             payload,
             ctx,
+            header_cut: r.header_cut,
         };
         let meta = SegMeta {
             ts: r.ts,
