@@ -58,8 +58,8 @@ pub enum Command {
         connections: bool,
         /// Write the packets of failed and reset connections (handshake and RST) to this pcapng,
         /// each RST with a packet comment giving its verdict.
-        #[arg(long, value_name = "FILE.pcapng")]
-        write: Option<String>,
+        #[arg(long, value_name = "FILE.pcapng", value_parser = clap::value_parser!(std::path::PathBuf))]
+        write: Option<std::path::PathBuf>,
         /// Let --write replace an existing file that is not a capture rsthound wrote (an input
         /// is never overwritten, whatever its name).
         #[arg(long, requires = "write")]
@@ -115,8 +115,8 @@ pub enum Command {
         #[arg(short = 'c', long, value_name = "N")]
         count: Option<u64>,
         /// Write the packets of failed and reset connections (handshake and RST) to this pcapng.
-        #[arg(long, value_name = "FILE.pcapng")]
-        write: Option<String>,
+        #[arg(long, value_name = "FILE.pcapng", value_parser = clap::value_parser!(std::path::PathBuf))]
+        write: Option<std::path::PathBuf>,
         /// Let --write replace an existing file that is not a capture rsthound wrote.
         #[arg(long, requires = "write")]
         force: bool,

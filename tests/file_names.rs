@@ -48,6 +48,31 @@ fn non_utf8_file_names_are_read_and_shown_escaped() {
         serde_json::from_slice(o.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
     assert_eq!(first["file"], format!("{}/{shown}", d.0.display()));
 
+    // `--write` takes a non-UTF-8 name too, and the summary shows it escaped.
+    let out = d.0.join(OsStr::from_bytes(b"out\xff.pcapng"));
+    let o = run(&[
+        "read".as_ref(),
+        "--write".as_ref(),
+        out.as_os_str(),
+        path.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::metadata(&out).unwrap().len() > 0);
+    assert!(stderr(&o).contains("out\\xff.pcapng"), "{}", stderr(&o));
+    // Written by rsthound: replaced without --force; still never an input.
+    let o = run(&[
+        "read".as_ref(),
+        "--write".as_ref(),
+        out.as_os_str(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is the same file as the input"),
+        "{}",
+        stderr(&o)
+    );
+
     // A missing one is named in its error line, escaped.
     let missing = d.0.join(OsStr::from_bytes(b"gone\xff.pcap"));
     let o = run(&["read".as_ref(), missing.as_os_str()]);

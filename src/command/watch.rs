@@ -50,7 +50,7 @@ pub struct WatchOptions {
     pub duration: Option<f64>,
     /// Stop after this many RSTs and failed connections reported.
     pub count: Option<u64>,
-    pub write: Option<String>,
+    pub write: Option<std::path::PathBuf>,
     /// `--netns NAME|PATH|PID`.
     pub netns: Option<String>,
     pub max_conns: Option<usize>,

@@ -39,8 +39,8 @@ pub struct ReadOptions {
     pub progress: bool,
     /// List every connection (conn.log-like) instead of RST lines.
     pub connections: bool,
-    /// Write the packets of failed and reset connections to this pcapng.
-    pub write: Option<String>,
+    /// Write the packets of failed and reset connections to this pcapng (a path is bytes).
+    pub write: Option<std::path::PathBuf>,
     /// Cap on tracked connections (default: sized for about 256 MiB).
     pub max_conns: Option<usize>,
     /// Services file to name ports (default `/etc/services`).
