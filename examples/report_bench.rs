@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     let mut failed = None;
     let tracker = Tracker::new(TrackerConfig::default());
     let (_, ran) = pipeline::run(
-        std::slice::from_ref(&path),
+        &[std::ffi::OsString::from(&path)],
         &ReadOptions::default(),
         tracker,
         |m| {

@@ -41,8 +41,8 @@ pub enum Command {
     )]
     Read {
         /// Capture files; `-` reads standard input.
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<String>,
+        #[arg(required = true, value_name = "FILE", value_parser = clap::value_parser!(std::ffi::OsString))]
+        files: Vec<std::ffi::OsString>,
         /// One JSON object per line instead of text (schema in the README).
         #[arg(long)]
         json: bool,
@@ -58,8 +58,8 @@ pub enum Command {
         connections: bool,
         /// Write the packets of failed and reset connections (handshake and RST) to this pcapng,
         /// each RST with a packet comment giving its verdict.
-        #[arg(long, value_name = "FILE.pcapng")]
-        write: Option<String>,
+        #[arg(long, value_name = "FILE.pcapng", value_parser = clap::value_parser!(std::path::PathBuf))]
+        write: Option<std::path::PathBuf>,
         /// Let --write replace an existing file that is not a capture rsthound wrote (an input
         /// is never overwritten, whatever its name).
         #[arg(long, requires = "write")]
@@ -108,15 +108,15 @@ pub enum Command {
         /// No banner and no summary on stderr.
         #[arg(short, long)]
         quiet: bool,
-        /// Stop after this many seconds.
-        #[arg(long, value_name = "SECONDS")]
-        duration: Option<f64>,
+        /// Stop after this long: seconds (60, 1.5) or a number with a unit (500ms, 90s, 2m, 1h).
+        #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+        duration: Option<std::time::Duration>,
         /// Stop after this many RSTs and failed connections.
         #[arg(short = 'c', long, value_name = "N")]
         count: Option<u64>,
         /// Write the packets of failed and reset connections (handshake and RST) to this pcapng.
-        #[arg(long, value_name = "FILE.pcapng")]
-        write: Option<String>,
+        #[arg(long, value_name = "FILE.pcapng", value_parser = clap::value_parser!(std::path::PathBuf))]
+        write: Option<std::path::PathBuf>,
         /// Let --write replace an existing file that is not a capture rsthound wrote.
         #[arg(long, requires = "write")]
         force: bool,
@@ -191,11 +191,16 @@ pub fn run(cli: Cli) -> i32 {
                 return 2;
             }
             if let Some(out) = &write {
-                let inputs: Vec<&str> = files.iter().map(String::as_str).collect();
+                let inputs: Vec<&std::ffi::OsStr> = files.iter().map(|f| f.as_os_str()).collect();
                 if let Err(e) = check_output(out, &inputs, force) {
                     eprintln!("rsthound: {e}");
                     return 2;
                 }
+            }
+            // `read` needs no privilege (a binary given cap_net_raw for `watch` has it here too):
+            // give up every capability before the first byte of a possibly hostile file is read.
+            if let Err(e) = crate::sys::caps::drop_all() {
+                eprintln!("rsthound: warning: could not drop capabilities: {e}");
             }
             let opts = ReadOptions {
                 json,
@@ -246,7 +251,7 @@ pub fn run(cli: Cli) -> i32 {
                 json,
                 quiet,
                 interfaces,
-                duration,
+                duration: duration.map(|d| d.as_secs_f64()),
                 count,
                 write,
                 netns,

@@ -244,9 +244,12 @@ fn output_failing_at_a_damaged_file_is_reported_both_ways() {
             "single thread: {single_thread}: {err}"
         );
         assert!(
-            report.errors.iter().any(|e| e.starts_with("<output>: ")),
+            report
+                .output_errors
+                .iter()
+                .any(|e| e.starts_with("<output>: ")),
             "single thread: {single_thread}: {:?}",
-            report.errors
+            report.output_errors
         );
         assert!(
             err.contains("rsthound: <output>: "),

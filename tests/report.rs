@@ -88,6 +88,7 @@ fn rst(
         payload_len: 0,
         payload_text: None,
         encap: Vec::new(),
+        header_cut: None,
         verdict,
         evidence: Evidence::Text(evidence.to_string()),
         conn: conn(0, orig, resp, ts, ts, ConnState::Rstr),

@@ -33,7 +33,7 @@ fn parse_filter(f: &str) -> Option<Vec<u16>> {
 }
 
 fn track(path: &Path, b: &Baseline) -> Vec<ConnSummary> {
-    let input = open_input(&path.to_string_lossy(), FileAccess::Mmap).unwrap();
+    let input = open_input(path, FileAccess::Mmap).unwrap();
     let mut reader = CaptureReader::from_input(input).unwrap();
     let mut tracker = Tracker::new(TrackerConfig {
         port_heuristic: !b.bare,

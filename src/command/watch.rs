@@ -64,7 +64,7 @@ pub struct WatchOptions {
     pub duration: Option<f64>,
     /// Stop after this many RSTs and failed connections reported.
     pub count: Option<u64>,
-    pub write: Option<String>,
+    pub write: Option<std::path::PathBuf>,
     /// `--netns NAME|PATH|PID`.
     pub netns: Option<String>,
     pub max_conns: Option<usize>,
@@ -356,8 +356,8 @@ impl Session<'_> {
     fn output_error(&mut self, e: io::Error) {
         if e.kind() == io::ErrorKind::BrokenPipe {
             self.report.stopped_by_reader = true;
-        } else if self.report.errors.is_empty() {
-            self.report.errors.push(format!("<output>: {e}"));
+        } else if self.report.output_errors.is_empty() {
+            self.report.output_errors.push(format!("<output>: {e}"));
         }
     }
 
@@ -574,7 +574,7 @@ pub fn watch(
         Some(Ok(sink)) => Some(sink),
         Some(Err(line)) => {
             let _ = writeln!(err, "rsthound: {line}");
-            report.errors.push(line.to_string());
+            report.output_errors.push(line.to_string());
             return report;
         }
     };
@@ -853,7 +853,11 @@ fn banner(ifaces: &Interfaces, opts: &WatchOptions) -> String {
     if !missing.is_empty() {
         text.push_str(&format!(
             "; not present now, watched if they appear: {}",
-            missing.join(", ")
+            missing
+                .iter()
+                .map(|m| sanitize_text(m.as_bytes(), 64))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     text.push_str(&format!(
@@ -882,7 +886,7 @@ fn finish(mut s: Session<'_>) -> RunSummary {
     report.findings_json = s.engine.report.to_json();
     match s.engine.sink.close_write() {
         Some(Ok(w)) => report.written = Some(w),
-        Some(Err(line)) => report.errors.push(line.to_string()),
+        Some(Err(line)) => report.output_errors.push(line.to_string()),
         None => {}
     }
     report

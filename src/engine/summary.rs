@@ -53,8 +53,11 @@ pub struct RunSummary {
     /// Live runs: the listeners at the start and the end, those that stopped during the run,
     /// and whose accept queue overflowed.
     pub listeners: Option<ListenersOverRun>,
-    /// One line per input or output that failed: `FILE: offset N: what`.
+    /// One line per input that failed: `FILE: offset N: what`.
     pub errors: Vec<String>,
+    /// One line per output that failed (standard output, the `--write` file), counted apart
+    /// from the inputs.
+    pub output_errors: Vec<String>,
     /// The output was closed early (e.g. piped into `head`); not an error.
     pub stopped_by_reader: bool,
 }
@@ -100,8 +103,13 @@ pub enum CountersOverRun {
 }
 
 impl RunSummary {
-    /// 0 when every input was read (or watched) to its end; 1 when one failed.
+    /// 0 when every input was read (or watched) to its end and every output written; 1 when
+    /// one failed.
     pub fn exit_code(&self) -> i32 {
-        if self.errors.is_empty() { 0 } else { 1 }
+        if self.errors.is_empty() && self.output_errors.is_empty() {
+            0
+        } else {
+            1
+        }
     }
 }

@@ -52,6 +52,7 @@ pub fn write_rst_json(out: &mut Vec<u8>, file: &str, ev: &RstEvent) -> io::Resul
                 id: e.id(),
             })
             .collect(),
+        header_captured: ev.header_cut,
         verdict: ev.verdict,
         evidence: Shown(&ev.evidence),
         from_originator: ev.from_orig,
@@ -119,6 +120,7 @@ pub fn write_raw_json(
                 })
                 .collect(),
             file,
+            header_captured: seg.header_cut,
             flags: seg.flags.to_string(),
             frame: p.frame,
             ifindex: seg.ctx.ifindex,
@@ -157,6 +159,7 @@ pub fn summary_record(r: &RunSummary) -> SummaryRecord {
     let mut record = SummaryRecord {
         connections: r.tracker.conns,
         errors: r.errors.clone(),
+        output_errors: r.output_errors.clone(),
         evicted_connections: r.tracker.evicted,
         findings: r.findings_json.clone(),
         max_connections: r.max_conns,

@@ -8,11 +8,12 @@ use crate::engine::track::{ClosedConn, ConnSummary, Endpoint, RstEvent};
 use crate::engine::{EventSink, PacketRef, Place};
 use crate::model::timestamp::Timestamp;
 use crate::model::{LinkType, Origin};
-use crate::sanitize::sanitize_text;
+use crate::sanitize::sanitize_os;
 use crate::sink::pcapng_writer::PcapngWriter;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 /// Packets kept per connection before its fate is known (the handshake and a little more).
 const KEPT_PER_CONN: usize = 6;
@@ -185,9 +186,13 @@ pub enum OutputRefused {
 /// (a hard link, a symlink, `/proc/self/fd/N`, or standard input redirected from it), and an
 /// existing non-empty file is replaced only when it is a pcapng that rsthound wrote, or with
 /// `force`. Files are compared by device and inode, so every name of one file is caught.
-pub fn check_output(output: &str, inputs: &[&str], force: bool) -> Result<(), OutputRefused> {
+pub fn check_output(
+    output: &Path,
+    inputs: &[&std::ffi::OsStr],
+    force: bool,
+) -> Result<(), OutputRefused> {
     use std::os::unix::fs::MetadataExt;
-    let shown = |p: &str| sanitize_text(p.as_bytes(), 256);
+    let shown = |p: &Path| sanitize_os(p.as_os_str(), 256);
     let meta = match std::fs::metadata(output) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -211,7 +216,7 @@ pub fn check_output(output: &str, inputs: &[&str], force: bool) -> Result<(), Ou
                 input: if *input == "-" {
                     "<stdin>".to_string()
                 } else {
-                    shown(input)
+                    sanitize_os(input, 256)
                 },
             });
         }
@@ -243,7 +248,7 @@ fn stdin_identity() -> Option<(u64, u64)> {
 /// Whether `path` starts with the section header [`PcapngWriter`] writes: the pcapng block type,
 /// then at byte 24 the `shb_userappl` option (code 4, length 8) saying `rsthound`, in either
 /// byte order.
-fn written_by_us(path: &str) -> io::Result<bool> {
+fn written_by_us(path: &Path) -> io::Result<bool> {
     use std::io::Read;
     let mut head = [0u8; 36];
     let mut f = File::open(path)?;
@@ -274,28 +279,28 @@ pub struct WriteError {
 /// The pcapng sink: a [`Keeper`] writing to a file.
 pub struct PcapngSink {
     keeper: Keeper<BufWriter<File>>,
-    path: String,
+    path: PathBuf,
 }
 
 impl PcapngSink {
     /// Creates the file.
-    pub fn create(path: &str) -> Result<PcapngSink, WriteError> {
+    pub fn create(path: &Path) -> Result<PcapngSink, WriteError> {
         let keeper = File::create(path)
             .and_then(|f| Keeper::new(BufWriter::new(f)))
             .map_err(|source| WriteError {
-                path: sanitize_text(path.as_bytes(), 256),
+                path: sanitize_os(path.as_os_str(), 256),
                 source,
             })?;
         Ok(PcapngSink {
             keeper,
-            path: path.to_string(),
+            path: path.to_path_buf(),
         })
     }
 
     /// Ends the file: what it holds.
     pub fn close(self) -> Result<Written, WriteError> {
         let (written, dropped) = (self.keeper.written, self.keeper.dropped);
-        let shown = sanitize_text(self.path.as_bytes(), 256);
+        let shown = sanitize_os(self.path.as_os_str(), 256);
         match self.keeper.finish().and_then(|mut w| w.flush()) {
             Ok(()) => Ok((shown, written, dropped)),
             Err(source) => Err(WriteError {

@@ -73,6 +73,10 @@ pub struct RstRecord<'a> {
     pub payload_len: u32,
     pub payload_text: Option<&'a str>,
     pub encap: Vec<Encap>,
+    /// Bytes of the TCP header captured when the snap length cut it below 20 (its window,
+    /// below 16, then reads 0 and is unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_captured: Option<u8>,
     pub verdict: crate::engine::track::Verdict,
     pub evidence: Shown<&'a crate::engine::track::Evidence>,
     /// Whether the RST came from the connection's originator (client).
@@ -321,6 +325,9 @@ pub struct RawRstRecord<'a> {
     pub file: &'a str,
     pub flags: String,
     pub frame: u64,
+    /// As in [`RstRecord::header_captured`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_captured: Option<u8>,
     pub ifindex: Option<u32>,
     pub interface: Option<&'a str>,
     pub ip_id: Option<u16>,
@@ -421,6 +428,9 @@ pub struct SummaryRecord {
     pub not_tcp: Option<BTreeMap<String, u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub other_interfaces: Option<u64>,
+    /// Outputs that failed (standard output, the `--write` file), apart from the inputs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output_errors: Vec<String>,
     pub packets: u64,
     pub rsts: u64,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -158,6 +158,8 @@ struct SegLine<'a> {
     ttl: u8,
     payload_len: u32,
     payload_text: Option<&'a str>,
+    /// The captured length of a TCP header the snap length cut.
+    header_cut: Option<u8>,
 }
 
 impl SegLine<'_> {
@@ -197,7 +199,11 @@ impl SegLine<'_> {
             push_num(out, ack.into());
         }
         out.extend_from_slice(b" win ");
-        push_num(out, self.window.into());
+        match self.header_cut {
+            // The window is bytes 14 and 15 of the header.
+            Some(n) if n < 16 => out.push(b'?'),
+            _ => push_num(out, self.window.into()),
+        }
         out.extend_from_slice(b" ttl ");
         push_num(out, self.ttl.into());
         for e in encaps {
@@ -208,6 +214,9 @@ impl SegLine<'_> {
             if let Some(text) = self.payload_text {
                 write!(out, " \"{text}\"")?;
             }
+        }
+        if let Some(n) = self.header_cut {
+            write!(out, " (TCP header partly captured: {n} of 20 bytes)")?;
         }
         Ok(())
     }
@@ -229,6 +238,7 @@ pub fn write_rst_text(out: &mut Vec<u8>, prefix: Option<&str>, ev: &RstEvent) ->
         ttl: ev.ttl,
         payload_len: ev.payload_len,
         payload_text: ev.payload_text.as_deref(),
+        header_cut: ev.header_cut,
     };
     line.write(out, prefix, ev.encap.iter().copied())?;
     out.extend_from_slice(b" | ");
@@ -355,6 +365,7 @@ pub fn write_raw_text(
         ttl: seg.ttl,
         payload_len: seg.payload_len,
         payload_text: text.as_deref(),
+        header_cut: seg.header_cut,
     };
     line.write(out, prefix, seg.ctx.encaps())?;
     out.push(b'\n');
@@ -465,6 +476,17 @@ pub fn read_summary(report: &RunSummary) -> String {
             "  {} input{} could not be read to the end (see the error lines above)\n",
             report.errors.len(),
             if report.errors.len() == 1 { "" } else { "s" }
+        ));
+    }
+    if !report.output_errors.is_empty() {
+        text.push_str(&format!(
+            "  {} output{} could not be written (see the error lines above)\n",
+            report.output_errors.len(),
+            if report.output_errors.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
         ));
     }
     if report.stopped_by_reader {

@@ -21,9 +21,38 @@ struct CapData {
 
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
-/// Clears the effective, permitted and inheritable capability sets of the calling thread, and
-/// forbids gaining privileges again through exec. Irreversible.
+/// Clears the ambient, bounding (as far as allowed), effective, permitted and inheritable
+/// capability sets of the calling thread, and forbids gaining privileges again through exec.
+/// Irreversible. Threads started afterwards inherit the empty sets; threads started before keep
+/// theirs, so call it before starting any.
 pub fn drop_all() -> io::Result<()> {
+    // Ambient first (PR_CAP_AMBIENT exists since Linux 4.3; EINVAL before: nothing to clear).
+    // SAFETY: prctl with PR_CAP_AMBIENT_CLEAR_ALL takes integer arguments only.
+    let ret = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    if ret < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
+        return Err(io::Error::last_os_error());
+    }
+    // The bounding set while CAP_SETPCAP is still effective (dropping it needs that capability).
+    // Without CAP_SETPCAP (a binary given only cap_net_raw by setcap) EPERM is expected and
+    // harmless: permitted is emptied below and no_new_privs stops exec from granting any
+    // capability again. EINVAL marks the first capability this kernel does not know.
+    for cap in 0..64 {
+        // SAFETY: prctl with PR_CAPBSET_DROP takes integer arguments only.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } < 0 {
+            match io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINVAL) | Some(libc::EPERM) => break,
+                _ => return Err(io::Error::last_os_error()),
+            }
+        }
+    }
     let mut header = CapHeader {
         version: LINUX_CAPABILITY_VERSION_3,
         pid: 0,

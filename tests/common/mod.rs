@@ -23,6 +23,28 @@ pub fn peers_corpus() -> Option<PathBuf> {
     None
 }
 
+/// A reproducer from `../shared/corpus/repro` (beside the project, like the peers' corpus):
+/// `None` (after saying so) when it is absent and CI is unset; under `CI=true` a failure.
+pub fn repro_file(name: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/repro")
+        .join(name);
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "CI=true but the reproducer is missing at {}",
+            path.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: the reproducer is not at {} (it ships beside the project, not in it)",
+        path.display()
+    );
+    None
+}
+
 use rsthound::engine::decode::TcpFlags;
 use rsthound::model::LinkType;
 use rsthound::model::timestamp::Timestamp;

@@ -9,13 +9,14 @@ use crate::engine::track::{SegMeta, Tracker, TrackerConfig};
 use crate::engine::{Engine, Place, Setup};
 use crate::model::LinkType;
 use crate::model::Origin;
-use crate::sanitize::sanitize_text;
+use crate::sanitize::sanitize_os;
 use crate::sink::json::write_raw_json;
 use crate::sink::pcapng::PcapngSink;
 use crate::sink::text::write_raw_text;
 use crate::sink::{Lines, Output};
 use crate::source::capture::{CaptureError, CaptureReader, FileAccess, Packet, open_input};
 use pipeline::Tracked;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, IsTerminal, Write};
 
 mod handoff;
@@ -38,8 +39,8 @@ pub struct ReadOptions {
     pub progress: bool,
     /// List every connection (conn.log-like) instead of RST lines.
     pub connections: bool,
-    /// Write the packets of failed and reset connections to this pcapng.
-    pub write: Option<String>,
+    /// Write the packets of failed and reset connections to this pcapng (a path is bytes).
+    pub write: Option<std::path::PathBuf>,
     /// Cap on tracked connections (default: sized for about 256 MiB).
     pub max_conns: Option<usize>,
     /// Services file to name ports (default `/etc/services`).
@@ -71,12 +72,17 @@ impl From<CaptureError> for ReadError {
 }
 
 /// Reads `paths` in order, writing lines to `out` and error lines to `err` as they happen.
-pub fn read_files(
-    paths: &[String],
+///
+/// A path is bytes (`&str`, `String`, `PathBuf` and `OsString` all do): it need not be UTF-8,
+/// and is shown escaped.
+pub fn read_files<P: AsRef<OsStr>>(
+    paths: &[P],
     opts: &ReadOptions,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> RunSummary {
+    let paths: Vec<OsString> = paths.iter().map(|p| p.as_ref().to_owned()).collect();
+    let paths = &paths[..];
     let mut report = RunSummary::default();
     let setup = Setup {
         cfg: TrackerConfig {
@@ -98,7 +104,7 @@ pub fn read_files(
         Some(Ok(sink)) => Some(sink),
         Some(Err(line)) => {
             let _ = writeln!(err, "rsthound: {line}");
-            report.errors.push(line.to_string());
+            report.output_errors.push(line.to_string());
             return report;
         }
     };
@@ -141,11 +147,11 @@ pub fn read_files(
 }
 
 /// A file's name as the output shows it.
-pub(crate) fn display_name(path: &str) -> String {
+pub(crate) fn display_name(path: &OsStr) -> String {
     if path == "-" {
         "<stdin>".to_string()
     } else {
-        sanitize_text(path.as_bytes(), 256)
+        sanitize_os(path, 256)
     }
 }
 
@@ -153,7 +159,7 @@ pub(crate) fn display_name(path: &str) -> String {
 /// the same output, handled here in the same order as the loop over files does. Returns
 /// whether the output is still open, or `None` (nothing done) if the threads could not start.
 fn read_pipelined(
-    paths: &[String],
+    paths: &[OsString],
     opts: &ReadOptions,
     engine: &mut ReadEngine<'_>,
     report: &mut RunSummary,
@@ -212,7 +218,7 @@ fn finish(
         if e.kind() == io::ErrorKind::BrokenPipe {
             report.stopped_by_reader = true;
         } else {
-            report.errors.push(format!("<output>: {e}"));
+            report.output_errors.push(format!("<output>: {e}"));
         }
     }
     report.tracker = engine.tracker.stats.clone();
@@ -226,7 +232,7 @@ fn finish(
     }
     match engine.sink.close_write() {
         Some(Ok(w)) => report.written = Some(w),
-        Some(Err(line)) => report.errors.push(line.to_string()),
+        Some(Err(line)) => report.output_errors.push(line.to_string()),
         None => {}
     }
     if opts.exiting {
@@ -301,7 +307,7 @@ impl PacketSink for OneFile<'_, '_> {
 }
 
 fn read_one(
-    path: &str,
+    path: &OsStr,
     name: &str,
     file_no: usize,
     multi: bool,
@@ -350,7 +356,7 @@ pub(crate) trait PacketSink {
 /// stops the read by returning an error, which comes back as the outer one; the inner result is
 /// the file's: `Ok` at its end, the error where it is damaged.
 pub(crate) fn for_each_packet<S: PacketSink>(
-    path: &str,
+    path: &OsStr,
     name: &str,
     opts: &ReadOptions,
     stats: &mut DecodeStats,
@@ -446,7 +452,7 @@ fn output_failed(report: &mut RunSummary, err: &mut dyn Write, e: &io::Error) {
     } else {
         let line = format!("<output>: {e}");
         let _ = writeln!(err, "rsthound: {line}");
-        report.errors.push(line);
+        report.output_errors.push(line);
     }
 }
 

@@ -19,6 +19,7 @@ use crate::engine::track::{Event, RstBoxes, SegKey, SegMeta, SegView, SlotHint, 
 use crate::model::timestamp::Timestamp;
 use crate::model::{Direction, LinkType};
 use crate::source::capture::{CaptureError, Packet};
+use std::ffi::{OsStr, OsString};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -82,6 +83,8 @@ struct SegRecord {
     /// A SYN's window-scale option, or [`crate::engine::track::NO_WSCALE`].
     wscale: u8,
     direction: Option<Direction>,
+    /// See [`SegView::header_cut`].
+    header_cut: Option<u8>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -146,6 +149,7 @@ impl SegBatch {
             ttl: seg.ttl,
             wscale: seg.wscale,
             direction: packet.direction,
+            header_cut: seg.header_cut,
         });
     }
 
@@ -208,6 +212,7 @@ impl SegBatch {
             wscale: r.wscale,
             payload,
             ctx,
+            header_cut: r.header_cut,
         };
         let meta = SegMeta {
             ts: r.ts,
@@ -256,7 +261,7 @@ pub enum Tracked {
 /// whether it ran: then all its connections are ended (unless stopped early); if a thread could
 /// not be started, it is untouched.
 pub fn run(
-    paths: &[String],
+    paths: &[OsString],
     opts: &ReadOptions,
     tracker: Tracker,
     mut report: impl FnMut(&mut Tracked) -> bool,
@@ -325,7 +330,7 @@ pub fn run(
 /// Reads and decodes every file in order; sends its TCP segments in batches and how each file
 /// ended. Stops when the tracking stage is gone.
 fn decode_stage(
-    paths: &[String],
+    paths: &[OsString],
     opts: &ReadOptions,
     tx: handoff::Sender<Decoded>,
     back: Receiver<SegBatch>,
@@ -352,7 +357,7 @@ fn decode_stage(
 
 /// One file through the decoder. The outer error means the tracking stage is gone.
 fn decode_file(
-    path: &str,
+    path: &OsStr,
     opts: &ReadOptions,
     stats: &mut DecodeStats,
     batch: &mut SegBatch,

@@ -53,6 +53,7 @@ impl<'a> Tcp4<'a> {
             raw: self.raw,
             payload: self.payload,
             payload_len: self.payload_len,
+            header_cut: None,
             ctx: Context::default(),
         }
     }
@@ -61,7 +62,9 @@ impl<'a> Tcp4<'a> {
 /// The IPv4 TCP segment in an untagged Ethernet frame, or `None` for any other frame and for
 /// one the general decoder would reject or count as something else. Lengths follow
 /// `ip::ipv4` and `ip::tcp` exactly: a total length of 0 (segmentation offload) trusts the
-/// capture, a longer one is cut to it, and a TCP header cut by the snap length still counts.
+/// capture, a longer one is cut to it, and a TCP header cut by the snap length after its 20
+/// fixed bytes still counts. One cut within them is left to the general decoder (rare, and
+/// marked there as partly captured).
 #[inline(always)]
 pub fn ethernet_ipv4_tcp(frame: &[u8]) -> Option<Tcp4<'_>> {
     let (eth, d) = frame.split_first_chunk::<ETHERNET_HEADER>()?;

@@ -9,6 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 const IPV4_MIN_HEADER: usize = 20;
 const IPV6_HEADER: usize = 40;
 const TCP_MIN_HEADER: usize = 20;
+/// TCP header offsets: data offset and flags (two bytes), then the window.
+const TCP_OFF_FLAGS: usize = 12;
+const TCP_WINDOW: usize = 14;
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_IPIP: u8 = 4;
@@ -264,14 +267,17 @@ fn transport<'a>(proto: u8, d: &'a [u8], declared: usize, ctx: &mut Context) -> 
 
 /// Builds the segment once the walk has reached TCP.
 pub(super) fn tcp<'a>(d: &'a [u8], declared: usize, ip: &IpInfo, ctx: &Context) -> Outcome<'a> {
-    if d.len() < TCP_MIN_HEADER {
+    // Without the flags byte there is nothing to count; with it (a snap length cutting the
+    // fixed header, as tshark still counts it) ports, numbers and flags are known.
+    let Some(&[off, flag_bits]) = d.get(TCP_OFF_FLAGS..TCP_OFF_FLAGS + 2) else {
         return Outcome::Undecodable(Undecodable::Truncated("TCP header"));
-    }
-    let off_flags = u16::from_be_bytes([d[12], d[13]]);
+    };
+    let off_flags = u16::from_be_bytes([off, flag_bits]);
     let hlen = usize::from(off_flags >> 12) * 4;
     if hlen < TCP_MIN_HEADER {
         return Outcome::Undecodable(Undecodable::Malformed("TCP header (data offset below 5)"));
     }
+    let header_cut = (d.len() < TCP_MIN_HEADER).then_some(d.len() as u8);
     // A header cut short by the snap length still tells us ports, numbers and flags.
     let options = d.get(TCP_MIN_HEADER..hlen.min(d.len())).unwrap_or(&[]);
     let payload = d.get(hlen..).unwrap_or(&[]);
@@ -283,13 +289,14 @@ pub(super) fn tcp<'a>(d: &'a [u8], declared: usize, ip: &IpInfo, ctx: &Context) 
         seq: be32(d, 4).unwrap_or(0),
         ack: be32(d, 8).unwrap_or(0),
         flags: TcpFlags(off_flags & 0x01ff),
-        window: u16::from_be_bytes([d[14], d[15]]),
+        window: be16(d, TCP_WINDOW).unwrap_or(0),
         ttl: ip.ttl,
         ip_id: ip.ip_id,
         options,
         raw: d,
         payload,
         payload_len: declared.saturating_sub(hlen) as u32,
+        header_cut,
         ctx: *ctx,
     })
 }
@@ -299,6 +306,9 @@ pub(super) fn tcp<'a>(d: &'a [u8], declared: usize, ip: &IpInfo, ctx: &Context) 
 /// often show bad checksums because the NIC fills them in later (offload), so this is a test aid
 /// and a Zeek-compatibility switch, not a filter `read` applies.
 pub fn tcp_checksum_ok(seg: &TcpSegment<'_>) -> Option<bool> {
+    if seg.header_cut.is_some() {
+        return None;
+    }
     let hlen = seg.raw.len() - seg.payload.len();
     let total = hlen + seg.payload_len as usize;
     if seg.raw.len() < total {

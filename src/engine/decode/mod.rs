@@ -142,6 +142,10 @@ pub struct TcpSegment<'a> {
     pub payload: &'a [u8],
     /// The payload length the IP header declares (may exceed what was captured).
     pub payload_len: u32,
+    /// `Some(n)` when the snap length cut the TCP header after `n` of its 20 fixed bytes
+    /// (14 to 19: ports, numbers and flags were captured; the window only from 16 on; options,
+    /// checksum and payload never). Fields not captured read as 0 and must not be judged.
+    pub header_cut: Option<u8>,
     pub ctx: Context,
 }
 

@@ -921,13 +921,39 @@ fn truncated_tcp_header() {
 #[test]
 fn truncated_everything_else_is_undecodable_not_a_panic() {
     let frame = rst4().ethernet();
-    for len in 0..14 + 20 + 20 {
+    // Up to the TCP flags byte (offset 13 of the TCP header) nothing can be counted.
+    for len in 0..14 + 20 + 14 {
         let cut = &frame[..len];
         match decode(LinkType::ETHERNET, cut) {
             Outcome::Undecodable(Undecodable::Truncated(_)) => {}
             other => panic!("{len} bytes: expected truncated, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn a_tcp_header_cut_after_its_flags_is_a_segment_marked_partly_captured() {
+    let frame = rst4().ethernet();
+    let Outcome::Tcp(whole) = decode(LinkType::ETHERNET, &frame) else {
+        panic!("whole frame")
+    };
+    for captured in 14..20 {
+        let cut = &frame[..14 + 20 + captured];
+        let Outcome::Tcp(seg) = decode(LinkType::ETHERNET, cut) else {
+            panic!("{captured} bytes of TCP header")
+        };
+        assert_eq!(seg.header_cut, Some(captured as u8));
+        assert_eq!(
+            (seg.sport, seg.dport, seg.seq, seg.ack, seg.flags),
+            (whole.sport, whole.dport, whole.seq, whole.ack, whole.flags)
+        );
+        // The window is bytes 14 and 15; below that it reads 0.
+        let window = if captured >= 16 { whole.window } else { 0 };
+        assert_eq!(seg.window, window);
+        assert!(seg.options.is_empty() && seg.payload.is_empty());
+        assert_eq!(tcp_checksum_ok(&seg), None, "a cut header is never checked");
+    }
+    assert_eq!(whole.header_cut, None);
 }
 
 #[test]

@@ -43,6 +43,10 @@ pub const MANY_SOURCES: usize = 10;
 pub const STORM_MIN_RSTS: u64 = 100;
 /// …and at least this many times the typical second of the capture is a storm.
 pub const STORM_FACTOR: u64 = 10;
+/// A second with at least this many RSTs is a storm whatever the capture's typical second: a
+/// healthy host does not reset a thousand connections a second, so a steady flood (100,000 a
+/// second for ten seconds) is a storm too, though every second of it is typical.
+pub const STEADY_STORM_RSTS: u64 = 1_000;
 
 /// Findings shown in the text (all of them are in the JSON).
 const MAX_TEXT_FINDINGS: usize = 20;
@@ -1084,7 +1088,8 @@ impl Report {
         } else {
             busy[(mid - zeros) as usize]
         };
-        let threshold = STORM_MIN_RSTS.max(median.saturating_mul(STORM_FACTOR));
+        let burst = STORM_MIN_RSTS.max(median.saturating_mul(STORM_FACTOR));
+        let threshold = burst.min(STEADY_STORM_RSTS);
         // Runs of storm seconds (gaps up to one second joined).
         let mut episodes: Vec<Vec<(i64, u64)>> = Vec::new();
         for (sec, n) in self.seconds.iter() {
@@ -1114,6 +1119,11 @@ impl Report {
                     count_noun(median, "RST", "RSTs")
                 )
             }];
+            if peak < burst {
+                evidence.push(format!(
+                    "a steady storm: {STEADY_STORM_RSTS} RSTs or more a second is far above what a healthy service resets, however long it lasts"
+                ));
+            }
             let mut busiest = ep.clone();
             busiest.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
             let list: Vec<String> = busiest

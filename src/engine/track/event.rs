@@ -444,6 +444,9 @@ pub struct RstEvent {
     pub payload_len: u32,
     pub payload_text: Option<String>,
     pub encap: Vec<crate::engine::decode::Encap>,
+    /// The TCP header's captured length when the snap length cut it below 20 bytes: the RST
+    /// is counted and shown, its window is unknown (below 16) and no verdict reads it.
+    pub header_cut: Option<u8>,
     pub verdict: Verdict,
     /// Why the verdict (the wire evidence).
     pub evidence: Evidence,

@@ -223,6 +223,9 @@ pub(crate) struct SegView<'a> {
     pub payload: &'a [u8],
     /// Encapsulations, interface index and direction (shown for an RST).
     pub ctx: &'a Context,
+    /// The TCP header's captured length when the snap length cut it (see
+    /// [`TcpSegment::header_cut`]): its window and options are unknown.
+    pub header_cut: Option<u8>,
 }
 
 impl<'a> SegView<'a> {
@@ -248,6 +251,7 @@ impl<'a> SegView<'a> {
             wscale: syn_window_scale(seg.flags, seg.options),
             payload: seg.payload,
             ctx: &seg.ctx,
+            header_cut: seg.header_cut,
         }
     }
 
@@ -266,6 +270,7 @@ impl<'a> SegView<'a> {
             wscale: syn_window_scale(seg.flags, seg.options),
             payload: seg.payload,
             ctx: &Context::NONE,
+            header_cut: None,
         }
     }
 }
@@ -593,6 +598,9 @@ const HAS_RST: u8 = 8;
 const PEER_SPOKE: u8 = 16;
 /// `isn` holds the side's initial sequence number.
 const HAS_ISN: u8 = 32;
+/// The side's advertised window or window scale is not known: a segment of it had its header
+/// cut by the snap length before the window or the options. No out-of-window verdict against it.
+const WINDOW_UNKNOWN: u8 = 64;
 
 /// What every segment touches of one direction (24 bytes; the endpoint itself is in the key).
 /// What only SYN, FIN and RST segments and the verdicts need is in its [`SideLog`].
@@ -725,6 +733,11 @@ impl SideRef<'_> {
 
     fn last_ack(&self) -> Option<u32> {
         self.has(HAS_ACK).then_some(self.hot.last_ack_no)
+    }
+
+    /// Whether its window or window scale was cut from a captured header.
+    fn window_unknown(&self) -> bool {
+        self.has(WINDOW_UNKNOWN)
     }
 
     fn wscale(&self) -> Option<u8> {
@@ -1711,6 +1724,7 @@ fn update<const PLAIN: bool>(
             payload_len: seg.payload_len,
             payload_text: payload_text(seg.payload),
             encap: seg.ctx.encaps().collect(),
+            header_cut: seg.header_cut,
             verdict,
             evidence,
             conn: summarize(conn, false),
@@ -1762,6 +1776,9 @@ fn update_sides(conn: &mut Conn, from_orig: bool, seg: &SegView<'_>, now: i64) {
             me_log.syns += 1;
         }
         me.wscale_opt = seg.wscale;
+    }
+    if seg.header_cut.is_some() {
+        me.flags |= WINDOW_UNKNOWN;
     }
     if flags.rst() {
         me_log.rsts += 1;

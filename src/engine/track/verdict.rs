@@ -132,6 +132,10 @@ pub(super) fn classify(
 /// RFC 9293 §3.10.7.4: a RST is acceptable when RCV.NXT ≤ SEG.SEQ < RCV.NXT + RCV.WND. The
 /// receiver's RCV.NXT and window are its last ACK and advertised window.
 fn out_of_window(receiver: super::SideRef<'_>, seg: &SegView<'_>) -> Option<Evidence> {
+    // A window that was not captured is no evidence.
+    if receiver.window_unknown() {
+        return None;
+    }
     let rcv_nxt = receiver.last_ack()?;
     let scale = receiver.wscale().unwrap_or(0);
     let wnd = u64::from(receiver.hot.last_win) << scale;

@@ -7,11 +7,12 @@
 
 use super::CaptureError;
 use super::source::ByteSource;
-use crate::sanitize::sanitize_text;
+use crate::sanitize::sanitize_os;
 use crate::sys::mmap::Mapping;
 use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, Cursor, Read};
+use std::path::Path;
 use std::rc::Rc;
 
 /// How the bytes of a regular file reach the parser.
@@ -54,9 +55,10 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Opens `path` (`-` is standard input). Errors are one line, without the path.
-pub fn open_input(path: &str, access: FileAccess) -> Result<Input, CaptureError> {
+pub fn open_input(path: impl AsRef<Path>, access: FileAccess) -> Result<Input, CaptureError> {
+    let path = path.as_ref();
     let consumed = Rc::new(Cell::new(0));
-    let (raw, size): (Box<dyn Read>, Option<u64>) = if path == "-" {
+    let (raw, size): (Box<dyn Read>, Option<u64>) = if path == Path::new("-") {
         (Box::new(io::stdin()), None)
     } else {
         let meta = std::fs::metadata(path)
@@ -73,7 +75,7 @@ pub fn open_input(path: &str, access: FileAccess) -> Result<Input, CaptureError>
         // read yet).
         if access == FileAccess::Mmap
             && let Some(len) = size.filter(|l| *l > 0)
-            && let Ok(map) = Mapping::map(&file, len, &sanitize_text(path.as_bytes(), 256))
+            && let Ok(map) = Mapping::map(&file, len, &sanitize_os(path.as_os_str(), 256))
             && compression_of(&map[..map.len().min(4)]).is_none()
         {
             return Ok(Input {
@@ -106,8 +108,11 @@ pub fn open_input(path: &str, access: FileAccess) -> Result<Input, CaptureError>
     let reader: Box<dyn Read> = match compression {
         Some("gzip") => Box::new(flate2::read::MultiGzDecoder::new(stream)),
         Some(_) => {
-            let dec = ruzstd::decoding::StreamingDecoder::new(stream)
-                .map_err(|e| CaptureError::new(0, format!("bad zstd stream: {e}")))?;
+            let dec = ruzstd::decoding::StreamingDecoder::new_with_max_window_size(
+                stream,
+                MAX_ZSTD_WINDOW,
+            )
+            .map_err(|e| CaptureError::new(0, zstd_error_text(&e)))?;
             Box::new(ZstdRead(dec))
         }
         None => Box::new(stream),
@@ -121,6 +126,12 @@ pub fn open_input(path: &str, access: FileAccess) -> Result<Input, CaptureError>
     })
 }
 
+/// The largest zstd window a frame may ask for. The decoder allocates the window up front, beside
+/// the 256 MiB the connection table and the report are sized for: `zstd --long=27` asks for
+/// 128 MiB. 32 MiB (window log 25) admits every standard level up to `zstd --ultra -20`
+/// (`-19` uses 8 MiB); larger frames are refused with one line saying how to recompress.
+pub const MAX_ZSTD_WINDOW: u64 = 32 << 20;
+
 /// `Some("gzip")` / `Some("zstd")` when a stream starting with `magic` is compressed.
 fn compression_of(magic: &[u8]) -> Option<&'static str> {
     match magic {
@@ -130,13 +141,46 @@ fn compression_of(magic: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// ruzstd reports its errors as `io::Error`s already; this wrapper only erases the type.
+/// ruzstd reports its errors as `io::Error`s; this wrapper erases the type and rewords them
+/// (ruzstd's own wording is a Rust debug dump of nested enums).
 struct ZstdRead<R: Read>(ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>);
 
 impl<R: Read> Read for ZstdRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+        self.0
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), zstd_error_text(&e)))
     }
+}
+
+/// One sentence for what went wrong in a zstd stream.
+fn zstd_error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    use ruzstd::decoding::errors::FrameDecoderError;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::UnexpectedEof {
+                return "the zstd stream ends in the middle of a frame: the file was cut short"
+                    .to_string();
+            }
+            // ruzstd wraps its own error in an io::Error: look inside it.
+            if let Some(inner) = io.get_ref() {
+                cause = Some(inner);
+                continue;
+            }
+        }
+        if let Some(FrameDecoderError::WindowSizeTooBig { requested, max }) =
+            c.downcast_ref::<FrameDecoderError>()
+        {
+            return format!(
+                "the zstd frame needs a {} MiB window, over rsthound's limit of {} MiB (made with `zstd --long` or `--ultra`?): decompress it into rsthound (`zstd -dc --long=31 FILE | rsthound read -`), or recompress with `zstd -19`",
+                requested.div_ceil(1 << 20),
+                max >> 20
+            );
+        }
+        cause = c.source();
+    }
+    "damaged zstd data: the decompressor cannot decode it".to_string()
 }
 
 #[cfg(test)]

@@ -177,7 +177,7 @@ fn assemble(inside: Inside, proc: &Path) -> Snapshot {
         Err(e) => {
             notes.push(format!(
                 "processes not looked up: cannot list {}: {e}",
-                proc.display()
+                crate::sanitize::sanitize_os(proc.as_os_str(), 256)
             ));
             owners::OwnerScan::default()
         }
