@@ -303,6 +303,19 @@ impl Session<'_> {
         if seg.flags.rst() && left_host {
             self.rsts_leaving += 1;
         }
+        let mut kernel = kernel;
+        if left_host
+            && seg.flags.syn()
+            && !seg.flags.ack()
+            && let Some(k) = kernel.as_mut()
+        {
+            // A connect() from this namespace: its failure, if it fails, is counted.
+            k.facts.saw_syn(
+                std::net::SocketAddr::new(seg.src, seg.sport),
+                std::net::SocketAddr::new(seg.dst, seg.dport),
+                f.ts.nanos().max(0) as u64,
+            );
+        }
         let note = match kernel {
             Some(k) if seg.flags.rst() => {
                 // Events recorded while this ring block filled are read now.
@@ -642,6 +655,10 @@ pub fn watch(
         if now >= next_tick {
             next_tick = now + TICK_NS;
             housekeeping(&mut s, source, lister, err, now);
+            if let Some(k) = kernel.as_mut() {
+                k.facts.expire(now.max(0) as u64);
+                k.facts.settle(now.max(0) as u64, false);
+            }
         }
         if let Err(e) = s.engine.sink.lines.buf().flush(true) {
             s.output_error(e);
@@ -657,7 +674,11 @@ pub fn watch(
     let rsts_leaving = s.rsts_leaving;
     let history = kernel.as_ref().map_or(history, |k| k.history.clone());
     let last_listeners = sockets.as_mut().map(|s| s.snapshot());
+    if let Some(k) = kernel.as_mut() {
+        k.facts.settle(ended.max(0) as u64, true);
+    }
     let kernel_summary = kernel.map(|k| KernelSummary {
+        failed_elsewhere: k.facts.stats.failed_elsewhere,
         events: k.feed.events(),
         lost_records: k.feed.lost_records(),
         resets_unclaimed: k.facts.stats.resets_unclaimed,

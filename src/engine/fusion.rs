@@ -104,6 +104,11 @@ pub struct FailedConnects {
 
 /// Pids listed per failed-connect group.
 const PIDS_SHOWN: usize = 5;
+/// SYNs remembered (to confirm that a failed connect happened where the capture looks).
+pub const MAX_SYNS: usize = 65_536;
+/// A failed connect waits this long for its SYN to be seen in the capture (the two arrive
+/// through different rings) before it is counted or set aside.
+pub const SETTLE_NS: u64 = 1_000_000_000;
 
 /// Counts of what the tables could not keep or match.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -113,6 +118,9 @@ pub struct FusionStats {
     pub resets_unclaimed: u64,
     /// Entries dropped because a table was full.
     pub overflow: u64,
+    /// Failed connects whose SYN the capture never saw: in another network namespace (the
+    /// kernel's events are global), or on an interface not watched. Not counted per process.
+    pub failed_elsewhere: u64,
 }
 
 /// The kernel facts a live run has gathered.
@@ -126,6 +134,10 @@ pub struct KernelFacts {
     /// Local socket owners that received a RST, by (local, remote).
     received: HashMap<(SocketAddr, SocketAddr), Arc<Process>>,
     failed: HashMap<(String, Option<String>, SocketAddr), FailedConnects>,
+    /// SYNs the capture saw leave this host, by (local, remote), with when.
+    syns: HashMap<(SocketAddr, SocketAddr), u64>,
+    /// Failed connects waiting for their SYN to be seen: (local, remote, process, time).
+    pending: VecDeque<(SocketAddr, SocketAddr, Arc<Process>, u64)>,
     /// Whether every RST the stack sent is known: the events are on and none were lost.
     complete: bool,
     pub stats: FusionStats,
@@ -188,39 +200,80 @@ impl KernelFacts {
                 if let Some(local) = local {
                     self.remember(Table::Sockets, (local, remote), p.clone());
                 }
-                if s.old == TcpState::SYN_SENT && s.new == TcpState::CLOSE {
-                    let key = (p.comm.clone(), p.cgroup.clone(), remote);
-                    let t = a.event.ctx.time_ns;
-                    if let Some(f) = self.failed.get_mut(&key) {
-                        f.count += 1;
-                        f.last_ns = t;
-                        if !f.pids.contains(&p.pid) {
-                            // Pids of one name arrive in order: a new one is a new process
-                            // unless it was listed and dropped from the short list.
-                            f.processes += 1;
-                            if f.pids.len() < PIDS_SHOWN {
-                                f.pids.push(p.pid);
-                            }
-                        }
-                    } else if self.failed.len() < MAX_FAILED_GROUPS {
-                        self.failed.insert(
-                            key,
-                            FailedConnects {
-                                pids: vec![p.pid],
-                                process: p,
-                                processes: 1,
-                                remote,
-                                count: 1,
-                                first_ns: t,
-                                last_ns: t,
-                            },
-                        );
-                    } else {
+                if s.old == TcpState::SYN_SENT
+                    && s.new == TcpState::CLOSE
+                    && let Some(local) = local
+                {
+                    if self.pending.len() >= MAX_SYNS {
                         self.stats.overflow += 1;
+                    } else {
+                        self.pending
+                            .push_back((local, remote, p, a.event.ctx.time_ns));
                     }
                 }
             }
             EventKind::RetransmitSynack(_) | EventKind::KfreeSkb(_) => {}
+        }
+    }
+
+    /// A SYN the capture saw leave this host (`local` → `remote`).
+    pub fn saw_syn(&mut self, local: SocketAddr, remote: SocketAddr, time_ns: u64) {
+        if self.syns.len() >= MAX_SYNS && !self.syns.contains_key(&(local, remote)) {
+            // Old SYNs are the least likely to be asked about: start over.
+            self.syns.clear();
+            self.stats.overflow += 1;
+        }
+        self.syns.insert((local, remote), time_ns);
+    }
+
+    /// Counts the failed connects whose SYN the capture saw, once they are `SETTLE_NS` old
+    /// (all of them with `all`, at the end of a run); the others happened elsewhere.
+    pub fn settle(&mut self, now_ns: u64, all: bool) {
+        while let Some(&(_, _, _, t)) = self.pending.front() {
+            if !all && now_ns.saturating_sub(t) < SETTLE_NS {
+                break;
+            }
+            let Some((local, remote, p, t)) = self.pending.pop_front() else {
+                break;
+            };
+            if self.syns.contains_key(&(local, remote)) {
+                self.count_failed(p, remote, t);
+            } else {
+                self.stats.failed_elsewhere += 1;
+            }
+        }
+        self.syns
+            .retain(|_, t| now_ns.saturating_sub(*t) <= 20 * SETTLE_NS || all);
+    }
+
+    fn count_failed(&mut self, p: Arc<Process>, remote: SocketAddr, t: u64) {
+        let key = (p.comm.clone(), p.cgroup.clone(), remote);
+        if let Some(f) = self.failed.get_mut(&key) {
+            f.count += 1;
+            f.last_ns = t;
+            if !f.pids.contains(&p.pid) {
+                // Pids of one name arrive in order: a new one is a new process unless it was
+                // listed and dropped from the short list.
+                f.processes += 1;
+                if f.pids.len() < PIDS_SHOWN {
+                    f.pids.push(p.pid);
+                }
+            }
+        } else if self.failed.len() < MAX_FAILED_GROUPS {
+            self.failed.insert(
+                key,
+                FailedConnects {
+                    pids: vec![p.pid],
+                    process: p,
+                    processes: 1,
+                    remote,
+                    count: 1,
+                    first_ns: t,
+                    last_ns: t,
+                },
+            );
+        } else {
+            self.stats.overflow += 1;
         }
     }
 
@@ -454,10 +507,34 @@ mod tests {
                 client_local: None,
             });
         }
+        // Not counted until the capture saw their SYNs (here: two of the three).
+        assert!(k.failed_connects().is_empty());
+        k.saw_syn(sa("10.0.0.1:40000"), sa("10.0.0.9:443"), 0);
+        k.settle(10, true);
         let f = k.failed_connects();
         assert_eq!(f.len(), 1);
         assert_eq!((f[0].count, f[0].remote), (3, sa("10.0.0.9:443")));
         assert_eq!((f[0].processes, f[0].pids.clone()), (1, vec![7]));
+        // One whose SYN no capture saw happened elsewhere (another namespace): set aside.
+        k.observe(&Attributed {
+            event: ev(
+                20,
+                EventKind::SetState(SetState {
+                    skaddr: 2,
+                    old: TcpState::SYN_SENT,
+                    new: TcpState::CLOSE,
+                    protocol: 6,
+                    local: Some(sa("10.0.0.1:40001")),
+                    remote: Some(sa("10.0.0.9:443")),
+                }),
+            ),
+            client: Some((c.clone(), Basis::Socket)),
+            actor: None,
+            client_local: None,
+        });
+        k.settle(20 + SETTLE_NS, false);
+        assert_eq!(k.failed_connects()[0].count, 3);
+        assert_eq!(k.stats.failed_elsewhere, 1);
         // The socket's owner is known for later RSTs on it.
         let n = k.note_for_rst(sa("10.0.0.9:443"), sa("10.0.0.1:40000"), false, 5);
         assert_eq!(n.client.unwrap().comm, "curl");

@@ -85,6 +85,9 @@ pub struct KernelSummary {
     pub resets_unclaimed: u64,
     /// Facts a full table could not keep.
     pub overflow: u64,
+    /// Failed connects whose SYN the capture did not see (another namespace, an interface not
+    /// watched): not counted per process.
+    pub failed_elsewhere: u64,
     /// Failed connection attempts (SYN_SENT → CLOSE) by process and destination, most first.
     pub failed_connects: Vec<FailedConnects>,
     /// Why the events stopped, if they did.

@@ -214,6 +214,7 @@ pub fn summary_record(r: &RunSummary) -> SummaryRecord {
             lost_records: k.lost_records,
             resets_unclaimed: k.resets_unclaimed,
             overflow: k.overflow,
+            failed_elsewhere: k.failed_elsewhere,
             failed_connects: k
                 .failed_connects
                 .iter()

@@ -214,6 +214,8 @@ pub struct KernelSummaryRecord {
     pub lost_records: u64,
     pub resets_unclaimed: u64,
     pub overflow: u64,
+    /// Failed connects whose SYN this capture did not see (other namespaces): left out.
+    pub failed_elsewhere: u64,
     pub failed_connects: Vec<FailedConnectsRecord>,
     pub stopped: Option<String>,
 }

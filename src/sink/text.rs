@@ -678,6 +678,13 @@ fn push_kernel(text: &mut String, kernel: Option<&KernelSummary>) {
     if k.overflow > 0 {
         let _ = write!(text, "; {} facts not kept (tables full)", k.overflow);
     }
+    if k.failed_elsewhere > 0 {
+        let _ = write!(
+            text,
+            "; {} failed connects outside this capture (other namespaces, or interfaces not watched) left out",
+            k.failed_elsewhere
+        );
+    }
     text.push('\n');
     if let Some(why) = &k.stopped {
         let _ = writeln!(text, "  {why}");
