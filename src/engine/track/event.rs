@@ -233,12 +233,17 @@ pub enum Evidence {
         max: u8,
         samples: u32,
     },
-    /// Several RSTs close together with different sequence numbers.
+    /// A burst of RSTs (at most 100 ms apart, nothing from the peer in between) with
+    /// different sequence numbers that answer no segment the peer sent.
     RstBurst {
+        /// RSTs in the burst so far, this one included.
         rsts: u32,
-        ms: i64,
+        /// From the burst's first RST to this one.
+        span_ns: i64,
         prev_seq: u32,
         seq: u32,
+        /// The peer's last ACK: a RST answering the peer would carry one it sent.
+        peer_ack: Option<u32>,
     },
     /// Answers the originator's SYN(s), no SYN-ACK seen.
     AnswersSyn {
@@ -335,15 +340,28 @@ impl Evidence {
                 out.text(" other packet");
                 out.text(plural(*samples));
             }
-            Evidence::RstBurst { rsts, ms, prev_seq, seq } => {
+            Evidence::RstBurst {
+                rsts,
+                span_ns,
+                prev_seq,
+                seq,
+                peer_ack,
+            } => {
                 out.num((*rsts).into());
-                out.text(" RSTs within ");
-                out.int(*ms);
-                out.text(" ms with different sequence numbers (");
+                out.text(" RSTs over ");
+                write_span(out, *span_ns);
+                out.text(" with different sequence numbers (");
                 out.num((*prev_seq).into());
                 out.text(", ");
                 out.num((*seq).into());
-                out.text(")");
+                match peer_ack {
+                    Some(a) => {
+                        out.text("), none an ACK the peer sent (its last ");
+                        out.num((*a).into());
+                        out.text(")");
+                    }
+                    None => out.text("); the peer sent no ACK they could answer"),
+                }
             }
             Evidence::AnswersSyn { syns, orig, with_ack } => {
                 out.text("answers the SYN");
@@ -401,6 +419,24 @@ impl Evidence {
             }
             Evidence::Text(t) => out.text(t),
         }
+    }
+}
+
+/// A span of time in the unit that shows it: µs below a millisecond, ms below ten seconds,
+/// then seconds with one decimal.
+fn write_span(out: &mut impl TextOut, ns: i64) {
+    let ns = ns.max(0).unsigned_abs();
+    if ns < 1_000_000 {
+        out.num(ns / 1_000);
+        out.text(" µs");
+    } else if ns < 10_000_000_000 {
+        out.num(ns / 1_000_000);
+        out.text(" ms");
+    } else {
+        out.num(ns / 1_000_000_000);
+        out.text(".");
+        out.num(ns / 100_000_000 % 10);
+        out.text(" s");
     }
 }
 

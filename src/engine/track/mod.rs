@@ -626,6 +626,12 @@ struct SideLog {
     isn_no: u32,
     last_rst_seq: u32,
     rsts: u32,
+    /// RSTs in this side's current burst: RSTs at most [`verdict::INJECTION_BURST_NS`] apart
+    /// with nothing from the peer in between (1 after a lone RST).
+    burst_rsts: u32,
+    /// When the current burst began, as an offset from the connection's start
+    /// ([`burst_offset`]).
+    burst_first_off: u32,
 }
 
 /// A side's window scale when its SYN had none.
@@ -664,6 +670,8 @@ impl SideLog {
         isn_no: 0,
         last_rst_seq: 0,
         rsts: 0,
+        burst_rsts: 0,
+        burst_first_off: 0,
     };
 }
 
@@ -695,10 +703,6 @@ impl SideRef<'_> {
         self.log.syns
     }
 
-    fn rsts(&self) -> u32 {
-        self.log.rsts
-    }
-
     /// Non-RST segments seen (for the TTL baseline): every segment is one or the other.
     fn ttl_samples(&self) -> u32 {
         let n = self.pkts().saturating_sub(u64::from(self.log.rsts));
@@ -721,6 +725,28 @@ impl SideRef<'_> {
 
     fn peer_spoke_since_rst(&self) -> bool {
         self.has(PEER_SPOKE)
+    }
+
+    /// Whether a RST from this side at `now` continues its burst: its last RST was at most
+    /// [`verdict::INJECTION_BURST_NS`] before, and the peer sent nothing since.
+    fn burst_continues(&self, now: i64) -> bool {
+        self.last_rst().is_some_and(|(_, at)| {
+            !self.peer_spoke_since_rst() && now.saturating_sub(at) <= verdict::INJECTION_BURST_NS
+        })
+    }
+
+    /// The RSTs of the burst a RST at `now` belongs to (itself included), and the nanoseconds
+    /// from the burst's first RST to it; `conn_start` is the connection's start.
+    fn burst_with(&self, now: i64, conn_start: i64) -> (u32, i64) {
+        if self.burst_continues(now) {
+            let first = burst_time(conn_start, self.log.burst_first_off);
+            (
+                self.log.burst_rsts.saturating_add(1),
+                now.saturating_sub(first).max(0),
+            )
+        } else {
+            (1, 0)
+        }
     }
 
     fn last_ack(&self) -> Option<u32> {
@@ -1763,6 +1789,17 @@ fn update_sides(conn: &mut Conn, from_orig: bool, seg: &SegView<'_>, now: i64) {
         me.wscale_opt = seg.wscale;
     }
     if flags.rst() {
+        let continues = SideRef {
+            hot: me,
+            log: me_log,
+        }
+        .burst_continues(now);
+        if continues {
+            me_log.burst_rsts = me_log.burst_rsts.saturating_add(1);
+        } else {
+            me_log.burst_rsts = 1;
+            me_log.burst_first_off = burst_offset(conn.start_ns, now);
+        }
         me_log.rsts += 1;
         me_log.last_rst_seq = seg.seq;
         me_log.last_rst_at = now;
@@ -1789,6 +1826,32 @@ fn update_sides(conn: &mut Conn, from_orig: bool, seg: &SegView<'_>, now: i64) {
     {
         conn.flags |= HANDSHAKE_DONE;
     }
+}
+
+/// A time as an offset from a connection's start, in 32 bits: microseconds up to 2^31 µs (about
+/// 36 minutes), then milliseconds with the top bit set (up to about 24 days, then saturated).
+/// Microseconds keep a burst of RSTs within one millisecond measurable; the offset is taken
+/// once per burst, so its rounding does not add up over the burst.
+fn burst_offset(start: i64, at: i64) -> u32 {
+    const MS_SCALE: u32 = 1 << 31;
+    let d = at.saturating_sub(start).max(0);
+    let us = d / 1_000;
+    if us < i64::from(MS_SCALE) {
+        us as u32
+    } else {
+        MS_SCALE | (d / 1_000_000).min(i64::from(MS_SCALE - 1)) as u32
+    }
+}
+
+/// The time a [`burst_offset`] stands for.
+fn burst_time(start: i64, off: u32) -> i64 {
+    const MS_SCALE: u32 = 1 << 31;
+    let ns = if off & MS_SCALE == 0 {
+        i64::from(off) * 1_000
+    } else {
+        i64::from(off & !MS_SCALE) * 1_000_000
+    };
+    start.saturating_add(ns)
 }
 
 /// The window-scale option of a SYN, if present.

@@ -70,7 +70,10 @@ impl std::fmt::Display for History {
     }
 }
 
-const MAX_HISTORY: usize = 24;
+/// Letters a history can hold: each of the eight letters `update_history` records (s h a d f r q
+/// i) at most once per direction, so sixteen. (Kept exact: the bytes it saves hold the RST burst
+/// counters in the tracker's 256-byte record.)
+const MAX_HISTORY: usize = 16;
 const LOW26: u64 = (1 << 26) - 1;
 
 impl History {
