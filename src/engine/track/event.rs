@@ -134,6 +134,9 @@ pub struct ConnSummary {
     pub history: History,
     /// SYNs the originator sent (retransmissions included).
     pub syns: u32,
+    /// For an attempt with no reply and more than one SYN: the nanoseconds between its first two
+    /// SYNs and between its last two (the backoff seen).
+    pub syn_gaps: Option<(i64, i64)>,
     /// The verdict on the connection's first RST, if any.
     pub first_verdict: Option<Verdict>,
     /// Ended early because the connection table was full.
@@ -189,6 +192,8 @@ const EVICTED: &str = " (evicted: connection table full)";
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NoReply {
     pub syns: u32,
+    /// Nanoseconds between the first two SYNs and between the last two.
+    pub syn_gaps: Option<(i64, i64)>,
     /// From the first SYN to the last packet.
     pub span_ns: i64,
     pub evicted: bool,
@@ -198,6 +203,7 @@ impl NoReply {
     pub fn of(c: &ConnSummary) -> Self {
         NoReply {
             syns: c.syns,
+            syn_gaps: c.syn_gaps,
             span_ns: c.last.nanos().saturating_sub(c.start.nanos()),
             evicted: c.evicted,
         }
@@ -209,10 +215,18 @@ impl fmt::Display for NoReply {
         let secs = self.span_ns as f64 / 1e9;
         write!(
             f,
-            "unanswered: {} SYN{} over {secs:.1} s, no reply (filtered, dropped, or host down)",
+            "unanswered: {} SYN{} over {secs:.1} s",
             self.syns,
             if self.syns == 1 { "" } else { "s" }
         )?;
+        if let Some((first, last)) = self.syn_gaps {
+            write!(f, " (retransmitted after {:.1} s", first as f64 / 1e9)?;
+            if self.syns > 2 {
+                write!(f, ", the last after {:.1} s", last as f64 / 1e9)?;
+            }
+            f.write_str(")")?;
+        }
+        f.write_str(", no reply (filtered, dropped, or host down)")?;
         if self.evicted {
             f.write_str(EVICTED)?;
         }

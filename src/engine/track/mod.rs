@@ -31,7 +31,9 @@ pub struct TrackerConfig {
     /// How long a closed or reset connection is kept, to attach stragglers (Zeek's
     /// tcp_close_delay / tcp_reset_delay).
     pub linger_ns: i64,
-    /// An unanswered SYN is reported as a failed attempt after this long without a reply.
+    /// The longest silence an unanswered attempt (S0) outlasts: a retransmitted SYN with the
+    /// same ISN belongs to the same attempt however long the backoff, up to this bound
+    /// ([`attempt_quiet_limit`] works out the silence that ends one attempt).
     pub attempt_timeout_ns: i64,
     /// Decide roles of connections whose SYN was not seen by well-known server ports.
     pub port_heuristic: bool,
@@ -50,6 +52,25 @@ pub struct TrackerConfig {
     /// gives up: a retransmission of the same SYN after the RST counts as a new attempt, and a
     /// second RST to the same SYN is a stray.
     pub refused_ends_at_rst: bool,
+}
+
+/// The longest gap between two SYNs of one attempt: Linux doubles the SYN's retransmission
+/// timeout from 1 s up to TCP_RTO_MAX, 120 s (tcp_syn_retries=6, the default, gives gaps of
+/// 1, 2, 4 … 32 s and gives up 64 s after the last SYN, 127 s in all), plus a second of slack.
+pub const ATTEMPT_BOUND_NS: i64 = 121 * SEC;
+
+/// Silence that ends an attempt whose only SYN got no reply: the 30 s this tracker always
+/// waited (Linux retransmits after 1 s, older stacks after 3 s).
+const ATTEMPT_FIRST_QUIET_NS: i64 = 30 * SEC;
+
+/// The silence after which an unanswered attempt (S0) has ended: the sender would have sent its
+/// next SYN by then. Backoff doubles, so that is twice the last gap between SYNs seen (plus a
+/// second); at least [`ATTEMPT_FIRST_QUIET_NS`], at most `cfg.attempt_timeout_ns`.
+fn attempt_quiet_limit(cfg: &TrackerConfig, c: &Conn) -> i64 {
+    let next = c
+        .syn_gaps()
+        .map_or(0, |(_, last)| last.saturating_mul(2).saturating_add(SEC));
+    next.max(ATTEMPT_FIRST_QUIET_NS).min(cfg.attempt_timeout_ns)
 }
 
 /// Bytes one tracked connection costs: its record in the slab, its due time (for the sweeps),
@@ -115,7 +136,7 @@ impl Default for TrackerConfig {
             ),
             idle_timeout_ns: 300 * SEC,
             linger_ns: 5 * SEC,
-            attempt_timeout_ns: 30 * SEC,
+            attempt_timeout_ns: ATTEMPT_BOUND_NS,
             port_heuristic: true,
             headers_only: false,
             summarize_all_ended: true,
@@ -817,6 +838,13 @@ impl Conn {
 
     fn orig_is_lo(&self) -> bool {
         self.has(ORIG_IS_LO)
+    }
+
+    /// The gaps between the originator's first two SYNs and its last two, while the responder
+    /// has sent nothing (see [`record_syn_gap`]).
+    fn syn_gaps(&self) -> Option<(i64, i64)> {
+        (self.orig_log.syns > 1 && self.resp.pkts_lo == 0 && self.resp.pkts_wraps == 0)
+            .then_some((self.resp_log.fin_at_ns, self.resp_log.last_rst_at))
     }
 
     fn start(&self) -> Timestamp {
@@ -1575,7 +1603,7 @@ fn ends_by(cfg: &TrackerConfig, c: &Conn, now: i64) -> bool {
     c.closed_at()
         .is_some_and(|t| now.saturating_sub(t) > cfg.linger_ns)
         || quiet > cfg.idle_timeout_ns
-        || (quiet > cfg.attempt_timeout_ns && c.zeek.is_s0())
+        || (c.zeek.is_s0() && quiet > attempt_quiet_limit(cfg, c))
 }
 
 /// The first capture time at which [`ends_by`] can hold for `c`, unless a segment changes it
@@ -1591,7 +1619,7 @@ fn due(cfg: &TrackerConfig, c: &Conn) -> i64 {
         at = at.min(after(t, cfg.linger_ns));
     }
     if c.zeek.is_s0() {
-        at = at.min(after(c.last_ns, cfg.attempt_timeout_ns));
+        at = at.min(after(c.last_ns, attempt_quiet_limit(cfg, c)));
     }
     at
 }
@@ -1771,6 +1799,10 @@ fn inferred_established(conn: &Conn, from_orig: bool, seg: &SegView<'_>) -> bool
 #[inline(always)]
 fn update_sides(conn: &mut Conn, from_orig: bool, seg: &SegView<'_>, now: i64) {
     let flags = seg.flags;
+    if from_orig && flags.syn() && !flags.ack() && conn.orig_log.syns > 0 {
+        let gap = now.saturating_sub(conn.last_ns);
+        record_syn_gap(&mut conn.resp_log, &conn.resp, conn.orig_log.syns, gap);
+    }
     let (me, me_log, peer) = if from_orig {
         (&mut conn.orig, &mut conn.orig_log, &mut conn.resp)
     } else {
@@ -1826,6 +1858,21 @@ fn update_sides(conn: &mut Conn, from_orig: bool, seg: &SegView<'_>, now: i64) {
     {
         conn.flags |= HANDSHAKE_DONE;
     }
+}
+
+/// Notes the gap before the originator's SYN number `syns + 1` (a retransmission: a new ISN
+/// starts a new connection). Kept in the responder's log while the responder has sent nothing:
+/// its FIN and RST times are unused until it does, and the record has no room to spare
+/// ([`Conn::syn_gaps`] reads them back only under the same condition).
+fn record_syn_gap(resp_log: &mut SideLog, resp: &Side, syns: u32, gap: i64) {
+    if resp.pkts_lo != 0 || resp.pkts_wraps != 0 {
+        return;
+    }
+    let gap = gap.max(0);
+    if syns == 1 {
+        resp_log.fin_at_ns = gap;
+    }
+    resp_log.last_rst_at = gap;
 }
 
 /// A time as an offset from a connection's start, in 32 bits: microseconds up to 2^31 µs (about
@@ -1891,6 +1938,7 @@ fn summarize(c: &Conn, evicted: bool) -> ConnSummary {
         conn_state: c.zeek.conn_state(),
         history: c.zeek.history,
         syns: orig.syns(),
+        syn_gaps: c.syn_gaps(),
         first_verdict: c.first_verdict,
         evicted,
     }
