@@ -52,7 +52,16 @@ pub struct TrackerConfig {
     /// gives up: a retransmission of the same SYN after the RST counts as a new attempt, and a
     /// second RST to the same SYN is a stray.
     pub refused_ends_at_rst: bool,
+    /// Zeek's `tcp_attempt_delay`, for a conn.log-like view (`--connections`): an attempt whose
+    /// responder has sent nothing this long after it began is a record of its own, and what
+    /// follows on the 5-tuple (a retransmitted SYN, or the rest of a connection captured in one
+    /// direction only) starts another, as in Zeek's conn.log. None (the default) keeps one
+    /// attempt whole for the RST and unanswered lines.
+    pub zeek_attempt_delay_ns: Option<i64>,
 }
+
+/// Zeek's `tcp_attempt_delay` (scripts/base/init-bare.zeek): 5 s.
+pub const ZEEK_ATTEMPT_DELAY_NS: i64 = 5 * SEC;
 
 /// The longest gap between two SYNs of one attempt: Linux doubles the SYN's retransmission
 /// timeout from 1 s up to TCP_RTO_MAX, 120 s (tcp_syn_retries=6, the default, gives gaps of
@@ -141,6 +150,7 @@ impl Default for TrackerConfig {
             headers_only: false,
             summarize_all_ended: true,
             refused_ends_at_rst: false,
+            zeek_attempt_delay_ns: None,
         }
     }
 }
@@ -908,9 +918,14 @@ impl Conn {
             || self
                 .closed_at()
                 .is_some_and(|t| now.saturating_sub(t) > cfg.linger_ns)
-            // Once a side closed or reset, a long silence ends it: what follows is a
-            // straggler, counted as a connection of its own (as Zeek does).
-            || (self.closing() && quiet > cfg.linger_ns)
+            // Zeek's ExpireTimer: once a side closed, a silence longer than
+            // tcp_connection_linger ends the connection if both closed, one reset, or one never
+            // sent anything; what follows is a connection of its own. A half-closed one stays.
+            || (self.closing() && quiet > cfg.linger_ns && self.zeek.expires_when_quiet())
+            // Zeek's AttemptTimer (`--connections` only).
+            || cfg.zeek_attempt_delay_ns.is_some_and(|d| {
+                self.zeek.attempt_pending() && now.saturating_sub(self.start_ns) > d
+            })
             || quiet > cfg.idle_timeout_ns
     }
 }
@@ -1498,18 +1513,15 @@ impl Tracker {
         sender_is_lo: bool,
     ) -> Conn {
         // The SYN's sender is the client. Without a SYN (capture began mid-connection, or a
-        // SYN-ACK first), guess by ports as Zeek does: a likely server port is the responder.
-        // Zeek's WantConnection: when both ports are plausible servers, flip only a non-SYN
-        // segment travelling from the lower port.
+        // SYN-ACK first), guess by ports as Zeek's WantConnection does: a likely server port
+        // is the responder; when both ports are plausible servers, flip only a non-SYN segment
+        // travelling from the lower port. A SYN-ACK alone does not flip (Zeek: "that doesn't
+        // work for stealth scans"); if its SYN follows, the SYN/SYN-ACK reversal does.
         let (sport, dport) = key.ports(sender_is_lo);
         let pure_syn = seg.flags.syn() && !seg.flags.ack();
         let likely = |p: u16| self.cfg.port_heuristic && likely_server_port(p);
-        // A SYN-ACK's sender is the responder whatever the ports say.
-        let synack = seg.flags.syn() && seg.flags.ack();
-        let flip = synack
-            || (!pure_syn
-                && likely(sport)
-                && (!likely(dport) || (!seg.flags.syn() && sport < dport)));
+        let flip =
+            !pure_syn && likely(sport) && (!likely(dport) || (!seg.flags.syn() && sport < dport));
         // The originator is the sender unless flipped. (A segment to itself has both
         // endpoints equal; then orig and resp are the same endpoint either way.)
         let orig_is_lo = sender_is_lo != flip || key.is_loop();
@@ -1738,7 +1750,12 @@ fn update<const PLAIN: bool>(
     }
     // A plain segment never closes a connection: it can only move an endpoint out of Zeek's
     // inactive state, which never turns `is_closed` true.
-    if !PLAIN && !conn.has(CLOSED) && conn.zeek.is_closed() {
+    if !PLAIN
+        && !conn.has(CLOSED)
+        && (conn.zeek.is_closed()
+            || ((seg.flags.fin() || seg.flags.rst())
+                && conn.zeek.close_complete(conn.orig_is_lo() == sender_is_lo)))
+    {
         conn.flags |= CLOSED;
         conn.closed_ns = now;
     }
