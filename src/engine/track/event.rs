@@ -27,7 +27,8 @@ pub enum Verdict {
     Stray,
     /// Its sequence number is outside the receiver's window: ignored by the receiver.
     OutOfWindow,
-    /// TTL unlike the sender's other packets, or several RSTs with different sequence numbers.
+    /// TTL unlike the sender's other packets, or a burst of RSTs with different sequence numbers
+    /// that answer nothing the peer sent (a closed socket's answers carry the peer's ACKs).
     SuspectedInjected,
 }
 
