@@ -287,6 +287,9 @@ run_one() {
             /"type":"rst_storm"/ && match($0, /"count":[0-9]+/) { n += substr($0, RSTART + 8, RLENGTH - 8) }
             END { print n + 0 }' "$out")
         r_drops=$(parse_kernel_drops "$err")
+        # Every RST here refuses an attempt: a "stray" verdict is a refusal the tracker missed.
+        r_stray=$(grep -c '"type":"rst".*"verdict":"stray"' "$out")
+        say "   rsthound: stray verdicts among the refused attempts: $r_stray"
         ;;
     tcpdump)
         if [[ $TCPDUMP_NULL == 1 ]]; then

@@ -113,3 +113,73 @@ fn a_new_isn_is_a_new_attempt() {
         "{unanswered:?}"
     );
 }
+
+/// Live capture ends a refused attempt at its RST. Under a flood, a 5-tuple's next attempt
+/// (new ISN) can come before the first attempt's RST: SYN A, SYN B, RST A, RST B. RST B then
+/// finds no connection; as a RST/ACK with sequence number 0 it is the stack refusing a SYN,
+/// never "stray".
+#[test]
+fn a_refusal_whose_syn_was_superseded_is_still_refused() {
+    use rsthound::engine::decode::{Outcome, decode};
+    use rsthound::engine::track::{Event, SegMeta, Tracker, TrackerConfig};
+    let mut t = Tracker::new(TrackerConfig {
+        headers_only: true,
+        summarize_all_ended: false,
+        refused_ends_at_rst: true,
+        ..TrackerConfig::default()
+    });
+    let syn = |isn: u32| {
+        TcpSpec::new(
+            ip("127.0.0.1"),
+            40_000,
+            ip("127.0.0.1"),
+            7211,
+            TcpFlags::SYN,
+        )
+        .seq(isn)
+    };
+    let rst = |isn: u32| {
+        TcpSpec::new(
+            ip("127.0.0.1"),
+            7211,
+            ip("127.0.0.1"),
+            40_000,
+            TcpFlags::RST | TcpFlags::ACK,
+        )
+        .ack(isn + 1)
+    };
+    let frames = [syn(1000), syn(9000), rst(1000), rst(9000)];
+    let mut verdicts = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        let bytes = f.ethernet();
+        let Outcome::Tcp(seg) = decode(rsthound::model::LinkType::ETHERNET, &bytes) else {
+            panic!("not TCP");
+        };
+        let meta = SegMeta {
+            ts: ts(1_765_000_000, i as u64 * 10),
+            frame: i as u64 + 1,
+            link_type: rsthound::model::LinkType::ETHERNET,
+            iface: 1,
+            iface_name: None,
+            direction: None,
+            ifindex: Some(1),
+        };
+        t.observe(&meta, &seg);
+        for e in t.drain() {
+            if let Event::Rst(r) = e {
+                verdicts.push((r.verdict.as_str(), r.evidence.to_string(), r.from));
+            }
+        }
+    }
+    assert_eq!(verdicts.len(), 2, "{verdicts:?}");
+    for (v, e, from) in &verdicts {
+        assert_eq!(*v, "refused", "{e}");
+        assert_eq!(from.port, 7211);
+    }
+    assert!(
+        verdicts[1]
+            .1
+            .contains("answers a SYN (seq 9000) not in the table"),
+        "{verdicts:?}"
+    );
+}

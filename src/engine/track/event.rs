@@ -266,6 +266,9 @@ pub enum Evidence {
         orig: Endpoint,
         with_ack: bool,
     },
+    /// A RST/ACK with sequence number 0 (the answer to a SYN) on a connection whose SYN is not
+    /// in the table: `ack` is that SYN's sequence number.
+    AnswersUnseenSyn { ack: u32 },
     /// The server reset right after the handshake, before any data.
     AfterHandshake,
     /// Reset after the SYN-ACK, before the handshake completed.
@@ -391,6 +394,11 @@ impl Evidence {
                 if !with_ack {
                     out.text("; RST without ACK");
                 }
+            }
+            Evidence::AnswersUnseenSyn { ack } => {
+                out.text("answers a SYN (seq ");
+                out.num((*ack).into());
+                out.text(") not in the table: RST seq 0 with ACK, a stack's reply to a SYN");
             }
             Evidence::AfterHandshake => out.text(
                 "server reset right after the handshake, before any data (accept queue overflow with tcp_abort_on_overflow=1, or the listener closed)",

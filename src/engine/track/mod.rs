@@ -1520,8 +1520,11 @@ impl Tracker {
         let (sport, dport) = key.ports(sender_is_lo);
         let pure_syn = seg.flags.syn() && !seg.flags.ack();
         let likely = |p: u16| self.cfg.port_heuristic && likely_server_port(p);
-        let flip =
-            !pure_syn && likely(sport) && (!likely(dport) || (!seg.flags.syn() && sport < dport));
+        // A RST answering a SYN that is not in the table: its sender is the responder.
+        let flip = verdict::answers_unseen_syn(seg)
+            || (!pure_syn
+                && likely(sport)
+                && (!likely(dport) || (!seg.flags.syn() && sport < dport)));
         // The originator is the sender unless flipped. (A segment to itself has both
         // endpoints equal; then orig and resp are the same endpoint either way.)
         let orig_is_lo = sender_is_lo != flip || key.is_loop();

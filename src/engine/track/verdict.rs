@@ -23,6 +23,18 @@ pub(super) fn classify(
     let (me, peer) = conn.sides(from_orig);
     let (orig, resp) = (conn.orig_side(), conn.resp_side());
     if is_new {
+        // RFC 9293 §3.10.7.1: a stack answers a segment without ACK (a SYN) with
+        // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. Such a RST refuses an attempt whose SYN
+        // is not in the table: not captured, or superseded on the same 5-tuple by a newer
+        // attempt (a flood of refused connections reuses source ports within milliseconds).
+        if answers_unseen_syn(seg) {
+            return (
+                Verdict::Refused,
+                Evidence::AnswersUnseenSyn {
+                    ack: seg.ack.wrapping_sub(1),
+                },
+            );
+        }
         return (Verdict::Stray, Evidence::NoEarlierPacket);
     }
     // Injection evidence outranks the position in the conversation.
@@ -136,6 +148,11 @@ pub(super) fn classify(
     } else {
         (Verdict::ResetByServer, aborted)
     }
+}
+
+/// A RST/ACK with sequence number 0: a stack's answer to a segment without ACK, a SYN.
+pub(super) fn answers_unseen_syn(seg: &SegView<'_>) -> bool {
+    seg.flags.rst() && seg.flags.ack() && !seg.flags.syn() && seg.seq == 0
 }
 
 /// Whether a RST with sequence number `seq` from `me` can be its stack's answer to a segment
