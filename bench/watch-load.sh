@@ -300,6 +300,9 @@ else:
 ' "$out" 2>/dev/null || echo "n/a n/a")
         say "   rsthound kernel events: lost records ${k_lost:-n/a}, refused attempts attributed to a process ${k_attr:-n/a} of $r_provoked"
         kernel_lines+=("$r	lost records ${k_lost:-n/a}, attempts attributed ${k_attr:-n/a} of $r_provoked")
+        # Every RST here refuses an attempt: a "stray" verdict is a refusal the tracker missed.
+        r_stray=$(grep -c '"type":"rst".*"verdict":"stray"' "$out")
+        say "   rsthound: stray verdicts among the refused attempts: $r_stray"
         ;;
     tcpdump)
         if [[ $TCPDUMP_NULL == 1 ]]; then

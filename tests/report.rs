@@ -55,6 +55,7 @@ fn conn(
         conn_state: state,
         history: History::default(),
         syns: 1,
+        syn_gaps: None,
         first_verdict: None,
         evicted: false,
     }

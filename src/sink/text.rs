@@ -1009,12 +1009,23 @@ mod tests {
             ),
             (
                 E::RstBurst {
-                    rsts: 3,
-                    ms: -2,
+                    rsts: 300,
+                    span_ns: 2_990_000_000,
                     prev_seq: 7,
                     seq: u32::MAX,
+                    peer_ack: Some(5001),
                 },
-                "3 RSTs within -2 ms with different sequence numbers (7, 4294967295)",
+                "300 RSTs over 2990 ms with different sequence numbers (7, 4294967295), none an ACK the peer sent (its last 5001)",
+            ),
+            (
+                E::RstBurst {
+                    rsts: 2,
+                    span_ns: 21_000,
+                    prev_seq: 7,
+                    seq: 9,
+                    peer_ack: None,
+                },
+                "2 RSTs over 21 µs with different sequence numbers (7, 9); the peer sent no ACK they could answer",
             ),
             (
                 E::AnswersSyn {

@@ -88,6 +88,10 @@ pub fn read_files<P: AsRef<OsStr>>(
         cfg: TrackerConfig {
             // The RST lines and the findings only need the full summary of unanswered attempts.
             summarize_all_ended: opts.connections,
+            // The conn.log-like view splits a 5-tuple where Zeek's conn.log does.
+            zeek_attempt_delay_ns: opts
+                .connections
+                .then_some(crate::engine::track::ZEEK_ATTEMPT_DELAY_NS),
             ..TrackerConfig::default()
         },
         max_conns: opts.max_conns,

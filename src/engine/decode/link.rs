@@ -193,6 +193,17 @@ pub(super) fn ethertype<'a>(t: u16, d: &'a [u8], ctx: &mut Context) -> Step<'a> 
         0x8847 | 0x8848 => mpls(d, ctx),
         0x8864 => pppoe_session(d, ctx),
         ETHERTYPE_TEB => Ok(Next::Ethernet(d)),
+        // Cisco VN-Tag (fabric extenders, also between VLAN tags): a 4-byte tag, then the
+        // frame's own type.
+        0x8926 => {
+            let inner = be16(d, 4).ok_or(truncated("VN-Tag"))?;
+            Ok(Next::EtherType(inner, &d[6..]))
+        }
+        // IEEE 802.1BR E-Tag (port extenders): a 6-byte tag, then the frame's own type.
+        0x893f => {
+            let inner = be16(d, 6).ok_or(truncated("E-Tag"))?;
+            Ok(Next::EtherType(inner, &d[8..]))
+        }
         // 802.1ah provider backbone bridging: a 4-byte I-TAG, then the customer's frame.
         0x88e7 => Ok(Next::Ethernet(d.get(4..).ok_or(truncated("PBB I-TAG"))?)),
         // Cisco FabricPath: a 16-byte outer header (addresses, type, FTag/TTL) before the frame.

@@ -27,7 +27,8 @@ pub enum Verdict {
     Stray,
     /// Its sequence number is outside the receiver's window: ignored by the receiver.
     OutOfWindow,
-    /// TTL unlike the sender's other packets, or several RSTs with different sequence numbers.
+    /// TTL unlike the sender's other packets, or a burst of RSTs with different sequence numbers
+    /// that answer nothing the peer sent (a closed socket's answers carry the peer's ACKs).
     SuspectedInjected,
     /// Live only: the RST left this host, but its TCP stack did not send it (no
     /// `tcp:tcp_send_reset`): a local firewall rule (`reject with tcp reset`) forged it.
@@ -141,6 +142,9 @@ pub struct ConnSummary {
     pub history: History,
     /// SYNs the originator sent (retransmissions included).
     pub syns: u32,
+    /// For an attempt with no reply and more than one SYN: the nanoseconds between its first two
+    /// SYNs and between its last two (the backoff seen).
+    pub syn_gaps: Option<(i64, i64)>,
     /// The verdict on the connection's first RST, if any.
     pub first_verdict: Option<Verdict>,
     /// Ended early because the connection table was full.
@@ -196,6 +200,8 @@ const EVICTED: &str = " (evicted: connection table full)";
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NoReply {
     pub syns: u32,
+    /// Nanoseconds between the first two SYNs and between the last two.
+    pub syn_gaps: Option<(i64, i64)>,
     /// From the first SYN to the last packet.
     pub span_ns: i64,
     pub evicted: bool,
@@ -205,6 +211,7 @@ impl NoReply {
     pub fn of(c: &ConnSummary) -> Self {
         NoReply {
             syns: c.syns,
+            syn_gaps: c.syn_gaps,
             span_ns: c.last.nanos().saturating_sub(c.start.nanos()),
             evicted: c.evicted,
         }
@@ -216,10 +223,18 @@ impl fmt::Display for NoReply {
         let secs = self.span_ns as f64 / 1e9;
         write!(
             f,
-            "unanswered: {} SYN{} over {secs:.1} s, no reply (filtered, dropped, or host down)",
+            "unanswered: {} SYN{} over {secs:.1} s",
             self.syns,
             if self.syns == 1 { "" } else { "s" }
         )?;
+        if let Some((first, last)) = self.syn_gaps {
+            write!(f, " (retransmitted after {:.1} s", first as f64 / 1e9)?;
+            if self.syns > 2 {
+                write!(f, ", the last after {:.1} s", last as f64 / 1e9)?;
+            }
+            f.write_str(")")?;
+        }
+        f.write_str(", no reply (filtered, dropped, or host down)")?;
         if self.evicted {
             f.write_str(EVICTED)?;
         }
@@ -240,12 +255,17 @@ pub enum Evidence {
         max: u8,
         samples: u32,
     },
-    /// Several RSTs close together with different sequence numbers.
+    /// A burst of RSTs (at most 100 ms apart, nothing from the peer in between) with
+    /// different sequence numbers that answer no segment the peer sent.
     RstBurst {
+        /// RSTs in the burst so far, this one included.
         rsts: u32,
-        ms: i64,
+        /// From the burst's first RST to this one.
+        span_ns: i64,
         prev_seq: u32,
         seq: u32,
+        /// The peer's last ACK: a RST answering the peer would carry one it sent.
+        peer_ack: Option<u32>,
     },
     /// Answers the originator's SYN(s), no SYN-ACK seen.
     AnswersSyn {
@@ -253,6 +273,9 @@ pub enum Evidence {
         orig: Endpoint,
         with_ack: bool,
     },
+    /// A RST/ACK with sequence number 0 (the answer to a SYN) on a connection whose SYN is not
+    /// in the table: `ack` is that SYN's sequence number.
+    AnswersUnseenSyn { ack: u32 },
     /// The server reset right after the handshake, before any data.
     AfterHandshake,
     /// Reset after the SYN-ACK, before the handshake completed.
@@ -342,15 +365,28 @@ impl Evidence {
                 out.text(" other packet");
                 out.text(plural(*samples));
             }
-            Evidence::RstBurst { rsts, ms, prev_seq, seq } => {
+            Evidence::RstBurst {
+                rsts,
+                span_ns,
+                prev_seq,
+                seq,
+                peer_ack,
+            } => {
                 out.num((*rsts).into());
-                out.text(" RSTs within ");
-                out.int(*ms);
-                out.text(" ms with different sequence numbers (");
+                out.text(" RSTs over ");
+                write_span(out, *span_ns);
+                out.text(" with different sequence numbers (");
                 out.num((*prev_seq).into());
                 out.text(", ");
                 out.num((*seq).into());
-                out.text(")");
+                match peer_ack {
+                    Some(a) => {
+                        out.text("), none an ACK the peer sent (its last ");
+                        out.num((*a).into());
+                        out.text(")");
+                    }
+                    None => out.text("); the peer sent no ACK they could answer"),
+                }
             }
             Evidence::AnswersSyn { syns, orig, with_ack } => {
                 out.text("answers the SYN");
@@ -365,6 +401,11 @@ impl Evidence {
                 if !with_ack {
                     out.text("; RST without ACK");
                 }
+            }
+            Evidence::AnswersUnseenSyn { ack } => {
+                out.text("answers a SYN (seq ");
+                out.num((*ack).into());
+                out.text(") not in the table: RST seq 0 with ACK, a stack's reply to a SYN");
             }
             Evidence::AfterHandshake => out.text(
                 "server reset right after the handshake, before any data (accept queue overflow with tcp_abort_on_overflow=1, or the listener closed)",
@@ -408,6 +449,24 @@ impl Evidence {
             }
             Evidence::Text(t) => out.text(t),
         }
+    }
+}
+
+/// A span of time in the unit that shows it: µs below a millisecond, ms below ten seconds,
+/// then seconds with one decimal.
+fn write_span(out: &mut impl TextOut, ns: i64) {
+    let ns = ns.max(0).unsigned_abs();
+    if ns < 1_000_000 {
+        out.num(ns / 1_000);
+        out.text(" µs");
+    } else if ns < 10_000_000_000 {
+        out.num(ns / 1_000_000);
+        out.text(" ms");
+    } else {
+        out.num(ns / 1_000_000_000);
+        out.text(".");
+        out.num(ns / 100_000_000 % 10);
+        out.text(" s");
     }
 }
 

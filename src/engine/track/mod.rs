@@ -31,7 +31,9 @@ pub struct TrackerConfig {
     /// How long a closed or reset connection is kept, to attach stragglers (Zeek's
     /// tcp_close_delay / tcp_reset_delay).
     pub linger_ns: i64,
-    /// An unanswered SYN is reported as a failed attempt after this long without a reply.
+    /// The longest silence an unanswered attempt (S0) outlasts: a retransmitted SYN with the
+    /// same ISN belongs to the same attempt however long the backoff, up to this bound
+    /// ([`attempt_quiet_limit`] works out the silence that ends one attempt).
     pub attempt_timeout_ns: i64,
     /// Decide roles of connections whose SYN was not seen by well-known server ports.
     pub port_heuristic: bool,
@@ -50,6 +52,34 @@ pub struct TrackerConfig {
     /// gives up: a retransmission of the same SYN after the RST counts as a new attempt, and a
     /// second RST to the same SYN is a stray.
     pub refused_ends_at_rst: bool,
+    /// Zeek's `tcp_attempt_delay`, for a conn.log-like view (`--connections`): an attempt whose
+    /// responder has sent nothing this long after it began is a record of its own, and what
+    /// follows on the 5-tuple (a retransmitted SYN, or the rest of a connection captured in one
+    /// direction only) starts another, as in Zeek's conn.log. None (the default) keeps one
+    /// attempt whole for the RST and unanswered lines.
+    pub zeek_attempt_delay_ns: Option<i64>,
+}
+
+/// Zeek's `tcp_attempt_delay` (scripts/base/init-bare.zeek): 5 s.
+pub const ZEEK_ATTEMPT_DELAY_NS: i64 = 5 * SEC;
+
+/// The longest gap between two SYNs of one attempt: Linux doubles the SYN's retransmission
+/// timeout from 1 s up to TCP_RTO_MAX, 120 s (tcp_syn_retries=6, the default, gives gaps of
+/// 1, 2, 4 … 32 s and gives up 64 s after the last SYN, 127 s in all), plus a second of slack.
+pub const ATTEMPT_BOUND_NS: i64 = 121 * SEC;
+
+/// Silence that ends an attempt whose only SYN got no reply: the 30 s this tracker always
+/// waited (Linux retransmits after 1 s, older stacks after 3 s).
+const ATTEMPT_FIRST_QUIET_NS: i64 = 30 * SEC;
+
+/// The silence after which an unanswered attempt (S0) has ended: the sender would have sent its
+/// next SYN by then. Backoff doubles, so that is twice the last gap between SYNs seen (plus a
+/// second); at least [`ATTEMPT_FIRST_QUIET_NS`], at most `cfg.attempt_timeout_ns`.
+fn attempt_quiet_limit(cfg: &TrackerConfig, c: &Conn) -> i64 {
+    let next = c
+        .syn_gaps()
+        .map_or(0, |(_, last)| last.saturating_mul(2).saturating_add(SEC));
+    next.max(ATTEMPT_FIRST_QUIET_NS).min(cfg.attempt_timeout_ns)
 }
 
 /// Bytes one tracked connection costs: its record in the slab, its due time (for the sweeps),
@@ -115,11 +145,12 @@ impl Default for TrackerConfig {
             ),
             idle_timeout_ns: 300 * SEC,
             linger_ns: 5 * SEC,
-            attempt_timeout_ns: 30 * SEC,
+            attempt_timeout_ns: ATTEMPT_BOUND_NS,
             port_heuristic: true,
             headers_only: false,
             summarize_all_ended: true,
             refused_ends_at_rst: false,
+            zeek_attempt_delay_ns: None,
         }
     }
 }
@@ -634,6 +665,12 @@ struct SideLog {
     isn_no: u32,
     last_rst_seq: u32,
     rsts: u32,
+    /// RSTs in this side's current burst: RSTs at most [`verdict::INJECTION_BURST_NS`] apart
+    /// with nothing from the peer in between (1 after a lone RST).
+    burst_rsts: u32,
+    /// When the current burst began, as an offset from the connection's start
+    /// ([`burst_offset`]).
+    burst_first_off: u32,
 }
 
 /// A side's window scale when its SYN had none.
@@ -672,6 +709,8 @@ impl SideLog {
         isn_no: 0,
         last_rst_seq: 0,
         rsts: 0,
+        burst_rsts: 0,
+        burst_first_off: 0,
     };
 }
 
@@ -703,10 +742,6 @@ impl SideRef<'_> {
         self.log.syns
     }
 
-    fn rsts(&self) -> u32 {
-        self.log.rsts
-    }
-
     /// Non-RST segments seen (for the TTL baseline): every segment is one or the other.
     fn ttl_samples(&self) -> u32 {
         let n = self.pkts().saturating_sub(u64::from(self.log.rsts));
@@ -729,6 +764,28 @@ impl SideRef<'_> {
 
     fn peer_spoke_since_rst(&self) -> bool {
         self.has(PEER_SPOKE)
+    }
+
+    /// Whether a RST from this side at `now` continues its burst: its last RST was at most
+    /// [`verdict::INJECTION_BURST_NS`] before, and the peer sent nothing since.
+    fn burst_continues(&self, now: i64) -> bool {
+        self.last_rst().is_some_and(|(_, at)| {
+            !self.peer_spoke_since_rst() && now.saturating_sub(at) <= verdict::INJECTION_BURST_NS
+        })
+    }
+
+    /// The RSTs of the burst a RST at `now` belongs to (itself included), and the nanoseconds
+    /// from the burst's first RST to it; `conn_start` is the connection's start.
+    fn burst_with(&self, now: i64, conn_start: i64) -> (u32, i64) {
+        if self.burst_continues(now) {
+            let first = burst_time(conn_start, self.log.burst_first_off);
+            (
+                self.log.burst_rsts.saturating_add(1),
+                now.saturating_sub(first).max(0),
+            )
+        } else {
+            (1, 0)
+        }
     }
 
     fn last_ack(&self) -> Option<u32> {
@@ -806,6 +863,13 @@ impl Conn {
         self.has(ORIG_IS_LO)
     }
 
+    /// The gaps between the originator's first two SYNs and its last two, while the responder
+    /// has sent nothing (see [`record_syn_gap`]).
+    fn syn_gaps(&self) -> Option<(i64, i64)> {
+        (self.orig_log.syns > 1 && self.resp.pkts_lo == 0 && self.resp.pkts_wraps == 0)
+            .then_some((self.resp_log.fin_at_ns, self.resp_log.last_rst_at))
+    }
+
     fn start(&self) -> Timestamp {
         Timestamp::from_nanos(self.start_ns, self.start_digits)
     }
@@ -867,9 +931,14 @@ impl Conn {
             || self
                 .closed_at()
                 .is_some_and(|t| now.saturating_sub(t) > cfg.linger_ns)
-            // Once a side closed or reset, a long silence ends it: what follows is a
-            // straggler, counted as a connection of its own (as Zeek does).
-            || (self.closing() && quiet > cfg.linger_ns)
+            // Zeek's ExpireTimer: once a side closed, a silence longer than
+            // tcp_connection_linger ends the connection if both closed, one reset, or one never
+            // sent anything; what follows is a connection of its own. A half-closed one stays.
+            || (self.closing() && quiet > cfg.linger_ns && self.zeek.expires_when_quiet())
+            // Zeek's AttemptTimer (`--connections` only).
+            || cfg.zeek_attempt_delay_ns.is_some_and(|d| {
+                self.zeek.attempt_pending() && now.saturating_sub(self.start_ns) > d
+            })
             || quiet > cfg.idle_timeout_ns
     }
 }
@@ -1457,15 +1526,15 @@ impl Tracker {
         sender_is_lo: bool,
     ) -> Conn {
         // The SYN's sender is the client. Without a SYN (capture began mid-connection, or a
-        // SYN-ACK first), guess by ports as Zeek does: a likely server port is the responder.
-        // Zeek's WantConnection: when both ports are plausible servers, flip only a non-SYN
-        // segment travelling from the lower port.
+        // SYN-ACK first), guess by ports as Zeek's WantConnection does: a likely server port
+        // is the responder; when both ports are plausible servers, flip only a non-SYN segment
+        // travelling from the lower port. A SYN-ACK alone does not flip (Zeek: "that doesn't
+        // work for stealth scans"); if its SYN follows, the SYN/SYN-ACK reversal does.
         let (sport, dport) = key.ports(sender_is_lo);
         let pure_syn = seg.flags.syn() && !seg.flags.ack();
         let likely = |p: u16| self.cfg.port_heuristic && likely_server_port(p);
-        // A SYN-ACK's sender is the responder whatever the ports say.
-        let synack = seg.flags.syn() && seg.flags.ack();
-        let flip = synack
+        // A RST answering a SYN that is not in the table: its sender is the responder.
+        let flip = verdict::answers_unseen_syn(seg)
             || (!pure_syn
                 && likely(sport)
                 && (!likely(dport) || (!seg.flags.syn() && sport < dport)));
@@ -1562,7 +1631,7 @@ fn ends_by(cfg: &TrackerConfig, c: &Conn, now: i64) -> bool {
     c.closed_at()
         .is_some_and(|t| now.saturating_sub(t) > cfg.linger_ns)
         || quiet > cfg.idle_timeout_ns
-        || (quiet > cfg.attempt_timeout_ns && c.zeek.is_s0())
+        || (c.zeek.is_s0() && quiet > attempt_quiet_limit(cfg, c))
 }
 
 /// The first capture time at which [`ends_by`] can hold for `c`, unless a segment changes it
@@ -1578,7 +1647,7 @@ fn due(cfg: &TrackerConfig, c: &Conn) -> i64 {
         at = at.min(after(t, cfg.linger_ns));
     }
     if c.zeek.is_s0() {
-        at = at.min(after(c.last_ns, cfg.attempt_timeout_ns));
+        at = at.min(after(c.last_ns, attempt_quiet_limit(cfg, c)));
     }
     at
 }
@@ -1697,7 +1766,12 @@ fn update<const PLAIN: bool>(
     }
     // A plain segment never closes a connection: it can only move an endpoint out of Zeek's
     // inactive state, which never turns `is_closed` true.
-    if !PLAIN && !conn.has(CLOSED) && conn.zeek.is_closed() {
+    if !PLAIN
+        && !conn.has(CLOSED)
+        && (conn.zeek.is_closed()
+            || ((seg.flags.fin() || seg.flags.rst())
+                && conn.zeek.close_complete(conn.orig_is_lo() == sender_is_lo)))
+    {
         conn.flags |= CLOSED;
         conn.closed_ns = now;
     }
@@ -1760,6 +1834,10 @@ fn inferred_established(conn: &Conn, from_orig: bool, seg: &SegView<'_>) -> bool
 #[inline(always)]
 fn update_sides(conn: &mut Conn, from_orig: bool, seg: &SegView<'_>, now: i64) {
     let flags = seg.flags;
+    if from_orig && flags.syn() && !flags.ack() && conn.orig_log.syns > 0 {
+        let gap = now.saturating_sub(conn.last_ns);
+        record_syn_gap(&mut conn.resp_log, &conn.resp, conn.orig_log.syns, gap);
+    }
     let (me, me_log, peer) = if from_orig {
         (&mut conn.orig, &mut conn.orig_log, &mut conn.resp)
     } else {
@@ -1781,6 +1859,17 @@ fn update_sides(conn: &mut Conn, from_orig: bool, seg: &SegView<'_>, now: i64) {
         me.flags |= WINDOW_UNKNOWN;
     }
     if flags.rst() {
+        let continues = SideRef {
+            hot: me,
+            log: me_log,
+        }
+        .burst_continues(now);
+        if continues {
+            me_log.burst_rsts = me_log.burst_rsts.saturating_add(1);
+        } else {
+            me_log.burst_rsts = 1;
+            me_log.burst_first_off = burst_offset(conn.start_ns, now);
+        }
         me_log.rsts += 1;
         me_log.last_rst_seq = seg.seq;
         me_log.last_rst_at = now;
@@ -1807,6 +1896,47 @@ fn update_sides(conn: &mut Conn, from_orig: bool, seg: &SegView<'_>, now: i64) {
     {
         conn.flags |= HANDSHAKE_DONE;
     }
+}
+
+/// Notes the gap before the originator's SYN number `syns + 1` (a retransmission: a new ISN
+/// starts a new connection). Kept in the responder's log while the responder has sent nothing:
+/// its FIN and RST times are unused until it does, and the record has no room to spare
+/// ([`Conn::syn_gaps`] reads them back only under the same condition).
+fn record_syn_gap(resp_log: &mut SideLog, resp: &Side, syns: u32, gap: i64) {
+    if resp.pkts_lo != 0 || resp.pkts_wraps != 0 {
+        return;
+    }
+    let gap = gap.max(0);
+    if syns == 1 {
+        resp_log.fin_at_ns = gap;
+    }
+    resp_log.last_rst_at = gap;
+}
+
+/// A time as an offset from a connection's start, in 32 bits: microseconds up to 2^31 µs (about
+/// 36 minutes), then milliseconds with the top bit set (up to about 24 days, then saturated).
+/// Microseconds keep a burst of RSTs within one millisecond measurable; the offset is taken
+/// once per burst, so its rounding does not add up over the burst.
+fn burst_offset(start: i64, at: i64) -> u32 {
+    const MS_SCALE: u32 = 1 << 31;
+    let d = at.saturating_sub(start).max(0);
+    let us = d / 1_000;
+    if us < i64::from(MS_SCALE) {
+        us as u32
+    } else {
+        MS_SCALE | (d / 1_000_000).min(i64::from(MS_SCALE - 1)) as u32
+    }
+}
+
+/// The time a [`burst_offset`] stands for.
+fn burst_time(start: i64, off: u32) -> i64 {
+    const MS_SCALE: u32 = 1 << 31;
+    let ns = if off & MS_SCALE == 0 {
+        i64::from(off) * 1_000
+    } else {
+        i64::from(off & !MS_SCALE) * 1_000_000
+    };
+    start.saturating_add(ns)
 }
 
 /// The window-scale option of a SYN, if present.
@@ -1846,6 +1976,7 @@ fn summarize(c: &Conn, evicted: bool) -> ConnSummary {
         conn_state: c.zeek.conn_state(),
         history: c.zeek.history,
         syns: orig.syns(),
+        syn_gaps: c.syn_gaps(),
         first_verdict: c.first_verdict,
         evicted,
     }

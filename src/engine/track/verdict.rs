@@ -3,9 +3,13 @@
 
 use super::{Conn, Endpoint, Evidence, SegView, Verdict};
 
-/// Two RSTs from one side this close together, with different sequence numbers and nothing
-/// from the peer in between, look like a burst from an injector (which guesses at the window).
-const INJECTION_BURST_NS: i64 = 100_000_000;
+/// RSTs from one side at most this far apart, with nothing from the peer in between, make a
+/// burst. A burst with different sequence numbers is an injector guessing at the window, unless
+/// each RST answers a segment the peer sent: a closed socket's stack answers every segment that
+/// still arrives with a RST whose sequence number is that segment's ACK (RFC 9293 §3.10.7.1),
+/// so several segments in flight when a host closed draw as many RSTs, their sequence numbers
+/// the peer's successive ACKs.
+pub(super) const INJECTION_BURST_NS: i64 = 100_000_000;
 
 pub(super) fn classify(
     conn: &Conn,
@@ -19,6 +23,18 @@ pub(super) fn classify(
     let (me, peer) = conn.sides(from_orig);
     let (orig, resp) = (conn.orig_side(), conn.resp_side());
     if is_new {
+        // RFC 9293 §3.10.7.1: a stack answers a segment without ACK (a SYN) with
+        // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. Such a RST refuses an attempt whose SYN
+        // is not in the table: not captured, or superseded on the same 5-tuple by a newer
+        // attempt (a flood of refused connections reuses source ports within milliseconds).
+        if answers_unseen_syn(seg) {
+            return (
+                Verdict::Refused,
+                Evidence::AnswersUnseenSyn {
+                    ack: seg.ack.wrapping_sub(1),
+                },
+            );
+        }
         return (Verdict::Stray, Evidence::NoEarlierPacket);
     }
     // Injection evidence outranks the position in the conversation.
@@ -36,18 +52,23 @@ pub(super) fn classify(
             },
         );
     }
-    if let Some((prev_seq, prev_at)) = me.last_rst()
+    // Without the data segments (live capture sees SYN, FIN and RST only), what the peer sent
+    // is unknown, so a burst cannot be told from the stack's answers: no verdict from it.
+    if !headers_only
+        && let Some((prev_seq, _)) = me.last_rst()
         && prev_seq != seg.seq
-        && !me.peer_spoke_since_rst()
-        && now.saturating_sub(prev_at) <= INJECTION_BURST_NS
+        && me.burst_continues(now)
+        && !answers_peer(me, peer, seg.seq)
     {
+        let (rsts, span_ns) = me.burst_with(now, conn.start_ns);
         return (
             Verdict::SuspectedInjected,
             Evidence::RstBurst {
-                rsts: me.rsts() + 1,
-                ms: now.saturating_sub(prev_at) / 1_000_000,
+                rsts,
+                span_ns,
                 prev_seq,
                 seq: seg.seq,
+                peer_ack: peer.last_ack(),
             },
         );
     }
@@ -127,6 +148,27 @@ pub(super) fn classify(
     } else {
         (Verdict::ResetByServer, aborted)
     }
+}
+
+/// A RST/ACK with sequence number 0: a stack's answer to a segment without ACK, a SYN.
+pub(super) fn answers_unseen_syn(seg: &SegView<'_>) -> bool {
+    seg.flags.rst() && seg.flags.ack() && !seg.flags.syn() && seg.seq == 0
+}
+
+/// Whether a RST with sequence number `seq` from `me` can be its stack's answer to a segment
+/// `peer` sent (RFC 9293 §3.10.7.1: the RST takes the answered segment's ACK as its sequence
+/// number). The peer's ACKs only grow, and the capture saw the answered segment before the RST
+/// (it was sent first, on the same path): so `seq` is at most the peer's last ACK, and at most
+/// the sequence space `me` was seen to use (its data, SYN and FIN) below it. Only the last ACK
+/// is kept per side, so an ACK in that range is taken as sent; a guess at the window from
+/// elsewhere lands there about once in 2^32 / (bytes sent) tries.
+fn answers_peer(me: super::SideRef<'_>, peer: super::SideRef<'_>, seq: u32) -> bool {
+    let Some(last_ack) = peer.last_ack() else {
+        return false;
+    };
+    let below = u64::from(last_ack.wrapping_sub(seq));
+    let used = me.bytes().saturating_add(2).min(i32::MAX as u64);
+    below <= used
 }
 
 /// RFC 9293 §3.10.7.4: a RST is acceptable when RCV.NXT ≤ SEG.SEQ < RCV.NXT + RCV.WND. The

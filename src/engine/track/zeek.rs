@@ -27,12 +27,16 @@ pub struct ZeekEndpoint {
     /// Whether any payload was seen (Zeek's `size` is sequence-space based; the REJ test only
     /// asks whether it is zero).
     has_data: bool,
+    /// Reset while closed: Zeek's `state == RESET && prev_state == CLOSED` (a FIN then a RST),
+    /// which the peer's FIN turns back into a normal close.
+    reset_after_close: bool,
     start_seq: u32,
 }
 
 impl ZeekEndpoint {
     fn set(&mut self, s: EpState) {
         self.state = s;
+        self.reset_after_close = false;
     }
 
     fn inactive(&self) -> bool {
@@ -70,7 +74,10 @@ impl std::fmt::Display for History {
     }
 }
 
-const MAX_HISTORY: usize = 24;
+/// Letters a history can hold: each of the eight letters `update_history` records (s h a d f r q
+/// i) at most once per direction, so sixteen. (Kept exact: the bytes it saves hold the RST burst
+/// counters in the tracker's 256-byte record.)
+const MAX_HISTORY: usize = 16;
 const LOW26: u64 = (1 << 26) - 1;
 
 impl History {
@@ -280,7 +287,7 @@ impl ZeekConn {
     }
 
     /// Zeek's UpdateEstablishedState.
-    fn established_state(ep: &mut ZeekEndpoint, peer: &ZeekEndpoint, f: &SegFacts) {
+    fn established_state(ep: &mut ZeekEndpoint, peer: &mut ZeekEndpoint, f: &SegFacts) {
         if f.flags.syn()
             && ep.state == EpState::Partial
             && peer.state == EpState::Inactive
@@ -290,6 +297,10 @@ impl ZeekConn {
         }
         if f.flags.fin() && !f.flags.rst() {
             ep.set(EpState::Closed);
+            if peer.state == EpState::Reset && peer.reset_after_close {
+                // The peer sent a FIN, then a RST: with this FIN, a normal termination.
+                peer.set(EpState::Closed);
+            }
         }
         if f.flags.rst() {
             ep.set(EpState::Reset);
@@ -301,6 +312,7 @@ impl ZeekConn {
     fn closed_state(ep: &mut ZeekEndpoint, peer: &ZeekEndpoint, f: &SegFacts) {
         if f.flags.rst() && peer.state != EpState::Closed {
             ep.set(EpState::Reset);
+            ep.reset_after_close = true;
         }
     }
 
@@ -331,6 +343,48 @@ impl ZeekConn {
             }
         }
         true
+    }
+
+    /// Whether Zeek's ExpireTimer would end the connection once it has been quiet for
+    /// `tcp_connection_linger`: a side has closed (FIN or RST), and both have, or one reset, or
+    /// one never sent anything. A connection where one side sent FIN and the other is still open
+    /// (half closed) is not: it lasts until `tcp_inactivity_timeout`.
+    pub fn expires_when_quiet(&self) -> bool {
+        use EpState::*;
+        let closed = |s: EpState| matches!(s, Closed | Reset);
+        let (o, r) = (self.orig.state, self.resp.state);
+        (closed(o) || closed(r))
+            && ((closed(o) && closed(r))
+                || o == Reset
+                || r == Reset
+                || o == Inactive
+                || r == Inactive)
+    }
+
+    /// Zeek's `close_complete` in ConnectionClosed, asked after a FIN or RST from the originator
+    /// (`from_orig`) or the responder: the sender reset, or its peer had closed too, or its peer
+    /// never sent anything. Zeek then deletes the connection `tcp_close_delay` after this
+    /// packet, whatever follows; a later packet on the 5-tuple is a connection of its own.
+    pub fn close_complete(&self, from_orig: bool) -> bool {
+        use EpState::*;
+        let (ep, peer) = if from_orig {
+            (&self.orig, &self.resp)
+        } else {
+            (&self.resp, &self.orig)
+        };
+        match ep.state {
+            Reset => true,
+            Closed => matches!(peer.state, Closed | Reset | Inactive),
+            _ => false,
+        }
+    }
+
+    /// Zeek's AttemptTimer condition: the originator sent a SYN (or SYN-ACK) and the responder
+    /// nothing. Zeek logs such a connection `tcp_attempt_delay` after it began, whatever comes
+    /// later on the 5-tuple.
+    pub fn attempt_pending(&self) -> bool {
+        matches!(self.orig.state, EpState::SynSent | EpState::SynAckSent)
+            && self.resp.state == EpState::Inactive
     }
 
     /// Zeek's IsClosed: both sides closed or reset, or one reset and the other inactive.
