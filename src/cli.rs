@@ -255,6 +255,7 @@ pub fn run(cli: Cli) -> i32 {
                 buffer_mib: buffer_size,
                 storm_limit,
                 kernel_events: !no_kernel_events,
+                tally: false,
             };
             run_watch(&opts)
         }

@@ -68,6 +68,8 @@ pub struct WatchOptions {
     pub storm_limit: u32,
     /// Read the kernel's events (tracepoints) besides the packets.
     pub kernel_events: bool,
+    /// `diagnose`: keep the typed tally of RSTs and failed attempts in the summary.
+    pub tally: bool,
 }
 
 /// Why watching could not start, in words a user can act on.
@@ -516,6 +518,7 @@ pub fn watch(
     let output = Output {
         lines: Lines::new(opts.json, false, out),
         pcapng,
+        tally: opts.tally.then(Default::default),
     };
     let engine = Engine::new(setup, output);
     report.max_conns = engine.max_conns;
@@ -751,6 +754,8 @@ fn finish(mut s: Session<'_>) -> RunSummary {
         .map(|n| n.to_string())
         .collect();
     report.interface_overflow = s.ifaces.overflow;
+    report.findings = s.engine.report.findings();
+    report.tally = s.engine.sink.tally.take();
     report.findings_text = s.engine.report.render_text();
     report.findings_json = s.engine.report.to_json();
     match s.engine.sink.close_write() {

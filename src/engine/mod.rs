@@ -5,6 +5,7 @@
 
 pub mod attribution;
 pub mod counters;
+pub mod diagnosis;
 pub mod decode;
 pub mod fusion;
 pub mod kevent;

@@ -105,6 +105,7 @@ pub fn read_files(
     let output = Output {
         lines: Lines::new(opts.json, opts.connections, out),
         pcapng,
+        tally: None,
     };
     let mut engine = Engine::new(setup, output);
     report.max_conns = engine.max_conns;
