@@ -13,8 +13,7 @@ use crate::duration::parse_duration;
 use crate::engine::counters::{self as counters_engine, ATTEMPT_FAILS};
 use crate::engine::diagnosis::range::{Range, Status, status_of};
 use crate::engine::diagnosis::{
-    CaptureView, CountersView, KernelView, Outcome, Part, Severity, Snapshot, Unavailable,
-    diagnose,
+    CaptureView, CountersView, KernelView, Outcome, Part, Severity, Snapshot, Unavailable, diagnose,
 };
 use crate::engine::summary::{CountersOverRun, RunSummary};
 use crate::sanitize::sanitize_text;
@@ -263,7 +262,19 @@ pub fn gather(duration: Duration, netns: Option<&str>, stop: &AtomicBool) -> Gat
             if listeners_start.is_none() {
                 sysctls = s.sysctls;
             }
-            Some(s.listeners)
+            let mut end = s.listeners;
+            // Capabilities are gone by now: the owners found at the start (same socket inode)
+            // stand for those the end snapshot could not see.
+            for l in end.iter_mut().filter(|l| l.owners.is_empty()) {
+                if let Some(b) = listeners_start
+                    .iter()
+                    .flatten()
+                    .find(|b| b.inode == l.inode && b.key == l.key)
+                {
+                    l.owners = b.owners.clone();
+                }
+            }
+            Some(end)
         }
         Err(_) => None,
     };
@@ -289,9 +300,10 @@ pub fn gather(duration: Duration, netns: Option<&str>, stop: &AtomicBool) -> Gat
             let novelty = run
                 .failed_connections()
                 .rate()
-                .zip(run.get(ATTEMPT_FAILS).and_then(|c| {
-                    Some(c.total?.saturating_sub(run.delta(ATTEMPT_FAILS)?))
-                }))
+                .zip(
+                    run.get(ATTEMPT_FAILS)
+                        .and_then(|c| Some(c.total?.saturating_sub(run.delta(ATTEMPT_FAILS)?))),
+                )
                 .map(|(now, before)| counters_engine::novelty(now, before, start));
             snap.counters = Some(CountersView {
                 rates: run,
@@ -497,7 +509,8 @@ pub fn run_diagnose(args: &DiagnoseArgs) -> i32 {
             err,
             "rsthound: {}{}",
             u.why,
-            u.fix.map_or(String::new(), |f| format!(" — to enable: {f}"))
+            u.fix
+                .map_or(String::new(), |f| format!(" — to enable: {f}"))
         );
     }
     let stop = stop_flag(&mut err);
@@ -563,7 +576,13 @@ pub fn run_check(args: &CheckArgs) -> i32 {
     let stop = stop_flag(&mut err);
     let g = gather(args.duration, args.netns.as_deref(), &stop);
     let outcome = diagnose(&g.snapshot);
-    let status = check_status(&outcome, &g.perf, g.failed.is_some(), &args.warn, &args.crit);
+    let status = check_status(
+        &outcome,
+        &g.perf,
+        g.failed.is_some(),
+        &args.warn,
+        &args.crit,
+    );
     let why = (status == Status::Unknown).then(|| {
         g.failed
             .clone()

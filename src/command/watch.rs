@@ -601,7 +601,9 @@ pub fn watch(
         failed_connects: k.facts.failed_connects(),
         stopped: k.failed,
     });
-    let refused = s.engine.report.rsts_with(Verdict::Refused);
+    // A firewall's forged RST answers a SYN as a refusal does: the attempt failed all the same.
+    let refused = s.engine.report.rsts_with(Verdict::Refused)
+        + s.engine.report.rsts_with(Verdict::FirewallReject);
     let mut report = finish(s);
     if let (Some(first), Some(last)) = (first, last) {
         let seen = CaptureSeen {

@@ -5,8 +5,8 @@
 
 pub mod attribution;
 pub mod counters;
-pub mod diagnosis;
 pub mod decode;
+pub mod diagnosis;
 pub mod fusion;
 pub mod kevent;
 pub mod listeners;

@@ -114,7 +114,9 @@ pub fn headline(d: &Diagnosis) -> String {
     let port = port_of(&d.subject);
     match d.kind {
         Kind::RefusedLocal => {
-            let nothing = find(d, |f| matches!(f, Fact::NothingListening { .. }).then_some(()));
+            let nothing = find(d, |f| {
+                matches!(f, Fact::NothingListening { .. }).then_some(())
+            });
             format!(
                 "{subj} refused {} from {} ({r}): {}",
                 plural(n, "connection attempt", "connection attempts"),
@@ -139,7 +141,9 @@ pub fn headline(d: &Diagnosis) -> String {
             });
             let (queue, backlog) = q.unwrap_or((0, 0));
             let owner = find(d, |f| match f {
-                Fact::Processes { procs, .. } => procs.first().map(|p| format!(" of {}[{}]", p.comm, p.pid)),
+                Fact::Processes { procs, .. } => {
+                    procs.first().map(|p| format!(" of {}[{}]", p.comm, p.pid))
+                }
                 _ => None,
             })
             .unwrap_or_default();
@@ -184,13 +188,19 @@ pub fn headline(d: &Diagnosis) -> String {
         },
         Kind::PortScan => {
             let ports = find(d, |f| match f {
-                Fact::Ports { count, saturated, .. } => {
-                    Some(format!("{}{count}", if *saturated { "at least " } else { "" }))
-                }
+                Fact::Ports {
+                    count, saturated, ..
+                } => Some(format!(
+                    "{}{count}",
+                    if *saturated { "at least " } else { "" }
+                )),
                 _ => None,
             })
             .unwrap_or_default();
-            format!("{subj} tried {ports} ports ({} attempts, refused or unanswered): a port scan", n)
+            format!(
+                "{subj} tried {ports} ports ({} attempts, refused or unanswered): a port scan",
+                n
+            )
         }
         Kind::SuspectedInjection => format!(
             "{} from {subj} look injected by a middlebox ({r})",
@@ -226,7 +236,11 @@ pub fn headline(d: &Diagnosis) -> String {
 pub fn fact_text(f: &Fact) -> Option<String> {
     Some(match f {
         Fact::Events { count, per_second } => match per_second {
-            Some(r) => format!("{} over the run, {}", plural(*count, "event", "events"), rate(Some(*r))),
+            Some(r) => format!(
+                "{} over the run, {}",
+                plural(*count, "event", "events"),
+                rate(Some(*r))
+            ),
             None => plural(*count, "event", "events"),
         },
         Fact::Processes { role, procs, more } => {
@@ -249,7 +263,11 @@ pub fn fact_text(f: &Fact) -> Option<String> {
             format!(
                 "peers: {}{}",
                 list.join(", "),
-                if hosts.len() > 5 || *saturated { ", …" } else { "" }
+                if hosts.len() > 5 || *saturated {
+                    ", …"
+                } else {
+                    ""
+                }
             )
         }
         Fact::NothingListening { port } => {
@@ -268,7 +286,10 @@ pub fn fact_text(f: &Fact) -> Option<String> {
             }
         ),
         Fact::KernelReason { reason, count } => {
-            format!("kernel reason: {reason} ({})", plural(*count, "RST", "RSTs"))
+            format!(
+                "kernel reason: {reason} ({})",
+                plural(*count, "RST", "RSTs")
+            )
         }
         Fact::Service { port, name } => format!("tcp/{port} is {name} in /etc/services"),
         Fact::Queue {
@@ -317,20 +338,24 @@ pub fn fact_text(f: &Fact) -> Option<String> {
                 list.join(", ")
             )
         }
-        Fact::Captured { failed, segments } => format!(
-            "captured here: {failed} failed attempts among {segments} TCP segments"
-        ),
+        Fact::Captured { failed, segments } => {
+            format!("captured here: {failed} failed attempts among {segments} TCP segments")
+        }
         Fact::FailedConnects {
             remote,
             procs,
             count,
-        } => format!("{count} failed connects to {remote} by {}", procs_text(procs, 0)),
+        } => format!(
+            "{count} failed connects to {remote} by {}",
+            procs_text(procs, 0)
+        ),
         Fact::Novelty(n) => match n.verdict {
             NoveltyVerdict::New => format!(
                 "new: {} failed connections/s now, {} before",
                 rate(Some(n.now)),
-                n.average
-                    .map_or("none".to_string(), |a| format!("{a:.3}/s on average since the counters started"))
+                n.average.map_or("none".to_string(), |a| format!(
+                    "{a:.3}/s on average since the counters started"
+                ))
             ),
             NoveltyVerdict::Higher => format!(
                 "higher than usual: {} now, {:.3}/s on average",
@@ -504,9 +529,11 @@ pub fn records(o: &Outcome) -> Vec<DiagnosisRecord> {
                         fact: fact_name(f),
                         text,
                         processes: match f {
-                            Fact::Processes { procs, .. } | Fact::Listening { owners: procs, .. } => {
-                                procs.iter().map(super::schema::ProcRefRecord::new).collect()
-                            }
+                            Fact::Processes { procs, .. }
+                            | Fact::Listening { owners: procs, .. } => procs
+                                .iter()
+                                .map(super::schema::ProcRefRecord::new)
+                                .collect(),
                             _ => Vec::new(),
                         },
                     })
@@ -539,7 +566,12 @@ fn fact_name(f: &Fact) -> &'static str {
 }
 
 /// The closing record.
-pub fn summary_record(o: &Outcome, seconds: f64, netns: Option<&str>, perf: &Perf) -> DiagnosisSummaryRecord {
+pub fn summary_record(
+    o: &Outcome,
+    seconds: f64,
+    netns: Option<&str>,
+    perf: &Perf,
+) -> DiagnosisSummaryRecord {
     DiagnosisSummaryRecord {
         kind: "summary",
         seconds,
@@ -577,12 +609,26 @@ fn perf_value(v: Option<f64>) -> String {
 
 /// `check`'s output: the status line with performance data, then one line per other
 /// diagnosis (and per skipped part).
-pub fn check_text(status: Status, o: &Outcome, perf: &Perf, warn: &Range, crit: &Range, why_unknown: Option<&str>) -> String {
+pub fn check_text(
+    status: Status,
+    o: &Outcome,
+    perf: &Perf,
+    warn: &Range,
+    crit: &Range,
+    why_unknown: Option<&str>,
+) -> String {
     let top = match (why_unknown, o.diagnoses.first()) {
         (Some(w), _) => w.to_string(),
-        (None, Some(d)) if d.severity != crate::engine::diagnosis::Severity::Notice || status != Status::Ok => headline(d),
+        (None, Some(d))
+            if d.severity != crate::engine::diagnosis::Severity::Notice || status != Status::Ok =>
+        {
+            headline(d)
+        }
         _ => match perf.failed_conn_per_s {
-            Some(r) => format!("no problem found ({} failed connections/s)", format_number((r * 10.0).round() / 10.0)),
+            Some(r) => format!(
+                "no problem found ({} failed connections/s)",
+                format_number((r * 10.0).round() / 10.0)
+            ),
             None => "no problem found".to_string(),
         },
     };
@@ -597,10 +643,19 @@ pub fn check_text(status: Status, o: &Outcome, perf: &Perf, warn: &Range, crit: 
         perf_value(perf.listen_overflows_per_s),
     );
     for d in o.diagnoses.iter().skip(usize::from(why_unknown.is_none())) {
-        let _ = writeln!(t, "{}: {}", d.severity.as_str(), headline(d).replace('|', "/"));
+        let _ = writeln!(
+            t,
+            "{}: {}",
+            d.severity.as_str(),
+            headline(d).replace('|', "/")
+        );
     }
     for u in &o.unavailable {
-        let _ = writeln!(t, "not checked: {}", unavailable_text(u).replace('\n', ";").replace('|', "/"));
+        let _ = writeln!(
+            t,
+            "not checked: {}",
+            unavailable_text(u).replace('\n', ";").replace('|', "/")
+        );
     }
     t
 }

@@ -222,13 +222,20 @@ pub enum Fact {
     /// Events over the run, and their rate.
     Events { count: u64, per_second: Option<f64> },
     /// The processes behind it (clients, the closing process…), and how many more.
-    Processes { role: Role, procs: Vec<ProcRef>, more: u64 },
+    Processes {
+        role: Role,
+        procs: Vec<ProcRef>,
+        more: u64,
+    },
     /// Distinct peer addresses.
     Peers { hosts: Vec<IpAddr>, saturated: bool },
     /// No listener on this port at the start or the end of the run.
     NothingListening { port: u16 },
     /// A listener on the port (for a firewall rule in front of it).
-    Listening { key: ListenerKey, owners: Vec<ProcRef> },
+    Listening {
+        key: ListenerKey,
+        owners: Vec<ProcRef>,
+    },
     /// The kernel's reason for the RSTs (`enum sk_rst_reason`), with a count.
     KernelReason { reason: Arc<str>, count: u64 },
     /// The port's service name.
@@ -242,15 +249,31 @@ pub enum Fact {
         drops: Option<u64>,
     },
     /// A counter's rise over the run.
-    Counter { name: &'static str, delta: u64, per_second: Option<f64> },
+    Counter {
+        name: &'static str,
+        delta: u64,
+        per_second: Option<f64>,
+    },
     /// RSTs that left the host without `tcp_send_reset`, against OutRsts.
-    NotFromStack { seen: u64, out_rsts: u64, forged: u64 },
+    NotFromStack {
+        seen: u64,
+        out_rsts: u64,
+        forged: u64,
+    },
     /// Distinct destination ports tried by one source.
-    Ports { count: usize, saturated: bool, sample: Vec<u16> },
+    Ports {
+        count: usize,
+        saturated: bool,
+        sample: Vec<u16>,
+    },
     /// What the capture saw against the counter.
     Captured { failed: u64, segments: u64 },
     /// Failed connects by process to a destination (kernel events).
-    FailedConnects { remote: SocketAddr, procs: Vec<ProcRef>, count: u64 },
+    FailedConnects {
+        remote: SocketAddr,
+        procs: Vec<ProcRef>,
+        count: u64,
+    },
     /// Is it new?
     Novelty(Novelty),
     /// The packet report's own headline for the same thing (one sample line).

@@ -199,9 +199,18 @@ mod tests {
         assert_eq!(Range::parse(""), Err(RangeError::Empty));
         assert_eq!(Range::parse("20:10"), Err(RangeError::StartAboveEnd));
         assert!(matches!(Range::parse("x"), Err(RangeError::NotANumber(_))));
-        assert!(matches!(Range::parse("1:2:3"), Err(RangeError::NotANumber(_))));
-        assert!(matches!(Range::parse("nan"), Err(RangeError::NotANumber(_))));
-        assert!(matches!(Range::parse("inf"), Err(RangeError::NotANumber(_))));
+        assert!(matches!(
+            Range::parse("1:2:3"),
+            Err(RangeError::NotANumber(_))
+        ));
+        assert!(matches!(
+            Range::parse("nan"),
+            Err(RangeError::NotANumber(_))
+        ));
+        assert!(matches!(
+            Range::parse("inf"),
+            Err(RangeError::NotANumber(_))
+        ));
         assert_eq!(Range::parse(&"1".repeat(60)), Err(RangeError::TooLong));
     }
 

@@ -2,9 +2,7 @@
 //! with the evidence as data, the probable causes and the commands to run next.
 
 use super::tally::{Class, Group, ProcRef};
-use super::{
-    Cause, Diagnosis, Fact, Healthy, Kind, Part, Role, Severity, Snapshot, Subject,
-};
+use super::{Cause, Diagnosis, Fact, Healthy, Kind, Part, Role, Severity, Snapshot, Subject};
 use crate::engine::counters::{DEFAULT_WARN, Disagreement, MissedCause};
 use crate::engine::listeners::{QueueState, attribute_overflow, verdict};
 use crate::engine::report::{FindingKind, PORT_SCAN_PORTS, SERVICE_DOWN_REPEATS};
@@ -263,7 +261,10 @@ pub fn listen_overflow(s: &Snapshot) -> Vec<Diagnosis> {
             if let crate::engine::listeners::Advice::RaiseSomaxconn { now } = a {
                 next.push(in_ns(
                     s,
-                    &format!("sysctl -w net.core.somaxconn={}", now.saturating_mul(4).max(4096)),
+                    &format!(
+                        "sysctl -w net.core.somaxconn={}",
+                        now.saturating_mul(4).max(4096)
+                    ),
                 ));
             }
         }
@@ -377,7 +378,11 @@ fn aborts(
 pub fn abort_on_close(s: &Snapshot) -> Vec<Diagnosis> {
     aborts(
         s,
-        &["TCP_ABORT_ON_CLOSE", "TCP_ABORT_ON_DATA", "TCP_DISCONNECT_WITH_DATA"],
+        &[
+            "TCP_ABORT_ON_CLOSE",
+            "TCP_ABORT_ON_DATA",
+            "TCP_DISCONNECT_WITH_DATA",
+        ],
         "TCPAbortOnClose",
         Kind::AbortOnClose,
         Severity::Warning,
@@ -563,10 +568,11 @@ pub fn unanswered(s: &Snapshot) -> Vec<Diagnosis> {
     v.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
     let mut out = Vec::new();
     for (e, g) in v {
-        if only_scanners(&g.peers, false, &scanners) {
+        let e = *e;
+        if only_scanners(&g.peers, false, &scanners) || overflowing(s, e) {
+            // Told by the scan, or by the listen-queue overflow that dropped the SYNs.
             continue;
         }
-        let e = *e;
         let mut procs = Vec::new();
         let mut count = g.count;
         for f in s.connects_to(sock(e)) {
@@ -617,6 +623,13 @@ pub fn unanswered(s: &Snapshot) -> Vec<Diagnosis> {
         });
     }
     out
+}
+
+/// A listener for `e` whose accept queue is full at the end: its SYNs were dropped there.
+fn overflowing(s: &Snapshot, e: Endpoint) -> bool {
+    s.listeners_for(e.ip, e.port)
+        .iter()
+        .any(|l| l.queue >= l.backlog)
 }
 
 /// Other hosts resetting this host's established connections.
@@ -760,7 +773,10 @@ pub fn failures_counted_only(s: &Snapshot) -> Vec<Diagnosis> {
 /// What was checked and found fine, given the diagnoses made.
 pub fn healthy(s: &Snapshot, d: &[Diagnosis]) -> Vec<Healthy> {
     let mut out = Vec::new();
-    let bad = |k: &[Kind]| d.iter().any(|x| k.contains(&x.kind) && x.severity != Severity::Notice);
+    let bad = |k: &[Kind]| {
+        d.iter()
+            .any(|x| k.contains(&x.kind) && x.severity != Severity::Notice)
+    };
     if let Some(c) = &s.counters
         && let Some(r) = c.failed_per_s()
         && r < DEFAULT_WARN

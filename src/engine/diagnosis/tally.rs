@@ -165,12 +165,13 @@ impl Tally {
         let reason = note.and_then(|n| n.reason.as_ref());
         // On loopback both ends are this host; otherwise the direction (or the kernel) says.
         let on_lo = ev.iface.as_deref() == Some("lo") || ev.from.ip.is_loopback();
-        let local = match origin {
-            RstOrigin::Stack | RstOrigin::ForgedLocally => true,
-            RstOrigin::Remote => false,
-            RstOrigin::Unknown => {
-                on_lo || ev.direction == Some(crate::model::Direction::Out)
-            }
+        // The wire says first: tracepoints are global, so a note can come from the stack of
+        // another namespace on this host (the peer of a veth pair) for an RST that arrived here.
+        let local = match ev.direction {
+            _ if on_lo => true,
+            Some(crate::model::Direction::Out) => true,
+            Some(crate::model::Direction::In) => false,
+            None => matches!(origin, RstOrigin::Stack | RstOrigin::ForgedLocally),
         };
         let class = if origin == RstOrigin::ForgedLocally || ev.verdict == Verdict::FirewallReject {
             Class::Forged
@@ -271,7 +272,10 @@ impl Tally {
     }
 
     /// The groups of one class, most events first.
-    pub fn of<'a>(&'a self, f: impl Fn(&Class) -> bool + 'a) -> Vec<(&'a Class, Endpoint, &'a Group)> {
+    pub fn of<'a>(
+        &'a self,
+        f: impl Fn(&Class) -> bool + 'a,
+    ) -> Vec<(&'a Class, Endpoint, &'a Group)> {
         let mut v: Vec<_> = self
             .groups
             .iter()

@@ -58,7 +58,10 @@ fn counters(before: &[(&str, u64)], after: &[(&str, u64)], seconds: f64) -> Coun
     };
     let run = rates(&sample(before), &sample(after), seconds).unwrap();
     let now = run.failed_connections().rate().unwrap_or(0.0);
-    let total = before.iter().find(|(k, _)| *k == "AttemptFails").map_or(0, |x| x.1);
+    let total = before
+        .iter()
+        .find(|(k, _)| *k == "AttemptFails")
+        .map_or(0, |x| x.1);
     CountersView {
         novelty: Some(crate::engine::counters::novelty(
             now,
@@ -120,22 +123,47 @@ fn kinds(o: &Outcome) -> Vec<Kind> {
 #[test]
 fn refused_local_names_port_rate_client_and_no_listener() {
     let mut s = base();
-    let mut g = group(10, 2.0, true, &["127.0.0.1"], vec![proc_ref(4242, "collectord")]);
+    let mut g = group(
+        10,
+        2.0,
+        true,
+        &["127.0.0.1"],
+        vec![proc_ref(4242, "collectord")],
+    );
     g.reasons.push((Arc::from("NO_SOCKET"), 10));
-    s.tally.groups.insert((Class::Refused, ep("127.0.0.1", 7211)), g);
-    s.counters = Some(counters(&[("AttemptFails", 0)], &[("AttemptFails", 10)], 5.0));
+    s.tally
+        .groups
+        .insert((Class::Refused, ep("127.0.0.1", 7211)), g);
+    s.counters = Some(counters(
+        &[("AttemptFails", 0)],
+        &[("AttemptFails", 10)],
+        5.0,
+    ));
     let o = diagnose(&s);
     let top = &o.diagnoses[0];
     assert_eq!(top.kind, Kind::RefusedLocal);
     assert_eq!(top.severity, Severity::Warning);
     assert_eq!(top.subject, Subject::Endpoint(ep("127.0.0.1", 7211)));
     assert!((top.per_second.unwrap() - 2.0).abs() < 0.01);
-    assert!(top.evidence.contains(&Fact::NothingListening { port: 7211 }));
+    assert!(
+        top.evidence
+            .contains(&Fact::NothingListening { port: 7211 })
+    );
     assert!(top.evidence.iter().any(|f| matches!(f,
         Fact::Processes { role: Role::Clients, procs, .. } if procs[0].pid == 4242 && procs[0].comm == "collectord")));
-    assert!(top.evidence.iter().any(|f| matches!(f, Fact::KernelReason { reason, .. } if &**reason == "NO_SOCKET")));
-    assert!(top.evidence.iter().any(|f| matches!(f, Fact::Novelty(n) if n.verdict == crate::engine::counters::Verdict::New)));
-    assert!(top.next.iter().any(|n| n == "ss -ltnp 'sport = :7211'"), "{:?}", top.next);
+    assert!(
+        top.evidence
+            .iter()
+            .any(|f| matches!(f, Fact::KernelReason { reason, .. } if &**reason == "NO_SOCKET"))
+    );
+    assert!(top.evidence.iter().any(
+        |f| matches!(f, Fact::Novelty(n) if n.verdict == crate::engine::counters::Verdict::New)
+    ));
+    assert!(
+        top.next.iter().any(|n| n == "ss -ltnp 'sport = :7211'"),
+        "{:?}",
+        top.next
+    );
     // The words come from the sink.
     let h = crate::sink::diagnosis::headline(top);
     assert_eq!(
@@ -184,13 +212,18 @@ fn refused_local_takes_clients_from_failed_connects_and_commands_enter_the_names
 fn a_single_refusal_is_a_notice_and_a_listener_there_suggests_a_firewall() {
     let mut s = base();
     s.listeners_end = Some(vec![listener("0.0.0.0", 80, 0, 128, 0, 1)]);
-    s.tally
-        .groups
-        .insert((Class::Refused, ep("10.0.0.1", 80)), group(1, 1.0, true, &["10.0.0.9"], vec![]));
+    s.tally.groups.insert(
+        (Class::Refused, ep("10.0.0.1", 80)),
+        group(1, 1.0, true, &["10.0.0.9"], vec![]),
+    );
     let d = &refused_local(&s)[0];
     assert_eq!(d.severity, Severity::Notice);
     assert_eq!(d.causes[0], Cause::LocalFirewallRule);
-    assert!(!d.evidence.iter().any(|f| matches!(f, Fact::NothingListening { .. })));
+    assert!(
+        !d.evidence
+            .iter()
+            .any(|f| matches!(f, Fact::NothingListening { .. }))
+    );
 }
 
 #[test]
@@ -212,22 +245,50 @@ fn listen_overflow_names_the_listener_queue_backlog_and_what_to_raise() {
     s.listeners_start = Some(vec![listener("127.0.0.1", 7300, 2, 1, 0, 9)]);
     s.listeners_end = Some(vec![listener("127.0.0.1", 7300, 2, 1, 40, 9)]);
     s.counters = Some(counters(
-        &[("ListenOverflows", 0), ("ListenDrops", 0), ("AttemptFails", 0)],
-        &[("ListenOverflows", 40), ("ListenDrops", 40), ("AttemptFails", 0)],
+        &[
+            ("ListenOverflows", 0),
+            ("ListenDrops", 0),
+            ("AttemptFails", 0),
+        ],
+        &[
+            ("ListenOverflows", 40),
+            ("ListenDrops", 40),
+            ("AttemptFails", 0),
+        ],
         5.0,
     ));
     let o = diagnose(&s);
     let d = &o.diagnoses[0];
     assert_eq!(d.kind, Kind::ListenOverflow);
-    assert_eq!(d.subject, Subject::Listener(ListenerKey { addr: ip("127.0.0.1"), port: 7300 }));
+    assert_eq!(
+        d.subject,
+        Subject::Listener(ListenerKey {
+            addr: ip("127.0.0.1"),
+            port: 7300
+        })
+    );
     assert_eq!(d.count, 40);
-    assert!(d.evidence.iter().any(|f| matches!(f,
-        Fact::Queue { queue: 2, backlog: 1, somaxconn: Some(4096), drops: Some(40), .. })));
-    assert!(d.causes.contains(&Cause::QueueAdvice(crate::engine::listeners::Advice::AcceptFaster)));
+    assert!(d.evidence.iter().any(|f| matches!(
+        f,
+        Fact::Queue {
+            queue: 2,
+            backlog: 1,
+            somaxconn: Some(4096),
+            drops: Some(40),
+            ..
+        }
+    )));
+    assert!(d.causes.contains(&Cause::QueueAdvice(
+        crate::engine::listeners::Advice::AcceptFaster
+    )));
     assert!(d.causes.contains(&Cause::QueueAdvice(
         crate::engine::listeners::Advice::RaiseListenBacklog { now: 1 }
     )));
-    assert!(!o.healthy.iter().any(|h| matches!(h, Healthy::Listeners { .. })));
+    assert!(
+        !o.healthy
+            .iter()
+            .any(|h| matches!(h, Healthy::Listeners { .. }))
+    );
 }
 
 #[test]
@@ -236,7 +297,10 @@ fn close_with_unread_data_names_the_closing_process() {
     let mut g = group(3, 1.0, true, &["127.0.0.1"], vec![proc_ref(55, "abortd")]);
     g.reasons.push((Arc::from("TCP_ABORT_ON_CLOSE"), 3));
     s.tally.groups.insert(
-        (Class::Aborted(Some(Arc::from("TCP_ABORT_ON_CLOSE"))), ep("127.0.0.1", 7400)),
+        (
+            Class::Aborted(Some(Arc::from("TCP_ABORT_ON_CLOSE"))),
+            ep("127.0.0.1", 7400),
+        ),
         g,
     );
     let o = diagnose(&s);
@@ -250,18 +314,28 @@ fn close_with_unread_data_names_the_closing_process() {
 fn linger_zero_is_a_notice() {
     let mut s = base();
     s.tally.groups.insert(
-        (Class::Aborted(Some(Arc::from("TCP_STATE"))), ep("127.0.0.1", 40000)),
+        (
+            Class::Aborted(Some(Arc::from("TCP_STATE"))),
+            ep("127.0.0.1", 40000),
+        ),
         group(5, 1.0, true, &["127.0.0.1"], vec![proc_ref(56, "lingerer")]),
     );
     let d = &diagnose(&s).diagnoses[0];
-    assert_eq!((d.kind, d.severity), (Kind::AbortOnLinger, Severity::Notice));
+    assert_eq!(
+        (d.kind, d.severity),
+        (Kind::AbortOnLinger, Severity::Notice)
+    );
 }
 
 /// Without kernel events, the counter alone still tells of memory pressure.
 #[test]
 fn memory_pressure_from_the_counter_is_critical() {
     let mut s = base();
-    s.counters = Some(counters(&[("TCPAbortOnMemory", 5)], &[("TCPAbortOnMemory", 25)], 5.0));
+    s.counters = Some(counters(
+        &[("TCPAbortOnMemory", 5)],
+        &[("TCPAbortOnMemory", 25)],
+        5.0,
+    ));
     let o = diagnose(&s);
     assert_eq!(kinds(&o), vec![Kind::AbortOnMemory]);
     assert_eq!(o.diagnoses[0].severity, Severity::Critical);
@@ -305,9 +379,10 @@ fn a_port_scan_is_one_diagnosis() {
     let mut ports = SourcePorts::default();
     for p in 0..200u16 {
         let e = ep("127.0.0.1", 20000 + p);
-        s.tally
-            .groups
-            .insert((Class::Refused, e), group(1, 1.0, true, &["127.0.0.2"], vec![]));
+        s.tally.groups.insert(
+            (Class::Refused, e),
+            group(1, 1.0, true, &["127.0.0.2"], vec![]),
+        );
         ports.ports.insert(20000 + p);
     }
     ports.attempts = 200;
@@ -387,7 +462,11 @@ fn counters_rising_with_nothing_seen_suggest_other_namespaces() {
 fn without_packets_the_counters_alone() {
     let mut s = base();
     s.capture = None;
-    s.counters = Some(counters(&[("AttemptFails", 0)], &[("AttemptFails", 10)], 5.0));
+    s.counters = Some(counters(
+        &[("AttemptFails", 0)],
+        &[("AttemptFails", 10)],
+        5.0,
+    ));
     s.unavailable.push(Unavailable {
         part: Part::Packets,
         why: "no CAP_NET_RAW".into(),
@@ -410,7 +489,11 @@ fn healthy_namespace() {
         events: 12000,
         ..Default::default()
     });
-    s.counters = Some(counters(&[("AttemptFails", 3)], &[("AttemptFails", 3)], 5.0));
+    s.counters = Some(counters(
+        &[("AttemptFails", 3)],
+        &[("AttemptFails", 3)],
+        5.0,
+    ));
     let o = diagnose(&s);
     assert!(o.diagnoses.is_empty(), "{:?}", o.diagnoses);
     assert_eq!(
@@ -440,7 +523,11 @@ fn ranking() {
         (Class::Refused, ep("127.0.0.1", 2)),
         group(500, 50.0, true, &["127.0.0.1"], vec![]),
     );
-    s.counters = Some(counters(&[("TCPAbortOnMemory", 0)], &[("TCPAbortOnMemory", 1)], 5.0));
+    s.counters = Some(counters(
+        &[("TCPAbortOnMemory", 0)],
+        &[("TCPAbortOnMemory", 1)],
+        5.0,
+    ));
     let o = diagnose(&s);
     assert_eq!(
         kinds(&o),
