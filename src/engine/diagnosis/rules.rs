@@ -617,7 +617,7 @@ pub fn unanswered(s: &Snapshot) -> Vec<Diagnosis> {
             causes: vec![Cause::FilteredOrDown],
             next: vec![
                 in_ns(s, &format!("ping -c 3 {}", e.ip)),
-                in_ns(s, &format!("nft list ruleset | grep -n drop")),
+                in_ns(s, "nft list ruleset | grep -n drop"),
                 in_ns(s, &format!("ip route get {}", e.ip)),
             ],
         });
