@@ -183,6 +183,15 @@ pub fn gather(duration: Duration, netns: Option<&str>, stop: &AtomicBool) -> Gat
         }
     };
     let (start, _) = counters_start(path.as_deref());
+    let netns_inode = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(
+            path.as_deref()
+                .unwrap_or(std::path::Path::new("/proc/thread-self/ns/net")),
+        )
+        .ok()
+        .map(|m| m.ino())
+    };
     let opts = WatchOptions {
         quiet: true,
         duration: Some(duration.as_secs_f64()),
@@ -281,6 +290,7 @@ pub fn gather(duration: Duration, netns: Option<&str>, stop: &AtomicBool) -> Gat
     let mut snap = Snapshot {
         seconds,
         netns: shown_ns.clone(),
+        netns_inode,
         listeners_start,
         listeners_end,
         sysctls,

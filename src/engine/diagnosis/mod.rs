@@ -101,6 +101,8 @@ pub struct Snapshot {
     pub seconds: f64,
     /// `--netns` as given (sanitized); None: the caller's namespace.
     pub netns: Option<String>,
+    /// The diagnosed namespace's inode, to keep the processes of other namespaces out.
+    pub netns_inode: Option<u64>,
     pub capture: Option<CaptureView>,
     pub tally: Tally,
     pub findings: Vec<Finding>,
@@ -140,10 +142,27 @@ impl Snapshot {
             .map(|k| {
                 k.failed_connects
                     .iter()
-                    .filter(|f| f.remote == remote)
+                    .filter(|f| f.remote == remote && self.is_here(f.process.netns))
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Whether a process of namespace `netns` belongs to the diagnosed one (unknown: yes).
+    pub fn is_here(&self, netns: Option<u64>) -> bool {
+        match (self.netns_inode, netns) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
+    }
+
+    /// The processes of the diagnosed namespace among `procs`.
+    pub fn here(&self, procs: &[ProcRef]) -> Vec<ProcRef> {
+        procs
+            .iter()
+            .filter(|p| self.is_here(p.netns))
+            .cloned()
+            .collect()
     }
 
     pub fn service_name(&self, port: u16) -> Option<String> {

@@ -66,7 +66,7 @@ fn sock(e: Endpoint) -> SocketAddr {
 
 /// The processes of a group and of the kernel's failed connects to the same endpoint.
 fn clients(s: &Snapshot, e: Endpoint, g: &Group) -> Fact {
-    let mut procs = g.processes.clone();
+    let mut procs = s.here(&g.processes);
     let mut more = g.processes_more;
     for f in s.connects_to(sock(e)) {
         for pid in &f.pids {
@@ -296,6 +296,7 @@ fn owners(l: &crate::engine::listeners::Listener) -> Vec<ProcRef> {
             pid: o.pid,
             comm: o.comm.clone(),
             cmdline: Some(o.cmdline.clone()).filter(|c| !c.is_empty()),
+            netns: None,
         })
         .collect()
 }
@@ -318,7 +319,7 @@ fn aborts(
             events(g),
             Fact::Processes {
                 role: Role::Closer,
-                procs: g.processes.clone(),
+                procs: s.here(&g.processes),
                 more: g.processes_more,
             },
             peers(g),
@@ -335,7 +336,7 @@ fn aborts(
             }
         }
         let mut next = vec![in_ns(s, &format!("ss -tnp 'sport = :{}'", e.port))];
-        if let Some(p) = g.processes.first() {
+        if let Some(p) = s.here(&g.processes).first() {
             next.push(format!("ps -o pid,user,args -p {}", p.pid));
         }
         out.push(Diagnosis {
@@ -651,7 +652,7 @@ pub fn peer_resets(s: &Snapshot) -> Vec<Diagnosis> {
                 events(g),
                 Fact::Processes {
                     role: Role::Receivers,
-                    procs: g.processes.clone(),
+                    procs: s.here(&g.processes),
                     more: g.processes_more,
                 },
                 peers(g),

@@ -44,6 +44,9 @@ pub struct ProcRef {
     pub pid: u32,
     pub comm: String,
     pub cmdline: Option<String>,
+    /// Its network namespace inode, when known: the kernel's events are global, so a process
+    /// of another namespace can share this one's addresses (127.0.0.1 is in every namespace).
+    pub netns: Option<u64>,
 }
 
 impl ProcRef {
@@ -52,6 +55,7 @@ impl ProcRef {
             pid: p.pid,
             comm: p.comm.clone(),
             cmdline: p.cmdline.clone(),
+            netns: p.netns,
         }
     }
 }

@@ -26,6 +26,7 @@ fn proc_ref(pid: u32, comm: &str) -> ProcRef {
         pid,
         comm: comm.into(),
         cmdline: Some(format!("/usr/bin/{comm} --config /etc/{comm}.conf")),
+        netns: Some(4_026_531_840),
     }
 }
 
@@ -534,4 +535,27 @@ fn ranking() {
         vec![Kind::AbortOnMemory, Kind::RefusedLocal, Kind::RefusedLocal]
     );
     assert_eq!(o.diagnoses[1].count, 500);
+}
+
+/// Tracepoints are global: a client of another namespace connecting to its own 127.0.0.1:7211
+/// is not one of this namespace's clients.
+#[test]
+fn processes_of_other_namespaces_are_left_out() {
+    let mut s = base();
+    s.netns_inode = Some(4_026_531_840);
+    let mut stranger = proc_ref(999, "elsewhere");
+    stranger.netns = Some(4_026_532_999);
+    s.tally.groups.insert(
+        (Class::Refused, ep("127.0.0.1", 7211)),
+        group(
+            5,
+            2.0,
+            true,
+            &["127.0.0.1"],
+            vec![proc_ref(4242, "collectord"), stranger],
+        ),
+    );
+    let d = &refused_local(&s)[0];
+    assert!(d.evidence.iter().any(|f| matches!(f,
+        Fact::Processes { procs, .. } if procs.len() == 1 && procs[0].pid == 4242)));
 }
