@@ -654,8 +654,76 @@ pub fn check_text(
         let _ = writeln!(
             t,
             "not checked: {}",
-            unavailable_text(u).replace('\n', ";").replace('|', "/")
+            unavailable_text(u).replace("\n      ", "; ").replace('|', "/")
         );
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::diagnosis::{Part, Severity};
+
+    fn outcome(d: Vec<Diagnosis>) -> Outcome {
+        Outcome {
+            diagnoses: d,
+            healthy: vec![],
+            unavailable: vec![Unavailable {
+                part: Part::KernelEvents,
+                why: "no CAP_PERFMON".into(),
+                fix: Some("sudo setcap cap_perfmon+ep /x".into()),
+            }],
+        }
+    }
+
+    #[test]
+    fn check_line_has_status_headline_and_perfdata_in_plugin_syntax() {
+        let d = Diagnosis {
+            severity: Severity::Warning,
+            kind: Kind::Unanswered,
+            subject: Subject::Endpoint(crate::engine::track::Endpoint {
+                ip: "10.0.0.2".parse().unwrap(),
+                port: 9000,
+            }),
+            count: 4,
+            per_second: Some(1.0),
+            evidence: vec![],
+            causes: vec![],
+            next: vec![],
+        };
+        let perf = Perf {
+            failed_conn_per_s: Some(2.04),
+            rst_per_s: None,
+            listen_overflows_per_s: Some(0.0),
+        };
+        let text = check_text(
+            Status::Warning,
+            &outcome(vec![d]),
+            &perf,
+            &Range::parse("1").unwrap(),
+            &Range::parse("@10:20").unwrap(),
+            None,
+        );
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "RSTHOUND WARNING - 10.0.0.2:9000 never answered 4 connection attempts from unknown clients (1.0/s): SYNs filtered or dropped, or the host is down | failed_conn_per_s=2.0;1;@10:20;0 rst_per_s=U;;;0 listen_overflows_per_s=0.0;;;0"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "not checked: kernel events (reasons, processes): no CAP_PERFMON; enable: sudo setcap cap_perfmon+ep /x"
+        );
+        let unknown = check_text(
+            Status::Unknown,
+            &outcome(vec![]),
+            &Perf::default(),
+            &Range::parse("1").unwrap(),
+            &Range::parse("10").unwrap(),
+            Some("the TCP counters could not be read: gone"),
+        );
+        assert!(unknown.starts_with(
+            "RSTHOUND UNKNOWN - the TCP counters could not be read: gone | failed_conn_per_s=U;1;10;0"
+        ));
+    }
 }
