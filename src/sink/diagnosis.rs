@@ -654,7 +654,9 @@ pub fn check_text(
         let _ = writeln!(
             t,
             "not checked: {}",
-            unavailable_text(u).replace("\n      ", "; ").replace('|', "/")
+            unavailable_text(u)
+                .replace("\n      ", "; ")
+                .replace('|', "/")
         );
     }
     t

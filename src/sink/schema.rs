@@ -11,6 +11,7 @@
 //! | `interface` | watch | an interface appeared or disappeared ([`InterfaceRecord`]) |
 //! | `drops` | watch | the kernel dropped packets ([`DropsRecord`]) |
 //! | `summary` | read, watch (last line) | the run's counts and ranked findings ([`SummaryRecord`]) |
+//! | `diagnosis` | diagnose | one ranked diagnosis ([`DiagnosisRecord`]); its `summary` is [`DiagnosisSummaryRecord`] |
 //!
 //! Fields of records whose keys used to be written from maps stay in alphabetical order, so that
 //! the output is stable for those who diff it.
