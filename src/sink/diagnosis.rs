@@ -679,6 +679,48 @@ mod tests {
         }
     }
 
+    /// The founding story's headline, in words made here from the typed diagnosis.
+    #[test]
+    fn refused_local_headline() {
+        use crate::engine::diagnosis::tally::ProcRef;
+        let d = Diagnosis {
+            severity: Severity::Warning,
+            kind: Kind::RefusedLocal,
+            subject: Subject::Endpoint(crate::engine::track::Endpoint {
+                ip: "127.0.0.1".parse().unwrap(),
+                port: 7211,
+            }),
+            count: 10,
+            per_second: Some(2.0),
+            evidence: vec![
+                Fact::Processes {
+                    role: Role::Clients,
+                    procs: vec![ProcRef {
+                        pid: 4242,
+                        comm: "collectord".into(),
+                        cmdline: None,
+                        netns: None,
+                    }],
+                    more: 0,
+                },
+                Fact::NothingListening { port: 7211 },
+            ],
+            causes: vec![Cause::ServiceNotRunning],
+            next: vec!["ss -ltnp 'sport = :7211'".into()],
+        };
+        assert_eq!(
+            headline(&d),
+            "127.0.0.1:7211 refused 10 connection attempts from collectord[4242] (2.0/s): nothing listens on tcp/7211"
+        );
+        let text = text(&outcome(vec![d]), "intro");
+        assert!(text.contains("\nWARNING  127.0.0.1:7211 refused"), "{text}");
+        assert!(
+            text.contains("  next:     ss -ltnp 'sport = :7211'\n"),
+            "{text}"
+        );
+        assert!(text.contains("could not check:\n  kernel events"), "{text}");
+    }
+
     #[test]
     fn check_line_has_status_headline_and_perfdata_in_plugin_syntax() {
         let d = Diagnosis {
