@@ -148,6 +148,22 @@ pub enum Command {
                       sudo rsthound counters --netns $(docker inspect -f '{{.State.Pid}}' web)"
     )]
     Counters(crate::command::counters::CountersArgs),
+    /// The whole investigation in one run: packets, kernel events, counters and listeners at
+    /// once for a few seconds, then ranked diagnoses with evidence, causes and next steps.
+    #[command(
+        after_help = "Exit status: 0 when it ran (whatever it found), 1 when nothing could be read, 2 on a \
+                      usage error.\n\nExamples:\n  sudo rsthound diagnose\n  sudo rsthound diagnose --duration 10s --netns web\n  \
+                      rsthound diagnose --json | jq 'select(.type == \"diagnosis\")'"
+    )]
+    Diagnose(crate::command::diagnose::DiagnoseArgs),
+    /// The diagnosis as a monitoring plugin (Nagios, Icinga, Zabbix): one status line with
+    /// performance data, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    #[command(
+        after_help = "Status: from failed connections/s (the TCP counters' AttemptFails rate) against \
+                      --warn and --crit, and from the severity of the findings; UNKNOWN when the counters \
+                      cannot be read.\n\nExamples:\n  sudo rsthound check\n  sudo rsthound check --warn 5 --crit 50 --duration 10s"
+    )]
+    Check(crate::command::diagnose::CheckArgs),
     /// List the listening TCP sockets with their accept queue, backlog, drops and processes.
     #[command(
         long_about = "List every listening TCP socket (IPv4 and IPv6) with its accept queue against \
@@ -260,10 +276,13 @@ pub fn run(cli: Cli) -> i32 {
                 buffer_mib: buffer_size,
                 storm_limit,
                 kernel_events: !no_kernel_events,
+                tally: false,
             };
             run_watch(&opts)
         }
         Command::Counters(args) => crate::command::counters::run(&args),
+        Command::Diagnose(args) => crate::command::diagnose::run_diagnose(&args),
+        Command::Check(args) => crate::command::diagnose::run_check(&args),
         Command::Listeners { netns, json } => {
             crate::command::listeners::run_cli(&crate::command::listeners::ListenersOptions {
                 netns,

@@ -2,6 +2,7 @@
 //! process exit code through [`crate::cli`].
 
 pub mod counters;
+pub mod diagnose;
 pub mod listeners;
 pub mod read;
 pub mod watch;

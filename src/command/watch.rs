@@ -75,6 +75,8 @@ pub struct WatchOptions {
     pub storm_limit: u32,
     /// Read the kernel's events (tracepoints) besides the packets.
     pub kernel_events: bool,
+    /// `diagnose`: keep the typed tally of RSTs and failed attempts in the summary.
+    pub tally: bool,
 }
 
 /// Why watching could not start, in words a user can act on.
@@ -594,6 +596,7 @@ pub fn watch(
     let output = Output {
         lines: Lines::new(opts.json, false, out),
         pcapng,
+        tally: opts.tally.then(Default::default),
     };
     let engine = Engine::new(setup, output);
     report.max_conns = engine.max_conns;
@@ -686,7 +689,9 @@ pub fn watch(
         failed_connects: k.facts.failed_connects(),
         stopped: k.failed,
     });
-    let refused = s.engine.report.rsts_with(Verdict::Refused);
+    // A firewall's forged RST answers a SYN as a refusal does: the attempt failed all the same.
+    let refused = s.engine.report.rsts_with(Verdict::Refused)
+        + s.engine.report.rsts_with(Verdict::FirewallReject);
     let mut report = finish(s);
     if let (Some(first), Some(last)) = (first, last) {
         let seen = CaptureSeen {
@@ -903,6 +908,8 @@ fn finish(mut s: Session<'_>) -> RunSummary {
         .map(|n| n.to_string())
         .collect();
     report.interface_overflow = s.ifaces.overflow;
+    report.findings = s.engine.report.findings();
+    report.tally = s.engine.sink.tally.take();
     report.findings_text = s.engine.report.render_text();
     report.findings_json = s.engine.report.to_json();
     match s.engine.sink.close_write() {

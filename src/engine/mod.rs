@@ -6,6 +6,7 @@
 pub mod attribution;
 pub mod counters;
 pub mod decode;
+pub mod diagnosis;
 pub mod fusion;
 pub mod kevent;
 pub mod listeners;

@@ -46,6 +46,10 @@ pub struct RunSummary {
     /// The ranked findings, in words and as JSON.
     pub findings_text: String,
     pub findings_json: serde_json::Value,
+    /// The typed findings (live runs), for `diagnose`.
+    pub findings: Vec<crate::engine::report::Finding>,
+    /// `diagnose`: the typed tally of RSTs and failed attempts.
+    pub tally: Option<crate::engine::diagnosis::tally::Tally>,
     /// The kernel's TCP counters over a live run, and where they disagree with the capture.
     pub counters: Option<CountersOverRun>,
     /// Live runs with kernel events: what was read, lost, and the failed connects by process.

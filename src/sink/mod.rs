@@ -8,6 +8,7 @@
 //! A command picks one line sink (text or JSON) and optionally the pcapng sink; [`Output`]
 //! feeds both.
 
+pub mod diagnosis;
 pub mod json;
 pub mod pcapng;
 pub mod pcapng_writer;
@@ -90,6 +91,8 @@ impl<'o> Lines<'o> {
 pub struct Output<'o> {
     pub lines: Lines<'o>,
     pub pcapng: Option<PcapngSink>,
+    /// `diagnose`: the typed tally of every RST and failed attempt.
+    pub tally: Option<crate::engine::diagnosis::tally::Tally>,
 }
 
 impl Output<'_> {
@@ -118,6 +121,9 @@ impl EventSink for Output<'_> {
         shown: bool,
         packet: Option<PacketRef<'_>>,
     ) -> io::Result<()> {
+        if let Some(t) = &mut self.tally {
+            t.rst(ev);
+        }
         if let Some(p) = &mut self.pcapng {
             p.rst(place, ev, shown, packet)?;
         }
@@ -125,6 +131,9 @@ impl EventSink for Output<'_> {
     }
 
     fn ended(&mut self, c: &ConnSummary) -> io::Result<()> {
+        if let Some(t) = &mut self.tally {
+            t.ended(c);
+        }
         if let Some(p) = &mut self.pcapng {
             p.ended(c)?;
         }
@@ -132,6 +141,9 @@ impl EventSink for Output<'_> {
     }
 
     fn closed(&mut self, c: &ClosedConn) -> io::Result<()> {
+        if let Some(t) = &mut self.tally {
+            t.closed(c);
+        }
         if let Some(p) = &mut self.pcapng {
             p.closed(c)?;
         }

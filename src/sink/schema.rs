@@ -11,6 +11,7 @@
 //! | `interface` | watch | an interface appeared or disappeared ([`InterfaceRecord`]) |
 //! | `drops` | watch | the kernel dropped packets ([`DropsRecord`]) |
 //! | `summary` | read, watch (last line) | the run's counts and ranked findings ([`SummaryRecord`]) |
+//! | `diagnosis` | diagnose | one ranked diagnosis ([`DiagnosisRecord`]); its `summary` is [`DiagnosisSummaryRecord`] |
 //!
 //! Fields of records whose keys used to be written from maps stay in alphabetical order, so that
 //! the output is stable for those who diff it.
@@ -445,4 +446,76 @@ pub struct SummaryRecord {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub unanswered: u64,
+}
+
+/// `diagnose --json`: one ranked diagnosis.
+#[derive(Serialize, Debug)]
+pub struct DiagnosisRecord {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// 1 for the most important.
+    pub rank: usize,
+    /// `critical`, `warning` or `notice`.
+    pub severity: &'static str,
+    /// The rule: `refused_local`, `refused_remote`, `listen_overflow`, `abort_on_close`, …
+    pub rule: &'static str,
+    /// An endpoint, a listener, a host or `this network namespace`.
+    pub subject: String,
+    pub headline: String,
+    pub count: u64,
+    pub per_second: Option<f64>,
+    pub evidence: Vec<FactRecord>,
+    pub causes: Vec<String>,
+    /// Commands to run next.
+    pub next: Vec<String>,
+}
+
+/// One piece of evidence: its kind, its words, and the processes it names.
+#[derive(Serialize, Debug)]
+pub struct FactRecord {
+    pub fact: &'static str,
+    pub text: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<ProcRefRecord>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct ProcRefRecord {
+    pub pid: u32,
+    pub comm: String,
+    pub cmdline: Option<String>,
+}
+
+impl ProcRefRecord {
+    pub fn new(p: &crate::engine::diagnosis::tally::ProcRef) -> Self {
+        ProcRefRecord {
+            pid: p.pid,
+            comm: p.comm.clone(),
+            cmdline: p.cmdline.clone(),
+        }
+    }
+}
+
+/// `diagnose --json`: the closing record.
+#[derive(Serialize, Debug)]
+pub struct DiagnosisSummaryRecord {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub seconds: f64,
+    pub netns: Option<String>,
+    pub diagnoses: usize,
+    /// The worst severity found, null when none.
+    pub worst: Option<&'static str>,
+    pub failed_conn_per_s: Option<f64>,
+    pub rst_per_s: Option<f64>,
+    pub listen_overflows_per_s: Option<f64>,
+    pub unavailable: Vec<UnavailableRecord>,
+    pub healthy: Vec<String>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct UnavailableRecord {
+    pub part: &'static str,
+    pub why: String,
+    pub fix: Option<String>,
 }

@@ -115,6 +115,7 @@ pub fn read_files<P: AsRef<OsStr>>(
     let output = Output {
         lines: Lines::new(opts.json, opts.connections, out),
         pcapng,
+        tally: None,
     };
     let mut engine = Engine::new(setup, output);
     report.max_conns = engine.max_conns;
