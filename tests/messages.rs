@@ -144,3 +144,21 @@ fn duration_takes_units_and_rejects_nonsense() {
         );
     }
 }
+
+/// `check` is run by monitoring systems: a usage error is UNKNOWN (3), as the monitoring-plugins
+/// conventions say, with one line saying what is wrong; other commands keep exit status 2.
+#[test]
+fn a_bad_check_threshold_is_unknown_for_the_monitoring_system() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rsthound"))
+        .args(["check", "--warn", "x"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("invalid range \"x\""), "{err}");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rsthound"))
+        .args(["read", "--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
