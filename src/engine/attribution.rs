@@ -7,7 +7,7 @@
 //! the caller passes; bounded, with its overflow counted.
 
 use super::kevent::{EventKind, KernelEvent, Process, TaskContext, TcpState};
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::SocketAddr;
 use std::sync::Arc;
 

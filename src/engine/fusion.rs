@@ -10,7 +10,8 @@
 
 use crate::engine::attribution::Attributed;
 use crate::engine::kevent::{EventKind, Process, TcpState};
-use std::collections::{HashMap, VecDeque};
+use foldhash::HashMap;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -180,10 +181,6 @@ impl KernelFacts {
                         client: client.clone(),
                         sender: a.actor.clone(),
                     });
-                // A refused local client: its socket is (dst, src) seen from its side.
-                if let Some(p) = client {
-                    self.remember(Table::Sockets, (dst, src), p);
-                }
             }
             EventKind::ReceiveReset(r) => {
                 if let (Some(local), Some(remote)) = (r.local, r.remote)
@@ -197,8 +194,15 @@ impl KernelFacts {
                     return;
                 };
                 let local = a.client_local.or(s.local).filter(|l| l.port() != 0);
+                // Only live connections are remembered: a closed one's RSTs were already seen
+                // (its send_reset or the packet came first), and forgetting at once keeps the
+                // table as small as the connections open.
                 if let Some(local) = local {
-                    self.remember(Table::Sockets, (local, remote), p.clone());
+                    if s.new == TcpState::CLOSE {
+                        self.sockets.remove(&(local, remote));
+                    } else {
+                        self.remember(Table::Sockets, (local, remote), p.clone());
+                    }
                 }
                 if s.old == TcpState::SYN_SENT
                     && s.new == TcpState::CLOSE
@@ -535,8 +539,26 @@ mod tests {
         k.settle(20 + SETTLE_NS, false);
         assert_eq!(k.failed_connects()[0].count, 3);
         assert_eq!(k.stats.failed_elsewhere, 1);
-        // The socket's owner is known for later RSTs on it.
-        let n = k.note_for_rst(sa("10.0.0.9:443"), sa("10.0.0.1:40000"), false, 5);
+        // A closed socket is forgotten; a live one's owner is known for later RSTs on it.
+        let n = k.note_for_rst(sa("10.0.0.9:443"), sa("10.0.0.1:40000"), false, 30);
+        assert!(n.client.is_none());
+        k.observe(&Attributed {
+            event: ev(
+                40,
+                EventKind::SetState(SetState {
+                    skaddr: 3,
+                    old: TcpState::SYN_SENT,
+                    new: TcpState(1), // ESTABLISHED
+                    protocol: 6,
+                    local: Some(sa("10.0.0.1:40002")),
+                    remote: Some(sa("10.0.0.9:443")),
+                }),
+            ),
+            client: Some((c.clone(), Basis::Socket)),
+            actor: None,
+            client_local: None,
+        });
+        let n = k.note_for_rst(sa("10.0.0.9:443"), sa("10.0.0.1:40002"), false, 50);
         assert_eq!(n.client.unwrap().comm, "curl");
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::engine::kevent::Process;
 use crate::sanitize::sanitize_text;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 
