@@ -406,6 +406,8 @@ impl<S: KernelEventSource, R: ProcReader> KernelFeed for KernelView<S, R> {
     fn events(&self) -> u64 {
         self.stats().source.events
     }
+    /// A view built by hand (a fake source in tests) is taken as complete; the real one is
+    /// wrapped in [`OpenedKernel`], which knows from its notes whether it is.
     fn complete(&self) -> bool {
         true
     }
