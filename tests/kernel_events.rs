@@ -961,3 +961,18 @@ fn read_of_a_watch_written_pcapng_shows_the_kernel_reason_and_the_client() {
     let (single, _) = read(&["--single-thread"]);
     assert_eq!(single, text);
 }
+
+/// The writer (a sink) and the reader (a source) cannot share the prefix and the size limit by
+/// import: they must agree.
+#[test]
+fn kernel_comment_prefix_and_limit_agree_between_writer_and_reader() {
+    use rsthound::{sink, source};
+    assert_eq!(
+        sink::pcapng::KERNEL_COMMENT_PREFIX.as_bytes(),
+        source::capture::KERNEL_COMMENT_PREFIX
+    );
+    assert_eq!(
+        sink::pcapng::MAX_KERNEL_COMMENT,
+        source::capture::MAX_KERNEL_COMMENT
+    );
+}

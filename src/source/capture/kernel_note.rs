@@ -47,9 +47,25 @@ struct ProcessIn {
     cgroup: Option<String>,
 }
 
+/// Text the writer already sanitized, made safe again without escaping it twice: the writer's
+/// escapes (`\x0a`, `\\`) stay as they are, since a backslash is harmless on a terminal, while
+/// anything else [`sanitize_text`] escapes (control, format, bidi characters) is escaped; cut
+/// after `max` characters.
+fn clean(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .split('\\')
+        .map(|piece| sanitize_text(piece.as_bytes(), MAX_KERNEL_COMMENT))
+        .collect::<Vec<_>>()
+        .join("\\");
+    if let Some((at, _)) = out.char_indices().nth(max) {
+        out.truncate(at);
+        out.push('…');
+    }
+    out
+}
+
 impl ProcessIn {
     fn into_process(self) -> Arc<Process> {
-        let clean = |s: &str, max: usize| sanitize_text(s.as_bytes(), max);
         Arc::new(Process {
             pid: self.pid,
             comm: clean(&self.comm, MAX_COMM),
@@ -79,9 +95,7 @@ pub fn parse_kernel_note(json: &[u8]) -> Result<KernelNote, KernelNoteError> {
     };
     Ok(KernelNote {
         origin,
-        reason: raw
-            .reason
-            .map(|r| Arc::from(sanitize_text(r.as_bytes(), MAX_REASON))),
+        reason: raw.reason.map(|r| Arc::from(clean(&r, MAX_REASON))),
         client: raw.client.map(ProcessIn::into_process),
         sender: raw.sender.map(ProcessIn::into_process),
         receiver: raw.receiver.map(ProcessIn::into_process),
@@ -116,6 +130,17 @@ mod tests {
         let comm = &note.client.unwrap().comm;
         assert!(!comm.contains('\u{1b}') && !comm.contains('\n'), "{comm:?}");
         assert!(!note.reason.unwrap().contains('\u{1b}'));
+    }
+
+    #[test]
+    fn text_the_writer_escaped_is_not_escaped_twice() {
+        let shown = sanitize_text(b"collectord -c \nimport\\x", 512);
+        let json = serde_json::json!({"origin": "stack", "client": {"pid": 1, "comm": "c", "cmdline": shown}});
+        let note = parse_kernel_note(json.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            note.client.unwrap().cmdline.as_deref(),
+            Some(shown.as_str())
+        );
     }
 
     #[test]
