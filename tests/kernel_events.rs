@@ -898,3 +898,81 @@ fn watch_names_the_listener_whose_accept_queue_overflows_and_what_to_raise() {
         done.stderr
     );
 }
+
+// ---- `watch --write`, then `read` of that file on its own: the same reasons and processes ----
+
+#[test]
+fn read_of_a_watch_written_pcapng_shows_the_kernel_reason_and_the_client() {
+    if !privileged("read_of_a_watch_written_pcapng_shows_the_kernel_reason_and_the_client") {
+        return;
+    }
+    let ns = Netns::new("kw9");
+    let bin = NamedBinary::new("collectord");
+    let file = bin.dir.join("kept.pcapng");
+    let w = live::Watch::start(&["--netns", &ns.name, "--write", file.to_str().unwrap()]);
+    let mut cmd = bin.command("retry2@127.0.0.1:7211");
+    let pid = ns.run(move || {
+        let mut c = cmd.spawn().unwrap();
+        assert!(c.wait().unwrap().success());
+        c.id()
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let done = w.interrupt();
+    assert!(file.exists(), "no file written; stderr:\n{}", done.stderr);
+    let read = |extra: &[&str]| {
+        let out = Command::new(live::rsthound_bin())
+            .arg("read")
+            .args(extra)
+            .arg(&file)
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (json, stderr) = read(&["--json"]);
+    let rsts: Vec<serde_json::Value> = json
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["type"] == "rst" && r["sport"] == 7211)
+        .collect();
+    assert_eq!(
+        rsts.len(),
+        2,
+        "read --json:\n{json}\nstderr:\n{stderr}\nwatch stderr:\n{}",
+        done.stderr
+    );
+    for r in &rsts {
+        assert_eq!(r["verdict"], "refused", "{r}");
+        assert_eq!(r["kernel"]["origin"], "stack", "{r}");
+        assert_eq!(r["kernel"]["reason"], "NO_SOCKET", "{r}");
+        assert_eq!(r["kernel"]["client"]["comm"], "collectord", "{r}");
+        assert_eq!(r["kernel"]["client"]["pid"], pid, "{r}");
+    }
+    let (text, stderr) = read(&[]);
+    let needle = format!("· kernel: NO_SOCKET · client collectord[{pid}]");
+    assert_eq!(
+        text.lines().filter(|l| l.contains(&needle)).count(),
+        2,
+        "read:\n{text}\nstderr:\n{stderr}"
+    );
+    // The same file read single-threaded says the same.
+    let (single, _) = read(&["--single-thread"]);
+    assert_eq!(single, text);
+}
+
+/// The writer (a sink) and the reader (a source) cannot share the prefix and the size limit by
+/// import: they must agree.
+#[test]
+fn kernel_comment_prefix_and_limit_agree_between_writer_and_reader() {
+    use rsthound::{sink, source};
+    assert_eq!(
+        sink::pcapng::KERNEL_COMMENT_PREFIX.as_bytes(),
+        source::capture::KERNEL_COMMENT_PREFIX
+    );
+    assert_eq!(
+        sink::pcapng::MAX_KERNEL_COMMENT,
+        source::capture::MAX_KERNEL_COMMENT
+    );
+}

@@ -1,11 +1,11 @@
 //! The capture reader (pcap and pcapng, both byte orders, every block type) on arbitrary
 //! bytes, every packet it hands out decoded: never a panic, every packet inside the input's
-//! limits. Run on stable: `cargo fuzz run -s none capture_read`.
+//! limits, every kernel note in a packet comment parsed. Run on stable: `cargo fuzz run -s none capture_read`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rsthound::engine::decode::{Outcome, decode};
-use rsthound::source::capture::CaptureReader;
+use rsthound::source::capture::{CaptureReader, MAX_KERNEL_COMMENT, parse_kernel_note};
 use std::io::Cursor;
 
 /// Packets looked at per input: enough for every block type, bounded for speed.
@@ -28,6 +28,10 @@ fuzz_target!(|data: &[u8]| {
         match reader.next_packet() {
             Ok(Some(p)) => {
                 assert!(p.data.len() <= data.len());
+                if let Some(note) = p.kernel_note {
+                    assert!(note.len() <= MAX_KERNEL_COMMENT);
+                    let _ = parse_kernel_note(note);
+                }
                 if let Outcome::Tcp(seg) = decode(p.link_type, p.data) {
                     assert!(seg.payload.len() <= seg.raw.len());
                 }

@@ -127,17 +127,23 @@ impl<W: Write> Keeper<W> {
         self.flush_conn(ev.conn.id, None)?;
         let iface = self.iface(src)?;
         let mut comment = format!("rsthound: {}: {}", ev.verdict.as_str(), ev.evidence);
+        let mut machine = None;
         if let Some(k) = &ev.kernel {
             comment.push_str(&crate::sink::text::kernel_words(k));
+            machine = kernel_comment(k);
         }
         let cut = &data[..data.len().min(SNAP)];
-        self.out.packet_units(
+        let comments: &[&str] = match &machine {
+            Some(m) => &[&comment, m],
+            None => &[&comment],
+        };
+        self.out.packet_comments(
             iface,
             ev.ts.nanos().max(0) as u64,
             cut,
             orig_len,
             None,
-            Some(&comment),
+            comments,
         )?;
         self.written += 1;
         Ok(())
@@ -166,6 +172,20 @@ impl<W: Write> Keeper<W> {
         Ok(self.out.into_inner())
     }
 }
+
+/// The machine-readable comment `read` takes back (see
+/// `source::capture::parse_kernel_note`): `rsthound-kernel: ` and the JSON output's `kernel`
+/// object. Skipped when over the size a reader accepts (long command lines), so that the human
+/// comment still says it.
+fn kernel_comment(k: &crate::engine::fusion::KernelNote) -> Option<String> {
+    let json = serde_json::to_string(&crate::sink::schema::KernelRecord::new(k)).ok()?;
+    (json.len() <= MAX_KERNEL_COMMENT).then(|| format!("{KERNEL_COMMENT_PREFIX}{json}"))
+}
+
+/// Keep in step with `source::capture::KERNEL_COMMENT_PREFIX` and `MAX_KERNEL_COMMENT` (a sink
+/// does not import sources; a test checks they agree).
+pub const KERNEL_COMMENT_PREFIX: &str = "rsthound-kernel: ";
+pub const MAX_KERNEL_COMMENT: usize = 4096;
 
 pub use crate::engine::summary::Written;
 

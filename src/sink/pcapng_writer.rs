@@ -131,6 +131,20 @@ impl<W: Write> PcapngWriter<W> {
         inbound: Option<bool>,
         comment: Option<&str>,
     ) -> io::Result<()> {
+        let comments = comment.as_slice();
+        self.packet_comments(iface, units, data, orig_len, inbound, comments)
+    }
+
+    /// [`Self::packet_units`] with any number of `opt_comment`s, in order.
+    pub fn packet_comments(
+        &mut self,
+        iface: u32,
+        units: u64,
+        data: &[u8],
+        orig_len: u32,
+        inbound: Option<bool>,
+        comments: &[&str],
+    ) -> io::Result<()> {
         let mut body = Vec::with_capacity(32 + data.len());
         body.extend_from_slice(&self.u32b(iface));
         body.extend_from_slice(&self.u32b((units >> 32) as u32));
@@ -140,7 +154,7 @@ impl<W: Write> PcapngWriter<W> {
         body.extend_from_slice(data);
         body.resize(body.len() + (4 - data.len() % 4) % 4, 0);
         let mut has_opts = false;
-        if let Some(c) = comment {
+        for c in comments {
             self.option(&mut body, 1, c.as_bytes());
             has_opts = true;
         }

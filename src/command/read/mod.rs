@@ -14,7 +14,9 @@ use crate::sink::json::write_raw_json;
 use crate::sink::pcapng::PcapngSink;
 use crate::sink::text::write_raw_text;
 use crate::sink::{Lines, Output};
-use crate::source::capture::{CaptureError, CaptureReader, FileAccess, Packet, open_input};
+use crate::source::capture::{
+    CaptureError, CaptureReader, FileAccess, Packet, open_input, parse_kernel_note,
+};
 use pipeline::Tracked;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, IsTerminal, Write};
@@ -120,10 +122,13 @@ pub fn read_files<P: AsRef<OsStr>>(
     let mut engine = Engine::new(setup, output);
     report.max_conns = engine.max_conns;
     let multi = paths.len() > 1;
-    // `--write` keeps packets' bytes, which the decoding thread does not hand on.
+    // `--write` keeps packets' bytes, which the decoding thread does not hand on; nor does it
+    // hand on packet comments, so a capture `watch --write` made (small: failed connections
+    // only) is read on this thread, its kernel notes with it.
     let pipelined = !opts.raw
         && opts.write.is_none()
         && !opts.single_thread
+        && !paths.iter().any(|p| written_by_rsthound(p, opts))
         && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
     if pipelined && let Some(render) = read_pipelined(paths, opts, &mut engine, &mut report, err) {
         return finish(engine, opts, report, render);
@@ -149,6 +154,22 @@ pub fn read_files<P: AsRef<OsStr>>(
         }
     }
     finish(engine, opts, report, true)
+}
+
+/// Whether `path` is a pcapng whose first section rsthound wrote (`shb_userappl`), which may
+/// carry kernel notes in its packet comments. Standard input cannot be looked at twice: no.
+fn written_by_rsthound(path: &OsStr, opts: &ReadOptions) -> bool {
+    if path == "-" {
+        return false;
+    }
+    let access = if opts.no_mmap {
+        FileAccess::Read
+    } else {
+        FileAccess::Mmap
+    };
+    open_input(path, access)
+        .and_then(CaptureReader::from_input)
+        .is_ok_and(|r| r.application() == Some("rsthound"))
 }
 
 /// A file's name as the output shows it.
@@ -255,6 +276,8 @@ struct OneFile<'a, 'e> {
     file_no: usize,
     opts: &'a ReadOptions,
     engine: &'a mut ReadEngine<'e>,
+    /// `rsthound-kernel:` comments that could not be read (their RSTs are shown without).
+    bad_notes: u64,
 }
 
 impl PacketSink for OneFile<'_, '_> {
@@ -293,12 +316,18 @@ impl PacketSink for OneFile<'_, '_> {
             name: packet.iface_name.map(|n| &**n),
         };
         let (name, prefix) = (self.name, self.prefix);
-        engine.segment(
-            &meta,
-            seg,
-            (&src, packet.data, packet.orig_len),
-            Place { file: name, prefix },
-        )
+        let place = Place { file: name, prefix };
+        let bytes = (&src, packet.data, packet.orig_len);
+        // An RST `watch --write` kept with what the kernel said: shown as watch showed it.
+        if let Some(json) = packet.kernel_note
+            && seg.flags.rst()
+        {
+            match parse_kernel_note(json) {
+                Ok(note) => return engine.segment_noted(&meta, seg, bytes, place, note),
+                Err(_) => self.bad_notes += 1,
+            }
+        }
+        engine.segment(&meta, seg, bytes, place)
     }
 
     #[inline]
@@ -326,8 +355,16 @@ fn read_one(
         file_no,
         opts,
         engine,
+        bad_notes: 0,
     };
     let read = for_each_packet(path, name, opts, stats, &mut sink);
+    if sink.bad_notes > 0 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "rsthound: {name}: {} kernel note(s) in packet comments could not be read; their RSTs are shown without them",
+            sink.bad_notes
+        );
+    }
     match read {
         Ok(capture) => capture.map_err(ReadError::Capture),
         Err(e) => Err(ReadError::Output(e)),

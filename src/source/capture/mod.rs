@@ -6,6 +6,7 @@
 
 mod error;
 mod input;
+mod kernel_note;
 mod pcap;
 mod pcapng;
 mod source;
@@ -13,6 +14,11 @@ mod source;
 pub use crate::model::{Direction, LinkType};
 pub use error::CaptureError;
 pub use input::{FileAccess, Input, open_input};
+pub use kernel_note::{KernelNoteError, parse_kernel_note};
+pub use pcapng::{
+    KERNEL_COMMENT_PREFIX, MAX_KERNEL_COMMENT, OptionError, PacketOptions, option_list,
+    packet_options,
+};
 
 use crate::model::timestamp::Timestamp;
 use source::ByteSource;
@@ -43,6 +49,9 @@ pub struct Packet<'a> {
     /// The interface's name, when the file records one (pcapng `if_name`), sanitized.
     pub iface_name: Option<&'a std::sync::Arc<str>>,
     pub data: &'a [u8],
+    /// pcapng: the JSON of the packet's `rsthound-kernel:` comment (what the kernel said about
+    /// this RST when `watch --write` kept it), unparsed and untrusted.
+    pub kernel_note: Option<&'a [u8]>,
 }
 
 /// The container format of a capture, as detected from its first bytes.
@@ -129,6 +138,15 @@ impl CaptureReader {
         match &self.inner {
             Inner::Pcap(r) => r.interfaces(),
             Inner::Pcapng(r) => r.interfaces(),
+        }
+    }
+
+    /// The application that wrote the capture's current section (pcapng `shb_userappl`),
+    /// sanitized; `None` for classic pcap.
+    pub fn application(&self) -> Option<&str> {
+        match &self.inner {
+            Inner::Pcap(_) => None,
+            Inner::Pcapng(r) => r.application(),
         }
     }
 

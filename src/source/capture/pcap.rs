@@ -163,6 +163,7 @@ impl PcapReader {
                 direction: None,
                 iface_name: None,
                 data,
+                kernel_note: None,
             };
             if let Err(e) = f(packet) {
                 break Err(e);
@@ -221,6 +222,7 @@ impl PcapReader {
             direction: None,
             iface_name: None,
             data: &rec[RECORD_HEADER_LEN..],
+            kernel_note: None,
         }))
     }
 }

@@ -23,6 +23,114 @@ const OPT_IF_NAME: u16 = 2;
 const OPT_IF_TSRESOL: u16 = 9;
 const OPT_IF_TSOFFSET: u16 = 14;
 const OPT_EPB_FLAGS: u16 = 2;
+const OPT_COMMENT: u16 = 1;
+const OPT_SHB_USERAPPL: u16 = 4;
+
+/// The prefix of the packet comment in which `watch --write` keeps what the kernel said about
+/// an RST, as JSON (see [`super::kernel_note`]).
+pub const KERNEL_COMMENT_PREFIX: &[u8] = b"rsthound-kernel: ";
+/// A kernel comment longer than this is not ours (the writer keeps them under it): ignored.
+pub const MAX_KERNEL_COMMENT: usize = 4096;
+
+/// Why a packet's option list stopped being read (the packet itself is kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionError {
+    /// Fewer than 4 bytes left for an option header.
+    ShortHeader,
+    /// The option's value runs past the end of the list.
+    ValueTooLong,
+    /// The value fits but its padding to 4 bytes does not.
+    BadPadding,
+}
+
+/// What a packet block's options say that rsthound uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PacketOptions<'b> {
+    pub direction: Option<Direction>,
+    /// The JSON after [`KERNEL_COMMENT_PREFIX`] of the first such comment, if within
+    /// [`MAX_KERNEL_COMMENT`].
+    pub kernel: Option<&'b [u8]>,
+    /// Set when the list was damaged: options before the damage are kept.
+    pub damaged: Option<OptionError>,
+}
+
+/// Walks an option list, each length checked against what is left: the code and length
+/// (4 bytes), the value, its padding to a multiple of 4. Stops at `opt_endofopt`, at the end of
+/// the list, or at the first damage (returned as the last item).
+pub fn option_list(
+    mut opts: &[u8],
+    big_endian: bool,
+) -> impl Iterator<Item = Result<(u16, &[u8]), OptionError>> {
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done || opts.is_empty() {
+            return None;
+        }
+        let Some(head) = opts.get(..4) else {
+            done = true;
+            return Some(Err(OptionError::ShortHeader));
+        };
+        let rd = |o: usize| {
+            let b = [head[o], head[o + 1]];
+            if big_endian {
+                u16::from_be_bytes(b)
+            } else {
+                u16::from_le_bytes(b)
+            }
+        };
+        let (code, olen) = (rd(0), usize::from(rd(2)));
+        if code == OPT_END {
+            done = true;
+            return None;
+        }
+        let rest = &opts[4..];
+        if olen > rest.len() {
+            done = true;
+            return Some(Err(OptionError::ValueTooLong));
+        }
+        let padded = olen.div_ceil(4) * 4;
+        if padded > rest.len() {
+            done = true;
+            return Some(Err(OptionError::BadPadding));
+        }
+        let value = &rest[..olen];
+        opts = &rest[padded..];
+        Some(Ok((code, value)))
+    })
+}
+
+/// Reads an enhanced packet block's options: `epb_flags` (direction) and the first
+/// `opt_comment` holding the kernel's note. Allocates nothing.
+pub fn packet_options(opts: &[u8], big_endian: bool) -> PacketOptions<'_> {
+    let mut out = PacketOptions::default();
+    for item in option_list(opts, big_endian) {
+        match item {
+            Ok((OPT_EPB_FLAGS, value)) if value.len() == 4 => {
+                let b = [value[0], value[1], value[2], value[3]];
+                let flags = if big_endian {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                };
+                out.direction = match flags & 3 {
+                    1 => Some(Direction::In),
+                    2 => Some(Direction::Out),
+                    _ => None,
+                };
+            }
+            Ok((OPT_COMMENT, value)) if out.kernel.is_none() => {
+                if let Some(json) = value.strip_prefix(KERNEL_COMMENT_PREFIX)
+                    && json.len() <= MAX_KERNEL_COMMENT
+                {
+                    out.kernel = Some(json);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => out.damaged = Some(e),
+        }
+    }
+    out
+}
 
 /// How one interface's timestamp units become nanoseconds.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +169,18 @@ impl Resolution {
     }
 }
 
+/// A packet block read: (interface, time, data offset within the block, caplen, original
+/// length, direction, offset of its options within the block or `usize::MAX` for none).
+type PacketAt = (
+    usize,
+    Timestamp,
+    usize,
+    usize,
+    u32,
+    Option<Direction>,
+    usize,
+);
+
 #[derive(Debug, Clone, Copy)]
 struct IfaceTiming {
     resolution: Resolution,
@@ -75,6 +195,8 @@ pub(crate) struct PcapngReader {
     timing: Vec<IfaceTiming>,
     section_base: usize,
     last_ts: Timestamp,
+    /// The current section's `shb_userappl`, sanitized.
+    application: Option<String>,
 }
 
 /// A cap on interfaces across all sections: each costs a little memory, and a crafted file could
@@ -90,6 +212,7 @@ impl PcapngReader {
             timing: Vec::new(),
             section_base: 0,
             last_ts: Timestamp::from_nanos(0, 6),
+            application: None,
         };
         // The first block must be a section header; read it eagerly so that a file that is not
         // pcapng after all fails at open.
@@ -109,6 +232,11 @@ impl PcapngReader {
 
     pub fn offset(&self) -> u64 {
         self.src.offset()
+    }
+
+    /// The application that wrote the current section (`shb_userappl`), sanitized.
+    pub fn application(&self) -> Option<&str> {
+        self.application.as_deref()
     }
 
     fn rd16(&self, b: &[u8], o: usize) -> u16 {
@@ -225,7 +353,13 @@ impl PcapngReader {
                 format!("unsupported pcapng version {major}.{minor} (expected 1.0)"),
             ));
         }
-        self.check_options(&block[24..len - 4], at + 24)?;
+        let opts = &block[24..len - 4];
+        self.check_options(opts, at + 24)?;
+        let application = self
+            .options(opts)
+            .find(|(code, _)| *code == OPT_SHB_USERAPPL)
+            .map(|(_, v)| sanitize_text(v, 64));
+        self.application = application;
         self.section_base = self.interfaces.len();
         self.src.take(len);
         Ok(())
@@ -370,13 +504,23 @@ impl PcapngReader {
                 BLOCK_SPB => self.simple_packet(body, at)?,
                 _ => None,
             };
-            let Some((iface, ts, data_off, caplen, orig_len, direction)) = packet else {
+            let Some((iface, ts, data_off, caplen, orig_len, direction, opts_off)) = packet else {
                 self.src.take(len);
                 continue;
             };
             self.last_ts = ts;
+            let big_endian = self.big_endian;
             let link_type = self.interfaces[iface].link_type;
             let block = self.src.take(len);
+            // Options sit between the padded data and the trailer; a block without them costs
+            // one comparison.
+            let opts = block.get(opts_off..len - 4).unwrap_or(&[]);
+            let (direction, kernel_note) = if opts.is_empty() {
+                (direction, None)
+            } else {
+                let o = packet_options(opts, big_endian);
+                (o.direction, o.kernel)
+            };
             return Ok(Some(Packet {
                 ts,
                 iface,
@@ -385,18 +529,14 @@ impl PcapngReader {
                 direction,
                 iface_name: self.interfaces[iface].name.as_ref(),
                 data: &block[data_off..data_off + caplen],
+                kernel_note,
             }));
         }
     }
 
     /// Returns (interface, time, data offset within the block, caplen, original length, direction).
     #[allow(clippy::type_complexity)]
-    fn enhanced_packet(
-        &self,
-        body: &[u8],
-        at: u64,
-    ) -> Result<Option<(usize, Timestamp, usize, usize, u32, Option<Direction>)>, CaptureError>
-    {
+    fn enhanced_packet(&self, body: &[u8], at: u64) -> Result<Option<PacketAt>, CaptureError> {
         if body.len() < 20 {
             return Err(CaptureError::new(
                 at,
@@ -419,27 +559,13 @@ impl PcapngReader {
                 ),
             ));
         }
-        let opts = body.get(20 + caplen.div_ceil(4) * 4..).unwrap_or(&[]);
-        let mut direction = None;
-        for (code, value) in self.options(opts) {
-            if code == OPT_EPB_FLAGS && value.len() == 4 {
-                direction = match self.rd32(value, 0) & 3 {
-                    1 => Some(Direction::In),
-                    2 => Some(Direction::Out),
-                    _ => None,
-                };
-            }
-        }
-        Ok(Some((iface, ts, 8 + 20, caplen, orig_len, direction)))
+        // Options start after the data padded to 4 bytes (offset within the block).
+        let opts_off = 8 + 20 + caplen.div_ceil(4) * 4;
+        Ok(Some((iface, ts, 8 + 20, caplen, orig_len, None, opts_off)))
     }
 
     #[allow(clippy::type_complexity)]
-    fn obsolete_packet(
-        &self,
-        body: &[u8],
-        at: u64,
-    ) -> Result<Option<(usize, Timestamp, usize, usize, u32, Option<Direction>)>, CaptureError>
-    {
+    fn obsolete_packet(&self, body: &[u8], at: u64) -> Result<Option<PacketAt>, CaptureError> {
         if body.len() < 20 {
             return Err(CaptureError::new(
                 at,
@@ -462,16 +588,19 @@ impl PcapngReader {
                 ),
             ));
         }
-        Ok(Some((iface, ts, 8 + 20, caplen, orig_len, None)))
+        Ok(Some((
+            iface,
+            ts,
+            8 + 20,
+            caplen,
+            orig_len,
+            None,
+            usize::MAX,
+        )))
     }
 
     #[allow(clippy::type_complexity)]
-    fn simple_packet(
-        &self,
-        body: &[u8],
-        at: u64,
-    ) -> Result<Option<(usize, Timestamp, usize, usize, u32, Option<Direction>)>, CaptureError>
-    {
+    fn simple_packet(&self, body: &[u8], at: u64) -> Result<Option<PacketAt>, CaptureError> {
         if body.len() < 4 {
             return Err(CaptureError::new(at, "simple packet block is too short"));
         }
@@ -484,6 +613,136 @@ impl PcapngReader {
         if snap != 0 {
             caplen = caplen.min(snap);
         }
-        Ok(Some((iface, self.last_ts, 8 + 4, caplen, orig_len, None)))
+        Ok(Some((
+            iface,
+            self.last_ts,
+            8 + 4,
+            caplen,
+            orig_len,
+            None,
+            usize::MAX,
+        )))
+    }
+}
+
+#[cfg(test)]
+mod option_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One little-endian option, padded.
+    fn opt(code: u16, value: &[u8]) -> Vec<u8> {
+        let mut v = code.to_le_bytes().to_vec();
+        v.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        v.extend_from_slice(value);
+        v.resize(v.len().div_ceil(4) * 4, 0);
+        v
+    }
+
+    fn kernel_comment(json: &[u8]) -> Vec<u8> {
+        [KERNEL_COMMENT_PREFIX, json].concat()
+    }
+
+    #[test]
+    fn finds_the_kernel_comment_among_others() {
+        let mut list = opt(OPT_COMMENT, b"rsthound: refused: nothing listens");
+        list.extend(opt(OPT_COMMENT, &kernel_comment(br#"{"origin":"stack"}"#)));
+        list.extend(opt(OPT_EPB_FLAGS, &2u32.to_le_bytes()));
+        list.extend(opt(OPT_END, b""));
+        let o = packet_options(&list, false);
+        assert_eq!(o.kernel, Some(&br#"{"origin":"stack"}"#[..]));
+        assert_eq!(o.direction, Some(Direction::Out));
+        assert_eq!(o.damaged, None);
+    }
+
+    #[test]
+    fn big_endian_lists_read_the_same() {
+        let value = kernel_comment(b"{}");
+        let mut list = OPT_COMMENT.to_be_bytes().to_vec();
+        list.extend((value.len() as u16).to_be_bytes());
+        list.extend(&value);
+        list.resize(list.len().div_ceil(4) * 4, 0);
+        assert_eq!(packet_options(&list, true).kernel, Some(&b"{}"[..]));
+    }
+
+    #[test]
+    fn truncated_option_is_damage_not_a_value() {
+        let mut list = opt(OPT_COMMENT, &kernel_comment(b"{}"));
+        // Header claims 40 bytes, only 8 follow.
+        let mut bad = OPT_COMMENT.to_le_bytes().to_vec();
+        bad.extend(40u16.to_le_bytes());
+        bad.extend([b'x'; 8]);
+        list.extend(bad);
+        let o = packet_options(&list, false);
+        assert_eq!(
+            o.kernel,
+            Some(&b"{}"[..]),
+            "options before the damage are kept"
+        );
+        assert_eq!(o.damaged, Some(OptionError::ValueTooLong));
+        let short = [1u8, 0];
+        assert_eq!(
+            packet_options(&short, false).damaged,
+            Some(OptionError::ShortHeader)
+        );
+    }
+
+    #[test]
+    fn missing_padding_is_damage() {
+        // A 17-byte comment whose padding (3 bytes) is missing at the end of the list.
+        let value = kernel_comment(b"");
+        assert_eq!(value.len() % 4, 1);
+        let mut list = OPT_COMMENT.to_le_bytes().to_vec();
+        list.extend((value.len() as u16).to_le_bytes());
+        list.extend(&value);
+        let o = packet_options(&list, false);
+        assert_eq!(o.kernel, None);
+        assert_eq!(o.damaged, Some(OptionError::BadPadding));
+    }
+
+    #[test]
+    fn oversized_kernel_comment_is_ignored() {
+        let json = vec![b' '; MAX_KERNEL_COMMENT + 1];
+        let list = opt(OPT_COMMENT, &kernel_comment(&json));
+        let o = packet_options(&list, false);
+        assert_eq!((o.kernel, o.damaged), (None, None));
+        let json = vec![b' '; MAX_KERNEL_COMMENT];
+        let list = opt(OPT_COMMENT, &kernel_comment(&json));
+        assert_eq!(
+            packet_options(&list, false).kernel.map(<[u8]>::len),
+            Some(MAX_KERNEL_COMMENT)
+        );
+    }
+
+    #[test]
+    fn end_of_options_stops_the_walk() {
+        let mut list = opt(OPT_END, b"");
+        list.extend(opt(OPT_COMMENT, &kernel_comment(b"{}")));
+        assert_eq!(packet_options(&list, false), PacketOptions::default());
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_stay_inside_the_list(bytes in proptest::collection::vec(any::<u8>(), 0..300), big in any::<bool>()) {
+            let mut total = 0usize;
+            for (_, v) in option_list(&bytes, big).flatten() {
+                total += 4 + v.len().div_ceil(4) * 4;
+                prop_assert!(total <= bytes.len());
+            }
+            let o = packet_options(&bytes, big);
+            if let Some(k) = o.kernel {
+                prop_assert!(k.len() <= MAX_KERNEL_COMMENT && k.len() < bytes.len());
+            }
+        }
+
+        #[test]
+        fn well_formed_lists_round_trip(values in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..50), 0..8)) {
+            let list: Vec<u8> = values.iter().flat_map(|v| opt(3, v)).collect();
+            let got: Vec<_> = option_list(&list, false).collect();
+            prop_assert_eq!(got.len(), values.len());
+            for (g, v) in got.iter().zip(&values) {
+                prop_assert_eq!(g, &Ok((3u16, &v[..])));
+            }
+        }
     }
 }
