@@ -324,9 +324,14 @@ impl Session<'_> {
                 k.drain();
                 let from = std::net::SocketAddr::new(seg.src, seg.sport);
                 let to = std::net::SocketAddr::new(seg.dst, seg.dport);
-                let mut note =
-                    k.facts
-                        .note_for_rst(from, to, left_host, f.ts.nanos().max(0) as u64);
+                let answers_syn = seg.flags.ack() && seg.seq == 0;
+                let mut note = k.facts.note_for_rst(
+                    from,
+                    to,
+                    left_host,
+                    answers_syn,
+                    f.ts.nanos().max(0) as u64,
+                );
                 if left_host {
                     note.past_listener = past_listener(&k.history, from);
                 }

@@ -295,13 +295,17 @@ impl KernelFacts {
     }
 
     /// What the kernel says about an RST from `from` to `to` seen at `time_ns` (wall clock).
-    /// `left_host`: it was seen leaving this host (on loopback, or outgoing). Each
-    /// `tcp_send_reset` explains one packet.
+    /// `left_host`: it was seen leaving this host (on loopback, or outgoing). `answers_syn`: it
+    /// has the shape of an answer to a SYN (ACK set, sequence number 0), the only RSTs that
+    /// may be called forged: the stack records a reset for no socket before it sends it, but
+    /// an abort of its own socket (`tcp_send_active_reset`, 6.18) only after, so that RST can
+    /// reach the capture first. Each `tcp_send_reset` explains one packet.
     pub fn note_for_rst(
         &mut self,
         from: SocketAddr,
         to: SocketAddr,
         left_host: bool,
+        answers_syn: bool,
         time_ns: u64,
     ) -> KernelNote {
         let mut note = KernelNote {
@@ -339,7 +343,7 @@ impl KernelFacts {
                 self.resets.remove(&(from, to));
             }
         }
-        if note.origin == RstOrigin::Unknown && left_host && self.complete {
+        if note.origin == RstOrigin::Unknown && left_host && answers_syn && self.complete {
             note.origin = RstOrigin::ForgedLocally;
         }
         note
@@ -448,24 +452,36 @@ mod tests {
             "NO_SOCKET",
             Some(c.clone()),
         ));
-        let n = k.note_for_rst(sa("127.0.0.1:7211"), sa("127.0.0.1:41838"), true, 1_500);
+        let n = k.note_for_rst(
+            sa("127.0.0.1:7211"),
+            sa("127.0.0.1:41838"),
+            true,
+            true,
+            1_500,
+        );
         assert_eq!(n.origin, RstOrigin::Stack);
         assert_eq!(n.reason.as_deref(), Some("NO_SOCKET"));
         assert_eq!(n.client.as_ref().unwrap().label(), "collectord[4711]");
         // The event explained one packet: a second identical RST is not the stack's.
-        let n = k.note_for_rst(sa("127.0.0.1:7211"), sa("127.0.0.1:41838"), true, 1_600);
+        let n = k.note_for_rst(
+            sa("127.0.0.1:7211"),
+            sa("127.0.0.1:41838"),
+            true,
+            true,
+            1_600,
+        );
         assert_eq!(n.origin, RstOrigin::ForgedLocally);
     }
 
     #[test]
     fn an_rst_leaving_without_a_send_reset_is_forged_only_when_the_view_is_complete() {
         let mut k = KernelFacts::new(true);
-        let n = k.note_for_rst(sa("10.0.0.2:9090"), sa("10.0.0.1:5000"), true, 10);
+        let n = k.note_for_rst(sa("10.0.0.2:9090"), sa("10.0.0.1:5000"), true, true, 10);
         assert_eq!(n.origin, RstOrigin::ForgedLocally);
-        let n = k.note_for_rst(sa("10.0.0.2:9090"), sa("10.0.0.1:5000"), false, 10);
+        let n = k.note_for_rst(sa("10.0.0.2:9090"), sa("10.0.0.1:5000"), false, true, 10);
         assert_eq!(n.origin, RstOrigin::Remote, "arrived from elsewhere");
         k.lost_records();
-        let n = k.note_for_rst(sa("10.0.0.2:9090"), sa("10.0.0.1:5000"), true, 10);
+        let n = k.note_for_rst(sa("10.0.0.2:9090"), sa("10.0.0.1:5000"), true, true, 10);
         assert_eq!(
             n.origin,
             RstOrigin::Unknown,
@@ -480,6 +496,7 @@ mod tests {
         let n = k.note_for_rst(
             sa("127.0.0.1:1"),
             sa("127.0.0.1:2"),
+            true,
             true,
             3 * MATCH_WINDOW_NS,
         );
@@ -540,7 +557,7 @@ mod tests {
         assert_eq!(k.failed_connects()[0].count, 3);
         assert_eq!(k.stats.failed_elsewhere, 1);
         // A closed socket is forgotten; a live one's owner is known for later RSTs on it.
-        let n = k.note_for_rst(sa("10.0.0.9:443"), sa("10.0.0.1:40000"), false, 30);
+        let n = k.note_for_rst(sa("10.0.0.9:443"), sa("10.0.0.1:40000"), false, true, 30);
         assert!(n.client.is_none());
         k.observe(&Attributed {
             event: ev(
@@ -558,7 +575,7 @@ mod tests {
             actor: None,
             client_local: None,
         });
-        let n = k.note_for_rst(sa("10.0.0.9:443"), sa("10.0.0.1:40002"), false, 50);
+        let n = k.note_for_rst(sa("10.0.0.9:443"), sa("10.0.0.1:40002"), false, true, 50);
         assert_eq!(n.client.unwrap().comm, "curl");
     }
 }
