@@ -223,6 +223,8 @@ struct Session<'o> {
     /// RSTs seen leaving this namespace's stack (on loopback, or outgoing), to compare with the
     /// stack's own OutRsts counter.
     rsts_leaving: u64,
+    /// When the counters were first read (wall-clock ns): RSTs before it are not compared.
+    counters_from_ns: i64,
 }
 
 impl Session<'_> {
@@ -302,7 +304,9 @@ impl Session<'_> {
         // Loopback's outgoing copies were dropped above: an RST seen on `lo` left this
         // namespace's stack, as does one going out of any other interface.
         let left_host = f.hatype == ARPHRD_LOOPBACK || f.pkttype == PACKET_OUTGOING;
-        if seg.flags.rst() && left_host {
+        // Only RSTs sent after the counters' first sample are compared with them: the ring
+        // was open before, and an RST in between is in the capture but not in the delta.
+        if seg.flags.rst() && left_host && f.ts.nanos() >= self.counters_from_ns {
             self.rsts_leaving += 1;
         }
         let mut kernel = kernel;
@@ -616,10 +620,12 @@ pub fn watch(
         json: opts.json,
         limit: opts.count,
         rsts_leaving: 0,
+        counters_from_ns: i64::MAX,
     };
 
     let started = clock.now_ns();
     let first = counters.as_mut().map(|c| c.sample());
+    s.counters_from_ns = clock.now_ns();
     match lister.list() {
         Ok(list) => {
             s.ifaces.update(&list);
@@ -1111,10 +1117,13 @@ mod tests {
             ..CounterSample::default()
         };
         let mut counters = FakeCounters::new([sample(100, 50), sample(101, 52)]);
+        // The fake clock reads T0 + 0.6 s when the counters are first sampled: the RSTs come
+        // after it (one before it would be left out of the comparison).
         let mut ring = FakeRing {
             polls: vec![
-                refused_pair(40000, T0, 1),
-                refused_pair(40001, T0 + 5e8 as i64, 1),
+                refused_pair(39999, T0 + 1e8 as i64, 1),
+                refused_pair(40000, T0 + 1e9 as i64, 1),
+                refused_pair(40001, T0 + 15e8 as i64, 1),
             ],
             drops: vec![],
         };
