@@ -330,6 +330,15 @@ impl Session<'_> {
                 if left_host {
                     note.past_listener = past_listener(&k.history, from);
                 }
+                if let Some(l) = note.listener_reset.as_mut() {
+                    l.abort_on_overflow = k.abort_on_overflow;
+                    let found = k.history.lookup(from.ip(), from.port());
+                    l.owner = found
+                        .listening
+                        .first()
+                        .and_then(|s| s.owners.first())
+                        .map(|o| (o.comm.clone(), o.pid));
+                }
                 Some(note)
             }
             _ => None,
@@ -476,6 +485,9 @@ struct KernelState<'a> {
     buf: Vec<Attributed>,
     /// A read error, reported once.
     failed: Option<String>,
+    /// `net.ipv4.tcp_abort_on_overflow` of the namespace at start: whether a listener's RST
+    /// means its accept queue was full.
+    abort_on_overflow: Option<u32>,
 }
 
 impl KernelState<'_> {
@@ -564,6 +576,10 @@ pub fn watch(
         feed,
         buf: Vec::new(),
         failed: None,
+        abort_on_overflow: match &first_listeners {
+            Some(Ok(snap)) => snap.sysctls.tcp_abort_on_overflow,
+            _ => None,
+        },
     });
     let mut report = RunSummary {
         live: true,
