@@ -59,7 +59,7 @@ fn read_bounded(path: &Path) -> Option<Vec<u8>> {
 /// Looks for hints about tcp/`port` in `paths`.
 pub fn hints_for(paths: &HintPaths, port: u16) -> PortHints {
     let mut out = PortHints::default();
-    let mut push = |out: &mut PortHints, h: String| {
+    let push = |out: &mut PortHints, h: String| {
         if out.hints.len() < MAX_HINTS && !out.hints.contains(&h) {
             out.hints.push(h);
         }

@@ -32,6 +32,8 @@ pub struct ClientTallies {
     past: HashMap<Endpoint, PastListener>,
     /// The listener that reset handshakes on an endpoint (its accept queue full), with how many.
     listener_resets: HashMap<Endpoint, (ListenerReset, u64)>,
+    /// Hints about what a refused endpoint's port was for.
+    hints: HashMap<Endpoint, Vec<String>>,
     /// Client sightings not kept (a table full).
     pub overflow: u64,
 }
@@ -92,6 +94,22 @@ impl ClientTallies {
             .or_insert_with(|| (l.clone(), 0));
         slot.0 = l.clone();
         slot.1 += 1;
+    }
+
+    /// Hints for a refused endpoint (the first ones given are kept).
+    pub fn add_hints(&mut self, e: Endpoint, hints: &[String]) {
+        if hints.is_empty() || self.hints.contains_key(&e) {
+            return;
+        }
+        if self.hints.len() >= MAX_ENDPOINTS {
+            self.overflow += 1;
+            return;
+        }
+        self.hints.insert(e, hints.to_vec());
+    }
+
+    pub fn hints(&self, e: Endpoint) -> &[String] {
+        self.hints.get(&e).map_or(&[], Vec::as_slice)
     }
 
     pub fn listener_reset(&self, e: Endpoint) -> Option<&(ListenerReset, u64)> {

@@ -487,6 +487,7 @@ impl Report {
             if let Some(l) = &k.listener_reset {
                 self.clients.add_listener_reset(ev.from, l);
             }
+            self.clients.add_hints(ev.from, &k.port_hints);
         }
         self.seconds.add(
             ev.ts.secs(),
@@ -1409,6 +1410,7 @@ impl Report {
                 }
             ));
         }
+        lines.extend(self.clients.hints(e).iter().cloned());
         let groups = self.clients.of(e);
         if groups.is_empty() {
             return lines;
