@@ -147,7 +147,7 @@ mod tests {
         )
         .unwrap();
         std::fs::write(units.join("other.service"), "ListenStream=7211\n").unwrap();
-        std::fs::write(proc.join("812/cmdline"), b"/opt/agent\0--port\07211\0").unwrap();
+        std::fs::write(proc.join("812/cmdline"), b"/opt/agent\x00--port\x007211\x00").unwrap();
         std::fs::write(proc.join("812/comm"), "collector-agent\n").unwrap();
         let paths = HintPaths {
             services: dir.join("services"),
