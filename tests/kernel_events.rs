@@ -928,32 +928,37 @@ fn watch_ties_the_rsts_of_tcp_abort_on_overflow_to_the_full_listener() {
     let (mut child, _out) = spawn_ready(&ns, cmd);
     let pid = child.id();
     let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
+    // Client A's handshake gets the listener's one request slot, its ACK held back; then two
+    // clients fill the accept queue (backlog 1 holds 2); then A's ACK goes through and finds it
+    // full. Deterministic: only A had a request socket (later SYNs got SYN cookies).
     nft("add table inet hold");
     nft("add chain inet hold in { type filter hook input priority 0; }");
-    nft("add rule inet hold in tcp dport 7300 tcp flags & (syn|rst) == 0 drop");
+    nft("add rule inet hold in tcp sport 40001 tcp flags & (syn|rst) == 0 drop");
     let name = ns.name.clone();
     let resets = ns.run(move || {
-        let clients: Vec<_> = (0..20)
-            .map(|_| {
-                std::thread::spawn(move || {
-                    let mut s = TcpStream::connect_timeout(&port, Duration::from_secs(3))?;
-                    s.set_read_timeout(Some(Duration::from_secs(3)))?;
-                    s.write_all(b"x")?;
-                    s.read(&mut [0u8; 1])
-                })
-            })
-            .collect();
-        std::thread::sleep(Duration::from_millis(500));
+        let a = std::thread::spawn(move || {
+            let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+            s.set_reuse_address(true)?;
+            s.bind(&"127.0.0.1:40001".parse::<SocketAddr>().unwrap().into())?;
+            s.connect_timeout(&port.into(), Duration::from_secs(3))?;
+            let mut s: TcpStream = s.into();
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            s.write_all(b"x")?;
+            s.read(&mut [0u8; 1])
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let fill: Vec<_> = (0..2).map(|_| TcpStream::connect(port)).collect();
+        std::thread::sleep(Duration::from_millis(200));
         live::run(
             "ip",
             &["netns", "exec", &name, "nft", "delete table inet hold"],
         );
-        clients
-            .into_iter()
-            .filter_map(|c| c.join().unwrap().err())
-            .filter(|e| e.kind() == std::io::ErrorKind::ConnectionReset)
-            .count()
+        let r = a.join().unwrap();
+        drop(fill);
+        usize::from(r.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset))
     });
+    // The packet ring hands over a block when it fills or times out.
+    std::thread::sleep(Duration::from_millis(400));
     let done = w.interrupt();
     drop(child.stdin.take());
     let _ = child.wait();

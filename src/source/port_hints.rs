@@ -147,7 +147,11 @@ mod tests {
         )
         .unwrap();
         std::fs::write(units.join("other.service"), "ListenStream=7211\n").unwrap();
-        std::fs::write(proc.join("812/cmdline"), b"/opt/agent\x00--port\x007211\x00").unwrap();
+        std::fs::write(
+            proc.join("812/cmdline"),
+            b"/opt/agent\x00--port\x007211\x00",
+        )
+        .unwrap();
         std::fs::write(proc.join("812/comm"), "collector-agent\n").unwrap();
         let paths = HintPaths {
             services: dir.join("services"),
