@@ -976,3 +976,94 @@ fn kernel_comment_prefix_and_limit_agree_between_writer_and_reader() {
         source::capture::MAX_KERNEL_COMMENT
     );
 }
+
+/// With `net.ipv4.tcp_abort_on_overflow = 1`, a client whose final ACK finds the accept queue
+/// full gets a RST. On loopback each handshake completes in the SYN's own softirq, so the queue
+/// is never full with handshakes pending; an nftables rule holds the clients' ACKs back for
+/// 500 ms (what a long round trip does), and the ones retransmitted after it find the queue full.
+#[test]
+fn watch_ties_the_rsts_of_tcp_abort_on_overflow_to_the_full_listener() {
+    if !privileged("watch_ties_the_rsts_of_tcp_abort_on_overflow_to_the_full_listener") {
+        return;
+    }
+    let ns = Netns::new("kw7");
+    live::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &ns.name,
+            "sysctl",
+            "-qw",
+            "net.ipv4.tcp_abort_on_overflow=1",
+        ],
+    );
+    let nft = |rule: &str| live::run("ip", &["netns", "exec", &ns.name, "nft", rule]);
+    let bin = NamedBinary::new("slowacceptd");
+    let port: SocketAddr = "127.0.0.1:7300".parse().unwrap();
+    let mut cmd = bin.command(&format!("listen1@{port}"));
+    cmd.stdin(Stdio::piped());
+    let (mut child, _out) = spawn_ready(&ns, cmd);
+    let pid = child.id();
+    let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
+    // Client A's handshake gets the listener's one request slot, its ACK held back; then two
+    // clients fill the accept queue (backlog 1 holds 2); then A's ACK goes through and finds it
+    // full. Deterministic: only A had a request socket (later SYNs got SYN cookies).
+    nft("add table inet hold");
+    nft("add chain inet hold in { type filter hook input priority 0; }");
+    nft("add rule inet hold in tcp sport 40001 tcp flags & (syn|rst) == 0 drop");
+    let name = ns.name.clone();
+    let resets = ns.run(move || {
+        let a = std::thread::spawn(move || {
+            let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+            s.set_reuse_address(true)?;
+            s.bind(&"127.0.0.1:40001".parse::<SocketAddr>().unwrap().into())?;
+            s.connect_timeout(&port.into(), Duration::from_secs(3))?;
+            let mut s: TcpStream = s.into();
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            s.write_all(b"x")?;
+            s.read(&mut [0u8; 1])
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let fill: Vec<_> = (0..2).map(|_| TcpStream::connect(port)).collect();
+        std::thread::sleep(Duration::from_millis(200));
+        live::run(
+            "ip",
+            &["netns", "exec", &name, "nft", "delete table inet hold"],
+        );
+        let r = a.join().unwrap();
+        drop(fill);
+        usize::from(r.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset))
+    });
+    // The packet ring hands over a block when it fills or times out.
+    std::thread::sleep(Duration::from_millis(400));
+    let done = w.interrupt();
+    drop(child.stdin.take());
+    let _ = child.wait();
+    assert!(resets > 0, "no client was reset\n{}", done.stderr);
+    let tied: Vec<_> = rsts_from(&done, 7300)
+        .into_iter()
+        .filter(|r| !r["kernel"]["listener_reset"].is_null())
+        .collect();
+    assert_eq!(
+        tied.len(),
+        resets,
+        "every client reset is one RST tied to the listener\n{}",
+        done.stdout
+    );
+    for r in &tied {
+        let k = &r["kernel"];
+        assert_eq!(k["origin"], "stack", "{r}");
+        assert_eq!(k["reason"], "INVALID_SYN", "{r}");
+        let l = &k["listener_reset"];
+        assert_eq!(l["listener"], "127.0.0.1:7300", "{r}");
+        assert_eq!(l["process"], "slowacceptd", "{r}");
+        assert_eq!(l["pid"], pid, "{r}");
+        assert_eq!(l["abort_on_overflow"], 1, "{r}");
+    }
+    let line = format!(
+        "accept queue of 127.0.0.1:7300 (slowacceptd pid {pid}) full: tcp_abort_on_overflow=1 resets clients"
+    );
+    assert!(done.stderr.contains(&line), "{}", done.stderr);
+    eprintln!("{resets} clients reset; watch said:\n{}", done.stderr);
+}

@@ -339,6 +339,21 @@ impl Session<'_> {
                 if left_host {
                     note.past_listener = past_listener(&k.history, from);
                 }
+                if left_host
+                    && note.origin == crate::engine::fusion::RstOrigin::Stack
+                    && note.reason.as_deref() == Some("NO_SOCKET")
+                {
+                    note.port_hints = k.port_hints(from.port());
+                }
+                if let Some(l) = note.listener_reset.as_mut() {
+                    l.abort_on_overflow = k.abort_on_overflow;
+                    let found = k.history.lookup(from.ip(), from.port());
+                    l.owner = found
+                        .listening
+                        .first()
+                        .and_then(|s| s.owners.first())
+                        .map(|o| (o.comm.clone(), o.pid));
+                }
                 Some(note)
             }
             _ => None,
@@ -487,9 +502,40 @@ struct KernelState<'a> {
     buf: Vec<Attributed>,
     /// A read error, reported once.
     failed: Option<String>,
+    /// `net.ipv4.tcp_abort_on_overflow` of the namespace at start: whether a listener's RST
+    /// means its accept queue was full.
+    abort_on_overflow: Option<u32>,
+    /// Port hints by refused port, looked up once per port at its first refusal.
+    hints: std::collections::HashMap<u16, Vec<String>>,
 }
 
+/// Refused ports whose hints are remembered; beyond, hints are not looked up (each lookup
+/// scans files and /proc).
+const MAX_HINTED_PORTS: usize = 256;
+
 impl KernelState<'_> {
+    /// Hints about what `port` was for (read at its first refusal, bounded scan).
+    fn port_hints(&mut self, port: u16) -> Vec<String> {
+        if let Some(h) = self.hints.get(&port) {
+            return h.clone();
+        }
+        if self.hints.len() >= MAX_HINTED_PORTS {
+            return Vec::new();
+        }
+        let found = crate::source::port_hints::hints_for(
+            &crate::source::port_hints::HintPaths::default(),
+            port,
+        );
+        let mut h = found.hints;
+        if found.skipped > 0 {
+            h.push(format!(
+                "hint search for tcp/{port} cut short: {} files or processes not read (bounds)",
+                found.skipped
+            ));
+        }
+        self.hints.insert(port, h.clone());
+        h
+    }
     fn drain(&mut self) {
         if self.failed.is_some() {
             return;
@@ -575,6 +621,11 @@ pub fn watch(
         feed,
         buf: Vec::new(),
         failed: None,
+        abort_on_overflow: match &first_listeners {
+            Some(Ok(snap)) => snap.sysctls.tcp_abort_on_overflow,
+            _ => None,
+        },
+        hints: std::collections::HashMap::new(),
     });
     let mut report = RunSummary {
         live: true,

@@ -55,6 +55,49 @@ pub struct KernelNote {
     /// For an RST refusing a connection to a local port: who listened there before, and when
     /// it stopped (nothing listens there now).
     pub past_listener: Option<PastListener>,
+    /// The RST was sent by a listening socket, for a handshake it would not complete: on Linux
+    /// (seen on 6.18) a full accept queue with `net.ipv4.tcp_abort_on_overflow = 1` resets the
+    /// client's final ACK this way (`tcp_check_req` → `embryonic_reset`, reason `INVALID_SYN`,
+    /// the event's socket in LISTEN and its destination 0.0.0.0:0, the listener having none).
+    pub listener_reset: Option<ListenerReset>,
+    /// For a refusal: hints about what the port was for (its name in /etc/services, a socket
+    /// unit or a command line mentioning it), each line starting with "hint:".
+    pub port_hints: Vec<String>,
+}
+
+/// A listening socket that reset a client's handshake.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerReset {
+    /// The listener as the kernel names it (0.0.0.0:7300 for a wildcard listener).
+    pub listener: SocketAddr,
+    /// Who holds it (`slowacceptd`, pid), when the caller knows.
+    pub owner: Option<(String, u32)>,
+    /// `net.ipv4.tcp_abort_on_overflow` of the namespace, when the caller read it.
+    pub abort_on_overflow: Option<u32>,
+}
+
+impl ListenerReset {
+    /// `accept queue of 127.0.0.1:7300 (slowacceptd pid 812) full: tcp_abort_on_overflow=1
+    /// resets clients`; without the sysctl at 1, the plain fact.
+    pub fn words(&self) -> String {
+        let who = match &self.owner {
+            Some((comm, pid)) => format!(" ({comm} pid {pid})"),
+            None => String::new(),
+        };
+        if self.abort_on_overflow == Some(1) {
+            format!(
+                "accept queue of {}{who} full: tcp_abort_on_overflow=1 resets clients",
+                self.listener
+            )
+        } else {
+            // Without the sysctl at 1, INVALID_SYN from a listener is another refusal of the
+            // handshake's last step (a bad ACK number, bad flags).
+            format!(
+                "the listener {}{who} reset the handshake's final ACK",
+                self.listener
+            )
+        }
+    }
 }
 
 /// A listener that stopped before an RST refused a connection to its port.
@@ -77,6 +120,7 @@ impl KernelNote {
             || self.sender.is_some()
             || self.receiver.is_some()
             || self.past_listener.is_some()
+            || self.listener_reset.is_some()
     }
 }
 
@@ -132,6 +176,9 @@ pub struct KernelFacts {
     reset_count: usize,
     /// connect() callers by (local, remote).
     sockets: HashMap<(SocketAddr, SocketAddr), Arc<Process>>,
+    /// RSTs sent by listening sockets (no destination in the event), by the listener's address,
+    /// oldest first; they share `MAX_RESETS` with `resets`.
+    listener_resets: HashMap<SocketAddr, VecDeque<SentReset>>,
     /// Local socket owners that received a RST, by (local, remote).
     received: HashMap<(SocketAddr, SocketAddr), Arc<Process>>,
     failed: HashMap<(String, Option<String>, SocketAddr), FailedConnects>,
@@ -164,13 +211,32 @@ impl KernelFacts {
         let client = a.client.as_ref().map(|(p, _)| p.clone());
         match &a.event.kind {
             EventKind::SendReset(r) => {
-                let (Some(src), Some(dst)) = (r.src, r.dst) else {
+                let Some(src) = r.src else {
                     return;
                 };
                 if self.reset_count >= MAX_RESETS {
                     self.stats.overflow += 1;
                     return;
                 }
+                let no_peer = r
+                    .dst
+                    .is_none_or(|d| d.ip().is_unspecified() && d.port() == 0);
+                if r.state == Some(TcpState::LISTEN) && no_peer {
+                    self.reset_count += 1;
+                    self.listener_resets
+                        .entry(src)
+                        .or_default()
+                        .push_back(SentReset {
+                            time_ns: a.event.ctx.time_ns,
+                            reason: r.reason.clone(),
+                            client: None,
+                            sender: a.actor.clone(),
+                        });
+                    return;
+                }
+                let Some(dst) = r.dst else {
+                    return;
+                };
                 self.reset_count += 1;
                 self.resets
                     .entry((src, dst))
@@ -323,6 +389,8 @@ impl KernelFacts {
             sender: None,
             receiver: self.received.get(&(to, from)).cloned(),
             past_listener: None,
+            listener_reset: None,
+            port_hints: Vec::new(),
         };
         if let Some(list) = self.resets.get_mut(&(from, to)) {
             let near = list
@@ -343,17 +411,62 @@ impl KernelFacts {
                 self.resets.remove(&(from, to));
             }
         }
+        if note.origin == RstOrigin::Unknown
+            && left_host
+            && let Some((listener, r)) = self.take_listener_reset(from, time_ns)
+        {
+            note.origin = RstOrigin::Stack;
+            note.reason = r.reason;
+            note.sender = r.sender;
+            note.listener_reset = Some(ListenerReset {
+                listener,
+                owner: None,
+                abort_on_overflow: None,
+            });
+        }
         if note.origin == RstOrigin::Unknown && left_host && answers_syn && self.complete {
             note.origin = RstOrigin::ForgedLocally;
         }
         note
     }
 
+    /// The nearest in time RST sent by the listener that serves `from` (bound to its address or
+    /// to the wildcard of either family), taken so that it explains one packet only.
+    fn take_listener_reset(
+        &mut self,
+        from: SocketAddr,
+        time_ns: u64,
+    ) -> Option<(SocketAddr, SentReset)> {
+        let port = from.port();
+        let candidates = [
+            from,
+            SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), port),
+            SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), port),
+        ];
+        for key in candidates {
+            let Some(list) = self.listener_resets.get_mut(&key) else {
+                continue;
+            };
+            let near = list
+                .iter()
+                .position(|r| r.time_ns.abs_diff(time_ns) <= MATCH_WINDOW_NS);
+            let taken = near.and_then(|i| list.remove(i));
+            if list.is_empty() {
+                self.listener_resets.remove(&key);
+            }
+            if let Some(r) = taken {
+                self.reset_count -= 1;
+                return Some((key, r));
+            }
+        }
+        None
+    }
+
     /// Forgets `tcp_send_reset` events older than the match window before `now_ns`: no packet
     /// will claim them any more.
     pub fn expire(&mut self, now_ns: u64) {
         let mut unclaimed = 0;
-        self.resets.retain(|_, list| {
+        let mut old = |list: &mut VecDeque<SentReset>| {
             while list
                 .front()
                 .is_some_and(|r| now_ns.saturating_sub(r.time_ns) > 2 * MATCH_WINDOW_NS)
@@ -362,7 +475,9 @@ impl KernelFacts {
                 unclaimed += 1;
             }
             !list.is_empty()
-        });
+        };
+        self.resets.retain(|_, list| old(list));
+        self.listener_resets.retain(|_, list| old(list));
         self.reset_count -= unclaimed as usize;
         self.stats.resets_unclaimed += unclaimed;
     }
@@ -577,5 +692,99 @@ mod tests {
         });
         let n = k.note_for_rst(sa("10.0.0.9:443"), sa("10.0.0.1:40002"), false, true, 50);
         assert_eq!(n.client.unwrap().comm, "curl");
+    }
+}
+
+#[cfg(test)]
+mod listener_reset_tests {
+    use super::*;
+    use crate::engine::kevent::{KernelEvent, SendReset, TaskContext};
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    /// What 6.18 records for an RST a full accept queue sends with tcp_abort_on_overflow=1: the
+    /// listener's socket, in LISTEN, reason INVALID_SYN, the destination all zeros.
+    fn overflow_reset(t: u64, listener: &str) -> Attributed {
+        Attributed {
+            event: KernelEvent {
+                ctx: TaskContext {
+                    time_ns: t,
+                    in_irq: true,
+                    ..TaskContext::default()
+                },
+                kind: EventKind::SendReset(SendReset {
+                    skaddr: 0xffff_8880_0000_1000,
+                    state: Some(TcpState::LISTEN),
+                    reason: Some("INVALID_SYN".into()),
+                    src: Some(sa(listener)),
+                    dst: Some(sa("0.0.0.0:0")),
+                }),
+            },
+            client: None,
+            client_local: None,
+            actor: None,
+        }
+    }
+
+    #[test]
+    fn a_listener_reset_explains_one_rst_from_its_port_to_any_client() {
+        let mut f = KernelFacts::new(true);
+        f.observe(&overflow_reset(1_000, "127.0.0.1:7300"));
+        f.observe(&overflow_reset(1_100, "127.0.0.1:7300"));
+        let from = sa("127.0.0.1:7300");
+        for client in ["127.0.0.1:40000", "127.0.0.1:40002"] {
+            let n = f.note_for_rst(from, sa(client), true, true, 1_200);
+            assert_eq!(n.origin, RstOrigin::Stack);
+            assert_eq!(n.reason.as_deref(), Some("INVALID_SYN"));
+            let l = n.listener_reset.expect("tied to the listener");
+            assert_eq!(l.listener, from);
+        }
+        // Two events explain two packets; a third with none is not the stack's.
+        let n = f.note_for_rst(from, sa("127.0.0.1:40004"), true, true, 1_300);
+        assert_eq!(n.origin, RstOrigin::ForgedLocally);
+        assert!(n.listener_reset.is_none());
+    }
+
+    #[test]
+    fn a_wildcard_listener_serves_its_port_and_old_resets_expire() {
+        let mut f = KernelFacts::new(false);
+        f.observe(&overflow_reset(1_000, "0.0.0.0:8080"));
+        let n = f.note_for_rst(sa("10.0.0.1:8080"), sa("10.0.0.9:5000"), true, true, 2_000);
+        assert_eq!(
+            n.listener_reset.map(|l| l.listener),
+            Some(sa("0.0.0.0:8080"))
+        );
+        f.observe(&overflow_reset(1_000, "0.0.0.0:8080"));
+        f.expire(1_000 + 2 * MATCH_WINDOW_NS + 1);
+        assert_eq!(f.stats.resets_unclaimed, 1);
+        let n = f.note_for_rst(
+            sa("10.0.0.1:8080"),
+            sa("10.0.0.9:5001"),
+            true,
+            false,
+            5 * MATCH_WINDOW_NS,
+        );
+        assert!(n.listener_reset.is_none());
+        assert_eq!(n.origin, RstOrigin::Unknown);
+    }
+
+    #[test]
+    fn the_words_name_the_sysctl_only_when_it_is_on() {
+        let mut l = ListenerReset {
+            listener: sa("127.0.0.1:7300"),
+            owner: Some(("slowacceptd".into(), 812)),
+            abort_on_overflow: Some(1),
+        };
+        assert_eq!(
+            l.words(),
+            "accept queue of 127.0.0.1:7300 (slowacceptd pid 812) full: tcp_abort_on_overflow=1 resets clients"
+        );
+        l.abort_on_overflow = Some(0);
+        assert!(
+            l.words()
+                .starts_with("the listener 127.0.0.1:7300 (slowacceptd pid 812) reset")
+        );
     }
 }

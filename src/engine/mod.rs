@@ -11,6 +11,7 @@ pub mod fusion;
 pub mod kevent;
 pub mod listeners;
 pub mod payload;
+pub mod port_hints;
 pub mod report;
 mod run;
 pub mod services;

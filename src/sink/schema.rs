@@ -264,6 +264,21 @@ pub struct KernelRecord<'a> {
     pub client: Option<ProcessRecord<'a>>,
     pub sender: Option<ProcessRecord<'a>>,
     pub receiver: Option<ProcessRecord<'a>>,
+    /// Sent by a listening socket for a handshake it would not complete (its accept queue full
+    /// with tcp_abort_on_overflow=1); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listener_reset: Option<ListenerResetRecord>,
+}
+
+/// `{"listener":"127.0.0.1:7300","process":"slowacceptd","pid":812,"abort_on_overflow":1,
+/// "words":"accept queue of … full: tcp_abort_on_overflow=1 resets clients"}`.
+#[derive(Serialize)]
+pub struct ListenerResetRecord {
+    pub listener: String,
+    pub process: Option<String>,
+    pub pid: Option<u32>,
+    pub abort_on_overflow: Option<u32>,
+    pub words: String,
 }
 
 impl<'a> KernelRecord<'a> {
@@ -279,6 +294,13 @@ impl<'a> KernelRecord<'a> {
             client: k.client.as_deref().map(ProcessRecord::new),
             sender: k.sender.as_deref().map(ProcessRecord::new),
             receiver: k.receiver.as_deref().map(ProcessRecord::new),
+            listener_reset: k.listener_reset.as_ref().map(|l| ListenerResetRecord {
+                listener: l.listener.to_string(),
+                process: l.owner.as_ref().map(|(c, _)| c.clone()),
+                pid: l.owner.as_ref().map(|(_, p)| *p),
+                abort_on_overflow: l.abort_on_overflow,
+                words: l.words(),
+            }),
         }
     }
 }

@@ -266,6 +266,9 @@ pub fn kernel_words(k: &KernelNote) -> String {
         }
         (RstOrigin::Remote | RstOrigin::Unknown, _) => {}
     }
+    if let Some(l) = &k.listener_reset {
+        let _ = write!(s, " · {}", l.words());
+    }
     if let Some(p) = &k.client {
         let _ = write!(s, " · client {}", process_words(p));
     }

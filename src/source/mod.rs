@@ -7,5 +7,6 @@ pub mod capture;
 pub mod counters;
 pub mod kernel;
 pub mod live;
+pub mod port_hints;
 pub mod services;
 pub mod sockets;

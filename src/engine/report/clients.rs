@@ -3,7 +3,7 @@
 //! cgroup, so that a client retrying from new processes is one entry. Bounded: at most
 //! [`MAX_ENDPOINTS`] endpoints and [`MAX_NAMES`] names each; what did not fit is counted.
 
-use crate::engine::fusion::PastListener;
+use crate::engine::fusion::{ListenerReset, PastListener};
 use crate::engine::kevent::Process;
 use crate::engine::track::Endpoint;
 use std::collections::HashMap;
@@ -30,6 +30,10 @@ pub struct ClientTallies {
     by_endpoint: HashMap<Endpoint, Vec<ClientGroup>>,
     /// Who listened on an endpoint before it refused connections (the latest known).
     past: HashMap<Endpoint, PastListener>,
+    /// The listener that reset handshakes on an endpoint (its accept queue full), with how many.
+    listener_resets: HashMap<Endpoint, (ListenerReset, u64)>,
+    /// Hints about what a refused endpoint's port was for.
+    hints: HashMap<Endpoint, Vec<String>>,
     /// Client sightings not kept (a table full).
     pub overflow: u64,
 }
@@ -76,6 +80,40 @@ impl ClientTallies {
         if p.until > slot.until {
             *slot = p.clone();
         }
+    }
+
+    /// A listening socket on `e` reset a handshake (the latest description wins).
+    pub fn add_listener_reset(&mut self, e: Endpoint, l: &ListenerReset) {
+        if !self.listener_resets.contains_key(&e) && self.listener_resets.len() >= MAX_ENDPOINTS {
+            self.overflow += 1;
+            return;
+        }
+        let slot = self
+            .listener_resets
+            .entry(e)
+            .or_insert_with(|| (l.clone(), 0));
+        slot.0 = l.clone();
+        slot.1 += 1;
+    }
+
+    /// Hints for a refused endpoint (the first ones given are kept).
+    pub fn add_hints(&mut self, e: Endpoint, hints: &[String]) {
+        if hints.is_empty() || self.hints.contains_key(&e) {
+            return;
+        }
+        if self.hints.len() >= MAX_ENDPOINTS {
+            self.overflow += 1;
+            return;
+        }
+        self.hints.insert(e, hints.to_vec());
+    }
+
+    pub fn hints(&self, e: Endpoint) -> &[String] {
+        self.hints.get(&e).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn listener_reset(&self, e: Endpoint) -> Option<&(ListenerReset, u64)> {
+        self.listener_resets.get(&e)
     }
 
     pub fn past_listener(&self, e: Endpoint) -> Option<&PastListener> {

@@ -484,6 +484,10 @@ impl Report {
             if let Some(p) = &k.past_listener {
                 self.clients.add_past_listener(ev.from, p);
             }
+            if let Some(l) = &k.listener_reset {
+                self.clients.add_listener_reset(ev.from, l);
+            }
+            self.clients.add_hints(ev.from, &k.port_hints);
         }
         self.seconds.add(
             ev.ts.secs(),
@@ -1387,6 +1391,13 @@ impl Report {
     /// `e` before (live runs).
     fn client_lines(&self, e: Endpoint) -> Vec<String> {
         let mut lines = Vec::new();
+        if let Some((l, n)) = self.clients.listener_reset(e) {
+            lines.push(format!(
+                "{} (kernel: {} sent by the listening socket)",
+                l.words(),
+                count_noun(*n, "RST", "RSTs")
+            ));
+        }
         if let Some(p) = self.clients.past_listener(e) {
             lines.push(format!(
                 "nothing listens on {e} now; {} listened there until {}{}",
@@ -1399,6 +1410,7 @@ impl Report {
                 }
             ));
         }
+        lines.extend(self.clients.hints(e).iter().cloned());
         let groups = self.clients.of(e);
         if groups.is_empty() {
             return lines;

@@ -99,7 +99,10 @@ pub fn parse_kernel_note(json: &[u8]) -> Result<KernelNote, KernelNoteError> {
         client: raw.client.map(ProcessIn::into_process),
         sender: raw.sender.map(ProcessIn::into_process),
         receiver: raw.receiver.map(ProcessIn::into_process),
+        // Not kept in the file: they name this host's listeners and files.
         past_listener: None,
+        listener_reset: None,
+        port_hints: Vec::new(),
     })
 }
 
