@@ -1000,7 +1000,9 @@ fn watch_ties_the_rsts_of_tcp_abort_on_overflow_to_the_full_listener() {
     );
     let nft = |rule: &str| live::run("ip", &["netns", "exec", &ns.name, "nft", rule]);
     let bin = NamedBinary::new("slowacceptd");
-    let port: SocketAddr = "127.0.0.1:7300".parse().unwrap();
+    // A port of its own: the kernel's LISTEN events are global, and another test's listener on
+    // 127.0.0.1:7300 in its own namespace would be indistinguishable by address alone.
+    let port: SocketAddr = "127.0.0.1:7301".parse().unwrap();
     let mut cmd = bin.command(&format!("listen1@{port}"));
     cmd.stdin(Stdio::piped());
     let (mut child, _out) = spawn_ready(&ns, cmd);
@@ -1041,7 +1043,7 @@ fn watch_ties_the_rsts_of_tcp_abort_on_overflow_to_the_full_listener() {
     drop(child.stdin.take());
     let _ = child.wait();
     assert!(resets > 0, "no client was reset\n{}", done.stderr);
-    let tied: Vec<_> = rsts_from(&done, 7300)
+    let tied: Vec<_> = rsts_from(&done, 7301)
         .into_iter()
         .filter(|r| !r["kernel"]["listener_reset"].is_null())
         .collect();
@@ -1056,13 +1058,13 @@ fn watch_ties_the_rsts_of_tcp_abort_on_overflow_to_the_full_listener() {
         assert_eq!(k["origin"], "stack", "{r}");
         assert_eq!(k["reason"], "INVALID_SYN", "{r}");
         let l = &k["listener_reset"];
-        assert_eq!(l["listener"], "127.0.0.1:7300", "{r}");
+        assert_eq!(l["listener"], "127.0.0.1:7301", "{r}");
         assert_eq!(l["process"], "slowacceptd", "{r}");
         assert_eq!(l["pid"], pid, "{r}");
         assert_eq!(l["abort_on_overflow"], 1, "{r}");
     }
     let line = format!(
-        "accept queue of 127.0.0.1:7300 (slowacceptd pid {pid}) full: tcp_abort_on_overflow=1 resets clients"
+        "accept queue of 127.0.0.1:7301 (slowacceptd pid {pid}) full: tcp_abort_on_overflow=1 resets clients"
     );
     assert!(done.stderr.contains(&line), "{}", done.stderr);
     eprintln!("{resets} clients reset; watch said:\n{}", done.stderr);

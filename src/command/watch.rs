@@ -348,9 +348,14 @@ impl Session<'_> {
                 if let Some(l) = note.listener_reset.as_mut() {
                     l.abort_on_overflow = k.abort_on_overflow;
                     let found = k.history.lookup(from.ip(), from.port());
+                    // A listener the snapshot saw (it has an inode) is certainly this
+                    // namespace's; one known only from a LISTEN event may be another
+                    // namespace's on the same address (the events are global).
                     l.owner = found
                         .listening
-                        .first()
+                        .iter()
+                        .filter(|s| !s.owners.is_empty())
+                        .max_by_key(|s| s.inode.is_some())
                         .and_then(|s| s.owners.first())
                         .map(|o| (o.comm.clone(), o.pid));
                 }

@@ -444,11 +444,14 @@ impl ListenerHistory {
                 .iter()
                 .position(|s| on_key(s) && s.owners.iter().any(|o| o.pid == p))
         });
+        // A known pid that owns none of the spans is another process's socket — in another
+        // network namespace, since the kernel's events are global: it closes nothing here.
+        // Only a span whose owner is unknown may be the one, when the pid matches none.
         let i = by_pid.or_else(|| {
             self.open
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| on_key(s))
+                .filter(|(_, s)| on_key(s) && (pid.is_none() || s.owners.is_empty()))
                 .max_by_key(|(_, s)| s.last_seen)
                 .map(|(i, _)| i)
         });
