@@ -159,7 +159,9 @@ pub fn read_files<P: AsRef<OsStr>>(
 /// Whether `path` is a pcapng whose first section rsthound wrote (`shb_userappl`), which may
 /// carry kernel notes in its packet comments. Standard input cannot be looked at twice: no.
 fn written_by_rsthound(path: &OsStr, opts: &ReadOptions) -> bool {
-    if path == "-" {
+    // Only a regular file can be looked at twice: peeking into a FIFO or a process
+    // substitution would consume what the reader needs (and block until a writer comes).
+    if path == "-" || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         return false;
     }
     let access = if opts.no_mmap {
