@@ -437,31 +437,10 @@ impl PcapngReader {
         Ok(())
     }
 
-    /// Iterates well-formed options, stopping silently at the first that does not fit
-    /// (used for packet options, where a bad option must not cost the packet).
-    fn options<'b>(&self, mut opts: &'b [u8]) -> impl Iterator<Item = (u16, &'b [u8])> + 'b {
-        let big = self.big_endian;
-        std::iter::from_fn(move || {
-            if opts.len() < 4 {
-                return None;
-            }
-            let rd = |o: usize| {
-                let b = [opts[o], opts[o + 1]];
-                if big {
-                    u16::from_be_bytes(b)
-                } else {
-                    u16::from_le_bytes(b)
-                }
-            };
-            let (code, olen) = (rd(0), usize::from(rd(2)));
-            let padded = 4 + olen.div_ceil(4) * 4;
-            if code == OPT_END || 4 + olen > opts.len() {
-                return None;
-            }
-            let value = &opts[4..4 + olen];
-            opts = &opts[padded.min(opts.len())..];
-            Some((code, value))
-        })
+    /// The options of a list [`Self::check_options`] accepted: [`option_list`] finds no
+    /// damage in it, so its well-formed items are all there is.
+    fn options<'b>(&self, opts: &'b [u8]) -> impl Iterator<Item = (u16, &'b [u8])> + 'b {
+        option_list(opts, self.big_endian).map_while(Result::ok)
     }
 
     fn interface(&self, id: usize, at: u64) -> Result<usize, CaptureError> {
