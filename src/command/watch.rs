@@ -343,7 +343,9 @@ impl Session<'_> {
                     && note.origin == crate::engine::fusion::RstOrigin::Stack
                     && note.reason.as_deref() == Some("NO_SOCKET")
                 {
-                    note.port_hints = k.port_hints(from.port());
+                    // Looked up once per port at the end: scanning files and /proc has no
+                    // place in the packet loop.
+                    k.want_hints(from);
                 }
                 if let Some(l) = note.listener_reset.as_mut() {
                     l.abort_on_overflow = k.abort_on_overflow;
@@ -510,8 +512,8 @@ struct KernelState<'a> {
     /// `net.ipv4.tcp_abort_on_overflow` of the namespace at start: whether a listener's RST
     /// means its accept queue was full.
     abort_on_overflow: Option<u32>,
-    /// Port hints by refused port, looked up once per port at its first refusal.
-    hints: std::collections::HashMap<u16, Vec<String>>,
+    /// Local endpoints the stack refused (NO_SOCKET), whose ports get hints at the end.
+    hints_wanted: std::collections::BTreeSet<std::net::SocketAddr>,
 }
 
 /// Refused ports whose hints are remembered; beyond, hints are not looked up (each lookup
@@ -519,14 +521,15 @@ struct KernelState<'a> {
 const MAX_HINTED_PORTS: usize = 256;
 
 impl KernelState<'_> {
-    /// Hints about what `port` was for (read at its first refusal, bounded scan).
-    fn port_hints(&mut self, port: u16) -> Vec<String> {
-        if let Some(h) = self.hints.get(&port) {
-            return h.clone();
+    /// Remembers a refused local endpoint for its port's hints (at most [`MAX_HINTED_PORTS`]).
+    fn want_hints(&mut self, e: std::net::SocketAddr) {
+        if self.hints_wanted.len() < MAX_HINTED_PORTS {
+            self.hints_wanted.insert(e);
         }
-        if self.hints.len() >= MAX_HINTED_PORTS {
-            return Vec::new();
-        }
+    }
+
+    /// Hints about what `port` was for (a bounded scan of files and /proc).
+    fn port_hints(port: u16) -> Vec<String> {
         let found = crate::source::port_hints::hints_for(
             &crate::source::port_hints::HintPaths::default(),
             port,
@@ -538,7 +541,6 @@ impl KernelState<'_> {
                 found.skipped
             ));
         }
-        self.hints.insert(port, h.clone());
         h
     }
     fn drain(&mut self) {
@@ -630,7 +632,7 @@ pub fn watch(
             Some(Ok(snap)) => snap.sysctls.tcp_abort_on_overflow,
             _ => None,
         },
-        hints: std::collections::HashMap::new(),
+        hints_wanted: std::collections::BTreeSet::new(),
     });
     let mut report = RunSummary {
         live: true,
@@ -743,6 +745,20 @@ pub fn watch(
     housekeeping(&mut s, source, lister, err, ended);
     s.report.seconds = (ended - started) as f64 / 1e9;
     let last = counters.as_mut().map(|c| c.sample());
+    if let Some(k) = kernel.as_mut() {
+        // One scan per refused port, before the findings are worded.
+        let mut by_port: std::collections::BTreeMap<u16, Vec<String>> = Default::default();
+        for e in std::mem::take(&mut k.hints_wanted) {
+            let hints = by_port
+                .entry(e.port())
+                .or_insert_with(|| KernelState::port_hints(e.port()));
+            let endpoint = crate::engine::track::Endpoint {
+                ip: e.ip(),
+                port: e.port(),
+            };
+            s.engine.report.add_port_hints(endpoint, hints);
+        }
+    }
     let rsts_leaving = s.rsts_leaving;
     let history = kernel.as_ref().map_or(history, |k| k.history.clone());
     let last_listeners = sockets.as_mut().map(|s| s.snapshot());

@@ -60,9 +60,6 @@ pub struct KernelNote {
     /// client's final ACK this way (`tcp_check_req` → `embryonic_reset`, reason `INVALID_SYN`,
     /// the event's socket in LISTEN and its destination 0.0.0.0:0, the listener having none).
     pub listener_reset: Option<ListenerReset>,
-    /// For a refusal: hints about what the port was for (its name in /etc/services, a socket
-    /// unit or a command line mentioning it), each line starting with "hint:".
-    pub port_hints: Vec<String>,
 }
 
 /// A listening socket that reset a client's handshake.
@@ -390,7 +387,6 @@ impl KernelFacts {
             receiver: self.received.get(&(to, from)).cloned(),
             past_listener: None,
             listener_reset: None,
-            port_hints: Vec::new(),
         };
         if let Some(list) = self.resets.get_mut(&(from, to)) {
             let near = list

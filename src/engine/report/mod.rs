@@ -487,7 +487,6 @@ impl Report {
             if let Some(l) = &k.listener_reset {
                 self.clients.add_listener_reset(ev.from, l);
             }
-            self.clients.add_hints(ev.from, &k.port_hints);
         }
         self.seconds.add(
             ev.ts.secs(),
@@ -607,6 +606,12 @@ impl Report {
     /// RSTs added.
     pub fn rsts(&self) -> u64 {
         self.rsts
+    }
+
+    /// Hints about what a refused endpoint's port was for (live runs: looked up once per
+    /// port at the end, from /etc/services, socket units and command lines).
+    pub fn add_port_hints(&mut self, e: Endpoint, hints: &[String]) {
+        self.clients.add_hints(e, hints);
     }
 
     /// RSTs added with verdict `v`.

@@ -102,7 +102,6 @@ pub fn parse_kernel_note(json: &[u8]) -> Result<KernelNote, KernelNoteError> {
         // Not kept in the file: they name this host's listeners and files.
         past_listener: None,
         listener_reset: None,
-        port_hints: Vec::new(),
     })
 }
 
