@@ -10,14 +10,12 @@
 //! `--crit` does NOT change the exit status: `counters` is for looking, and its JSON records
 //! carry `"level"` for scripts that want to act on it.
 
-pub mod json;
-pub mod text;
-
 use crate::duration::parse_duration;
 use crate::engine::counters::{
-    self as engine, CounterSample, CountersStart, DEFAULT_CRIT, DEFAULT_WARN, IntervalRates,
-    Novelty, OnsetEvent, OnsetTracker, Thresholds,
+    self as engine, CounterSample, DEFAULT_CRIT, DEFAULT_WARN, IntervalView, OnsetTracker, RunView,
+    Scope, Thresholds,
 };
+use crate::sink::counters::{text, write_interval, write_summary};
 use crate::source::counters::{CounterSource, NetnsCounters, ProcCounters, counters_start};
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -107,40 +105,6 @@ impl Clock for SystemClock {
     }
 }
 
-/// Where the counters come from, for the output.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Scope {
-    /// The `--netns` as given (sanitized), None for this process's namespace.
-    pub netns: Option<String>,
-    pub start: CountersStart,
-    /// Things worth saying up front (the start unknown, …).
-    pub notes: Vec<String>,
-}
-
-/// One interval, everything the renderers show.
-pub struct IntervalView<'a> {
-    pub start_unix: f64,
-    pub end_unix: f64,
-    pub rates: &'a IntervalRates,
-    pub novelty: Option<Novelty>,
-    pub event: OnsetEvent,
-    pub onset: &'a OnsetTracker,
-}
-
-/// The whole run, for the summary.
-pub struct RunView<'a> {
-    pub scope: &'a Scope,
-    pub intervals: u64,
-    pub start_unix: f64,
-    pub end_unix: f64,
-    /// Rates between the first and the last sample (None: fewer than two samples).
-    pub rates: Option<&'a IntervalRates>,
-    pub novelty: Option<Novelty>,
-    pub onset: &'a OnsetTracker,
-    pub thresholds: Thresholds,
-    pub errors: &'a [String],
-}
-
 /// Validates the arguments, opens the source and runs. Returns the exit code.
 pub fn run(args: &CountersArgs) -> i32 {
     let mut err = io::stderr();
@@ -224,7 +188,8 @@ pub fn run_with(
             return 1;
         }
     };
-    let _ = err.write_all(text::banner(args, scope, &thresholds, &first).as_bytes());
+    let _ = err
+        .write_all(text::banner(args.interval, args.count, scope, &thresholds, &first).as_bytes());
     let total_before = first.get(engine::Section::Tcp, engine::ATTEMPT_FAILS);
     let mut onset = OnsetTracker::new(thresholds);
     let mut prev: CounterSample = first.clone();
@@ -272,7 +237,7 @@ pub fn run_with(
             onset: &onset,
         };
         let written = if args.json {
-            json::write_interval(out, &view)
+            write_interval(out, &view)
         } else {
             out.write_all(text::interval(&view, &thresholds).as_bytes())
         }
@@ -311,7 +276,7 @@ pub fn run_with(
     };
     if writing {
         let _ = if args.json {
-            json::write_summary(out, &view)
+            write_summary(out, &view)
         } else {
             out.write_all(text::summary(&view).as_bytes())
         }

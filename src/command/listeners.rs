@@ -2,18 +2,14 @@
 //! accept queue against its backlog, its drops, the processes holding it and a verdict on the
 //! queue; the sysctls that bound listeners on top; what could not be seen at the bottom.
 
-pub mod json;
-
-use crate::engine::listeners::{Listener, QueueState, QueueVerdict, verdict};
 use crate::sanitize::sanitize_text;
-use crate::source::sockets::{NetlinkSockets, Snapshot, SocketSource};
+use crate::sink::listeners::{text::write_text, write_json};
+use crate::source::sockets::{NetlinkSockets, SocketSource};
 use std::io::{self, Write};
 
 /// `CAP_SYS_PTRACE`, `CAP_SYS_ADMIN` (linux/capability.h).
 const CAP_SYS_PTRACE: u32 = 19;
 const CAP_SYS_ADMIN: u32 = 21;
-/// Owners named in one table cell.
-const OWNERS_SHOWN: usize = 3;
 
 #[derive(Debug, Clone, Default)]
 pub struct ListenersOptions {
@@ -108,191 +104,10 @@ pub fn privilege_lines(caps: Option<u64>, netns: bool, exe: &str) -> Vec<String>
     lines
 }
 
-fn verdicts(snap: &Snapshot) -> Vec<QueueVerdict> {
-    snap.listeners
-        .iter()
-        .map(|l| verdict(l, None, &snap.sysctls))
-        .collect()
-}
-
-fn write_json(out: &mut dyn Write, snap: &Snapshot, netns: Option<&str>) -> io::Result<()> {
-    let line = |out: &mut dyn Write, v: &dyn erased::Ser| -> io::Result<()> {
-        out.write_all(v.to_json().as_bytes())?;
-        out.write_all(b"\n")
-    };
-    line(out, &json::SysctlsJson::new(&snap.sysctls, netns))?;
-    let verdicts = verdicts(snap);
-    for (l, v) in snap.listeners.iter().zip(&verdicts) {
-        let text = v
-            .advice
-            .iter()
-            .map(|a| advice_text(a, l, &snap.sysctls, v))
-            .collect();
-        line(out, &json::ListenerJson::new(l, v, text))?;
-    }
-    let full = verdicts
-        .iter()
-        .filter(|v| v.state == QueueState::Full)
-        .count();
-    line(
-        out,
-        &json::SummaryJson::new(snap.listeners.len(), full, &snap.owners, &snap.notes),
-    )
-}
-
-/// Serializing the three JSON types through one closure.
-mod erased {
-    pub trait Ser {
-        fn to_json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Ser for T {
-        fn to_json(&self) -> String {
-            serde_json::to_string(self)
-                .unwrap_or_else(|e| format!("{{\"type\":\"error\",\"error\":{:?}}}", e.to_string()))
-        }
-    }
-}
-
-fn opt(v: Option<u32>) -> String {
-    v.map_or_else(|| "?".to_string(), |v| v.to_string())
-}
-
-/// `127.0.0.1:80`, `[::1]:80`.
-fn endpoint(l: &Listener) -> String {
-    std::net::SocketAddr::new(l.key.addr, l.key.port).to_string()
-}
-
-fn owners_cell(l: &Listener) -> String {
-    if l.owners.is_empty() {
-        return "-".to_string();
-    }
-    let mut cell = l
-        .owners
-        .iter()
-        .take(OWNERS_SHOWN)
-        .map(|o| format!("{} (pid {})", o.comm, o.pid))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if l.owners.len() > OWNERS_SHOWN {
-        cell.push_str(&format!(" +{} more", l.owners.len() - OWNERS_SHOWN));
-    }
-    cell
-}
-
-fn state_word(s: QueueState) -> &'static str {
-    match s {
-        QueueState::Ok => "ok",
-        QueueState::Full => "FULL",
-        QueueState::Overflowing => "OVERFLOWING",
-        QueueState::DroppedBefore => "dropped",
-    }
-}
-
-pub use crate::sink::text::advice_text;
-
-fn write_text(out: &mut dyn Write, snap: &Snapshot, netns: Option<&str>) -> io::Result<()> {
-    let s = &snap.sysctls;
-    match netns {
-        Some(n) => writeln!(out, "network namespace {n}")?,
-        None => writeln!(out, "this network namespace")?,
-    }
-    writeln!(
-        out,
-        "net.core.somaxconn = {}   net.ipv4.tcp_max_syn_backlog = {}   net.ipv4.tcp_abort_on_overflow = {}   net.ipv4.tcp_syncookies = {}",
-        opt(s.somaxconn),
-        opt(s.tcp_max_syn_backlog),
-        opt(s.tcp_abort_on_overflow),
-        opt(s.tcp_syncookies)
-    )?;
-    writeln!(out)?;
-    let verdicts = verdicts(snap);
-    if snap.listeners.is_empty() {
-        writeln!(out, "no TCP listeners")?;
-    } else {
-        let rows: Vec<[String; 5]> = snap
-            .listeners
-            .iter()
-            .zip(&verdicts)
-            .map(|(l, v)| {
-                [
-                    endpoint(l),
-                    format!("{}/{}", l.queue, l.backlog),
-                    l.drops.map_or_else(|| "?".into(), |d| d.to_string()),
-                    state_word(v.state).to_string(),
-                    owners_cell(l),
-                ]
-            })
-            .collect();
-        let head = ["ADDRESS", "QUEUE/BACKLOG", "DROPS", "STATE", "PROCESS"];
-        let mut width = head.map(str::len);
-        for r in &rows {
-            for (w, c) in width.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |out: &mut dyn Write, cells: [&str; 5]| -> io::Result<()> {
-            writeln!(
-                out,
-                "{:<w0$}  {:>w1$}  {:>w2$}  {:<w3$}  {}",
-                cells[0],
-                cells[1],
-                cells[2],
-                cells[3],
-                cells[4],
-                w0 = width[0],
-                w1 = width[1],
-                w2 = width[2],
-                w3 = width[3],
-            )
-        };
-        line(out, head)?;
-        for r in &rows {
-            line(out, [&r[0], &r[1], &r[2], &r[3], &r[4]])?;
-        }
-    }
-    for (l, v) in snap.listeners.iter().zip(&verdicts) {
-        if v.advice.is_empty() {
-            continue;
-        }
-        writeln!(out)?;
-        let what = match v.state {
-            QueueState::Full => format!(
-                "accept queue full ({} waiting, backlog {}; the kernel drops new connections at backlog + 1)",
-                l.queue, l.backlog
-            ),
-            _ => format!(
-                "accept queue overflowing ({} waiting, backlog {})",
-                l.queue, l.backlog
-            ),
-        };
-        let drops = l
-            .drops
-            .map(|d| format!(", {d} packets dropped on the socket"))
-            .unwrap_or_default();
-        let who = if l.owners.is_empty() {
-            "process not seen".to_string()
-        } else {
-            owners_cell(l)
-        };
-        writeln!(out, "{} ({who}): {what}{drops}", endpoint(l))?;
-        for a in &v.advice {
-            writeln!(out, "  - {}", advice_text(a, l, s, v))?;
-        }
-    }
-    if !snap.notes.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "not seen:")?;
-        for n in &snap.notes {
-            writeln!(out, "  {n}")?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::listeners::{ListenSysctls, ListenerKey, Owner};
+    use crate::engine::listeners::{ListenSysctls, Listener, ListenerKey, Owner, Snapshot};
     use crate::source::sockets::{FakeSockets, OwnersSeen};
     use std::net::{IpAddr, Ipv6Addr};
 

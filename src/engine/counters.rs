@@ -737,6 +737,40 @@ pub fn time_of_day_utc(unix: f64) -> String {
     format!("{:02}:{:02}:{:02}", sod / 3600, (sod / 60) % 60, sod % 60)
 }
 
+/// Where the counters come from, for the output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scope {
+    /// The `--netns` as given (sanitized), None for this process's namespace.
+    pub netns: Option<String>,
+    pub start: CountersStart,
+    /// Things worth saying up front (the start unknown, …).
+    pub notes: Vec<String>,
+}
+
+/// One interval, everything the renderers show.
+pub struct IntervalView<'a> {
+    pub start_unix: f64,
+    pub end_unix: f64,
+    pub rates: &'a IntervalRates,
+    pub novelty: Option<Novelty>,
+    pub event: OnsetEvent,
+    pub onset: &'a OnsetTracker,
+}
+
+/// The whole run, for the summary.
+pub struct RunView<'a> {
+    pub scope: &'a Scope,
+    pub intervals: u64,
+    pub start_unix: f64,
+    pub end_unix: f64,
+    /// Rates between the first and the last sample (None: fewer than two samples).
+    pub rates: Option<&'a IntervalRates>,
+    pub novelty: Option<Novelty>,
+    pub onset: &'a OnsetTracker,
+    pub thresholds: Thresholds,
+    pub errors: &'a [String],
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,6 +84,30 @@ pub struct ListenSysctls {
     pub tcp_syncookies: Option<u32>,
 }
 
+/// What a sockets source saw at one moment: the listeners, the sysctls that bound them, and
+/// the accounting of what it could not see.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Sorted by address and port.
+    pub listeners: Vec<Listener>,
+    pub sysctls: ListenSysctls,
+    /// What could not be seen, one line each, for the user.
+    pub notes: Vec<String>,
+    pub owners: OwnersSeen,
+}
+
+/// The accounting of the process scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnersSeen {
+    pub pids_scanned: u64,
+    pub pids_vanished: u64,
+    pub pids_denied: u64,
+    pub pids_skipped: u64,
+    pub owners_dropped: u64,
+    /// Listeners for which no process was found.
+    pub unowned: u64,
+}
+
 /// The effective backlog of a listen(fd, `app_backlog`) call: what ends up in wqueue. For when
 /// the application's own backlog is known (from its configuration or a traced listen call).
 pub fn effective_backlog(app_backlog: u32, somaxconn: u32) -> u32 {

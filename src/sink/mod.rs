@@ -8,8 +8,10 @@
 //! A command picks one line sink (text or JSON) and optionally the pcapng sink; [`Output`]
 //! feeds both.
 
+pub mod counters;
 pub mod diagnosis;
 pub mod json;
+pub mod listeners;
 pub mod pcapng;
 pub mod pcapng_writer;
 pub mod schema;

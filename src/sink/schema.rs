@@ -12,9 +12,14 @@
 //! | `drops` | watch | the kernel dropped packets ([`DropsRecord`]) |
 //! | `summary` | read, watch (last line) | the run's counts and ranked findings ([`SummaryRecord`]) |
 //! | `diagnosis` | diagnose | one ranked diagnosis ([`DiagnosisRecord`]); its `summary` is [`DiagnosisSummaryRecord`] |
+//! | `counters`, `summary` | counters | one interval of the TCP failure counters, the run ([`counters`]) |
+//! | `sysctls`, `listener`, `summary` | listeners | the listen sysctls, one listening socket, what was not seen ([`listeners`]) |
 //!
 //! Fields of records whose keys used to be written from maps stay in alphabetical order, so that
 //! the output is stable for those who diff it.
+
+pub mod counters;
+pub mod listeners;
 
 use crate::engine::fusion::{KernelNote, RstOrigin};
 use crate::engine::kevent::Process;

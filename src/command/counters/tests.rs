@@ -1,7 +1,7 @@
 //! The command driven by a fake source and a fake clock: no root, no /proc.
 
 use super::*;
-use crate::engine::counters::Section;
+use crate::engine::counters::{CountersStart, Section};
 use crate::source::counters::{CounterError, FakeCounters};
 
 /// Advances exactly to each deadline; starts at 13:15:41 UTC.

@@ -16,28 +16,7 @@ use std::path::{Path, PathBuf};
 /// A sock_diag reply larger than this is given up on (about 250,000 listeners).
 pub const MAX_DUMP_BYTES: usize = 64 << 20;
 
-/// What the source saw at one moment.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    /// Sorted by address and port.
-    pub listeners: Vec<Listener>,
-    pub sysctls: ListenSysctls,
-    /// What could not be seen, one line each, for the user.
-    pub notes: Vec<String>,
-    pub owners: OwnersSeen,
-}
-
-/// The accounting of the process scan.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OwnersSeen {
-    pub pids_scanned: u64,
-    pub pids_vanished: u64,
-    pub pids_denied: u64,
-    pub pids_skipped: u64,
-    pub owners_dropped: u64,
-    /// Listeners for which no process was found.
-    pub unowned: u64,
-}
+pub use crate::engine::listeners::{OwnersSeen, Snapshot};
 
 /// Why no snapshot could be taken.
 #[derive(Debug, thiserror::Error)]

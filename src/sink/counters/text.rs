@@ -1,13 +1,12 @@
 //! The words of `rsthound counters` for a terminal: the banner (stderr), one block per interval
 //! and the run's summary (stdout).
 
-use super::{CountersArgs, IntervalView, RunView, Scope};
 use crate::engine::counters::{
-    CATALOGUE, Change, CounterChange, CounterSample, CountersStart, Episode, Level, Novelty,
-    OnsetEvent, OnsetTracker, Thresholds, Verdict, time_of_day_utc,
+    CATALOGUE, Change, CounterChange, CounterSample, CountersStart, Episode, IntervalView, Level,
+    Novelty, OnsetEvent, OnsetTracker, RunView, Scope, Thresholds, Verdict, time_of_day_utc,
 };
-pub use crate::sink::text::disagreement;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 /// A rate for people: `2.0`, `15`, `0.0012`, `0`.
 pub fn fmt_rate(x: f64) -> String {
@@ -70,15 +69,21 @@ fn where_from(scope: &Scope) -> String {
 }
 
 /// The first lines on stderr: what is read, how often, the thresholds, what is not available.
-pub fn banner(args: &CountersArgs, scope: &Scope, t: &Thresholds, first: &CounterSample) -> String {
+pub fn banner(
+    interval: Duration,
+    count: Option<u64>,
+    scope: &Scope,
+    t: &Thresholds,
+    first: &CounterSample,
+) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
         "rsthound: TCP counters of {} every {}",
         where_from(scope),
-        fmt_interval(args.interval.as_secs_f64())
+        fmt_interval(interval.as_secs_f64())
     );
-    match args.count {
+    match count {
         Some(n) => {
             let _ = writeln!(s, ", {n} interval{}", if n == 1 { "" } else { "s" });
         }
@@ -397,6 +402,7 @@ mod tests {
     #[test]
     fn disagreements_in_words() {
         use crate::engine::counters::{Disagreement, MissedCause};
+        use crate::sink::text::disagreement;
         let forged = disagreement(&Disagreement::RstsNotFromStack {
             seen: 7,
             out_rsts: 2,

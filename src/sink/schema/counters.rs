@@ -3,13 +3,11 @@
 //! UTC; rates are per second; a counter this kernel lacks has `"available":false` and no
 //! numbers (never 0); a counter that went down has `"reset":{"before":…,"after":…}` and no rate.
 
-use super::{IntervalView, RunView};
 use crate::engine::counters::{
-    Change, CounterChange, CountersStart, Episode, IntervalRates, Level, Novelty, OnsetEvent,
-    Verdict, time_of_day_utc,
+    Change, CounterChange, CountersStart, Episode, IntervalRates, IntervalView, Level, Novelty,
+    OnsetEvent, RunView, Verdict, time_of_day_utc,
 };
 use serde::Serialize;
-use std::io::{self, Write};
 
 #[derive(Serialize)]
 pub struct CounterJson {
@@ -221,18 +219,4 @@ pub fn summary_json(r: &RunView<'_>) -> SummaryJson {
         notes: r.scope.notes.clone(),
         errors: r.errors.to_vec(),
     }
-}
-
-fn write_line(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
-    let mut line = serde_json::to_vec(value).map_err(io::Error::other)?;
-    line.push(b'\n');
-    out.write_all(&line)
-}
-
-pub fn write_interval(out: &mut dyn Write, v: &IntervalView<'_>) -> io::Result<()> {
-    write_line(out, &interval_json(v))
-}
-
-pub fn write_summary(out: &mut dyn Write, r: &RunView<'_>) -> io::Result<()> {
-    write_line(out, &summary_json(r))
 }

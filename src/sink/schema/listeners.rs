@@ -2,9 +2,8 @@
 //! `"type":"listener"` per listening socket, then `"type":"summary"` with what was not seen.
 
 use crate::engine::listeners::{
-    Advice, BacklogLimit, ListenSysctls, Listener, Owner, QueueState, QueueVerdict,
+    Advice, BacklogLimit, ListenSysctls, Listener, Owner, OwnersSeen, QueueState, QueueVerdict,
 };
-use crate::source::sockets::OwnersSeen;
 use serde::Serialize;
 use std::net::IpAddr;
 
