@@ -99,6 +99,16 @@ fn effective_caps() -> Option<u64> {
     u64::from_str_radix(hex, 16).ok()
 }
 
+/// Every capability `diagnose` uses: packets, tracepoints (whose format files under tracefs are
+/// root-only on Debian, hence CAP_DAC_READ_SEARCH), other users' sockets, and `--netns`.
+fn setcap_all(netns: bool) -> &'static str {
+    if netns {
+        "cap_net_raw,cap_perfmon,cap_dac_read_search,cap_sys_admin,cap_sys_ptrace"
+    } else {
+        "cap_net_raw,cap_perfmon,cap_dac_read_search,cap_sys_ptrace"
+    }
+}
+
 fn exe_path() -> String {
     std::env::current_exe()
         .map(|p| sanitize_text(p.as_os_str().as_encoded_bytes(), 256))
@@ -110,11 +120,7 @@ fn exe_path() -> String {
 pub fn missing_privileges(caps: Option<u64>, netns: bool, exe: &str) -> Vec<Unavailable> {
     let has = |bit: u32| caps.is_some_and(|c| c & (1u64 << bit) != 0);
     let mut out = Vec::new();
-    let all = if netns {
-        "cap_net_raw,cap_perfmon,cap_sys_admin,cap_sys_ptrace"
-    } else {
-        "cap_net_raw,cap_perfmon,cap_sys_ptrace"
-    };
+    let all = setcap_all(netns);
     if !has(CAP_NET_RAW) {
         out.push(Unavailable {
             part: Part::Packets,
@@ -222,7 +228,10 @@ pub fn gather(duration: Duration, netns: Option<&str>, stop: &AtomicBool) -> Gat
                     unavailable.push(Unavailable {
                         part: Part::KernelEvents,
                         why: sanitize_text(warnings.join("; ").as_bytes(), 600),
-                        fix: Some(format!("sudo setcap cap_net_raw,cap_perfmon+ep {exe}")),
+                        fix: Some(format!(
+                            "sudo setcap {}+ep {exe}",
+                            setcap_all(netns.is_some())
+                        )),
                     });
                 } else {
                     unavailable.retain(|u| u.part != Part::KernelEvents);
@@ -257,7 +266,10 @@ pub fn gather(duration: Duration, netns: Option<&str>, stop: &AtomicBool) -> Gat
                 unavailable.push(Unavailable {
                     part: Part::Packets,
                     why: sanitize_text(e.to_string().as_bytes(), 600),
-                    fix: Some(format!("sudo setcap cap_net_raw,cap_perfmon+ep {exe}")),
+                    fix: Some(format!(
+                        "sudo setcap {}+ep {exe}",
+                        setcap_all(netns.is_some())
+                    )),
                 });
             }
         }
@@ -634,7 +646,7 @@ mod tests {
         );
         assert!(
             u[0].fix.as_deref().unwrap().starts_with(
-                "sudo setcap cap_net_raw,cap_perfmon,cap_sys_admin,cap_sys_ptrace+ep /usr/bin/rsthound"
+                "sudo setcap cap_net_raw,cap_perfmon,cap_dac_read_search,cap_sys_admin,cap_sys_ptrace+ep /usr/bin/rsthound"
             ),
             "{u:?}"
         );
