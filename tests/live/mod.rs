@@ -20,6 +20,7 @@ pub fn privileged(test: &str) -> bool {
         .and_then(|v| v.split_whitespace().nth(1))
         .unwrap_or("");
     if euid == "0" {
+        watchdog(test);
         return true;
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -31,6 +32,53 @@ pub fn privileged(test: &str) -> bool {
         "SKIPPED {test}: live tests need root (network namespaces, CAP_NET_RAW); run them with sudo or CI=true as root"
     );
     false
+}
+
+/// How long one live test may run before the whole test binary is stopped: a hung child or a
+/// wait that never ends must fail CI, not hold it until its global timeout.
+/// `RSTHOUND_LIVE_TEST_LIMIT` (seconds) overrides the default.
+const LIVE_TEST_LIMIT: Duration = Duration::from_secs(300);
+
+thread_local! {
+    /// Set when the test's thread ends (libtest runs each test on its own thread, and a
+    /// thread-local is dropped when its thread exits, by panic too).
+    static FINISHED: std::cell::RefCell<Option<Finish>> = const { std::cell::RefCell::new(None) };
+}
+
+struct Finish(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Stops the test process, with one line naming the test, if this test's thread is still
+/// running after the limit.
+fn watchdog(test: &str) {
+    let limit = std::env::var("RSTHOUND_LIVE_TEST_LIMIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(LIVE_TEST_LIMIT, Duration::from_secs);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    FINISHED.with(|f| *f.borrow_mut() = Some(Finish(done.clone())));
+    let test = test.to_string();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if done.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // Straight to fd 2: libtest captures eprintln! output, and exit() would discard it.
+        let line = format!(
+            "{test}: still running after {} s: the live test hung; stopping the test binary\n",
+            limit.as_secs()
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+        std::process::exit(101);
+    });
 }
 
 pub fn run(cmd: &str, args: &[&str]) {
