@@ -7,11 +7,10 @@
 
 mod live;
 
-use live::{Netns, privileged, rsthound_bin, veth};
+use live::{NamedBinary, Netns, privileged, rsthound_bin, veth};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -95,42 +94,9 @@ fn dg_child() {
     }
 }
 
-/// A symlink named `name` to this test binary, in a fresh directory (kept until dropped).
-struct NamedBinary {
-    dir: PathBuf,
-    path: PathBuf,
-}
-
-impl NamedBinary {
-    fn new(name: &str) -> NamedBinary {
-        let dir = std::env::temp_dir().join(live::unique("rsth-dg"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::os::unix::fs::symlink(std::env::current_exe().unwrap(), &path).unwrap();
-        NamedBinary { dir, path }
-    }
-
-    fn command(&self, role: &str) -> Command {
-        let mut c = Command::new(&self.path);
-        c.args([
-            "dg_child",
-            "--exact",
-            "--test-threads=1",
-            "--nocapture",
-            "-q",
-        ])
-        .env(ROLE, role)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-        c
-    }
-}
-
-impl Drop for NamedBinary {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// This test binary under `name`, running `dg_child` roles.
+fn named(name: &str) -> NamedBinary {
+    NamedBinary::new(name, "dg_child", ROLE)
 }
 
 /// A child killed when dropped.
@@ -253,7 +219,7 @@ fn founding_story_refused_local_port() {
         return;
     }
     let ns = Netns::new("dg1");
-    let bin = NamedBinary::new("collectord");
+    let bin = named("collectord");
     let client = start(&ns, &bin, "refuse-loop@127.0.0.1:7211", false);
     std::thread::sleep(Duration::from_millis(700));
     let (d, summary, out) = diagnose(&ns, "5s");
@@ -298,7 +264,7 @@ fn refused_by_a_remote_host() {
     }
     let (a, b) = (Netns::new("dg2a"), Netns::new("dg2b"));
     veth(&a, &b, 62);
-    let bin = NamedBinary::new("fetcherd");
+    let bin = named("fetcherd");
     let _client = start(&a, &bin, "refuse-loop@10.62.0.2:7212", false);
     std::thread::sleep(Duration::from_millis(700));
     let (d, _, out) = diagnose(&a, "4s");
@@ -321,7 +287,7 @@ fn firewall_reject_in_front_of_a_listener() {
         return;
     }
     let ns = Netns::new("dg3");
-    let server_bin = NamedBinary::new("webd");
+    let server_bin = named("webd");
     let server = start(&ns, &server_bin, "server@127.0.0.1:7213", true);
     let nft = |rule: &str| {
         live::run("ip", &["netns", "exec", &ns.name, "nft", rule]);
@@ -329,7 +295,7 @@ fn firewall_reject_in_front_of_a_listener() {
     nft("add table inet rsth");
     nft("add chain inet rsth in { type filter hook input priority 0; }");
     nft("add rule inet rsth in tcp dport 7213 reject with tcp reset");
-    let bin = NamedBinary::new("poller");
+    let bin = named("poller");
     let _client = start(&ns, &bin, "refuse-loop@127.0.0.1:7213", false);
     std::thread::sleep(Duration::from_millis(700));
     let (d, _, out) = diagnose(&ns, "4s");
@@ -360,7 +326,7 @@ fn listen_queue_overflow() {
         return;
     }
     let ns = Netns::new("dg4");
-    let bin = NamedBinary::new("slowd");
+    let bin = named("slowd");
     let server = start(&ns, &bin, "no-accept@127.0.0.1:7214", true);
     let diag = {
         let name = ns.name.clone();
@@ -414,9 +380,9 @@ fn server_closing_with_unread_data() {
         return;
     }
     let ns = Netns::new("dg5");
-    let sbin = NamedBinary::new("abortd");
+    let sbin = named("abortd");
     let server = start(&ns, &sbin, "abort-server@127.0.0.1:7215", true);
-    let cbin = NamedBinary::new("sender");
+    let cbin = named("sender");
     let _client = start(&ns, &cbin, "send-loop@127.0.0.1:7215", false);
     std::thread::sleep(Duration::from_millis(500));
     let (d, _, out) = diagnose(&ns, "4s");
@@ -436,9 +402,9 @@ fn clients_aborting_with_linger_zero() {
         return;
     }
     let ns = Netns::new("dg6");
-    let sbin = NamedBinary::new("echod");
+    let sbin = named("echod");
     let _server = start(&ns, &sbin, "server@127.0.0.1:7216", true);
-    let cbin = NamedBinary::new("lingerer");
+    let cbin = named("lingerer");
     let client = start(&ns, &cbin, "linger-loop@127.0.0.1:7216", false);
     std::thread::sleep(Duration::from_millis(500));
     let (d, _, out) = diagnose(&ns, "4s");
@@ -526,7 +492,7 @@ fn syns_dropped_by_the_peer_namespace() {
             "add rule inet rsth in tcp dport 7218 drop",
         ],
     );
-    let bin = NamedBinary::new("blackholed");
+    let bin = named("blackholed");
     let client = start(&a, &bin, "refuse-loop@10.68.0.2:7218", false);
     std::thread::sleep(Duration::from_millis(500));
     let (d, _, out) = diagnose(&a, "5s");
@@ -547,7 +513,7 @@ fn healthy_busy_namespace() {
         return;
     }
     let ns = Netns::new("dg9");
-    let sbin = NamedBinary::new("webd");
+    let sbin = named("webd");
     let _server = start(&ns, &sbin, "server@127.0.0.1:7219", true);
     let diag = {
         let name = ns.name.clone();
@@ -605,7 +571,7 @@ fn diagnose_without_privileges() {
         return;
     }
     let ns = Netns::new("dg10");
-    let bin = NamedBinary::new("collectord");
+    let bin = named("collectord");
     let _client = start(&ns, &bin, "refuse-loop@127.0.0.1:7211", false);
     std::thread::sleep(Duration::from_millis(500));
     let run = |args: &[&str]| {

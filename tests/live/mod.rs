@@ -311,3 +311,52 @@ impl Finished {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// This test binary under another name (a symlink in a fresh directory, removed on drop), so
+/// that a child it starts has a distinctive command for the kernel to report. The child runs
+/// one `#[ignore]`d test (`role_test`) that reads its role from the environment variable
+/// `role_env`.
+pub struct NamedBinary {
+    dir: PathBuf,
+    pub path: PathBuf,
+    role_test: &'static str,
+    role_env: &'static str,
+}
+
+impl NamedBinary {
+    pub fn new(name: &str, role_test: &'static str, role_env: &'static str) -> NamedBinary {
+        let dir = std::env::temp_dir().join(unique("rsth-bin"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::os::unix::fs::symlink(std::env::current_exe().unwrap(), &path).unwrap();
+        NamedBinary {
+            dir,
+            path,
+            role_test,
+            role_env,
+        }
+    }
+
+    /// The command that runs `role` in a child (stdin and stdout null, stderr inherited).
+    pub fn command(&self, role: &str) -> Command {
+        let mut c = Command::new(&self.path);
+        c.args([
+            self.role_test,
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+            "-q",
+        ])
+        .env(self.role_env, role)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+        c
+    }
+}
+
+impl Drop for NamedBinary {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
