@@ -474,3 +474,40 @@ fn storm_mode_counts_every_rst_exactly_while_showing_few() {
         done.stderr
     );
 }
+
+/// Refusals already flowing when `watch` starts: the packet ring opens before the tracepoints,
+/// so the first RSTs may have been sent while no `tcp_send_reset` could be recorded. Their
+/// missing event proves nothing: none may be called forged by a firewall (there is none here).
+#[test]
+fn refusals_under_way_at_start_are_not_called_forged() {
+    if !privileged("refusals_under_way_at_start") {
+        return;
+    }
+    let ns = Netns::new("early");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let client = ns.spawn(move || {
+        let mut n = 0u64;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = TcpStream::connect("127.0.0.1:7219");
+            n += 1;
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        n
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut w = Watch::start(&["--netns", &ns.name, "--json", "--duration", "1s"]);
+    w.wait_for_line("kernel", Duration::from_secs(10));
+    let done = w.wait();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let attempts = client.join().unwrap();
+    let summary = &done.json("summary")[0];
+    let by_verdict = &summary["findings"]["totals"]["rsts_by_verdict"];
+    let rsts = summary["rsts"].as_u64().unwrap();
+    assert!(rsts >= 100, "{attempts} attempts, {rsts} RSTs: {summary}");
+    assert!(
+        by_verdict.get("firewall_reject").is_none(),
+        "no firewall here: {by_verdict}"
+    );
+    assert_eq!(by_verdict["refused"], rsts, "{by_verdict}");
+}

@@ -622,9 +622,16 @@ pub fn watch(
     if let Some(Ok(snap)) = &first_listeners {
         history.snapshot(Timestamp::from_nanos(clock.now_ns(), 9), &snap.listeners);
     }
+    // The feed is open: its events are on from now (packet time), while the ring may hold
+    // frames captured before.
+    let events_on_ns = clock.now_ns().max(0) as u64;
     let mut kernel = kernel.map(|feed| KernelState {
         history: history.clone(),
-        facts: KernelFacts::new(feed.complete()),
+        facts: {
+            let mut facts = KernelFacts::new(feed.complete());
+            facts.watched_since(events_on_ns);
+            facts
+        },
         feed,
         buf: Vec::new(),
         failed: None,

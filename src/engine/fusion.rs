@@ -185,6 +185,9 @@ pub struct KernelFacts {
     pending: VecDeque<(SocketAddr, SocketAddr, Arc<Process>, u64)>,
     /// Whether every RST the stack sent is known: the events are on and none were lost.
     complete: bool,
+    /// Packet time from which the events are on: a RST captured earlier may have been sent
+    /// before the tracepoints were enabled, so its missing event proves nothing.
+    watched_since_ns: u64,
     pub stats: FusionStats,
 }
 
@@ -196,6 +199,13 @@ impl KernelFacts {
             complete,
             ..KernelFacts::default()
         }
+    }
+
+    /// The packet time (ns) from which the kernel's events are known to be on. The packet ring
+    /// opens before the tracepoints do, so the first RSTs of a busy run were captured while no
+    /// `tcp_send_reset` could be recorded.
+    pub fn watched_since(&mut self, time_ns: u64) {
+        self.watched_since_ns = time_ns;
     }
 
     /// Records lost by the kernel: from now on a missing `tcp_send_reset` proves nothing.
@@ -420,7 +430,12 @@ impl KernelFacts {
                 abort_on_overflow: None,
             });
         }
-        if note.origin == RstOrigin::Unknown && left_host && answers_syn && self.complete {
+        if note.origin == RstOrigin::Unknown
+            && left_host
+            && answers_syn
+            && self.complete
+            && time_ns >= self.watched_since_ns
+        {
             note.origin = RstOrigin::ForgedLocally;
         }
         note
@@ -598,6 +613,26 @@ mod tests {
             RstOrigin::Unknown,
             "records were lost: cannot tell"
         );
+    }
+
+    #[test]
+    fn an_rst_captured_before_the_events_were_on_is_not_called_forged() {
+        let mut k = KernelFacts::new(true);
+        k.watched_since(1_000);
+        let n = k.note_for_rst(sa("127.0.0.1:7211"), sa("127.0.0.1:5000"), true, true, 999);
+        assert_eq!(
+            n.origin,
+            RstOrigin::Unknown,
+            "sent before the tracepoints were on"
+        );
+        let n = k.note_for_rst(
+            sa("127.0.0.1:7211"),
+            sa("127.0.0.1:5000"),
+            true,
+            true,
+            1_000,
+        );
+        assert_eq!(n.origin, RstOrigin::ForgedLocally);
     }
 
     #[test]
