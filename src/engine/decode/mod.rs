@@ -5,11 +5,14 @@
 
 mod fast;
 mod ip;
+mod layer2;
 mod link;
+mod names;
 mod tunnel;
 
 pub use fast::{Tcp4, ethernet_ipv4_tcp};
 pub use ip::{TcpFlags, tcp_checksum_ok};
+pub use names::{Unsupported, ethertype_name};
 
 use crate::model::{Direction, LinkType};
 use std::fmt;
@@ -34,6 +37,8 @@ pub enum Encap {
     Teredo,
     Ayiya,
     IpInIp,
+    /// The rarer encapsulations, by their short name ("nsh", "l2tp", "capwap", …).
+    Named(&'static str),
 }
 
 impl fmt::Display for Encap {
@@ -50,6 +55,7 @@ impl fmt::Display for Encap {
             Encap::Teredo => f.write_str("teredo"),
             Encap::Ayiya => f.write_str("ayiya"),
             Encap::IpInIp => f.write_str("ip-in-ip"),
+            Encap::Named(n) => f.write_str(n),
         }
     }
 }
@@ -69,6 +75,7 @@ impl Encap {
             Encap::Teredo => "teredo",
             Encap::Ayiya => "ayiya",
             Encap::IpInIp => "ip-in-ip",
+            Encap::Named(n) => n,
         }
     }
 
@@ -183,6 +190,8 @@ pub enum Undecodable {
     Truncated(&'static str),
     Malformed(&'static str),
     TooDeep,
+    /// A header whose payload rsthound does not look inside, by its number.
+    Unsupported(Unsupported),
 }
 
 impl fmt::Display for Undecodable {
@@ -192,6 +201,7 @@ impl fmt::Display for Undecodable {
             Undecodable::Truncated(what) => write!(f, "truncated {what}"),
             Undecodable::Malformed(what) => write!(f, "malformed {what}"),
             Undecodable::TooDeep => write!(f, "more than {MAX_LAYERS} nested headers"),
+            Undecodable::Unsupported(u) => u.fmt(f),
         }
     }
 }
