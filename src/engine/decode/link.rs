@@ -314,6 +314,11 @@ pub(super) fn frame_relay(d: &[u8]) -> Step<'_> {
 
 pub(super) fn ieee80211(d: &[u8]) -> Step<'_> {
     let fc = d.get(..2).ok_or(truncated("802.11 header"))?;
+    ieee80211_fc([fc[0], fc[1]], d)
+}
+
+/// An 802.11 frame whose frame control field is `fc` (Cisco's CAPWAP sends it byte-swapped).
+pub(super) fn ieee80211_fc(fc: [u8; 2], d: &[u8]) -> Step<'_> {
     let frame_type = (fc[0] >> 2) & 3;
     let subtype = fc[0] >> 4;
     if frame_type != 2 {

@@ -96,7 +96,11 @@ pub(super) fn gre<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
         GRE_WCCP => {
             ctx.push(Encap::Named("wccp"));
             let first = *rest.first().ok_or(Undecodable::Truncated("WCCP payload"))?;
-            let skip = if first >> 4 == 4 { 0 } else { WCCP_REDIRECT_HEADER };
+            let skip = if first >> 4 == 4 {
+                0
+            } else {
+                WCCP_REDIRECT_HEADER
+            };
             Ok(Next::Ip(
                 rest.get(skip..)
                     .ok_or(Undecodable::Truncated("WCCP redirect header"))?,
@@ -342,7 +346,17 @@ fn capwap_data<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
         return Some(Next::NotTcp(NotTcp::Fragment));
     }
     if native && wbid == 1 {
-        return Some(super::link::ieee80211(inner).unwrap_or(Next::NotTcp(NotTcp::Udp)));
+        // Cisco controllers send the frame control field byte-swapped, and tshark swaps it
+        // back by default (`capwap.swap_fc`); a frame that only reads as data unswapped is
+        // taken unswapped.
+        let fc = inner.get(..2)?;
+        let is_data = |b: u8| (b >> 2) & 3 == 2;
+        let fc = if !is_data(fc[1]) && is_data(fc[0]) {
+            [fc[0], fc[1]]
+        } else {
+            [fc[1], fc[0]]
+        };
+        return Some(super::link::ieee80211_fc(fc, inner).unwrap_or(Next::NotTcp(NotTcp::Udp)));
     }
     Some(Next::Ethernet(inner))
 }
