@@ -40,6 +40,7 @@ impl fmt::Display for Unsupported {
 const LINK_CONTROL: &[u16] = &[
     0x0806, // ARP
     0x0842, // Wake-on-LAN
+    0x2000, // CDP (as Cisco HDLC carries it)
     0x22ea, // MSRP
     0x8035, // RARP
     0x80e1, // Device Level Ring
