@@ -500,3 +500,47 @@ fn vendor_snap_is_control_not_an_ethertype() {
         Outcome::NotTcp(rsthound::engine::decode::NotTcp::NonIp)
     ));
 }
+
+fn within(inner: &[u8], outer: &[u8]) -> bool {
+    let (o, i) = (outer.as_ptr() as usize, inner.as_ptr() as usize);
+    inner.is_empty() || (i >= o && i + inner.len() <= o + outer.len())
+}
+
+mod damaged {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4096, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Each new encapsulation, its bytes overwritten and cut anywhere: never a panic, every
+        /// slice of a segment inside the frame, and the frame either a segment, not TCP, or
+        /// undecodable with a reason that can be put in words.
+        #[test]
+        fn damaged_encapsulations_never_panic(
+            which in any::<Index>(),
+            flips in prop::collection::vec((any::<Index>(), any::<u8>()), 0..8),
+            cut in prop::option::of(any::<Index>()),
+        ) {
+            let cases = cases();
+            let case = &cases[which.index(cases.len())];
+            let mut frame = (case.wrap)(&spec(case, TcpFlags::RST, 77));
+            for (at, b) in &flips {
+                let i = at.index(frame.len());
+                frame[i] = *b;
+            }
+            if let Some(c) = cut {
+                frame.truncate(c.index(frame.len() + 1));
+            }
+            match decode(LinkType::ETHERNET, &frame) {
+                Outcome::Tcp(seg) => {
+                    prop_assert!(within(seg.raw, &frame) && within(seg.payload, &frame));
+                    prop_assert!(within(seg.options, &frame));
+                }
+                Outcome::NotTcp(_) => {}
+                Outcome::Undecodable(u) => prop_assert!(!u.to_string().is_empty()),
+            }
+        }
+    }
+}
