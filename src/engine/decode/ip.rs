@@ -1,7 +1,8 @@
 //! IPv4 (options, fragments), IPv6 (extension headers) and the TCP header.
 
 use super::{
-    Context, Encap, Next, NotTcp, Outcome, Step, TcpSegment, Undecodable, be16, be32, tunnel,
+    Context, Encap, Next, NotTcp, Outcome, Step, TcpSegment, Tunnel, Undecodable, be16, be32,
+    tunnel,
 };
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -266,7 +267,7 @@ fn transport<'a>(proto: u8, d: &'a [u8], declared: usize, ctx: &mut Context) -> 
         PROTO_ICMP | PROTO_ICMPV6 => Ok(Next::NotTcp(NotTcp::Icmp)),
         // RFC 3378 EtherIP: a 2-byte header (version 3), then an Ethernet frame.
         PROTO_ETHERIP => {
-            ctx.push(Encap::Named("etherip"));
+            ctx.push(Encap::Other(Tunnel::EtherIp));
             Ok(Next::Ethernet(
                 d.get(ETHERIP_HEADER..)
                     .ok_or(Undecodable::Truncated("EtherIP header"))?,

@@ -5,7 +5,7 @@
 //! Only reached once the common Ethertypes (IP, VLAN, MPLS, PPPoE, …) have been ruled out, so
 //! the hot path pays nothing for them.
 
-use super::{Context, Encap, Next, NotTcp, Step, Undecodable, be16};
+use super::{Context, Encap, Next, NotTcp, Step, Tunnel, Undecodable, be16};
 
 const ETHERTYPE_CISCO_METADATA: u16 = 0x8909;
 const ETHERTYPE_HSR: u16 = 0x892f;
@@ -38,7 +38,7 @@ pub(super) fn ethertype<'a>(t: u16, d: &'a [u8], ctx: &mut Context) -> Step<'a> 
     match t {
         ETHERTYPE_CISCO_METADATA => {
             let inner = be16(d, CMD_ETHERTYPE).ok_or(truncated("Cisco MetaData header"))?;
-            ctx.push(Encap::Named("cmd"));
+            ctx.push(Encap::Other(Tunnel::CiscoMetadata));
             Ok(Next::EtherType(inner, &d[CMD_ETHERTYPE + 2..]))
         }
         ETHERTYPE_HSR | ETHERTYPE_RTAG => {
@@ -54,7 +54,7 @@ pub(super) fn ethertype<'a>(t: u16, d: &'a [u8], ctx: &mut Context) -> Step<'a> 
         ETHERTYPE_TRILL => {
             let h = d.get(..TRILL_HEADER).ok_or(truncated("TRILL header"))?;
             let options = usize::from((u16::from_be_bytes([h[0], h[1]]) >> 6) & 0x1f) * 4;
-            ctx.push(Encap::Named("trill"));
+            ctx.push(Encap::Other(Tunnel::Trill));
             Ok(Next::Ethernet(
                 d.get(TRILL_HEADER + options..)
                     .ok_or(truncated("TRILL options"))?,
@@ -70,7 +70,7 @@ pub(super) fn ethertype<'a>(t: u16, d: &'a [u8], ctx: &mut Context) -> Step<'a> 
 /// frame's own Ethertype and payload, with the 16-byte ICV after it (IP's length excludes it).
 fn macsec<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
     let tci = *d.first().ok_or(truncated("MACsec SecTAG"))?;
-    ctx.push(Encap::Named("macsec"));
+    ctx.push(Encap::Other(Tunnel::Macsec));
     if tci & (TCI_E | TCI_C) != 0 {
         return Ok(Next::NotTcp(NotTcp::Encrypted));
     }
@@ -90,7 +90,7 @@ pub(super) fn nsh<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
         return Err(Undecodable::Malformed("NSH header (length below 8)"));
     }
     let rest = d.get(len..).ok_or(truncated("NSH header"))?;
-    ctx.push(Encap::Named("nsh"));
+    ctx.push(Encap::Other(Tunnel::Nsh));
     match h[3] {
         1 | 2 => Ok(Next::Ip(rest)),
         3 => Ok(Next::Ethernet(rest)),

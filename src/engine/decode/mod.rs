@@ -37,8 +37,45 @@ pub enum Encap {
     Teredo,
     Ayiya,
     IpInIp,
-    /// The rarer encapsulations, by their short name ("nsh", "l2tp", "capwap", …).
-    Named(&'static str),
+    /// The rarer encapsulations (a fieldless enum keeps `Encap`, copied with every segment,
+    /// at 8 bytes).
+    Other(Tunnel),
+}
+
+/// The rarer encapsulations, each named by [`Tunnel::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tunnel {
+    CiscoMetadata,
+    Macsec,
+    Trill,
+    Nsh,
+    Eoip,
+    Wccp,
+    VxlanGpe,
+    MplsInUdp,
+    L2tp,
+    Capwap,
+    Lisp,
+    EtherIp,
+}
+
+impl Tunnel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tunnel::Capwap => "capwap",
+            Tunnel::CiscoMetadata => "cmd",
+            Tunnel::Eoip => "eoip",
+            Tunnel::EtherIp => "etherip",
+            Tunnel::L2tp => "l2tp",
+            Tunnel::Lisp => "lisp",
+            Tunnel::Macsec => "macsec",
+            Tunnel::MplsInUdp => "mpls-in-udp",
+            Tunnel::Nsh => "nsh",
+            Tunnel::Trill => "trill",
+            Tunnel::VxlanGpe => "vxlan-gpe",
+            Tunnel::Wccp => "wccp",
+        }
+    }
 }
 
 impl fmt::Display for Encap {
@@ -55,7 +92,7 @@ impl fmt::Display for Encap {
             Encap::Teredo => f.write_str("teredo"),
             Encap::Ayiya => f.write_str("ayiya"),
             Encap::IpInIp => f.write_str("ip-in-ip"),
-            Encap::Named(n) => f.write_str(n),
+            Encap::Other(t) => f.write_str(t.name()),
         }
     }
 }
@@ -75,7 +112,7 @@ impl Encap {
             Encap::Teredo => "teredo",
             Encap::Ayiya => "ayiya",
             Encap::IpInIp => "ip-in-ip",
-            Encap::Named(n) => n,
+            Encap::Other(t) => t.name(),
         }
     }
 

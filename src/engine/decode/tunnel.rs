@@ -3,7 +3,7 @@
 //! entered when the header validates, so ordinary traffic on those ports stays "UDP".
 
 use super::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_TEB};
-use super::{Context, Encap, Next, NotTcp, Step, Undecodable, be16, be32};
+use super::{Context, Encap, Next, NotTcp, Step, Tunnel, Undecodable, be16, be32};
 
 const UDP_HEADER: usize = 8;
 const PORT_VXLAN: u16 = 4789;
@@ -87,14 +87,14 @@ pub(super) fn gre<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
         GRE_ARUBA_FIRST..=GRE_ARUBA_LAST if proto & 0xf == 0 => super::link::ieee80211(rest),
         // MikroTik EoIP: version-1 GRE whose key holds length and tunnel id, then Ethernet.
         GRE_MIKROTIK_EOIP => {
-            ctx.push(Encap::Named("eoip"));
+            ctx.push(Encap::Other(Tunnel::Eoip));
             Ok(Next::Ethernet(rest))
         }
         GRE_FRAME_RELAY => super::link::frame_relay(rest),
         // WCCP redirection: IPv4, after a 4-byte redirect header in WCCPv2 (told apart as tshark
         // does: by whether an IPv4 header starts at once).
         GRE_WCCP => {
-            ctx.push(Encap::Named("wccp"));
+            ctx.push(Encap::Other(Tunnel::Wccp));
             let first = *rest.first().ok_or(Undecodable::Truncated("WCCP payload"))?;
             let skip = if first >> 4 == 4 {
                 0
@@ -109,7 +109,7 @@ pub(super) fn gre<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
         // Cisco MetaData in GRE: the payload's type first, then version, length, option, SGT.
         GRE_CISCO_METADATA => {
             let inner = be16(rest, 0).ok_or(Undecodable::Truncated("Cisco MetaData header"))?;
-            ctx.push(Encap::Named("cmd"));
+            ctx.push(Encap::Other(Tunnel::CiscoMetadata));
             let body = rest
                 .get(CMD_IN_GRE_LEN..)
                 .ok_or(Undecodable::Truncated("Cisco MetaData header"))?;
@@ -150,7 +150,7 @@ pub(super) fn udp<'a>(d: &'a [u8], ctx: &mut Context) -> Next<'a> {
         vxlan_gpe(body, ctx)
     } else if dport == PORT_MPLS_IN_UDP {
         // RFC 7510: a label stack directly in UDP.
-        ctx.push(Encap::Named("mpls-in-udp"));
+        ctx.push(Encap::Other(Tunnel::MplsInUdp));
         Some(Next::EtherType(0x8847, body))
     } else if is(PORT_L2TP) {
         l2tp(body, ctx)
@@ -281,7 +281,7 @@ fn vxlan_gpe<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
     if h[0] & 0x08 == 0 {
         return None; // no VNI: not VXLAN-GPE
     }
-    ctx.push(Encap::Named("vxlan-gpe"));
+    ctx.push(Encap::Other(Tunnel::VxlanGpe));
     let inner = &d[8..];
     if h[0] & 0x04 == 0 {
         return Some(Next::Ethernet(inner));
@@ -317,7 +317,7 @@ fn l2tp<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
         off += 2 + usize::from(be16(d, off)?);
     }
     let ppp = d.get(off..)?;
-    ctx.push(Encap::Named("l2tp"));
+    ctx.push(Encap::Other(Tunnel::L2tp));
     Some(Next::Ppp(super::link::strip_hdlc_address(ppp)))
 }
 
@@ -338,7 +338,7 @@ fn capwap_data<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
         return None;
     }
     let inner = d.get(hlen..)?;
-    ctx.push(Encap::Named("capwap"));
+    ctx.push(Encap::Other(Tunnel::Capwap));
     if keepalive {
         return Some(Next::NotTcp(NotTcp::Udp));
     }
@@ -367,6 +367,6 @@ fn lisp<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
     if !matches!(inner.first().map(|b| b >> 4), Some(4 | 6)) {
         return None;
     }
-    ctx.push(Encap::Named("lisp"));
+    ctx.push(Encap::Other(Tunnel::Lisp));
     Some(Next::Ip(inner))
 }
