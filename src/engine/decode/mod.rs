@@ -1,7 +1,10 @@
-//! Packet decoding: from a captured frame of any supported link type, through VLAN tags, MPLS,
-//! PPPoE and tunnels (GRE, ERSPAN, VXLAN, GENEVE, GTP-U, Teredo, IP-in-IP), down to the TCP
+//! Packet decoding: from a captured frame of any supported link type, through VLAN and other
+//! tags, MPLS, PPPoE and tunnels (GRE and what it carries, VXLAN, GENEVE, GTP-U, L2TP, CAPWAP,
+//! LISP, Teredo, IP-in-IP, EtherIP; docs/encapsulations.md has the list), down to the TCP
 //! segment inside. Every read is bounds-checked; bad input yields [`Outcome::Undecodable`] with a
-//! reason, never a panic. Decoding borrows from the frame and allocates nothing.
+//! reason, never a panic; a header whose payload is not decoded is named
+//! ([`Undecodable::Unsupported`]) so the summary can count the frame under that name. Decoding
+//! borrows from the frame and allocates nothing.
 
 mod fast;
 mod ip;
