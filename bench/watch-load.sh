@@ -301,7 +301,14 @@ else:
         say "   rsthound kernel events: lost records ${k_lost:-n/a}, refused attempts attributed to a process ${k_attr:-n/a} of $r_provoked"
         kernel_lines+=("$r	lost records ${k_lost:-n/a}, attempts attributed ${k_attr:-n/a} of $r_provoked")
         # Every RST here refuses an attempt: a "stray" verdict is a refusal the tracker missed.
-        r_stray=$(grep -c '"type":"rst".*"verdict":"stray"' "$out")
+        # Counted from the summary's verdict totals, which include the RSTs that storm mode
+        # folded into "rst_storm" lines (a grep of the "rst" lines would miss those).
+        r_stray=$(python3 -c '
+import json, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if "\"type\":\"summary\"" in l]
+t = s[-1]["findings"].get("totals", {}) if s else {}
+print(t.get("rsts_by_verdict", {}).get("stray", 0) if s else "n/a")
+' "$out" 2>/dev/null || echo n/a)
         say "   rsthound: stray verdicts among the refused attempts: $r_stray"
         ;;
     tcpdump)

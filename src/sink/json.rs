@@ -289,13 +289,16 @@ pub fn summary_record(r: &RunSummary) -> SummaryRecord {
                 .map(|(k, v)| (k.as_str().to_string(), *v))
                 .collect(),
         );
-        record.not_decoded = Some(
-            s.undecodable
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
-        );
     }
+    // Read and watch alike: what stopped the decoder, by name, and what the bounded table of
+    // reasons had no room for.
+    record.not_decoded = Some(
+        s.undecodable
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+    );
+    record.not_decoded_other = s.undecodable_other;
     record
 }
 

@@ -454,6 +454,9 @@ pub struct SummaryRecord {
     pub max_connections: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_decoded: Option<BTreeMap<String, u64>>,
+    /// Frames not decoded for a reason the bounded table of reasons had no room for.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_decoded_other: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_tcp: Option<BTreeMap<String, u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -545,4 +548,8 @@ pub struct UnavailableRecord {
     pub part: &'static str,
     pub why: String,
     pub fix: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

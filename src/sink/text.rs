@@ -422,6 +422,33 @@ pub fn push_findings(text: &mut String, findings: &str) {
     }
 }
 
+/// The frames that could not be decoded, by what stopped the decoder (an Ethertype or GRE
+/// protocol by name, a truncated header, …), most first.
+fn push_not_decoded(text: &mut String, s: &crate::engine::stats::DecodeStats) {
+    let undecodable = s.undecodable_total();
+    if undecodable == 0 {
+        return;
+    }
+    let mut parts: Vec<(u64, String)> = s
+        .undecodable
+        .iter()
+        .map(|(k, v)| (*v, k.to_string()))
+        .collect();
+    parts.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let mut list: Vec<String> = parts.into_iter().map(|(v, k)| format!("{v} {k}")).collect();
+    if s.undecodable_other > 0 {
+        list.push(format!(
+            "{} for other reasons (reason table full)",
+            s.undecodable_other
+        ));
+    }
+    text.push_str(&format!(
+        "  not decoded: {undecodable} packet{} ({}); RSTs inside them are not counted\n",
+        if undecodable == 1 { "" } else { "s" },
+        list.join(", ")
+    ));
+}
+
 /// The summary printed on stderr after the lines: what was read, what could not be seen, and
 /// the ranked findings.
 pub fn read_summary(report: &RunSummary) -> String {
@@ -445,27 +472,7 @@ pub fn read_summary(report: &RunSummary) -> String {
             .collect();
         text.push_str(&format!("  not TCP: {}\n", parts.join(", ")));
     }
-    let undecodable = s.undecodable_total();
-    if undecodable > 0 {
-        let mut parts: Vec<(u64, String)> = s
-            .undecodable
-            .iter()
-            .map(|(k, v)| (*v, k.to_string()))
-            .collect();
-        parts.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        let mut list: Vec<String> = parts.into_iter().map(|(v, k)| format!("{v} {k}")).collect();
-        if s.undecodable_other > 0 {
-            list.push(format!(
-                "{} for other reasons (reason table full)",
-                s.undecodable_other
-            ));
-        }
-        text.push_str(&format!(
-            "  not decoded: {undecodable} packet{} ({}); RSTs inside them are not counted\n",
-            if undecodable == 1 { "" } else { "s" },
-            list.join(", ")
-        ));
-    }
+    push_not_decoded(&mut text, s);
     let t = &report.tracker;
     if t.evicted > 0 {
         text.push_str(&format!(
@@ -581,12 +588,7 @@ pub fn watch_summary(r: &RunSummary) -> String {
             r.max_conns, r.tracker.evicted
         ));
     }
-    let undecodable = r.stats.undecodable_total();
-    if undecodable > 0 {
-        text.push_str(&format!(
-            "  not decoded: {undecodable} packets; RSTs inside them are not counted\n"
-        ));
-    }
+    push_not_decoded(&mut text, &r.stats);
     push_kernel(&mut text, r.kernel.as_ref());
     push_listeners(&mut text, r.listeners.as_ref());
     push_counters(&mut text, r.counters.as_ref());

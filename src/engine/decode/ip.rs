@@ -1,7 +1,8 @@
 //! IPv4 (options, fragments), IPv6 (extension headers) and the TCP header.
 
 use super::{
-    Context, Encap, Next, NotTcp, Outcome, Step, TcpSegment, Undecodable, be16, be32, tunnel,
+    Context, Encap, Next, NotTcp, Outcome, Step, TcpSegment, Tunnel, Undecodable, be16, be32,
+    tunnel,
 };
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -22,6 +23,10 @@ const PROTO_GRE: u8 = 47;
 const PROTO_ESP: u8 = 50;
 const PROTO_AH: u8 = 51;
 const PROTO_ICMPV6: u8 = 58;
+const PROTO_ETHERIP: u8 = 97;
+const PROTO_MPLS_IN_IP: u8 = 137;
+const PROTO_ETHERNET: u8 = 143;
+const ETHERIP_HEADER: usize = 2;
 
 /// TCP flag bits (the low 9 bits of the data-offset/flags word).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -260,6 +265,18 @@ fn transport<'a>(proto: u8, d: &'a [u8], declared: usize, ctx: &mut Context) -> 
             Ok(Next::Ip(d))
         }
         PROTO_ICMP | PROTO_ICMPV6 => Ok(Next::NotTcp(NotTcp::Icmp)),
+        // RFC 3378 EtherIP: a 2-byte header (version 3), then an Ethernet frame.
+        PROTO_ETHERIP => {
+            ctx.push(Encap::Other(Tunnel::EtherIp));
+            Ok(Next::Ethernet(
+                d.get(ETHERIP_HEADER..)
+                    .ok_or(Undecodable::Truncated("EtherIP header"))?,
+            ))
+        }
+        // RFC 4023 MPLS-in-IP.
+        PROTO_MPLS_IN_IP => Ok(Next::EtherType(0x8847, d)),
+        // Ethernet directly in IPv6 (RFC 8986's next header 143, SRv6 L2 services).
+        PROTO_ETHERNET => Ok(Next::Ethernet(d)),
         PROTO_ESP => Ok(Next::NotTcp(NotTcp::Encrypted)),
         _ => Ok(Next::NotTcp(NotTcp::OtherIp)),
     }

@@ -210,7 +210,7 @@ pub(super) fn ethertype<'a>(t: u16, d: &'a [u8], ctx: &mut Context) -> Step<'a> 
         0x8903 => Ok(Next::Ethernet(
             d.get(2..).ok_or(truncated("FabricPath header"))?,
         )),
-        _ => done(NotTcp::NonIp),
+        _ => super::layer2::ethertype(t, d, ctx),
     }
 }
 
@@ -273,7 +273,7 @@ pub(super) fn ppp(d: &[u8]) -> Step<'_> {
         0x0031 => Ok(Next::Ethernet(
             rest.get(2..).ok_or(truncated("PPP bridged header"))?,
         )),
-        _ => done(NotTcp::NonIp),
+        _ => super::names::other_ppp(proto),
     }
 }
 
@@ -282,6 +282,11 @@ pub(super) fn llc(d: &[u8]) -> Step<'_> {
     match (h[0], h[1], h[2]) {
         (0xaa, 0xaa, 0x03) => {
             let t = be16(d, 6).ok_or(truncated("SNAP header"))?;
+            // The PID is an Ethertype only under OUI 00-00-00 (RFC 1042) and 00-00-f8 (802.1H);
+            // under a vendor's OUI it is the vendor's (Cisco's CDP, VTP, DTP, PVST+: control).
+            if d[3..6] != [0, 0, 0] && d[3..6] != [0, 0, 0xf8] {
+                return done(NotTcp::NonIp);
+            }
             Ok(Next::EtherType(t, &d[8..]))
         }
         (0x06, 0x06, 0x03) => Ok(Next::Ip(&d[3..])),
@@ -289,7 +294,7 @@ pub(super) fn llc(d: &[u8]) -> Step<'_> {
     }
 }
 
-fn frame_relay(d: &[u8]) -> Step<'_> {
+pub(super) fn frame_relay(d: &[u8]) -> Step<'_> {
     // Q.922 address (2 bytes), then either RFC 2427 (control 0x03 + NLPID) or Cisco's Ethertype.
     let rest = d.get(2..).ok_or(truncated("Frame Relay header"))?;
     match rest {
@@ -309,6 +314,11 @@ fn frame_relay(d: &[u8]) -> Step<'_> {
 
 pub(super) fn ieee80211(d: &[u8]) -> Step<'_> {
     let fc = d.get(..2).ok_or(truncated("802.11 header"))?;
+    ieee80211_fc([fc[0], fc[1]], d)
+}
+
+/// An 802.11 frame whose frame control field is `fc` (Cisco's CAPWAP sends it byte-swapped).
+pub(super) fn ieee80211_fc(fc: [u8; 2], d: &[u8]) -> Step<'_> {
     let frame_type = (fc[0] >> 2) & 3;
     let subtype = fc[0] >> 4;
     if frame_type != 2 {

@@ -1,15 +1,21 @@
-//! Packet decoding: from a captured frame of any supported link type, through VLAN tags, MPLS,
-//! PPPoE and tunnels (GRE, ERSPAN, VXLAN, GENEVE, GTP-U, Teredo, IP-in-IP), down to the TCP
+//! Packet decoding: from a captured frame of any supported link type, through VLAN and other
+//! tags, MPLS, PPPoE and tunnels (GRE and what it carries, VXLAN, GENEVE, GTP-U, L2TP, CAPWAP,
+//! LISP, Teredo, IP-in-IP, EtherIP; docs/encapsulations.md has the list), down to the TCP
 //! segment inside. Every read is bounds-checked; bad input yields [`Outcome::Undecodable`] with a
-//! reason, never a panic. Decoding borrows from the frame and allocates nothing.
+//! reason, never a panic; a header whose payload is not decoded is named
+//! ([`Undecodable::Unsupported`]) so the summary can count the frame under that name. Decoding
+//! borrows from the frame and allocates nothing.
 
 mod fast;
 mod ip;
+mod layer2;
 mod link;
+mod names;
 mod tunnel;
 
 pub use fast::{Tcp4, ethernet_ipv4_tcp};
 pub use ip::{TcpFlags, tcp_checksum_ok};
+pub use names::{Unsupported, ethertype_name};
 
 use crate::model::{Direction, LinkType};
 use std::fmt;
@@ -34,6 +40,45 @@ pub enum Encap {
     Teredo,
     Ayiya,
     IpInIp,
+    /// The rarer encapsulations (a fieldless enum keeps `Encap`, copied with every segment,
+    /// at 8 bytes).
+    Other(Tunnel),
+}
+
+/// The rarer encapsulations, each named by [`Tunnel::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tunnel {
+    CiscoMetadata,
+    Macsec,
+    Trill,
+    Nsh,
+    Eoip,
+    Wccp,
+    VxlanGpe,
+    MplsInUdp,
+    L2tp,
+    Capwap,
+    Lisp,
+    EtherIp,
+}
+
+impl Tunnel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tunnel::Capwap => "capwap",
+            Tunnel::CiscoMetadata => "cmd",
+            Tunnel::Eoip => "eoip",
+            Tunnel::EtherIp => "etherip",
+            Tunnel::L2tp => "l2tp",
+            Tunnel::Lisp => "lisp",
+            Tunnel::Macsec => "macsec",
+            Tunnel::MplsInUdp => "mpls-in-udp",
+            Tunnel::Nsh => "nsh",
+            Tunnel::Trill => "trill",
+            Tunnel::VxlanGpe => "vxlan-gpe",
+            Tunnel::Wccp => "wccp",
+        }
+    }
 }
 
 impl fmt::Display for Encap {
@@ -50,6 +95,7 @@ impl fmt::Display for Encap {
             Encap::Teredo => f.write_str("teredo"),
             Encap::Ayiya => f.write_str("ayiya"),
             Encap::IpInIp => f.write_str("ip-in-ip"),
+            Encap::Other(t) => f.write_str(t.name()),
         }
     }
 }
@@ -69,6 +115,7 @@ impl Encap {
             Encap::Teredo => "teredo",
             Encap::Ayiya => "ayiya",
             Encap::IpInIp => "ip-in-ip",
+            Encap::Other(t) => t.name(),
         }
     }
 
@@ -183,6 +230,8 @@ pub enum Undecodable {
     Truncated(&'static str),
     Malformed(&'static str),
     TooDeep,
+    /// A header whose payload rsthound does not look inside, by its number.
+    Unsupported(Unsupported),
 }
 
 impl fmt::Display for Undecodable {
@@ -192,6 +241,7 @@ impl fmt::Display for Undecodable {
             Undecodable::Truncated(what) => write!(f, "truncated {what}"),
             Undecodable::Malformed(what) => write!(f, "malformed {what}"),
             Undecodable::TooDeep => write!(f, "more than {MAX_LAYERS} nested headers"),
+            Undecodable::Unsupported(u) => u.fmt(f),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! entered when the header validates, so ordinary traffic on those ports stays "UDP".
 
 use super::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_TEB};
-use super::{Context, Encap, Next, NotTcp, Step, Undecodable, be16, be32};
+use super::{Context, Encap, Next, NotTcp, Step, Tunnel, Undecodable, be16, be32};
 
 const UDP_HEADER: usize = 8;
 const PORT_VXLAN: u16 = 4789;
@@ -13,6 +13,22 @@ const PORT_GTP_U: u16 = 2152;
 const PORT_TEREDO: u16 = 3544;
 const PORT_AYIYA: u16 = 5072;
 const PORT_GRE_IN_UDP: u16 = 4754;
+const PORT_VXLAN_GPE: u16 = 4790;
+const PORT_MPLS_IN_UDP: u16 = 6635;
+const PORT_L2TP: u16 = 1701;
+const PORT_CAPWAP_DATA: u16 = 5247;
+const PORT_LISP_DATA: u16 = 4341;
+
+const GRE_ARUBA_FIRST: u16 = 0x8200;
+const GRE_ARUBA_LAST: u16 = 0x8370;
+const GRE_MIKROTIK_EOIP: u16 = 0x6400;
+const GRE_FRAME_RELAY: u16 = 0x6559;
+const GRE_WCCP: u16 = 0x883e;
+const GRE_CISCO_METADATA: u16 = 0x8909;
+const WCCP_REDIRECT_HEADER: usize = 4;
+/// Type, version, length, option type and SGT.
+const CMD_IN_GRE_LEN: usize = 8;
+const LISP_HEADER: usize = 8;
 
 pub(super) fn gre<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
     let flags = be16(d, 0).ok_or(Undecodable::Truncated("GRE header"))?;
@@ -66,9 +82,44 @@ pub(super) fn gre<'a>(d: &'a [u8], ctx: &mut Context) -> Step<'a> {
             ))
         }
         0x8847 | 0x8848 => Ok(Next::EtherType(proto, rest)),
-        // Aruba access points tunnel raw 802.11 frames to their controller.
-        0x8200 => super::link::ieee80211(rest),
-        _ => Ok(Next::NotTcp(NotTcp::OtherIp)),
+        // Aruba access points tunnel raw 802.11 frames to their controller, one protocol number
+        // per tunnel kind, 0x8200 to 0x8370 in steps of 0x10 (tshark registers all 24).
+        GRE_ARUBA_FIRST..=GRE_ARUBA_LAST if proto & 0xf == 0 => super::link::ieee80211(rest),
+        // MikroTik EoIP: version-1 GRE whose key holds length and tunnel id, then Ethernet.
+        GRE_MIKROTIK_EOIP => {
+            ctx.push(Encap::Other(Tunnel::Eoip));
+            Ok(Next::Ethernet(rest))
+        }
+        GRE_FRAME_RELAY => super::link::frame_relay(rest),
+        // WCCP redirection: IPv4, after a 4-byte redirect header in WCCPv2 (told apart as tshark
+        // does: by whether an IPv4 header starts at once).
+        GRE_WCCP => {
+            ctx.push(Encap::Other(Tunnel::Wccp));
+            let first = *rest.first().ok_or(Undecodable::Truncated("WCCP payload"))?;
+            let skip = if first >> 4 == 4 {
+                0
+            } else {
+                WCCP_REDIRECT_HEADER
+            };
+            Ok(Next::Ip(
+                rest.get(skip..)
+                    .ok_or(Undecodable::Truncated("WCCP redirect header"))?,
+            ))
+        }
+        // Cisco MetaData in GRE: the payload's type first, then version, length, option, SGT.
+        GRE_CISCO_METADATA => {
+            let inner = be16(rest, 0).ok_or(Undecodable::Truncated("Cisco MetaData header"))?;
+            ctx.push(Encap::Other(Tunnel::CiscoMetadata));
+            let body = rest
+                .get(CMD_IN_GRE_LEN..)
+                .ok_or(Undecodable::Truncated("Cisco MetaData header"))?;
+            Ok(match inner {
+                ETHERTYPE_TEB => Next::Ethernet(body),
+                _ => Next::EtherType(inner, body),
+            })
+        }
+        super::layer2::ETHERTYPE_NSH => super::layer2::nsh(rest, ctx),
+        _ => super::names::other_gre(proto),
     }
 }
 
@@ -95,6 +146,18 @@ pub(super) fn udp<'a>(d: &'a [u8], ctx: &mut Context) -> Next<'a> {
     } else if dport == PORT_GRE_IN_UDP {
         // RFC 8086: a GRE header directly in UDP.
         gre(body, ctx).ok()
+    } else if dport == PORT_VXLAN_GPE {
+        vxlan_gpe(body, ctx)
+    } else if dport == PORT_MPLS_IN_UDP {
+        // RFC 7510: a label stack directly in UDP.
+        ctx.push(Encap::Other(Tunnel::MplsInUdp));
+        Some(Next::EtherType(0x8847, body))
+    } else if is(PORT_L2TP) {
+        l2tp(body, ctx)
+    } else if dport == PORT_CAPWAP_DATA || sport == PORT_CAPWAP_DATA {
+        capwap_data(body, ctx)
+    } else if dport == PORT_LISP_DATA {
+        lisp(body, ctx)
     } else {
         teredo_by_shape(body, ctx)
     };
@@ -210,4 +273,100 @@ fn teredo_by_shape<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
     }
     ctx.push(Encap::Teredo);
     Some(Next::Ip(d))
+}
+
+/// VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe): the P flag says a next-protocol byte is present.
+fn vxlan_gpe<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
+    let h = d.get(..8)?;
+    if h[0] & 0x08 == 0 {
+        return None; // no VNI: not VXLAN-GPE
+    }
+    ctx.push(Encap::Other(Tunnel::VxlanGpe));
+    let inner = &d[8..];
+    if h[0] & 0x04 == 0 {
+        return Some(Next::Ethernet(inner));
+    }
+    Some(match h[3] {
+        1 | 2 => Next::Ip(inner),
+        3 => Next::Ethernet(inner),
+        4 => Next::EtherType(super::layer2::ETHERTYPE_NSH, inner),
+        5 => Next::EtherType(0x8847, inner),
+        _ => Next::NotTcp(NotTcp::Udp),
+    })
+}
+
+/// L2TPv2 (RFC 2661) data messages carry PPP; control messages (T bit) and L2TPv3 stay UDP.
+fn l2tp<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
+    let flags = be16(d, 0)?;
+    const T: u16 = 0x8000;
+    const L: u16 = 0x4000;
+    const S: u16 = 0x0800;
+    const O: u16 = 0x0200;
+    if flags & 0x000f != 2 || flags & T != 0 {
+        return None;
+    }
+    let mut off = 2;
+    if flags & L != 0 {
+        off += 2;
+    }
+    off += 4; // tunnel and session ids
+    if flags & S != 0 {
+        off += 4;
+    }
+    if flags & O != 0 {
+        off += 2 + usize::from(be16(d, off)?);
+    }
+    let ppp = d.get(off..)?;
+    ctx.push(Encap::Other(Tunnel::L2tp));
+    Some(Next::Ppp(super::link::strip_hdlc_address(ppp)))
+}
+
+/// CAPWAP data channel (RFC 5415): an IEEE 802.11 frame when the T bit says "native" and the
+/// binding is 802.11, an Ethernet frame otherwise. Fragments and keep-alives carry no frame
+/// we can read whole.
+fn capwap_data<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
+    let h = d.get(..8)?;
+    if h[0] != 0 {
+        return None; // preamble: version 0, type 0 (not DTLS)
+    }
+    let hlen = usize::from(h[1] >> 3) * 4;
+    let wbid = (h[2] >> 1) & 0x1f;
+    let native = h[2] & 0x01 != 0;
+    let fragment = h[3] & 0x80 != 0;
+    let keepalive = h[3] & 0x08 != 0;
+    if hlen < 8 {
+        return None;
+    }
+    let inner = d.get(hlen..)?;
+    ctx.push(Encap::Other(Tunnel::Capwap));
+    if keepalive {
+        return Some(Next::NotTcp(NotTcp::Udp));
+    }
+    if fragment {
+        return Some(Next::NotTcp(NotTcp::Fragment));
+    }
+    if native && wbid == 1 {
+        // Cisco controllers send the frame control field byte-swapped, and tshark swaps it
+        // back by default (`capwap.swap_fc`); a frame that only reads as data unswapped is
+        // taken unswapped.
+        let fc = inner.get(..2)?;
+        let is_data = |b: u8| (b >> 2) & 3 == 2;
+        let fc = if !is_data(fc[1]) && is_data(fc[0]) {
+            [fc[0], fc[1]]
+        } else {
+            [fc[1], fc[0]]
+        };
+        return Some(super::link::ieee80211_fc(fc, inner).unwrap_or(Next::NotTcp(NotTcp::Udp)));
+    }
+    Some(Next::Ethernet(inner))
+}
+
+/// LISP data plane (RFC 9300): an 8-byte header (flags, nonce, instance), then an IP packet.
+fn lisp<'a>(d: &'a [u8], ctx: &mut Context) -> Option<Next<'a>> {
+    let inner = d.get(LISP_HEADER..)?;
+    if !matches!(inner.first().map(|b| b >> 4), Some(4 | 6)) {
+        return None;
+    }
+    ctx.push(Encap::Other(Tunnel::Lisp));
+    Some(Next::Ip(inner))
 }
