@@ -324,10 +324,17 @@ impl Session<'_> {
         }
         let note = match kernel {
             Some(k) if seg.flags.rst() => {
-                // Events recorded while this ring block filled are read now.
-                k.drain();
                 let from = std::net::SocketAddr::new(seg.src, seg.sport);
                 let to = std::net::SocketAddr::new(seg.dst, seg.dport);
+                // Events recorded while this ring block filled are read now, unless the one
+                // that explains this RST is already here: the loop drained the rings before
+                // the block, and draining for every RST of a storm costs more than the rest of
+                // its handling.
+                if !(left_host && k.facts.has_reset(from, to, f.ts.nanos().max(0) as u64))
+                    && k.feed.pending()
+                {
+                    k.drain();
+                }
                 let answers_syn = seg.flags.ack() && seg.seq == 0;
                 let mut note = k.facts.note_for_rst(
                     from,
@@ -416,8 +423,12 @@ impl Session<'_> {
 /// closed; then prints the summary's ingredients into the returned report.
 /// The kernel's events as `watch` reads them: attributed to processes, drained without waiting.
 pub trait KernelFeed {
-    /// Appends every event that arrived since the last call, oldest first.
-    fn drain(&mut self, out: &mut Vec<Attributed>) -> io::Result<()>;
+    /// Hands every event that arrived since the last call to `each`, oldest first.
+    fn drain(&mut self, each: &mut dyn FnMut(Attributed)) -> io::Result<()>;
+    /// Whether records wait to be drained (a look at the rings, no system call).
+    fn pending(&self) -> bool {
+        true
+    }
     /// Records the kernel lost so far (its rings were full).
     fn lost_records(&self) -> u64;
     /// Events read so far.
@@ -428,8 +439,8 @@ pub trait KernelFeed {
 }
 
 impl<S: KernelEventSource, R: ProcReader> KernelFeed for KernelView<S, R> {
-    fn drain(&mut self, out: &mut Vec<Attributed>) -> io::Result<()> {
-        self.poll(std::time::Duration::ZERO, out)
+    fn drain(&mut self, each: &mut dyn FnMut(Attributed)) -> io::Result<()> {
+        self.poll_each(std::time::Duration::ZERO, each)
     }
     fn lost_records(&self) -> u64 {
         self.stats().source.lost_records
@@ -486,8 +497,11 @@ impl OpenedKernel {
 }
 
 impl KernelFeed for OpenedKernel {
-    fn drain(&mut self, out: &mut Vec<Attributed>) -> io::Result<()> {
-        self.view.drain(out)
+    fn drain(&mut self, each: &mut dyn FnMut(Attributed)) -> io::Result<()> {
+        self.view.drain(each)
+    }
+    fn pending(&self) -> bool {
+        self.view.source.pending()
     }
     fn lost_records(&self) -> u64 {
         KernelFeed::lost_records(&self.view)
@@ -506,7 +520,6 @@ struct KernelState<'a> {
     facts: KernelFacts,
     /// Who listened where, from the first snapshot and LISTEN transitions.
     history: ListenerHistory,
-    buf: Vec<Attributed>,
     /// A read error, reported once.
     failed: Option<String>,
     /// `net.ipv4.tcp_abort_on_overflow` of the namespace at start: whether a listener's RST
@@ -547,13 +560,13 @@ impl KernelState<'_> {
         if self.failed.is_some() {
             return;
         }
-        if let Err(e) = self.feed.drain(&mut self.buf) {
-            self.failed = Some(format!("kernel events stopped: {e}"));
-        }
-        for a in self.buf.drain(..) {
-            self.facts.observe(&a);
+        let (facts, history) = (&mut self.facts, &mut self.history);
+        let done = self.feed.drain(&mut |a: Attributed| {
+            facts.observe(&a);
             if let EventKind::SetState(st) = &a.event.kind
                 && let Some(local) = st.local
+                && (st.new == TcpState::LISTEN
+                    || (st.old == TcpState::LISTEN && st.new == TcpState::CLOSE))
             {
                 let now = Timestamp::from_nanos(a.event.ctx.time_ns as i64, 9);
                 let key = ListenerKey {
@@ -561,19 +574,22 @@ impl KernelState<'_> {
                     port: local.port(),
                 };
                 // Both transitions run in the listening process's own system call.
-                let owner = a.actor.as_deref().map(|p| Owner {
-                    pid: p.pid,
-                    comm: p.comm.clone(),
-                    cmdline: p.cmdline.clone().unwrap_or_default(),
-                    uid: p.uid,
-                    cgroup: p.cgroup.clone(),
-                });
                 if st.new == TcpState::LISTEN {
-                    self.history.listened(now, key, owner);
-                } else if st.old == TcpState::LISTEN && st.new == TcpState::CLOSE {
-                    self.history.unlistened(now, key, owner.map(|o| o.pid));
+                    let owner = a.actor.as_deref().map(|p| Owner {
+                        pid: p.pid,
+                        comm: p.comm.clone(),
+                        cmdline: p.cmdline.clone().unwrap_or_default(),
+                        uid: p.uid,
+                        cgroup: p.cgroup.clone(),
+                    });
+                    history.listened(now, key, owner);
+                } else {
+                    history.unlistened(now, key, a.actor.as_deref().map(|p| p.pid));
                 }
             }
+        });
+        if let Err(e) = done {
+            self.failed = Some(format!("kernel events stopped: {e}"));
         }
         if self.feed.lost_records() > 0 {
             self.facts.lost_records();
@@ -626,7 +642,6 @@ pub fn watch(
         history: history.clone(),
         facts: KernelFacts::new(feed.complete()),
         feed,
-        buf: Vec::new(),
         failed: None,
         abort_on_overflow: match &first_listeners {
             Some(Ok(snap)) => snap.sysctls.tcp_abort_on_overflow,

@@ -165,24 +165,141 @@ pub struct FusionStats {
     pub failed_elsewhere: u64,
 }
 
+/// Two endpoints packed for hashing: the tables below are looked up several times per
+/// connection attempt, and hashing a `SocketAddr` pair field by field cost more than the rest
+/// of the lookup. IPv4 addresses are kept apart from IPv6 ones (`v6` bits), so that 1.2.3.4 is
+/// not ::ffff:1.2.3.4. Flow labels and scope ids play no part (neither events nor packets set
+/// them on the addresses compared here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Pair {
+    a: u128,
+    b: u128,
+    /// Port of `a` in the high half, of `b` in the low half.
+    ports: u32,
+    /// Bit 0: `a` is IPv6; bit 1: `b` is.
+    v6: u8,
+}
+
+fn ip_bits(ip: std::net::IpAddr) -> (u128, u8) {
+    match ip {
+        std::net::IpAddr::V4(a) => (u128::from(u32::from(a)), 0),
+        std::net::IpAddr::V6(a) => (u128::from(a), 1),
+    }
+}
+
+fn pair(a: SocketAddr, b: SocketAddr) -> Pair {
+    let (ia, fa) = ip_bits(a.ip());
+    let (ib, fb) = ip_bits(b.ip());
+    Pair {
+        a: ia,
+        b: ib,
+        ports: (u32::from(a.port()) << 16) | u32::from(b.port()),
+        v6: fa | (fb << 1),
+    }
+}
+
+/// The `tcp_send_reset` events of one address pair not yet claimed, oldest first. Nearly
+/// always one: it is kept inline, so that remembering it allocates nothing.
+#[derive(Debug, Default)]
+struct SentResets {
+    /// The oldest; `None` only when `rest` is empty too.
+    first: Option<SentReset>,
+    rest: VecDeque<SentReset>,
+}
+
+impl SentResets {
+    fn push(&mut self, r: SentReset) {
+        if self.first.is_none() {
+            self.first = Some(r);
+        } else {
+            self.rest.push_back(r);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// Takes the oldest one within the match window of `time_ns`.
+    fn take_near(&mut self, time_ns: u64) -> Option<SentReset> {
+        let near = |r: &SentReset| r.time_ns.abs_diff(time_ns) <= MATCH_WINDOW_NS;
+        if self.first.as_ref().is_some_and(near) {
+            let taken = self.first.take();
+            self.first = self.rest.pop_front();
+            return taken;
+        }
+        let i = self.rest.iter().position(near)?;
+        self.rest.remove(i)
+    }
+
+    /// Drops those older than `older_than` before `now_ns`; returns how many.
+    fn expire(&mut self, now_ns: u64, older_than: u64) -> u64 {
+        let mut n = 0;
+        while self
+            .first
+            .as_ref()
+            .is_some_and(|r| now_ns.saturating_sub(r.time_ns) > older_than)
+        {
+            self.first = self.rest.pop_front();
+            n += 1;
+        }
+        n
+    }
+}
+
+/// A failed-connect group's key looked up without allocating (see [`FailedKey`]).
+#[derive(Hash)]
+struct FailedKeyRef<'a> {
+    comm: &'a str,
+    cgroup: Option<&'a str>,
+    remote: SocketAddr,
+}
+
+/// Failed connects are grouped by command name, cgroup and destination.
+#[derive(Debug, PartialEq, Eq)]
+struct FailedKey {
+    comm: String,
+    cgroup: Option<String>,
+    remote: SocketAddr,
+}
+
+// Hashes as `FailedKeyRef` does: the same fields, in the same order, as borrowed values.
+impl std::hash::Hash for FailedKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        FailedKeyRef {
+            comm: &self.comm,
+            cgroup: self.cgroup.as_deref(),
+            remote: self.remote,
+        }
+        .hash(h)
+    }
+}
+
+impl hashbrown::Equivalent<FailedKey> for FailedKeyRef<'_> {
+    fn equivalent(&self, k: &FailedKey) -> bool {
+        self.comm == k.comm && self.cgroup == k.cgroup.as_deref() && self.remote == k.remote
+    }
+}
+
 /// The kernel facts a live run has gathered.
 #[derive(Debug, Default)]
 pub struct KernelFacts {
-    /// RSTs the stack sent, by (source, destination), oldest first.
-    resets: HashMap<(SocketAddr, SocketAddr), VecDeque<SentReset>>,
+    /// RSTs the stack sent, by (source, destination).
+    resets: HashMap<Pair, SentResets>,
     reset_count: usize,
     /// connect() callers by (local, remote).
-    sockets: HashMap<(SocketAddr, SocketAddr), Arc<Process>>,
+    sockets: HashMap<Pair, Arc<Process>>,
     /// RSTs sent by listening sockets (no destination in the event), by the listener's address,
     /// oldest first; they share `MAX_RESETS` with `resets`.
-    listener_resets: HashMap<SocketAddr, VecDeque<SentReset>>,
+    listener_resets: HashMap<SocketAddr, SentResets>,
     /// Local socket owners that received a RST, by (local, remote).
-    received: HashMap<(SocketAddr, SocketAddr), Arc<Process>>,
-    failed: HashMap<(String, Option<String>, SocketAddr), FailedConnects>,
+    received: HashMap<Pair, Arc<Process>>,
+    failed: hashbrown::HashMap<FailedKey, FailedConnects, foldhash::fast::RandomState>,
     /// SYNs the capture saw leave this host, by (local, remote), with when.
-    syns: HashMap<(SocketAddr, SocketAddr), u64>,
-    /// Failed connects waiting for their SYN to be seen: (local, remote, process, time).
-    pending: VecDeque<(SocketAddr, SocketAddr, Arc<Process>, u64)>,
+    syns: HashMap<Pair, u64>,
+    /// Failed connects waiting for their SYN to be seen: ((local, remote), remote, process,
+    /// time).
+    pending: VecDeque<(Pair, SocketAddr, Arc<Process>, u64)>,
     /// Whether every RST the stack sent is known: the events are on and none were lost.
     complete: bool,
     pub stats: FusionStats,
@@ -223,7 +340,7 @@ impl KernelFacts {
                     self.listener_resets
                         .entry(src)
                         .or_default()
-                        .push_back(SentReset {
+                        .push(SentReset {
                             time_ns: a.event.ctx.time_ns,
                             reason: r.reason.clone(),
                             client: None,
@@ -236,9 +353,9 @@ impl KernelFacts {
                 };
                 self.reset_count += 1;
                 self.resets
-                    .entry((src, dst))
+                    .entry(pair(src, dst))
                     .or_default()
-                    .push_back(SentReset {
+                    .push(SentReset {
                         time_ns: a.event.ctx.time_ns,
                         reason: r.reason.clone(),
                         client: client.clone(),
@@ -249,7 +366,7 @@ impl KernelFacts {
                 if let (Some(local), Some(remote)) = (r.local, r.remote)
                     && let Some(p) = a.actor.clone().or(client)
                 {
-                    self.remember(Table::Received, (local, remote), p);
+                    self.remember(Table::Received, pair(local, remote), p);
                 }
             }
             EventKind::SetState(s) => {
@@ -262,9 +379,9 @@ impl KernelFacts {
                 // table as small as the connections open.
                 if let Some(local) = local {
                     if s.new == TcpState::CLOSE {
-                        self.sockets.remove(&(local, remote));
+                        self.sockets.remove(&pair(local, remote));
                     } else {
-                        self.remember(Table::Sockets, (local, remote), p.clone());
+                        self.remember(Table::Sockets, pair(local, remote), p.clone());
                     }
                 }
                 if s.old == TcpState::SYN_SENT
@@ -274,8 +391,12 @@ impl KernelFacts {
                     if self.pending.len() >= MAX_SYNS {
                         self.stats.overflow += 1;
                     } else {
-                        self.pending
-                            .push_back((local, remote, p, a.event.ctx.time_ns));
+                        self.pending.push_back((
+                            pair(local, remote),
+                            remote,
+                            p,
+                            a.event.ctx.time_ns,
+                        ));
                     }
                 }
             }
@@ -285,12 +406,13 @@ impl KernelFacts {
 
     /// A SYN the capture saw leave this host (`local` → `remote`).
     pub fn saw_syn(&mut self, local: SocketAddr, remote: SocketAddr, time_ns: u64) {
-        if self.syns.len() >= MAX_SYNS && !self.syns.contains_key(&(local, remote)) {
+        let key = pair(local, remote);
+        if self.syns.len() >= MAX_SYNS && !self.syns.contains_key(&key) {
             // Old SYNs are the least likely to be asked about: start over.
             self.syns.clear();
             self.stats.overflow += 1;
         }
-        self.syns.insert((local, remote), time_ns);
+        self.syns.insert(key, time_ns);
     }
 
     /// Counts the failed connects whose SYN the capture saw, once they are `SETTLE_NS` old
@@ -300,10 +422,10 @@ impl KernelFacts {
             if !all && now_ns.saturating_sub(t) < SETTLE_NS {
                 break;
             }
-            let Some((local, remote, p, t)) = self.pending.pop_front() else {
+            let Some((key, remote, p, t)) = self.pending.pop_front() else {
                 break;
             };
-            if self.syns.contains_key(&(local, remote)) {
+            if self.syns.contains_key(&key) {
                 self.count_failed(p, remote, t);
             } else {
                 self.stats.failed_elsewhere += 1;
@@ -314,7 +436,11 @@ impl KernelFacts {
     }
 
     fn count_failed(&mut self, p: Arc<Process>, remote: SocketAddr, t: u64) {
-        let key = (p.comm.clone(), p.cgroup.clone(), remote);
+        let key = FailedKeyRef {
+            comm: &p.comm,
+            cgroup: p.cgroup.as_deref(),
+            remote,
+        };
         if let Some(f) = self.failed.get_mut(&key) {
             f.count += 1;
             f.last_ns = t;
@@ -327,6 +453,11 @@ impl KernelFacts {
                 }
             }
         } else if self.failed.len() < MAX_FAILED_GROUPS {
+            let key = FailedKey {
+                comm: p.comm.clone(),
+                cgroup: p.cgroup.clone(),
+                remote,
+            };
             self.failed.insert(
                 key,
                 FailedConnects {
@@ -344,7 +475,7 @@ impl KernelFacts {
         }
     }
 
-    fn remember(&mut self, table: Table, key: (SocketAddr, SocketAddr), p: Arc<Process>) {
+    fn remember(&mut self, table: Table, key: Pair, p: Arc<Process>) {
         let map = match table {
             Table::Sockets => &mut self.sockets,
             Table::Received => &mut self.received,
@@ -355,6 +486,16 @@ impl KernelFacts {
             self.stats.overflow += 1;
         }
         map.insert(key, p);
+    }
+
+    /// Whether a `tcp_send_reset` from `from` to `to` near `time_ns` waits to be claimed.
+    pub fn has_reset(&self, from: SocketAddr, to: SocketAddr, time_ns: u64) -> bool {
+        self.resets.get(&pair(from, to)).is_some_and(|l| {
+            l.first
+                .iter()
+                .chain(l.rest.iter())
+                .any(|r| r.time_ns.abs_diff(time_ns) <= MATCH_WINDOW_NS)
+        })
     }
 
     /// What the kernel says about an RST from `from` to `to` seen at `time_ns` (wall clock).
@@ -380,21 +521,17 @@ impl KernelFacts {
             reason: None,
             client: self
                 .sockets
-                .get(&(to, from))
-                .or_else(|| self.sockets.get(&(from, to)))
+                .get(&pair(to, from))
+                .or_else(|| self.sockets.get(&pair(from, to)))
                 .cloned(),
             sender: None,
-            receiver: self.received.get(&(to, from)).cloned(),
+            receiver: self.received.get(&pair(to, from)).cloned(),
             past_listener: None,
             listener_reset: None,
         };
-        if let Some(list) = self.resets.get_mut(&(from, to)) {
-            let near = list
-                .iter()
-                .position(|r| r.time_ns.abs_diff(time_ns) <= MATCH_WINDOW_NS);
-            if let Some(i) = near
-                && let Some(r) = list.remove(i)
-            {
+        let key = pair(from, to);
+        if let Some(list) = self.resets.get_mut(&key) {
+            if let Some(r) = list.take_near(time_ns) {
                 self.reset_count -= 1;
                 note.origin = RstOrigin::Stack;
                 note.reason = r.reason;
@@ -404,7 +541,7 @@ impl KernelFacts {
                 }
             }
             if list.is_empty() {
-                self.resets.remove(&(from, to));
+                self.resets.remove(&key);
             }
         }
         if note.origin == RstOrigin::Unknown
@@ -443,10 +580,7 @@ impl KernelFacts {
             let Some(list) = self.listener_resets.get_mut(&key) else {
                 continue;
             };
-            let near = list
-                .iter()
-                .position(|r| r.time_ns.abs_diff(time_ns) <= MATCH_WINDOW_NS);
-            let taken = near.and_then(|i| list.remove(i));
+            let taken = list.take_near(time_ns);
             if list.is_empty() {
                 self.listener_resets.remove(&key);
             }
@@ -462,14 +596,8 @@ impl KernelFacts {
     /// will claim them any more.
     pub fn expire(&mut self, now_ns: u64) {
         let mut unclaimed = 0;
-        let mut old = |list: &mut VecDeque<SentReset>| {
-            while list
-                .front()
-                .is_some_and(|r| now_ns.saturating_sub(r.time_ns) > 2 * MATCH_WINDOW_NS)
-            {
-                list.pop_front();
-                unclaimed += 1;
-            }
+        let mut old = |list: &mut SentResets| {
+            unclaimed += list.expire(now_ns, 2 * MATCH_WINDOW_NS);
             !list.is_empty()
         };
         self.resets.retain(|_, list| old(list));

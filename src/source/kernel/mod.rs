@@ -494,6 +494,11 @@ impl Tracepoints {
         &self.notes
     }
 
+    /// Whether any ring holds records not yet read (shared memory only: no system call).
+    pub fn pending(&self) -> bool {
+        self.rings.iter().any(|r| r.pending() != 0)
+    }
+
     /// Stops the kernel writing records (they stay readable).
     pub fn disable(&self) {
         for ev in &self.events {
@@ -650,6 +655,17 @@ impl<S: KernelEventSource, R: ProcReader> KernelView<S, R> {
 
     /// Waits up to `timeout`, then appends every event that arrived, attributed, oldest first.
     pub fn poll(&mut self, timeout: Duration, out: &mut Vec<Attributed>) -> io::Result<()> {
+        self.poll_each(timeout, &mut |a| out.push(a))
+    }
+
+    /// [`KernelView::poll`], handing each event to `each` as it is attributed (nothing is
+    /// collected: at tens of thousands of events a second, moving each through one more list
+    /// costs as much as using it).
+    pub fn poll_each(
+        &mut self,
+        timeout: Duration,
+        each: &mut dyn FnMut(Attributed),
+    ) -> io::Result<()> {
         self.source.poll(timeout, &mut self.records)?;
         for r in self.records.drain(..) {
             match r {
@@ -664,7 +680,7 @@ impl<S: KernelEventSource, R: ProcReader> KernelView<S, R> {
                 KernelRecord::Exit { pid, tid, .. } => self.procs.on_exit(pid, tid),
                 KernelRecord::Event(ev) => {
                     let procs = &mut self.procs;
-                    out.push(
+                    each(
                         self.attribution
                             .observe(ev, &mut |c: &TaskContext| procs.resolve(c.pid)),
                     );
