@@ -285,6 +285,7 @@ fn refused_attempts_carry_no_socket_and_the_client_process() {
             EventKind::SetState(s) => format!("set_state({}->{})", s.old.name(), s.new.name()),
             EventKind::RetransmitSynack(_) => "retransmit_synack".into(),
             EventKind::KfreeSkb(k) => format!("kfree_skb({})", k.reason.as_deref().unwrap_or("-")),
+            EventKind::ConnectExit(c) => format!("connect()={}", c.ret),
         })
         .collect();
     eprintln!(

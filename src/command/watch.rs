@@ -436,6 +436,14 @@ pub trait KernelFeed {
     /// Whether every RST the TCP stack sends is reported (`tcp_send_reset` with its reason,
     /// 6.10+): only then does a missing event prove an RST was forged.
     fn complete(&self) -> bool;
+    /// Whether failed connect() calls are reported (`syscalls:sys_exit_connect`).
+    fn watches_connect_errors(&self) -> bool {
+        true
+    }
+    /// The watched network namespace's inode, when known.
+    fn home_netns(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl<S: KernelEventSource, R: ProcReader> KernelFeed for KernelView<S, R> {
@@ -459,6 +467,9 @@ impl<S: KernelEventSource, R: ProcReader> KernelFeed for KernelView<S, R> {
 pub struct OpenedKernel {
     pub view: KernelView<Tracepoints, Procfs>,
     complete: bool,
+    connect_errors: bool,
+    /// `/proc/self/ns/net` when opened (inside the watched namespace).
+    netns: Option<u64>,
 }
 
 impl OpenedKernel {
@@ -489,7 +500,26 @@ impl OpenedKernel {
                     Note::OpenFailed { path, .. } => path.contains("tcp_send_reset"),
                     _ => false,
                 });
-                Ok((OpenedKernel { view, complete }, notes))
+                let connect_errors = !view.notes().iter().any(|n| match n {
+                    Note::TracepointMissing { path, .. } | Note::OpenFailed { path, .. } => {
+                        path.starts_with("syscalls/")
+                    }
+                    _ => false,
+                });
+                let netns = std::fs::read_link("/proc/self/ns/net")
+                    .ok()
+                    .and_then(|l| {
+                        crate::source::kernel::procs::parse_ns_link(&l.to_string_lossy())
+                    });
+                Ok((
+                    OpenedKernel {
+                        view,
+                        complete,
+                        connect_errors,
+                        netns,
+                    },
+                    notes,
+                ))
             }
             Err(e) => Err(e.notes.iter().map(|n| n.to_string()).collect()),
         }
@@ -502,6 +532,12 @@ impl KernelFeed for OpenedKernel {
     }
     fn pending(&self) -> bool {
         self.view.source.pending()
+    }
+    fn watches_connect_errors(&self) -> bool {
+        self.connect_errors
+    }
+    fn home_netns(&self) -> Option<u64> {
+        self.netns
     }
     fn lost_records(&self) -> u64 {
         KernelFeed::lost_records(&self.view)
@@ -640,7 +676,11 @@ pub fn watch(
     }
     let mut kernel = kernel.map(|feed| KernelState {
         history: history.clone(),
-        facts: KernelFacts::new(feed.complete()),
+        facts: {
+            let mut f = KernelFacts::new(feed.complete());
+            f.set_home_netns(feed.home_netns());
+            f
+        },
         feed,
         failed: None,
         abort_on_overflow: match &first_listeners {
@@ -787,6 +827,9 @@ pub fn watch(
         resets_unclaimed: k.facts.stats.resets_unclaimed,
         overflow: k.facts.stats.overflow,
         failed_connects: k.facts.failed_connects(),
+        connect_errors: k.facts.connect_errors(),
+        connect_errors_watched: k.feed.watches_connect_errors(),
+        connect_errors_elsewhere: k.facts.stats.connect_errors_elsewhere,
         stopped: k.failed,
     });
     // A firewall's forged RST answers a SYN as a refusal does: the attempt failed all the same.

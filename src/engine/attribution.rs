@@ -200,6 +200,12 @@ impl Attribution {
                     }
                 }
             }
+            EventKind::ConnectExit(_) => {
+                // The system call's exit runs in the caller: it is the client.
+                let who = actor();
+                out.client = who.clone().map(|p| (p, Basis::Context));
+                out.actor = who;
+            }
             EventKind::RetransmitSynack(_) | EventKind::KfreeSkb(_) => {}
         }
         Attributed {

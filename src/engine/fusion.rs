@@ -144,6 +144,61 @@ pub struct FailedConnects {
     pub last_ns: u64,
 }
 
+/// Failed `connect()` calls of one errno by processes of one name (and cgroup): errors that
+/// never reach TCP (EADDRNOTAVAIL: no free local port; ENETUNREACH; EACCES/EPERM from a
+/// firewall or a cgroup BPF program) and blocking connects that fail (ECONNREFUSED, ETIMEDOUT,
+/// EHOSTUNREACH).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectErrors {
+    /// The first process seen. When it was gone before it could be named, only its pid is
+    /// known (`named` is false, `comm` empty).
+    pub process: Arc<Process>,
+    pub named: bool,
+    /// The error number (positive: 99 is EADDRNOTAVAIL on Linux).
+    pub errno: i32,
+    pub count: u64,
+    /// How many distinct processes, and the first few pids.
+    pub processes: u64,
+    pub pids: Vec<u32>,
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+/// (process name, cgroup, errno) groups of failed connect() calls counted.
+pub const MAX_CONNECT_ERROR_GROUPS: usize = 1_024;
+
+#[derive(Hash)]
+struct ErrKeyRef<'a> {
+    comm: &'a str,
+    cgroup: Option<&'a str>,
+    errno: i32,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct ErrKey {
+    comm: String,
+    cgroup: Option<String>,
+    errno: i32,
+}
+
+// Hashes as `ErrKeyRef` does.
+impl std::hash::Hash for ErrKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        ErrKeyRef {
+            comm: &self.comm,
+            cgroup: self.cgroup.as_deref(),
+            errno: self.errno,
+        }
+        .hash(h)
+    }
+}
+
+impl hashbrown::Equivalent<ErrKey> for ErrKeyRef<'_> {
+    fn equivalent(&self, k: &ErrKey) -> bool {
+        self.comm == k.comm && self.cgroup == k.cgroup.as_deref() && self.errno == k.errno
+    }
+}
+
 /// Pids listed per failed-connect group.
 const PIDS_SHOWN: usize = 5;
 /// SYNs remembered (to confirm that a failed connect happened where the capture looks).
@@ -163,6 +218,9 @@ pub struct FusionStats {
     /// Failed connects whose SYN the capture never saw: in another network namespace (the
     /// kernel's events are global), or on an interface not watched. Not counted per process.
     pub failed_elsewhere: u64,
+    /// Failed connect() calls by processes of another network namespace than the watched
+    /// one (the system call tracepoint is global): left out.
+    pub connect_errors_elsewhere: u64,
 }
 
 /// Two endpoints packed for hashing: the tables below are looked up several times per
@@ -300,6 +358,10 @@ pub struct KernelFacts {
     /// Failed connects waiting for their SYN to be seen: ((local, remote), remote, process,
     /// time).
     pending: VecDeque<(Pair, SocketAddr, Arc<Process>, u64)>,
+    connect_errors: hashbrown::HashMap<ErrKey, ConnectErrors, foldhash::fast::RandomState>,
+    /// The watched network namespace (its inode), when known: connect() errors of processes
+    /// known to be in another one are left out.
+    home_netns: Option<u64>,
     /// Whether every RST the stack sent is known: the events are on and none were lost.
     complete: bool,
     pub stats: FusionStats,
@@ -313,6 +375,11 @@ impl KernelFacts {
             complete,
             ..KernelFacts::default()
         }
+    }
+
+    /// The watched network namespace's inode (`/proc/self/ns/net` once inside it).
+    pub fn set_home_netns(&mut self, inode: Option<u64>) {
+        self.home_netns = inode;
     }
 
     /// Records lost by the kernel: from now on a missing `tcp_send_reset` proves nothing.
@@ -400,8 +467,81 @@ impl KernelFacts {
                     }
                 }
             }
+            EventKind::ConnectExit(c) => {
+                if let Some(errno) = c.errno() {
+                    self.count_connect_error(a, errno);
+                }
+            }
             EventKind::RetransmitSynack(_) | EventKind::KfreeSkb(_) => {}
         }
+    }
+
+    fn count_connect_error(&mut self, a: &Attributed, errno: i32) {
+        let t = a.event.ctx.time_ns;
+        let (p, named) = match a.actor.as_ref().or(a.client.as_ref().map(|(p, _)| p)) {
+            Some(p) => (p.clone(), true),
+            None => (
+                Arc::new(Process {
+                    pid: a.event.ctx.pid,
+                    ..Process::default()
+                }),
+                false,
+            ),
+        };
+        if let (Some(home), Some(ns)) = (self.home_netns, p.netns)
+            && home != ns
+        {
+            self.stats.connect_errors_elsewhere += 1;
+            return;
+        }
+        let key = ErrKeyRef {
+            comm: &p.comm,
+            cgroup: p.cgroup.as_deref(),
+            errno,
+        };
+        if let Some(g) = self.connect_errors.get_mut(&key) {
+            g.count += 1;
+            g.last_ns = t;
+            if !g.pids.contains(&p.pid) {
+                g.processes += 1;
+                if g.pids.len() < PIDS_SHOWN {
+                    g.pids.push(p.pid);
+                }
+            }
+        } else if self.connect_errors.len() < MAX_CONNECT_ERROR_GROUPS {
+            let key = ErrKey {
+                comm: p.comm.clone(),
+                cgroup: p.cgroup.clone(),
+                errno,
+            };
+            self.connect_errors.insert(
+                key,
+                ConnectErrors {
+                    pids: vec![p.pid],
+                    process: p,
+                    named,
+                    errno,
+                    count: 1,
+                    processes: 1,
+                    first_ns: t,
+                    last_ns: t,
+                },
+            );
+        } else {
+            self.stats.overflow += 1;
+        }
+    }
+
+    /// Failed connect() calls by process and errno, most first.
+    pub fn connect_errors(&self) -> Vec<ConnectErrors> {
+        let mut v: Vec<ConnectErrors> = self.connect_errors.values().cloned().collect();
+        v.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then(a.process.pid.cmp(&b.process.pid))
+                .then(a.errno.cmp(&b.errno))
+        });
+        v
     }
 
     /// A SYN the capture saw leave this host (`local` → `remote`).

@@ -119,6 +119,27 @@ pub struct KfreeSkb {
     pub rx_sk: Option<u64>,
 }
 
+/// `syscalls:sys_exit_connect`: a `connect()` returned, in the caller's own context. The
+/// source's kernel filter lets through only failures other than EINPROGRESS (a non-blocking
+/// connect under way), so that successful connects cost nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectExit {
+    /// The system call's return value: `-errno` on failure.
+    pub ret: i64,
+}
+
+/// EINPROGRESS on Linux (every architecture but alpha, mips, parisc and sparc).
+pub const EINPROGRESS: i64 = 115;
+
+impl ConnectExit {
+    /// The error of a failed connect() that did not merely start (EINPROGRESS): `None` for a
+    /// success or a connect under way.
+    pub fn errno(&self) -> Option<i32> {
+        (self.ret < 0 && self.ret != -EINPROGRESS)
+            .then(|| i32::try_from(-self.ret).unwrap_or(i32::MAX))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
     SendReset(SendReset),
@@ -126,6 +147,7 @@ pub enum EventKind {
     SetState(SetState),
     RetransmitSynack(RetransmitSynack),
     KfreeSkb(KfreeSkb),
+    ConnectExit(ConnectExit),
 }
 
 /// One decoded tracepoint record.

@@ -78,6 +78,10 @@ impl fmt::Display for Note {
                 "kernel events off: tracefs is not mounted and mounting it at {TRACEFS} failed: {e}"
             ),
             Note::TracefsUnreadable(e) => write!(f, "kernel events off: tracefs not readable: {e}"),
+            Note::TracepointMissing { path, error } if path.starts_with("syscalls/") => write!(
+                f,
+                "kernel event {path} unavailable ({error}): connect() errors per process (EADDRNOTAVAIL, ECONNREFUSED, …) are not reported; system call tracepoints need a kernel built with CONFIG_FTRACE_SYSCALLS"
+            ),
             Note::TracepointMissing { path, error } => {
                 write!(f, "kernel event {path} unavailable: {error}")
             }
@@ -288,6 +292,11 @@ fn filter_for(tp: Tracepoint, f: &Format, send_reset_has_reason: bool) -> Option
                 .collect();
             (!parts.is_empty()).then(|| parts.join(" || "))
         }
+        // Successful connects and non-blocking ones under way cost nothing: the kernel drops
+        // their records before writing them.
+        Tracepoint::ExitConnect => f
+            .field("ret")
+            .map(|_| format!("ret < 0 && ret != -{}", crate::engine::kevent::EINPROGRESS)),
         _ => None,
     }
 }

@@ -5,7 +5,7 @@
 
 use super::format::{Field, Format, SymbolTable};
 use crate::engine::kevent::{
-    EventKind, KernelEvent, KfreeSkb, ReceiveReset, RetransmitSynack, SendReset, SetState,
+    ConnectExit, EventKind, KernelEvent, KfreeSkb, ReceiveReset, RetransmitSynack, SendReset, SetState,
     TaskContext, TcpState,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -387,6 +387,7 @@ struct KfreeLayout {
 
 #[derive(Debug, Clone)]
 enum Layout {
+    ConnectExit { ret: Slot },
     SendReset(SendResetLayout),
     ReceiveReset(SockLayout),
     SetState(SetStateLayout),
@@ -402,15 +403,18 @@ pub enum Tracepoint {
     SetState,
     RetransmitSynack,
     KfreeSkb,
+    /// `syscalls:sys_exit_connect` (needs CONFIG_FTRACE_SYSCALLS).
+    ExitConnect,
 }
 
 impl Tracepoint {
-    pub const ALL: [Tracepoint; 5] = [
+    pub const ALL: [Tracepoint; 6] = [
         Tracepoint::SendReset,
         Tracepoint::ReceiveReset,
         Tracepoint::SetState,
         Tracepoint::RetransmitSynack,
         Tracepoint::KfreeSkb,
+        Tracepoint::ExitConnect,
     ];
 
     /// `system/name` under tracefs' `events/`.
@@ -421,6 +425,7 @@ impl Tracepoint {
             Tracepoint::SetState => "sock/inet_sock_set_state",
             Tracepoint::RetransmitSynack => "tcp/tcp_retransmit_synack",
             Tracepoint::KfreeSkb => "skb/kfree_skb",
+            Tracepoint::ExitConnect => "syscalls/sys_exit_connect",
         }
     }
 }
@@ -476,6 +481,7 @@ impl Decoder {
         })?;
         let addrs = Addrs::of(f);
         let layout = match tp {
+            Tracepoint::ExitConnect => Layout::ConnectExit { ret: need("ret")? },
             Tracepoint::SendReset => {
                 let reason = Named::of(f, "reason");
                 want(reason.is_some(), "reason");
@@ -547,6 +553,9 @@ impl Decoder {
             Ok(TcpState(u8::try_from(v).unwrap_or(0)))
         };
         let kind = match layout {
+            Layout::ConnectExit { ret } => EventKind::ConnectExit(ConnectExit {
+                ret: ret.int(raw).ok_or(short(raw.len(), ret.at + ret.size))?,
+            }),
             Layout::SendReset(l) => {
                 let (src, dst) = l.addrs.map_or((None, None), |a| a.read(raw));
                 EventKind::SendReset(SendReset {
