@@ -517,83 +517,96 @@ impl Tracepoints {
 
     /// Reads every ring once, without waiting.
     fn drain(&mut self, out: &mut Vec<KernelRecord>) {
-        for ring in &mut self.rings {
-            self.buf.clear();
-            let read = ring.read_into(&mut self.buf);
-            self.stats.bad_records += read.corrupt as u64;
-            let mut at = 0;
-            while let Some(hdr) = self.buf.get(at..at + record::rec::HEADER_LEN) {
-                let size = usize::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
-                let Some(bytes) = self.buf.get(at..at + size).filter(|_| size > 0) else {
-                    self.stats.bad_records += 1;
-                    break;
-                };
-                at += size;
-                match record::parse_perf_record(bytes) {
-                    Ok(PerfRecord::Sample {
-                        pid,
-                        tid,
-                        time_ns,
-                        cpu,
-                        raw,
-                    }) => {
-                        let ctx = TaskContext {
-                            pid,
-                            tid,
-                            time_ns,
-                            cpu,
-                            in_irq: false,
-                        };
-                        match self.decoder.decode(ctx, raw) {
-                            Ok(ev) => {
-                                self.stats.events += 1;
-                                self.batch.push(KernelRecord::Event(ev));
-                            }
-                            Err(_) => self.stats.bad_records += 1,
-                        }
-                    }
-                    Ok(PerfRecord::Comm {
-                        pid,
-                        tid,
-                        comm,
-                        exec,
-                        time_ns,
-                    }) => self.batch.push(KernelRecord::Comm {
-                        pid,
-                        tid,
-                        comm: comm.to_vec(),
-                        exec,
-                        time_ns,
-                    }),
-                    Ok(PerfRecord::Fork {
-                        pid,
-                        ppid,
-                        tid,
-                        time_ns,
-                    }) => self.batch.push(KernelRecord::Fork {
-                        pid,
-                        ppid,
-                        tid,
-                        time_ns,
-                    }),
-                    Ok(PerfRecord::Exit { pid, tid, time_ns }) => {
-                        self.batch.push(KernelRecord::Exit { pid, tid, time_ns })
-                    }
-                    Ok(PerfRecord::Lost { lost }) => self.stats.lost_records += lost,
-                    Ok(PerfRecord::Other { .. }) => {}
-                    Err(_) => self.stats.bad_records += 1,
-                }
-            }
+        let Tracepoints {
+            decoder,
+            rings,
+            buf,
+            batch,
+            stats,
+            ..
+        } = self;
+        for ring in rings.iter_mut() {
+            // Decoded where the kernel wrote it: no copy of the ring first.
+            let read = ring.for_each_record(buf, &mut |bytes| {
+                take_record(decoder, stats, batch, bytes);
+            });
+            stats.bad_records += read.corrupt as u64;
         }
         // Rings are per CPU: merge them into one timeline (a task's exec on one CPU precedes
-        // its connect on another).
-        self.batch.sort_by_key(KernelRecord::time_ns);
+        // its connect on another). Each ring is in time order already, so most batches need
+        // no sort at all (one ring had records), and the rest are a merge of sorted runs.
+        if !self.batch.is_sorted_by_key(KernelRecord::time_ns) {
+            self.batch.sort_by_key(KernelRecord::time_ns);
+        }
         if self.time_shift_ns != 0 {
             for r in &mut self.batch {
                 r.shift_time(self.time_shift_ns);
             }
         }
         out.append(&mut self.batch);
+    }
+}
+
+/// Frames and decodes one ring record into `batch`, counting what does not decode.
+fn take_record(
+    decoder: &Decoder,
+    stats: &mut SourceStats,
+    batch: &mut Vec<KernelRecord>,
+    bytes: &[u8],
+) {
+    match record::parse_perf_record(bytes) {
+        Ok(PerfRecord::Sample {
+            pid,
+            tid,
+            time_ns,
+            cpu,
+            raw,
+        }) => {
+            let ctx = TaskContext {
+                pid,
+                tid,
+                time_ns,
+                cpu,
+                in_irq: false,
+            };
+            match decoder.decode(ctx, raw) {
+                Ok(ev) => {
+                    stats.events += 1;
+                    batch.push(KernelRecord::Event(ev));
+                }
+                Err(_) => stats.bad_records += 1,
+            }
+        }
+        Ok(PerfRecord::Comm {
+            pid,
+            tid,
+            comm,
+            exec,
+            time_ns,
+        }) => batch.push(KernelRecord::Comm {
+            pid,
+            tid,
+            comm: comm.to_vec(),
+            exec,
+            time_ns,
+        }),
+        Ok(PerfRecord::Fork {
+            pid,
+            ppid,
+            tid,
+            time_ns,
+        }) => batch.push(KernelRecord::Fork {
+            pid,
+            ppid,
+            tid,
+            time_ns,
+        }),
+        Ok(PerfRecord::Exit { pid, tid, time_ns }) => {
+            batch.push(KernelRecord::Exit { pid, tid, time_ns })
+        }
+        Ok(PerfRecord::Lost { lost }) => stats.lost_records += lost,
+        Ok(PerfRecord::Other { .. }) => {}
+        Err(_) => stats.bad_records += 1,
     }
 }
 
