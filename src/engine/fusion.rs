@@ -127,6 +127,9 @@ struct SentReset {
     reason: Option<Arc<str>>,
     client: Option<Arc<Process>>,
     sender: Option<Arc<Process>>,
+    /// The client was matched by the RST's destination (a RST for no socket answering it),
+    /// so the RST goes to the client's own socket.
+    to_client: bool,
 }
 
 /// Failed connection attempts to one destination by processes of one name (and cgroup): a
@@ -412,6 +415,7 @@ impl KernelFacts {
                             reason: r.reason.clone(),
                             client: None,
                             sender: a.actor.clone(),
+                            to_client: false,
                         });
                     return;
                 }
@@ -427,12 +431,27 @@ impl KernelFacts {
                         reason: r.reason.clone(),
                         client: client.clone(),
                         sender: a.actor.clone(),
+                        to_client: a
+                            .client
+                            .as_ref()
+                            .is_some_and(|(_, b)| *b != crate::engine::attribution::Basis::Socket),
                     });
             }
             EventKind::ReceiveReset(r) => {
-                if let (Some(local), Some(remote)) = (r.local, r.remote)
-                    && let Some(p) = a.actor.clone().or(client)
-                {
+                let (Some(local), Some(remote)) = (r.local, r.remote) else {
+                    return;
+                };
+                // The RST this host's stack sent to a local client (a refused attempt on this
+                // host) and not yet claimed by its packet: the note will name that client as
+                // the receiver, so no entry is needed (one insert less per refused attempt,
+                // in a table as large as a second of them).
+                let told = client.as_ref().is_some_and(|c| {
+                    a.actor.as_ref().is_none_or(|x| x.pid == c.pid)
+                        && self.resets.get(&pair(remote, local)).is_some_and(|l| {
+                            l.first.iter().chain(l.rest.iter()).any(|r| r.to_client)
+                        })
+                });
+                if !told && let Some(p) = a.actor.clone().or(client) {
                     self.remember(Table::Received, pair(local, remote), p);
                 }
             }
@@ -652,6 +671,9 @@ impl KernelFacts {
         answers_syn: bool,
         time_ns: u64,
     ) -> KernelNote {
+        // The client's socket is the RST's destination (its local end is `to`).
+        let at_to = self.sockets.get(&pair(to, from));
+        let mut to_client = at_to.is_some();
         let mut note = KernelNote {
             origin: if left_host {
                 RstOrigin::Unknown
@@ -659,9 +681,7 @@ impl KernelFacts {
                 RstOrigin::Remote
             },
             reason: None,
-            client: self
-                .sockets
-                .get(&pair(to, from))
+            client: at_to
                 .or_else(|| self.sockets.get(&pair(from, to)))
                 .cloned(),
             sender: None,
@@ -678,6 +698,7 @@ impl KernelFacts {
                 note.sender = r.sender;
                 if r.client.is_some() {
                     note.client = r.client;
+                    to_client = r.to_client;
                 }
             }
             if list.is_empty() {
@@ -696,6 +717,9 @@ impl KernelFacts {
                 owner: None,
                 abort_on_overflow: None,
             });
+        }
+        if note.receiver.is_none() && to_client {
+            note.receiver = note.client.clone();
         }
         if note.origin == RstOrigin::Unknown && left_host && answers_syn && self.complete {
             note.origin = RstOrigin::ForgedLocally;
