@@ -259,6 +259,12 @@ fn pair(a: SocketAddr, b: SocketAddr) -> Pair {
     }
 }
 
+/// A pair's 64-bit fingerprint (a fixed-seed hash: the same in every table and run).
+fn fingerprint(p: Pair) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x7273_7468_6f75_6e64).hash_one(p)
+}
+
 /// The `tcp_send_reset` events of one address pair not yet claimed, oldest first. Nearly
 /// always one: it is kept inline, so that remembering it allocates nothing.
 #[derive(Debug, Default)]
@@ -356,11 +362,14 @@ pub struct KernelFacts {
     /// Local socket owners that received a RST, by (local, remote).
     received: HashMap<Pair, Arc<Process>>,
     failed: hashbrown::HashMap<FailedKey, FailedConnects, foldhash::fast::RandomState>,
-    /// SYNs the capture saw leave this host, by (local, remote), with when.
-    syns: HashMap<Pair, u64>,
-    /// Failed connects waiting for their SYN to be seen: ((local, remote), remote, process,
-    /// time).
-    pending: VecDeque<(Pair, SocketAddr, Arc<Process>, u64)>,
+    /// SYNs the capture saw leave this host, by the fingerprint of (local, remote), with
+    /// when. One per connection attempt: kept as 16 bytes each, a quarter of the pair, so that
+    /// a storm's table stays in the cache. Two pairs with one fingerprint (odds of 2^-64 per
+    /// pair) would count a failed connect as seen here.
+    syns: HashMap<u64, u64>,
+    /// Failed connects waiting for their SYN to be seen: (fingerprint of (local, remote),
+    /// remote, process, time).
+    pending: VecDeque<(u64, SocketAddr, Arc<Process>, u64)>,
     connect_errors: hashbrown::HashMap<ErrKey, ConnectErrors, foldhash::fast::RandomState>,
     /// The watched network namespace (its inode), when known: connect() errors of processes
     /// known to be in another one are left out.
@@ -478,7 +487,7 @@ impl KernelFacts {
                         self.stats.overflow += 1;
                     } else {
                         self.pending.push_back((
-                            pair(local, remote),
+                            fingerprint(pair(local, remote)),
                             remote,
                             p,
                             a.event.ctx.time_ns,
@@ -565,7 +574,7 @@ impl KernelFacts {
 
     /// A SYN the capture saw leave this host (`local` → `remote`).
     pub fn saw_syn(&mut self, local: SocketAddr, remote: SocketAddr, time_ns: u64) {
-        let key = pair(local, remote);
+        let key = fingerprint(pair(local, remote));
         if self.syns.len() >= MAX_SYNS && !self.syns.contains_key(&key) {
             // Old SYNs are the least likely to be asked about: start over.
             self.syns.clear();

@@ -309,8 +309,8 @@ pub struct Tracepoints {
     rings: Vec<Ring>,
     /// The descriptor of each ring's owner (what polls readable for it).
     ring_fds: Vec<RawFd>,
+    /// Room for a record split by the ring's wrap.
     buf: Vec<u8>,
-    batch: Vec<KernelRecord>,
     stats: SourceStats,
     notes: Vec<Note>,
     /// Added to sample and task-record times to make them wall-clock nanoseconds.
@@ -488,7 +488,6 @@ impl Tracepoints {
             rings,
             ring_fds,
             buf: Vec::new(),
-            batch: Vec::new(),
             stats: SourceStats::default(),
             notes,
             time_shift_ns: if clock == libc::CLOCK_REALTIME {
@@ -521,29 +520,30 @@ impl Tracepoints {
             decoder,
             rings,
             buf,
-            batch,
             stats,
             ..
         } = self;
+        let start = out.len();
         for ring in rings.iter_mut() {
-            // Decoded where the kernel wrote it: no copy of the ring first.
+            // Decoded where the kernel wrote it, straight into `out`: no copy of the ring,
+            // and no list in between.
             let read = ring.for_each_record(buf, &mut |bytes| {
-                take_record(decoder, stats, batch, bytes);
+                take_record(decoder, stats, out, bytes);
             });
             stats.bad_records += read.corrupt as u64;
         }
         // Rings are per CPU: merge them into one timeline (a task's exec on one CPU precedes
         // its connect on another). Each ring is in time order already, so most batches need
         // no sort at all (one ring had records), and the rest are a merge of sorted runs.
-        if !self.batch.is_sorted_by_key(KernelRecord::time_ns) {
-            self.batch.sort_by_key(KernelRecord::time_ns);
+        let new = &mut out[start..];
+        if !new.is_sorted_by_key(KernelRecord::time_ns) {
+            new.sort_by_key(KernelRecord::time_ns);
         }
         if self.time_shift_ns != 0 {
-            for r in &mut self.batch {
+            for r in new {
                 r.shift_time(self.time_shift_ns);
             }
         }
-        out.append(&mut self.batch);
     }
 }
 
