@@ -77,7 +77,10 @@ impl Drop for NamedBinary {
 fn run_child(ns: &Netns, mut cmd: Command) -> u32 {
     ns.run(move || {
         let mut c = cmd.spawn().unwrap();
-        assert!(c.wait().unwrap().success(), "the child's connect did not fail as expected");
+        assert!(
+            c.wait().unwrap().success(),
+            "the child's connect did not fail as expected"
+        );
         c.id()
     })
 }
@@ -145,8 +148,14 @@ fn connect_errors_are_counted_per_process_and_errno() {
     assert_eq!(g["count"], 2, "{show}");
     assert_eq!(g["pids"][0], refused_pid, "{show}");
     // The refusal is no connect() error of the port-starved client, nor the reverse.
-    assert!(group(summary, "portstarved", "ECONNREFUSED").is_none(), "{show}");
-    assert!(group(summary, "refusedclient", "EADDRNOTAVAIL").is_none(), "{show}");
+    assert!(
+        group(summary, "portstarved", "ECONNREFUSED").is_none(),
+        "{show}"
+    );
+    assert!(
+        group(summary, "refusedclient", "EADDRNOTAVAIL").is_none(),
+        "{show}"
+    );
 }
 
 #[test]

@@ -506,11 +506,9 @@ impl OpenedKernel {
                     }
                     _ => false,
                 });
-                let netns = std::fs::read_link("/proc/self/ns/net")
-                    .ok()
-                    .and_then(|l| {
-                        crate::source::kernel::procs::parse_ns_link(&l.to_string_lossy())
-                    });
+                let netns = std::fs::read_link("/proc/self/ns/net").ok().and_then(|l| {
+                    crate::source::kernel::procs::parse_ns_link(&l.to_string_lossy())
+                });
                 Ok((
                     OpenedKernel {
                         view,

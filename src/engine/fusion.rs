@@ -690,9 +690,7 @@ impl KernelFacts {
                 RstOrigin::Remote
             },
             reason: None,
-            client: at_to
-                .or_else(|| self.sockets.get(&pair(from, to)))
-                .cloned(),
+            client: at_to.or_else(|| self.sockets.get(&pair(from, to))).cloned(),
             sender: None,
             receiver: self.received.get(&pair(to, from)).cloned(),
             past_listener: None,

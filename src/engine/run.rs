@@ -207,8 +207,7 @@ impl<S: EventSink> Engine<S> {
                         r.kernel = Some(Box::new(note));
                     }
                     // The note came with the segment, or (the threaded `read`) with the event.
-                    if r
-                        .kernel
+                    if r.kernel
                         .as_ref()
                         .is_some_and(|n| n.origin == RstOrigin::ForgedLocally)
                     {

@@ -11,15 +11,33 @@ pub fn errno_words(errno: i32) -> (&'static str, &'static str) {
             "EADDRNOTAVAIL",
             "no free local port: ephemeral ports exhausted (net.ipv4.ip_local_port_range), or the source address is not on this host",
         ),
-        libc::ECONNREFUSED => ("ECONNREFUSED", "refused: nothing listens there, or a RST answered"),
-        libc::ETIMEDOUT => ("ETIMEDOUT", "no answer to the SYNs: a drop on the way, or a host down"),
-        libc::EHOSTUNREACH => ("EHOSTUNREACH", "no route to the host, or an ICMP host unreachable"),
+        libc::ECONNREFUSED => (
+            "ECONNREFUSED",
+            "refused: nothing listens there, or a RST answered",
+        ),
+        libc::ETIMEDOUT => (
+            "ETIMEDOUT",
+            "no answer to the SYNs: a drop on the way, or a host down",
+        ),
+        libc::EHOSTUNREACH => (
+            "EHOSTUNREACH",
+            "no route to the host, or an ICMP host unreachable",
+        ),
         libc::ENETUNREACH => ("ENETUNREACH", "no route to the network"),
-        libc::EACCES => ("EACCES", "denied before TCP: a firewall rule or a cgroup BPF program"),
-        libc::EPERM => ("EPERM", "denied before TCP: a firewall rule or a cgroup BPF program"),
+        libc::EACCES => (
+            "EACCES",
+            "denied before TCP: a firewall rule or a cgroup BPF program",
+        ),
+        libc::EPERM => (
+            "EPERM",
+            "denied before TCP: a firewall rule or a cgroup BPF program",
+        ),
         libc::EADDRINUSE => ("EADDRINUSE", "the local address and port are taken"),
         libc::ENETDOWN => ("ENETDOWN", "the network is down"),
-        libc::EALREADY => ("EALREADY", "a connect() was already under way on the socket"),
+        libc::EALREADY => (
+            "EALREADY",
+            "a connect() was already under way on the socket",
+        ),
         libc::EISCONN => ("EISCONN", "the socket was already connected"),
         libc::EINTR => ("EINTR", "interrupted by a signal"),
         libc::ECONNRESET => ("ECONNRESET", "reset during the handshake"),
@@ -40,12 +58,20 @@ pub fn connect_error_lines(k: &KernelSummary, max: usize) -> Vec<String> {
                 .to_string(),
         );
     }
+    if !k.connect_errors.is_empty() {
+        // The system call's tracepoint is global, and a process's namespace is known only
+        // when procfs could be read: say so.
+        out.push(
+            "failed connect() calls by process (kernel: sys_exit_connect; processes of any network namespace unless known to be in another):"
+                .to_string(),
+        );
+    }
     for e in k.connect_errors.iter().take(max) {
-        out.push(line(e));
+        out.push(format!("  {}", line(e)));
     }
     if k.connect_errors.len() > max {
         out.push(format!(
-            "… and {} more connect() error groups (see --json)",
+            "  … and {} more connect() error groups (see --json)",
             k.connect_errors.len() - max
         ));
     }
@@ -60,10 +86,7 @@ pub fn connect_error_lines(k: &KernelSummary, max: usize) -> Vec<String> {
 
 fn line(e: &ConnectErrors) -> String {
     let who = if !e.named {
-        format!(
-            "pid {} (gone before it could be named)",
-            e.process.pid
-        )
+        format!("pid {} (gone before it could be named)", e.process.pid)
     } else if e.processes > 1 {
         let pids: Vec<String> = e.pids.iter().map(|p| p.to_string()).collect();
         format!(
@@ -71,7 +94,11 @@ fn line(e: &ConnectErrors) -> String {
             e.process.comm,
             e.processes,
             pids.join(", "),
-            if e.processes as usize > e.pids.len() { ", …" } else { "" }
+            if e.processes as usize > e.pids.len() {
+                ", …"
+            } else {
+                ""
+            }
         )
     } else {
         e.process.label()

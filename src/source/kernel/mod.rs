@@ -292,11 +292,15 @@ fn filter_for(tp: Tracepoint, f: &Format, send_reset_has_reason: bool) -> Option
                 .collect();
             (!parts.is_empty()).then(|| parts.join(" || "))
         }
-        // Successful connects and non-blocking ones under way cost nothing: the kernel drops
-        // their records before writing them.
-        Tracepoint::ExitConnect => f
-            .field("ret")
-            .map(|_| format!("ret < 0 && ret != -{}", crate::engine::kevent::EINPROGRESS)),
+        // Successful connects, non-blocking ones under way and errors not counted cost
+        // nothing: the kernel drops their records before writing them.
+        Tracepoint::ExitConnect => f.field("ret").map(|_| {
+            crate::engine::kevent::CONNECT_ERRNOS
+                .iter()
+                .map(|e| format!("ret == -{e}"))
+                .collect::<Vec<_>>()
+                .join(" || ")
+        }),
         _ => None,
     }
 }
@@ -822,6 +826,15 @@ mod tests {
         assert_eq!(
             filter_for(Tracepoint::SendReset, &f("tcp_send_reset"), true),
             None
+        );
+        let connect = filter_for(Tracepoint::ExitConnect, &f("sys_exit_connect"), true).unwrap();
+        assert!(
+            connect.starts_with("ret == -1 || ret == -13 || "),
+            "{connect}"
+        );
+        assert!(
+            connect.contains("ret == -99") && !connect.contains("-115"),
+            "{connect}"
         );
     }
 }

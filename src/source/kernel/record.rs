@@ -5,8 +5,8 @@
 
 use super::format::{Field, Format, SymbolTable};
 use crate::engine::kevent::{
-    ConnectExit, EventKind, KernelEvent, KfreeSkb, ReceiveReset, RetransmitSynack, SendReset, SetState,
-    TaskContext, TcpState,
+    ConnectExit, EventKind, KernelEvent, KfreeSkb, ReceiveReset, RetransmitSynack, SendReset,
+    SetState, TaskContext, TcpState,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -641,6 +641,31 @@ mod tests {
         put(&mut r, f, "saddr", &sockaddr_in([127, 0, 0, 1], 7211));
         put(&mut r, f, "daddr", &sockaddr_in([127, 0, 0, 1], 41838));
         r
+    }
+
+    #[test]
+    fn a_failed_connect_return_is_decoded_signed_and_a_short_one_is_an_error() {
+        let f = format("6.18/sys_exit_connect.format");
+        let mut d = Decoder::new();
+        assert_eq!(d.add(Tracepoint::ExitConnect, &f), Ok(vec![]));
+        let mut r = vec![0u8; f.min_record_len()];
+        put(&mut r, &f, "common_type", &(f.id as u16).to_ne_bytes());
+        put(&mut r, &f, "ret", &(-99i64).to_ne_bytes());
+        let ctx = TaskContext {
+            pid: 7,
+            tid: 7,
+            ..TaskContext::default()
+        };
+        let ev = d.decode(ctx, &r).unwrap();
+        assert_eq!(
+            ev.kind,
+            EventKind::ConnectExit(ConnectExit { ret: -99 }),
+            "EADDRNOTAVAIL"
+        );
+        assert!(matches!(
+            d.decode(ctx, &r[..r.len() - 1]),
+            Err(RecordError::Short { .. })
+        ));
     }
 
     #[test]
