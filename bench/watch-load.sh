@@ -29,6 +29,9 @@
 #   SKIP_BUILD     1 = do not run cargo build                  (default 0)
 #   CARGO_TARGET_DIR as for cargo                              (default <repo>/target)
 #   RSTHOUND       binary under test  (default $CARGO_TARGET_DIR/release/rsthound)
+#   RSTHOUND_BEFORE another rsthound binary (e.g. main's): with it, the tool
+#                  "rsthound-before" (kernel events on) can be in TOOLS, to compare
+#                  a change within one run
 #
 # Traffic: only 127.0.0.1 -> 127.0.0.1 inside the namespace this script creates
 # (synload itself refuses any address outside 127.0.0.0/8).
@@ -57,6 +60,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 case $target_dir in /*) ;; *) target_dir=$root/$target_dir ;; esac
 RSTHOUND=${RSTHOUND:-$target_dir/release/rsthound}
+RSTHOUND_BEFORE=${RSTHOUND_BEFORE:-}
 SYNLOAD=$target_dir/release/examples/synload
 TIME=/usr/bin/time
 # rsthound's own --duration is only a safety net: the script stops it with SIGINT.
@@ -91,6 +95,9 @@ fi
 have_rsthound=0 have_tcpdump=0 have_bpftrace=0
 for t in $TOOLS; do
     case $t in
+    rsthound-before)
+        [[ -x $RSTHOUND_BEFORE ]] || die "TOOLS has rsthound-before: set RSTHOUND_BEFORE to an rsthound binary"
+        ;;
     rsthound | rsthound-nokev)
         if [[ ! -x $RSTHOUND ]]; then
             say "SKIP rsthound: $RSTHOUND does not exist"
@@ -119,7 +126,8 @@ for t in $TOOLS; do
 done
 tools=()
 for t in $TOOLS; do
-    if [[ $t == rsthound* ]] && ((have_rsthound)); then tools+=("$t"); fi
+    if [[ $t == rsthound-before ]]; then tools+=("$t"); fi
+    if [[ $t == rsthound || $t == rsthound-nokev ]] && ((have_rsthound)); then tools+=("$t"); fi
     if [[ $t == tcpdump ]] && ((have_tcpdump)); then tools+=(tcpdump); fi
     if [[ $t == bpftrace ]] && ((have_bpftrace)); then tools+=(bpftrace); fi
 done
@@ -228,12 +236,13 @@ run_one() {
     before=$(tcp_counter OutRsts)
     case $tool in
     none) ;; # the generator alone
-    rsthound | rsthound-nokev)
+    rsthound | rsthound-nokev | rsthound-before)
         # rsthound enters the namespace itself (--netns).
-        local nokev=()
+        local nokev=() bin=$RSTHOUND
         if [[ $tool == rsthound-nokev ]]; then nokev=(--no-kernel-events); fi
+        if [[ $tool == rsthound-before ]]; then bin=$RSTHOUND_BEFORE; fi
         "$TIME" -f '%U %S' -o "$cpu" "${default_int[@]}" \
-            "$RSTHOUND" watch --netns "$NS" --json --duration "$WATCH_DURATION" "${nokev[@]}" \
+            "$bin" watch --netns "$NS" --json --duration "$WATCH_DURATION" "${nokev[@]}" \
             ${STORM_LIMIT:+--storm-limit "$STORM_LIMIT"} >"$out" 2>"$err" &
         ready_pat='listening|watching|capturing|ready'
         ;;
@@ -304,7 +313,7 @@ run_one() {
     r_cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
 
     case $tool in
-    rsthound | rsthound-nokev)
+    rsthound | rsthound-nokev | rsthound-before)
         # One "rst" line per RST shown, plus the exact counts of storm mode's "rst_storm" lines.
         r_reported=$(awk '/"type":"rst"[,}]/ { n++ }
             /"type":"rst_storm"/ && match($0, /"count":[0-9]+/) { n += substr($0, RSTART + 8, RLENGTH - 8) }
@@ -320,6 +329,10 @@ if not k:
 else:
     print(k["lost_records"], sum(f["count"] for f in k["failed_connects"]))
 ' "$out" 2>/dev/null || echo "n/a n/a")
+        if [[ $tool == rsthound-before ]]; then
+            say "   rsthound-before kernel events: lost records ${k_lost:-n/a}, attempts attributed ${k_attr:-n/a} of $r_provoked"
+            kernel_lines+=("$run (before)	lost records ${k_lost:-n/a}, attempts attributed ${k_attr:-n/a} of $r_provoked")
+        fi
         if [[ $tool == rsthound ]]; then
             say "   rsthound kernel events: lost records ${k_lost:-n/a}, refused attempts attributed to a process ${k_attr:-n/a} of $r_provoked"
             kernel_lines+=("$run	lost records ${k_lost:-n/a}, attempts attributed ${k_attr:-n/a} of $r_provoked")
@@ -452,6 +465,7 @@ for t in "${tools[@]}"; do
     case $t in
     rsthound) what='rsthound watch, kernel events on' ;;
     rsthound-nokev) what='rsthound watch --no-kernel-events' ;;
+    rsthound-before) what="rsthound watch, kernel events on: $RSTHOUND_BEFORE" ;;
     tcpdump) what='tcpdump -i any (file of SYN/FIN/RST)' ;;
     bpftrace) what='bpftrace tcp_send_reset @[comm]=count() (user space only: its BPF runs in the load)' ;;
     *) what=$t ;;
