@@ -547,6 +547,56 @@ mod tests {
     }
 
     #[test]
+    fn a_socket_reused_before_its_close_was_seen_is_matched_by_its_new_connect_only() {
+        let mut att = Attribution::default();
+        let mut r = resolver();
+        // pid 99 connects to 7211 on socket 5; its close is never seen (lost, or not yet
+        // read), and pid 4711's connect() reuses the memory for another destination.
+        att.observe(
+            set_state(
+                ctx(99, 1, false),
+                5,
+                TcpState::CLOSE,
+                TcpState::SYN_SENT,
+                "127.0.0.1:0",
+            ),
+            &mut r,
+        );
+        let mut other = set_state(
+            ctx(4711, 2, false),
+            5,
+            TcpState::CLOSE,
+            TcpState::SYN_SENT,
+            "127.0.0.1:0",
+        );
+        if let EventKind::SetState(st) = &mut other.kind {
+            st.remote = a("127.0.0.1:9999");
+        }
+        att.observe(other, &mut r);
+        // A RST from 7211 matches nobody now; one from 9999 is 4711's.
+        let e = att.observe(no_socket(ctx(0, 3, true), "127.0.0.1:5000"), &mut r);
+        assert!(e.client.is_none());
+        let mut from_9999 = no_socket(ctx(0, 4, true), "127.0.0.1:5001");
+        if let EventKind::SendReset(sr) = &mut from_9999.kind {
+            sr.src = a("127.0.0.1:9999");
+        }
+        let e = att.observe(from_9999, &mut r);
+        assert_eq!(e.client.unwrap().0.pid, 4711);
+        // Its close takes it out of the index: a later RST from 9999 matches nobody.
+        att.observe(
+            set_state(
+                ctx(4711, 5, false),
+                5,
+                TcpState::SYN_SENT,
+                TcpState::CLOSE,
+                "127.0.0.1:5001",
+            ),
+            &mut r,
+        );
+        assert!(att.connecting.values().all(|v| v.is_empty()));
+    }
+
+    #[test]
     fn an_abort_names_the_closing_process_not_the_interrupted_one() {
         let mut att = Attribution::default();
         let mut r = resolver();

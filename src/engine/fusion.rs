@@ -852,6 +852,44 @@ mod tests {
     }
 
     #[test]
+    fn packed_pairs_keep_ipv4_apart_from_mapped_ipv6_and_the_direction() {
+        let v4 = sa("1.2.3.4:80");
+        let mapped = sa("[::ffff:1.2.3.4]:80");
+        let other = sa("127.0.0.1:40000");
+        assert_ne!(pair(v4, other), pair(mapped, other));
+        assert_ne!(pair(v4, other), pair(other, v4));
+        assert_eq!(pair(v4, other), pair(sa("1.2.3.4:80"), other));
+        assert_ne!(fingerprint(pair(v4, other)), fingerprint(pair(other, v4)));
+    }
+
+    #[test]
+    fn sent_resets_of_one_pair_are_taken_oldest_first_within_the_window() {
+        let r = |t| SentReset {
+            time_ns: t,
+            reason: None,
+            client: None,
+            sender: None,
+            to_client: false,
+        };
+        let mut l = SentResets::default();
+        assert!(l.is_empty());
+        for t in [10, 20, 30 * MATCH_WINDOW_NS] {
+            l.push(r(t));
+        }
+        // Near t=15: the oldest of the two within the window.
+        assert_eq!(l.take_near(15).map(|x| x.time_ns), Some(10));
+        // Far from everything: nothing.
+        assert!(l.take_near(10 * MATCH_WINDOW_NS).is_none());
+        // The newest, from the middle of the rest.
+        assert_eq!(
+            l.take_near(30 * MATCH_WINDOW_NS).map(|x| x.time_ns),
+            Some(30 * MATCH_WINDOW_NS)
+        );
+        assert_eq!(l.expire(40 * MATCH_WINDOW_NS, 2 * MATCH_WINDOW_NS), 1);
+        assert!(l.is_empty());
+    }
+
+    #[test]
     fn a_refused_attempt_gets_the_stack_reason_and_the_client() {
         let mut k = KernelFacts::new(true);
         let c = proc(4711, "collectord");
