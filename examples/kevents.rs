@@ -81,6 +81,7 @@ fn main() {
                     k.reason.as_deref().unwrap_or("(none)"),
                     k.protocol
                 ),
+                EventKind::ConnectExit(c) => format!("connect() returned {}", c.ret),
             };
             let client = a
                 .client

@@ -285,6 +285,7 @@ fn refused_attempts_carry_no_socket_and_the_client_process() {
             EventKind::SetState(s) => format!("set_state({}->{})", s.old.name(), s.new.name()),
             EventKind::RetransmitSynack(_) => "retransmit_synack".into(),
             EventKind::KfreeSkb(k) => format!("kfree_skb({})", k.reason.as_deref().unwrap_or("-")),
+            EventKind::ConnectExit(c) => format!("connect()={}", c.ret),
         })
         .collect();
     eprintln!(
@@ -960,6 +961,83 @@ fn read_of_a_watch_written_pcapng_shows_the_kernel_reason_and_the_client() {
     // The same file read single-threaded says the same.
     let (single, _) = read(&["--single-thread"]);
     assert_eq!(single, text);
+    // And so does the file read from standard input (the threaded reader).
+    let (piped, stderr) = read_stdin(&file, &[]);
+    assert_eq!(rst_lines(&piped), rst_lines(&text), "stderr:\n{stderr}");
+    let (piped_json, _) = read_stdin(&file, &["--json"]);
+    assert_eq!(rst_records(&piped_json), rst_records(&json));
+}
+
+/// `cat FILE | rsthound read ARGS… -`: (stdout, stderr).
+fn read_stdin(file: &std::path::Path, args: &[&str]) -> (String, String) {
+    let out = Command::new(live::rsthound_bin())
+        .arg("read")
+        .args(args)
+        .arg("-")
+        .stdin(std::fs::File::open(file).unwrap())
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The `rst` records of JSON lines, without the name of the file they came from (`<stdin>`
+/// for standard input).
+fn rst_records(json: &str) -> Vec<serde_json::Value> {
+    json.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["type"] == "rst")
+        .map(|mut r| {
+            r.as_object_mut().map(|o| o.remove("file"));
+            r
+        })
+        .collect()
+}
+
+/// The RST lines of text output (each has its verdict after ` | `).
+fn rst_lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| l.contains(" [R")).collect()
+}
+
+/// A capture `watch --write` made (the sample, taken as root with kernel events on) read from
+/// standard input, which the threaded reader takes, shows the kernel's reason and the client
+/// process on every RST, exactly as reading the file by name does. No privilege needed.
+#[test]
+fn a_watch_written_capture_read_from_stdin_keeps_the_kernel_notes() {
+    let file = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/founding-story-live.pcapng"
+    ));
+    let by_name = |args: &[&str]| {
+        let out = Command::new(live::rsthound_bin())
+            .arg("read")
+            .args(args)
+            .arg(file)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (json, stderr) = read_stdin(file, &["--json"]);
+    let rsts = rst_records(&json);
+    assert_eq!(rsts.len(), 10, "{json}\nstderr:\n{stderr}");
+    for r in &rsts {
+        assert_eq!(r["kernel"]["origin"], "stack", "{r}");
+        assert_eq!(r["kernel"]["reason"], "NO_SOCKET", "{r}");
+        assert_eq!(r["kernel"]["client"]["comm"], "collectord", "{r}");
+    }
+    assert_eq!(rsts, rst_records(&by_name(&["--json"])));
+    let (text, stderr) = read_stdin(file, &[]);
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("· kernel: NO_SOCKET · client collectord["))
+            .count(),
+        10,
+        "{text}\nstderr:\n{stderr}"
+    );
+    assert_eq!(rst_lines(&text), rst_lines(&by_name(&[])));
+    assert!(!stderr.contains("could not be read"), "{stderr}");
 }
 
 /// The writer (a sink) and the reader (a source) cannot share the prefix and the size limit by

@@ -26,6 +26,7 @@ fn decoder_618() -> (Decoder, Vec<u16>) {
         (Tracepoint::SetState, "inet_sock_set_state"),
         (Tracepoint::RetransmitSynack, "tcp_retransmit_synack"),
         (Tracepoint::KfreeSkb, "kfree_skb"),
+        (Tracepoint::ExitConnect, "sys_exit_connect"),
     ] {
         let f = parse(&fixture(&format!("6.18/{name}.format"))).unwrap();
         ids.push(f.id as u16);

@@ -324,10 +324,17 @@ impl Session<'_> {
         }
         let note = match kernel {
             Some(k) if seg.flags.rst() => {
-                // Events recorded while this ring block filled are read now.
-                k.drain();
                 let from = std::net::SocketAddr::new(seg.src, seg.sport);
                 let to = std::net::SocketAddr::new(seg.dst, seg.dport);
+                // Events recorded while this ring block filled are read now, unless the one
+                // that explains this RST is already here: the loop drained the rings before
+                // the block, and draining for every RST of a storm costs more than the rest of
+                // its handling.
+                if !(left_host && k.facts.has_reset(from, to, f.ts.nanos().max(0) as u64))
+                    && k.feed.pending()
+                {
+                    k.drain();
+                }
                 let answers_syn = seg.flags.ack() && seg.seq == 0;
                 let mut note = k.facts.note_for_rst(
                     from,
@@ -416,8 +423,12 @@ impl Session<'_> {
 /// closed; then prints the summary's ingredients into the returned report.
 /// The kernel's events as `watch` reads them: attributed to processes, drained without waiting.
 pub trait KernelFeed {
-    /// Appends every event that arrived since the last call, oldest first.
-    fn drain(&mut self, out: &mut Vec<Attributed>) -> io::Result<()>;
+    /// Hands every event that arrived since the last call to `each`, oldest first.
+    fn drain(&mut self, each: &mut dyn FnMut(Attributed)) -> io::Result<()>;
+    /// Whether records wait to be drained (a look at the rings, no system call).
+    fn pending(&self) -> bool {
+        true
+    }
     /// Records the kernel lost so far (its rings were full).
     fn lost_records(&self) -> u64;
     /// Events read so far.
@@ -425,11 +436,19 @@ pub trait KernelFeed {
     /// Whether every RST the TCP stack sends is reported (`tcp_send_reset` with its reason,
     /// 6.10+): only then does a missing event prove an RST was forged.
     fn complete(&self) -> bool;
+    /// Whether failed connect() calls are reported (`syscalls:sys_exit_connect`).
+    fn watches_connect_errors(&self) -> bool {
+        true
+    }
+    /// The watched network namespace's inode, when known.
+    fn home_netns(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl<S: KernelEventSource, R: ProcReader> KernelFeed for KernelView<S, R> {
-    fn drain(&mut self, out: &mut Vec<Attributed>) -> io::Result<()> {
-        self.poll(std::time::Duration::ZERO, out)
+    fn drain(&mut self, each: &mut dyn FnMut(Attributed)) -> io::Result<()> {
+        self.poll_each(std::time::Duration::ZERO, each)
     }
     fn lost_records(&self) -> u64 {
         self.stats().source.lost_records
@@ -448,6 +467,9 @@ impl<S: KernelEventSource, R: ProcReader> KernelFeed for KernelView<S, R> {
 pub struct OpenedKernel {
     pub view: KernelView<Tracepoints, Procfs>,
     complete: bool,
+    connect_errors: bool,
+    /// `/proc/self/ns/net` when opened (inside the watched namespace).
+    netns: Option<u64>,
 }
 
 impl OpenedKernel {
@@ -478,7 +500,24 @@ impl OpenedKernel {
                     Note::OpenFailed { path, .. } => path.contains("tcp_send_reset"),
                     _ => false,
                 });
-                Ok((OpenedKernel { view, complete }, notes))
+                let connect_errors = !view.notes().iter().any(|n| match n {
+                    Note::TracepointMissing { path, .. } | Note::OpenFailed { path, .. } => {
+                        path.starts_with("syscalls/")
+                    }
+                    _ => false,
+                });
+                let netns = std::fs::read_link("/proc/self/ns/net").ok().and_then(|l| {
+                    crate::source::kernel::procs::parse_ns_link(&l.to_string_lossy())
+                });
+                Ok((
+                    OpenedKernel {
+                        view,
+                        complete,
+                        connect_errors,
+                        netns,
+                    },
+                    notes,
+                ))
             }
             Err(e) => Err(e.notes.iter().map(|n| n.to_string()).collect()),
         }
@@ -486,8 +525,17 @@ impl OpenedKernel {
 }
 
 impl KernelFeed for OpenedKernel {
-    fn drain(&mut self, out: &mut Vec<Attributed>) -> io::Result<()> {
-        self.view.drain(out)
+    fn drain(&mut self, each: &mut dyn FnMut(Attributed)) -> io::Result<()> {
+        self.view.drain(each)
+    }
+    fn pending(&self) -> bool {
+        self.view.source.pending()
+    }
+    fn watches_connect_errors(&self) -> bool {
+        self.connect_errors
+    }
+    fn home_netns(&self) -> Option<u64> {
+        self.netns
     }
     fn lost_records(&self) -> u64 {
         KernelFeed::lost_records(&self.view)
@@ -506,7 +554,6 @@ struct KernelState<'a> {
     facts: KernelFacts,
     /// Who listened where, from the first snapshot and LISTEN transitions.
     history: ListenerHistory,
-    buf: Vec<Attributed>,
     /// A read error, reported once.
     failed: Option<String>,
     /// `net.ipv4.tcp_abort_on_overflow` of the namespace at start: whether a listener's RST
@@ -547,13 +594,13 @@ impl KernelState<'_> {
         if self.failed.is_some() {
             return;
         }
-        if let Err(e) = self.feed.drain(&mut self.buf) {
-            self.failed = Some(format!("kernel events stopped: {e}"));
-        }
-        for a in self.buf.drain(..) {
-            self.facts.observe(&a);
+        let (facts, history) = (&mut self.facts, &mut self.history);
+        let done = self.feed.drain(&mut |a: Attributed| {
+            facts.observe(&a);
             if let EventKind::SetState(st) = &a.event.kind
                 && let Some(local) = st.local
+                && (st.new == TcpState::LISTEN
+                    || (st.old == TcpState::LISTEN && st.new == TcpState::CLOSE))
             {
                 let now = Timestamp::from_nanos(a.event.ctx.time_ns as i64, 9);
                 let key = ListenerKey {
@@ -561,19 +608,22 @@ impl KernelState<'_> {
                     port: local.port(),
                 };
                 // Both transitions run in the listening process's own system call.
-                let owner = a.actor.as_deref().map(|p| Owner {
-                    pid: p.pid,
-                    comm: p.comm.clone(),
-                    cmdline: p.cmdline.clone().unwrap_or_default(),
-                    uid: p.uid,
-                    cgroup: p.cgroup.clone(),
-                });
                 if st.new == TcpState::LISTEN {
-                    self.history.listened(now, key, owner);
-                } else if st.old == TcpState::LISTEN && st.new == TcpState::CLOSE {
-                    self.history.unlistened(now, key, owner.map(|o| o.pid));
+                    let owner = a.actor.as_deref().map(|p| Owner {
+                        pid: p.pid,
+                        comm: p.comm.clone(),
+                        cmdline: p.cmdline.clone().unwrap_or_default(),
+                        uid: p.uid,
+                        cgroup: p.cgroup.clone(),
+                    });
+                    history.listened(now, key, owner);
+                } else {
+                    history.unlistened(now, key, a.actor.as_deref().map(|p| p.pid));
                 }
             }
+        });
+        if let Err(e) = done {
+            self.failed = Some(format!("kernel events stopped: {e}"));
         }
         if self.feed.lost_records() > 0 {
             self.facts.lost_records();
@@ -630,10 +680,10 @@ pub fn watch(
         facts: {
             let mut facts = KernelFacts::new(feed.complete());
             facts.watched_since(events_on_ns);
+            facts.set_home_netns(feed.home_netns());
             facts
         },
         feed,
-        buf: Vec::new(),
         failed: None,
         abort_on_overflow: match &first_listeners {
             Some(Ok(snap)) => snap.sysctls.tcp_abort_on_overflow,
@@ -779,6 +829,9 @@ pub fn watch(
         resets_unclaimed: k.facts.stats.resets_unclaimed,
         overflow: k.facts.stats.overflow,
         failed_connects: k.facts.failed_connects(),
+        connect_errors: k.facts.connect_errors(),
+        connect_errors_watched: k.feed.watches_connect_errors(),
+        connect_errors_elsewhere: k.facts.stats.connect_errors_elsewhere,
         stopped: k.failed,
     });
     // A firewall's forged RST answers a SYN as a refusal does: the attempt failed all the same.

@@ -90,6 +90,9 @@ pub struct AttributionStats {
 pub struct Attribution {
     cfg: AttributionConfig,
     sockets: HashMap<u64, Connect>,
+    /// The sockets in SYN_SENT by remote end: what a RST for no socket is matched against,
+    /// without a scan of every socket followed (one per attempt, at tens of thousands a second).
+    connecting: HashMap<SocketAddr, Vec<u64>>,
     /// Closed sockets in their grace period, oldest first: (closed at, skaddr).
     closing: std::collections::VecDeque<(u64, u64)>,
     stats: AttributionStats,
@@ -100,6 +103,7 @@ impl Attribution {
         Attribution {
             cfg,
             sockets: HashMap::new(),
+            connecting: HashMap::new(),
             closing: Default::default(),
             stats: AttributionStats::default(),
         }
@@ -149,6 +153,9 @@ impl Attribution {
                     out.actor = actor();
                     if let Some(c) = self.sockets.get_mut(&s.skaddr) {
                         learn_local(c, s.local);
+                        if c.state == TcpState::SYN_SENT && s.new != TcpState::SYN_SENT {
+                            unindex(&mut self.connecting, c.remote, s.skaddr);
+                        }
                         c.state = s.new;
                         out.client = c.process.clone().map(|p| (p, Basis::Socket));
                         out.client_local = c.local;
@@ -193,6 +200,12 @@ impl Attribution {
                     }
                 }
             }
+            EventKind::ConnectExit(_) => {
+                // The system call's exit runs in the caller: it is the client.
+                let who = actor();
+                out.client = who.clone().map(|p| (p, Basis::Context));
+                out.actor = who;
+            }
             EventKind::RetransmitSynack(_) | EventKind::KfreeSkb(_) => {}
         }
         Attributed {
@@ -206,43 +219,53 @@ impl Attribution {
     /// The SYN_SENT socket whose remote end is `from` and local end `to` (local port exact,
     /// or not yet known).
     fn match_client(&self, from: SocketAddr, to: SocketAddr, ctx_pid: u32) -> Match {
+        let candidates = self.connecting.get(&from).map_or(&[][..], |v| &v[..]);
+        // (socket, whether its local port is known and equal); a port not yet known (0)
+        // matches loosely.
+        let matching = || {
+            candidates.iter().filter_map(move |&sk| {
+                let c = self.sockets.get(&sk)?;
+                if c.state != TcpState::SYN_SENT || c.remote != Some(from) {
+                    return None;
+                }
+                let local = c.local?;
+                if local.ip() != to.ip() {
+                    return None;
+                }
+                if local.port() == to.port() {
+                    Some((sk, true, c))
+                } else if local.port() == 0 {
+                    Some((sk, false, c))
+                } else {
+                    None
+                }
+            })
+        };
         let mut exact = None;
-        let mut loose: Vec<u64> = Vec::new();
-        for (&sk, c) in &self.sockets {
-            if c.state != TcpState::SYN_SENT || c.remote != Some(from) {
-                continue;
-            }
-            let Some(local) = c.local else { continue };
-            if local.ip() != to.ip() {
-                continue;
-            }
-            if local.port() == to.port() {
+        let (mut loose, mut loose_n) = (None, 0usize);
+        for (sk, is_exact, _) in matching() {
+            if is_exact {
                 if exact.is_some() {
                     return Match::Ambiguous;
                 }
                 exact = Some(sk);
-            } else if local.port() == 0 {
-                loose.push(sk);
+            } else {
+                loose.get_or_insert(sk);
+                loose_n += 1;
             }
         }
         if let Some(sk) = exact {
             return Match::One(sk, Basis::Addresses);
         }
-        match loose.len() {
-            0 => Match::None,
-            1 => Match::One(loose[0], Basis::Addresses),
+        match (loose, loose_n) {
+            (None, _) => Match::None,
+            (Some(sk), 1) => Match::One(sk, Basis::Addresses),
             _ => {
-                let mine: Vec<u64> = loose
-                    .into_iter()
-                    .filter(|sk| {
-                        self.sockets[sk]
-                            .process
-                            .as_ref()
-                            .is_some_and(|p| p.pid == ctx_pid)
-                    })
-                    .collect();
-                match mine.as_slice() {
-                    [one] => Match::One(*one, Basis::Context),
+                let mut mine = matching().filter(|(_, is_exact, c)| {
+                    !is_exact && c.process.as_ref().is_some_and(|p| p.pid == ctx_pid)
+                });
+                match (mine.next(), mine.next()) {
+                    (Some((sk, _, _)), None) => Match::One(sk, Basis::Context),
                     _ => Match::Ambiguous,
                 }
             }
@@ -260,8 +283,10 @@ impl Attribution {
                 .sockets
                 .get(&sk)
                 .is_some_and(|c| c.closed_ns == Some(at))
+                && let Some(c) = self.sockets.remove(&sk)
+                && c.state == TcpState::SYN_SENT
             {
-                self.sockets.remove(&sk);
+                unindex(&mut self.connecting, c.remote, sk);
             }
         }
     }
@@ -274,12 +299,51 @@ impl Attribution {
             self.sockets
                 .retain(|_, o| o.closed_ns.is_none() && now.saturating_sub(o.since_ns) < stale);
             self.stats.stale_dropped += (before - self.sockets.len()) as u64;
+            let sockets = &self.sockets;
+            self.connecting.retain(|_, v| {
+                v.retain(|sk| sockets.contains_key(sk));
+                !v.is_empty()
+            });
             if self.sockets.len() >= self.cfg.max_sockets {
                 self.stats.overflow += 1;
                 return;
             }
         }
-        self.sockets.insert(sk, c);
+        if c.state == TcpState::SYN_SENT
+            && let Some(remote) = c.remote
+        {
+            self.connecting.entry(remote).or_default().push(sk);
+        }
+        if let Some(old) = self.sockets.insert(sk, c)
+            && old.state == TcpState::SYN_SENT
+        {
+            // The socket's memory was reused for a new connect() before its close was seen.
+            unindex(&mut self.connecting, old.remote, sk);
+            if let Some(remote) = self.sockets.get(&sk).and_then(|c| c.remote) {
+                let v = self.connecting.entry(remote).or_default();
+                if !v.contains(&sk) {
+                    v.push(sk);
+                }
+            }
+        }
+    }
+}
+
+/// Remote ends whose emptied SYN_SENT list is kept.
+const MAX_CONNECTING_KEYS: usize = 1024;
+
+/// Takes `sk` out of the SYN_SENT index (once: a reused address may be listed again later).
+fn unindex(connecting: &mut HashMap<SocketAddr, Vec<u64>>, remote: Option<SocketAddr>, sk: u64) {
+    let Some(remote) = remote else { return };
+    if let Some(v) = connecting.get_mut(&remote) {
+        if let Some(i) = v.iter().position(|&x| x == sk) {
+            v.swap_remove(i);
+        }
+        // An emptied list is kept for the next attempt to the same place (no allocation
+        // per attempt), unless many places were seen.
+        if v.is_empty() && connecting.len() > MAX_CONNECTING_KEYS {
+            connecting.remove(&remote);
+        }
     }
 }
 
@@ -480,6 +544,56 @@ mod tests {
         let e = att.observe(no_socket(ctx(0, 5, true), "10.0.0.9:1234"), &mut r);
         assert!(e.client.is_none());
         assert_eq!(att.stats().no_socket_unmatched, 1);
+    }
+
+    #[test]
+    fn a_socket_reused_before_its_close_was_seen_is_matched_by_its_new_connect_only() {
+        let mut att = Attribution::default();
+        let mut r = resolver();
+        // pid 99 connects to 7211 on socket 5; its close is never seen (lost, or not yet
+        // read), and pid 4711's connect() reuses the memory for another destination.
+        att.observe(
+            set_state(
+                ctx(99, 1, false),
+                5,
+                TcpState::CLOSE,
+                TcpState::SYN_SENT,
+                "127.0.0.1:0",
+            ),
+            &mut r,
+        );
+        let mut other = set_state(
+            ctx(4711, 2, false),
+            5,
+            TcpState::CLOSE,
+            TcpState::SYN_SENT,
+            "127.0.0.1:0",
+        );
+        if let EventKind::SetState(st) = &mut other.kind {
+            st.remote = a("127.0.0.1:9999");
+        }
+        att.observe(other, &mut r);
+        // A RST from 7211 matches nobody now; one from 9999 is 4711's.
+        let e = att.observe(no_socket(ctx(0, 3, true), "127.0.0.1:5000"), &mut r);
+        assert!(e.client.is_none());
+        let mut from_9999 = no_socket(ctx(0, 4, true), "127.0.0.1:5001");
+        if let EventKind::SendReset(sr) = &mut from_9999.kind {
+            sr.src = a("127.0.0.1:9999");
+        }
+        let e = att.observe(from_9999, &mut r);
+        assert_eq!(e.client.unwrap().0.pid, 4711);
+        // Its close takes it out of the index: a later RST from 9999 matches nobody.
+        att.observe(
+            set_state(
+                ctx(4711, 5, false),
+                5,
+                TcpState::SYN_SENT,
+                TcpState::CLOSE,
+                "127.0.0.1:5001",
+            ),
+            &mut r,
+        );
+        assert!(att.connecting.values().all(|v| v.is_empty()));
     }
 
     #[test]

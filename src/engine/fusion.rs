@@ -127,6 +127,9 @@ struct SentReset {
     reason: Option<Arc<str>>,
     client: Option<Arc<Process>>,
     sender: Option<Arc<Process>>,
+    /// The client was matched by the RST's destination (a RST for no socket answering it),
+    /// so the RST goes to the client's own socket.
+    to_client: bool,
 }
 
 /// Failed connection attempts to one destination by processes of one name (and cgroup): a
@@ -142,6 +145,61 @@ pub struct FailedConnects {
     pub count: u64,
     pub first_ns: u64,
     pub last_ns: u64,
+}
+
+/// Failed `connect()` calls of one errno by processes of one name (and cgroup): errors that
+/// never reach TCP (EADDRNOTAVAIL: no free local port; ENETUNREACH; EACCES/EPERM from a
+/// firewall or a cgroup BPF program) and blocking connects that fail (ECONNREFUSED, ETIMEDOUT,
+/// EHOSTUNREACH).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectErrors {
+    /// The first process seen. When it was gone before it could be named, only its pid is
+    /// known (`named` is false, `comm` empty).
+    pub process: Arc<Process>,
+    pub named: bool,
+    /// The error number (positive: 99 is EADDRNOTAVAIL on Linux).
+    pub errno: i32,
+    pub count: u64,
+    /// How many distinct processes, and the first few pids.
+    pub processes: u64,
+    pub pids: Vec<u32>,
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+/// (process name, cgroup, errno) groups of failed connect() calls counted.
+pub const MAX_CONNECT_ERROR_GROUPS: usize = 1_024;
+
+#[derive(Hash)]
+struct ErrKeyRef<'a> {
+    comm: &'a str,
+    cgroup: Option<&'a str>,
+    errno: i32,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct ErrKey {
+    comm: String,
+    cgroup: Option<String>,
+    errno: i32,
+}
+
+// Hashes as `ErrKeyRef` does.
+impl std::hash::Hash for ErrKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        ErrKeyRef {
+            comm: &self.comm,
+            cgroup: self.cgroup.as_deref(),
+            errno: self.errno,
+        }
+        .hash(h)
+    }
+}
+
+impl hashbrown::Equivalent<ErrKey> for ErrKeyRef<'_> {
+    fn equivalent(&self, k: &ErrKey) -> bool {
+        self.comm == k.comm && self.cgroup == k.cgroup.as_deref() && self.errno == k.errno
+    }
 }
 
 /// Pids listed per failed-connect group.
@@ -163,26 +221,159 @@ pub struct FusionStats {
     /// Failed connects whose SYN the capture never saw: in another network namespace (the
     /// kernel's events are global), or on an interface not watched. Not counted per process.
     pub failed_elsewhere: u64,
+    /// Failed connect() calls by processes of another network namespace than the watched
+    /// one (the system call tracepoint is global): left out.
+    pub connect_errors_elsewhere: u64,
+}
+
+/// Two endpoints packed for hashing: the tables below are looked up several times per
+/// connection attempt, and hashing a `SocketAddr` pair field by field cost more than the rest
+/// of the lookup. IPv4 addresses are kept apart from IPv6 ones (`v6` bits), so that 1.2.3.4 is
+/// not ::ffff:1.2.3.4. Flow labels and scope ids play no part (neither events nor packets set
+/// them on the addresses compared here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Pair {
+    a: u128,
+    b: u128,
+    /// Port of `a` in the high half, of `b` in the low half.
+    ports: u32,
+    /// Bit 0: `a` is IPv6; bit 1: `b` is.
+    v6: u8,
+}
+
+fn ip_bits(ip: std::net::IpAddr) -> (u128, u8) {
+    match ip {
+        std::net::IpAddr::V4(a) => (u128::from(u32::from(a)), 0),
+        std::net::IpAddr::V6(a) => (u128::from(a), 1),
+    }
+}
+
+fn pair(a: SocketAddr, b: SocketAddr) -> Pair {
+    let (ia, fa) = ip_bits(a.ip());
+    let (ib, fb) = ip_bits(b.ip());
+    Pair {
+        a: ia,
+        b: ib,
+        ports: (u32::from(a.port()) << 16) | u32::from(b.port()),
+        v6: fa | (fb << 1),
+    }
+}
+
+/// A pair's 64-bit fingerprint (a fixed-seed hash: the same in every table and run).
+fn fingerprint(p: Pair) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x7273_7468_6f75_6e64).hash_one(p)
+}
+
+/// The `tcp_send_reset` events of one address pair not yet claimed, oldest first. Nearly
+/// always one: it is kept inline, so that remembering it allocates nothing.
+#[derive(Debug, Default)]
+struct SentResets {
+    /// The oldest; `None` only when `rest` is empty too.
+    first: Option<SentReset>,
+    rest: VecDeque<SentReset>,
+}
+
+impl SentResets {
+    fn push(&mut self, r: SentReset) {
+        if self.first.is_none() {
+            self.first = Some(r);
+        } else {
+            self.rest.push_back(r);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// Takes the oldest one within the match window of `time_ns`.
+    fn take_near(&mut self, time_ns: u64) -> Option<SentReset> {
+        let near = |r: &SentReset| r.time_ns.abs_diff(time_ns) <= MATCH_WINDOW_NS;
+        if self.first.as_ref().is_some_and(near) {
+            let taken = self.first.take();
+            self.first = self.rest.pop_front();
+            return taken;
+        }
+        let i = self.rest.iter().position(near)?;
+        self.rest.remove(i)
+    }
+
+    /// Drops those older than `older_than` before `now_ns`; returns how many.
+    fn expire(&mut self, now_ns: u64, older_than: u64) -> u64 {
+        let mut n = 0;
+        while self
+            .first
+            .as_ref()
+            .is_some_and(|r| now_ns.saturating_sub(r.time_ns) > older_than)
+        {
+            self.first = self.rest.pop_front();
+            n += 1;
+        }
+        n
+    }
+}
+
+/// A failed-connect group's key looked up without allocating (see [`FailedKey`]).
+#[derive(Hash)]
+struct FailedKeyRef<'a> {
+    comm: &'a str,
+    cgroup: Option<&'a str>,
+    remote: SocketAddr,
+}
+
+/// Failed connects are grouped by command name, cgroup and destination.
+#[derive(Debug, PartialEq, Eq)]
+struct FailedKey {
+    comm: String,
+    cgroup: Option<String>,
+    remote: SocketAddr,
+}
+
+// Hashes as `FailedKeyRef` does: the same fields, in the same order, as borrowed values.
+impl std::hash::Hash for FailedKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        FailedKeyRef {
+            comm: &self.comm,
+            cgroup: self.cgroup.as_deref(),
+            remote: self.remote,
+        }
+        .hash(h)
+    }
+}
+
+impl hashbrown::Equivalent<FailedKey> for FailedKeyRef<'_> {
+    fn equivalent(&self, k: &FailedKey) -> bool {
+        self.comm == k.comm && self.cgroup == k.cgroup.as_deref() && self.remote == k.remote
+    }
 }
 
 /// The kernel facts a live run has gathered.
 #[derive(Debug, Default)]
 pub struct KernelFacts {
-    /// RSTs the stack sent, by (source, destination), oldest first.
-    resets: HashMap<(SocketAddr, SocketAddr), VecDeque<SentReset>>,
+    /// RSTs the stack sent, by (source, destination).
+    resets: HashMap<Pair, SentResets>,
     reset_count: usize,
     /// connect() callers by (local, remote).
-    sockets: HashMap<(SocketAddr, SocketAddr), Arc<Process>>,
+    sockets: HashMap<Pair, Arc<Process>>,
     /// RSTs sent by listening sockets (no destination in the event), by the listener's address,
     /// oldest first; they share `MAX_RESETS` with `resets`.
-    listener_resets: HashMap<SocketAddr, VecDeque<SentReset>>,
+    listener_resets: HashMap<SocketAddr, SentResets>,
     /// Local socket owners that received a RST, by (local, remote).
-    received: HashMap<(SocketAddr, SocketAddr), Arc<Process>>,
-    failed: HashMap<(String, Option<String>, SocketAddr), FailedConnects>,
-    /// SYNs the capture saw leave this host, by (local, remote), with when.
-    syns: HashMap<(SocketAddr, SocketAddr), u64>,
-    /// Failed connects waiting for their SYN to be seen: (local, remote, process, time).
-    pending: VecDeque<(SocketAddr, SocketAddr, Arc<Process>, u64)>,
+    received: HashMap<Pair, Arc<Process>>,
+    failed: hashbrown::HashMap<FailedKey, FailedConnects, foldhash::fast::RandomState>,
+    /// SYNs the capture saw leave this host, by the fingerprint of (local, remote), with
+    /// when. One per connection attempt: kept as 16 bytes each, a quarter of the pair, so that
+    /// a storm's table stays in the cache. Two pairs with one fingerprint (odds of 2^-64 per
+    /// pair) would count a failed connect as seen here.
+    syns: HashMap<u64, u64>,
+    /// Failed connects waiting for their SYN to be seen: (fingerprint of (local, remote),
+    /// remote, process, time).
+    pending: VecDeque<(u64, SocketAddr, Arc<Process>, u64)>,
+    connect_errors: hashbrown::HashMap<ErrKey, ConnectErrors, foldhash::fast::RandomState>,
+    /// The watched network namespace (its inode), when known: connect() errors of processes
+    /// known to be in another one are left out.
+    home_netns: Option<u64>,
     /// Whether every RST the stack sent is known: the events are on and none were lost.
     complete: bool,
     /// Packet time from which the events are on: a RST captured earlier may have been sent
@@ -206,6 +397,11 @@ impl KernelFacts {
     /// `tcp_send_reset` could be recorded.
     pub fn watched_since(&mut self, time_ns: u64) {
         self.watched_since_ns = time_ns;
+    }
+
+    /// The watched network namespace's inode (`/proc/self/ns/net` once inside it).
+    pub fn set_home_netns(&mut self, inode: Option<u64>) {
+        self.home_netns = inode;
     }
 
     /// Records lost by the kernel: from now on a missing `tcp_send_reset` proves nothing.
@@ -233,11 +429,12 @@ impl KernelFacts {
                     self.listener_resets
                         .entry(src)
                         .or_default()
-                        .push_back(SentReset {
+                        .push(SentReset {
                             time_ns: a.event.ctx.time_ns,
                             reason: r.reason.clone(),
                             client: None,
                             sender: a.actor.clone(),
+                            to_client: false,
                         });
                     return;
                 }
@@ -246,20 +443,35 @@ impl KernelFacts {
                 };
                 self.reset_count += 1;
                 self.resets
-                    .entry((src, dst))
+                    .entry(pair(src, dst))
                     .or_default()
-                    .push_back(SentReset {
+                    .push(SentReset {
                         time_ns: a.event.ctx.time_ns,
                         reason: r.reason.clone(),
                         client: client.clone(),
                         sender: a.actor.clone(),
+                        to_client: a
+                            .client
+                            .as_ref()
+                            .is_some_and(|(_, b)| *b != crate::engine::attribution::Basis::Socket),
                     });
             }
             EventKind::ReceiveReset(r) => {
-                if let (Some(local), Some(remote)) = (r.local, r.remote)
-                    && let Some(p) = a.actor.clone().or(client)
-                {
-                    self.remember(Table::Received, (local, remote), p);
+                let (Some(local), Some(remote)) = (r.local, r.remote) else {
+                    return;
+                };
+                // The RST this host's stack sent to a local client (a refused attempt on this
+                // host) and not yet claimed by its packet: the note will name that client as
+                // the receiver, so no entry is needed (one insert less per refused attempt,
+                // in a table as large as a second of them).
+                let told = client.as_ref().is_some_and(|c| {
+                    a.actor.as_ref().is_none_or(|x| x.pid == c.pid)
+                        && self.resets.get(&pair(remote, local)).is_some_and(|l| {
+                            l.first.iter().chain(l.rest.iter()).any(|r| r.to_client)
+                        })
+                });
+                if !told && let Some(p) = a.actor.clone().or(client) {
+                    self.remember(Table::Received, pair(local, remote), p);
                 }
             }
             EventKind::SetState(s) => {
@@ -272,9 +484,9 @@ impl KernelFacts {
                 // table as small as the connections open.
                 if let Some(local) = local {
                     if s.new == TcpState::CLOSE {
-                        self.sockets.remove(&(local, remote));
+                        self.sockets.remove(&pair(local, remote));
                     } else {
-                        self.remember(Table::Sockets, (local, remote), p.clone());
+                        self.remember(Table::Sockets, pair(local, remote), p.clone());
                     }
                 }
                 if s.old == TcpState::SYN_SENT
@@ -284,23 +496,101 @@ impl KernelFacts {
                     if self.pending.len() >= MAX_SYNS {
                         self.stats.overflow += 1;
                     } else {
-                        self.pending
-                            .push_back((local, remote, p, a.event.ctx.time_ns));
+                        self.pending.push_back((
+                            fingerprint(pair(local, remote)),
+                            remote,
+                            p,
+                            a.event.ctx.time_ns,
+                        ));
                     }
+                }
+            }
+            EventKind::ConnectExit(c) => {
+                if let Some(errno) = c.errno() {
+                    self.count_connect_error(a, errno);
                 }
             }
             EventKind::RetransmitSynack(_) | EventKind::KfreeSkb(_) => {}
         }
     }
 
+    fn count_connect_error(&mut self, a: &Attributed, errno: i32) {
+        let t = a.event.ctx.time_ns;
+        let (p, named) = match a.actor.as_ref().or(a.client.as_ref().map(|(p, _)| p)) {
+            Some(p) => (p.clone(), true),
+            None => (
+                Arc::new(Process {
+                    pid: a.event.ctx.pid,
+                    ..Process::default()
+                }),
+                false,
+            ),
+        };
+        if let (Some(home), Some(ns)) = (self.home_netns, p.netns)
+            && home != ns
+        {
+            self.stats.connect_errors_elsewhere += 1;
+            return;
+        }
+        let key = ErrKeyRef {
+            comm: &p.comm,
+            cgroup: p.cgroup.as_deref(),
+            errno,
+        };
+        if let Some(g) = self.connect_errors.get_mut(&key) {
+            g.count += 1;
+            g.last_ns = t;
+            if !g.pids.contains(&p.pid) {
+                g.processes += 1;
+                if g.pids.len() < PIDS_SHOWN {
+                    g.pids.push(p.pid);
+                }
+            }
+        } else if self.connect_errors.len() < MAX_CONNECT_ERROR_GROUPS {
+            let key = ErrKey {
+                comm: p.comm.clone(),
+                cgroup: p.cgroup.clone(),
+                errno,
+            };
+            self.connect_errors.insert(
+                key,
+                ConnectErrors {
+                    pids: vec![p.pid],
+                    process: p,
+                    named,
+                    errno,
+                    count: 1,
+                    processes: 1,
+                    first_ns: t,
+                    last_ns: t,
+                },
+            );
+        } else {
+            self.stats.overflow += 1;
+        }
+    }
+
+    /// Failed connect() calls by process and errno, most first.
+    pub fn connect_errors(&self) -> Vec<ConnectErrors> {
+        let mut v: Vec<ConnectErrors> = self.connect_errors.values().cloned().collect();
+        v.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then(a.process.pid.cmp(&b.process.pid))
+                .then(a.errno.cmp(&b.errno))
+        });
+        v
+    }
+
     /// A SYN the capture saw leave this host (`local` → `remote`).
     pub fn saw_syn(&mut self, local: SocketAddr, remote: SocketAddr, time_ns: u64) {
-        if self.syns.len() >= MAX_SYNS && !self.syns.contains_key(&(local, remote)) {
+        let key = fingerprint(pair(local, remote));
+        if self.syns.len() >= MAX_SYNS && !self.syns.contains_key(&key) {
             // Old SYNs are the least likely to be asked about: start over.
             self.syns.clear();
             self.stats.overflow += 1;
         }
-        self.syns.insert((local, remote), time_ns);
+        self.syns.insert(key, time_ns);
     }
 
     /// Counts the failed connects whose SYN the capture saw, once they are `SETTLE_NS` old
@@ -310,10 +600,10 @@ impl KernelFacts {
             if !all && now_ns.saturating_sub(t) < SETTLE_NS {
                 break;
             }
-            let Some((local, remote, p, t)) = self.pending.pop_front() else {
+            let Some((key, remote, p, t)) = self.pending.pop_front() else {
                 break;
             };
-            if self.syns.contains_key(&(local, remote)) {
+            if self.syns.contains_key(&key) {
                 self.count_failed(p, remote, t);
             } else {
                 self.stats.failed_elsewhere += 1;
@@ -324,7 +614,11 @@ impl KernelFacts {
     }
 
     fn count_failed(&mut self, p: Arc<Process>, remote: SocketAddr, t: u64) {
-        let key = (p.comm.clone(), p.cgroup.clone(), remote);
+        let key = FailedKeyRef {
+            comm: &p.comm,
+            cgroup: p.cgroup.as_deref(),
+            remote,
+        };
         if let Some(f) = self.failed.get_mut(&key) {
             f.count += 1;
             f.last_ns = t;
@@ -337,6 +631,11 @@ impl KernelFacts {
                 }
             }
         } else if self.failed.len() < MAX_FAILED_GROUPS {
+            let key = FailedKey {
+                comm: p.comm.clone(),
+                cgroup: p.cgroup.clone(),
+                remote,
+            };
             self.failed.insert(
                 key,
                 FailedConnects {
@@ -354,7 +653,7 @@ impl KernelFacts {
         }
     }
 
-    fn remember(&mut self, table: Table, key: (SocketAddr, SocketAddr), p: Arc<Process>) {
+    fn remember(&mut self, table: Table, key: Pair, p: Arc<Process>) {
         let map = match table {
             Table::Sockets => &mut self.sockets,
             Table::Received => &mut self.received,
@@ -365,6 +664,16 @@ impl KernelFacts {
             self.stats.overflow += 1;
         }
         map.insert(key, p);
+    }
+
+    /// Whether a `tcp_send_reset` from `from` to `to` near `time_ns` waits to be claimed.
+    pub fn has_reset(&self, from: SocketAddr, to: SocketAddr, time_ns: u64) -> bool {
+        self.resets.get(&pair(from, to)).is_some_and(|l| {
+            l.first
+                .iter()
+                .chain(l.rest.iter())
+                .any(|r| r.time_ns.abs_diff(time_ns) <= MATCH_WINDOW_NS)
+        })
     }
 
     /// What the kernel says about an RST from `from` to `to` seen at `time_ns` (wall clock).
@@ -381,6 +690,9 @@ impl KernelFacts {
         answers_syn: bool,
         time_ns: u64,
     ) -> KernelNote {
+        // The client's socket is the RST's destination (its local end is `to`).
+        let at_to = self.sockets.get(&pair(to, from));
+        let mut to_client = at_to.is_some();
         let mut note = KernelNote {
             origin: if left_host {
                 RstOrigin::Unknown
@@ -388,33 +700,26 @@ impl KernelFacts {
                 RstOrigin::Remote
             },
             reason: None,
-            client: self
-                .sockets
-                .get(&(to, from))
-                .or_else(|| self.sockets.get(&(from, to)))
-                .cloned(),
+            client: at_to.or_else(|| self.sockets.get(&pair(from, to))).cloned(),
             sender: None,
-            receiver: self.received.get(&(to, from)).cloned(),
+            receiver: self.received.get(&pair(to, from)).cloned(),
             past_listener: None,
             listener_reset: None,
         };
-        if let Some(list) = self.resets.get_mut(&(from, to)) {
-            let near = list
-                .iter()
-                .position(|r| r.time_ns.abs_diff(time_ns) <= MATCH_WINDOW_NS);
-            if let Some(i) = near
-                && let Some(r) = list.remove(i)
-            {
+        let key = pair(from, to);
+        if let Some(list) = self.resets.get_mut(&key) {
+            if let Some(r) = list.take_near(time_ns) {
                 self.reset_count -= 1;
                 note.origin = RstOrigin::Stack;
                 note.reason = r.reason;
                 note.sender = r.sender;
                 if r.client.is_some() {
                     note.client = r.client;
+                    to_client = r.to_client;
                 }
             }
             if list.is_empty() {
-                self.resets.remove(&(from, to));
+                self.resets.remove(&key);
             }
         }
         if note.origin == RstOrigin::Unknown
@@ -429,6 +734,9 @@ impl KernelFacts {
                 owner: None,
                 abort_on_overflow: None,
             });
+        }
+        if note.receiver.is_none() && to_client {
+            note.receiver = note.client.clone();
         }
         if note.origin == RstOrigin::Unknown
             && left_host
@@ -458,10 +766,7 @@ impl KernelFacts {
             let Some(list) = self.listener_resets.get_mut(&key) else {
                 continue;
             };
-            let near = list
-                .iter()
-                .position(|r| r.time_ns.abs_diff(time_ns) <= MATCH_WINDOW_NS);
-            let taken = near.and_then(|i| list.remove(i));
+            let taken = list.take_near(time_ns);
             if list.is_empty() {
                 self.listener_resets.remove(&key);
             }
@@ -477,14 +782,8 @@ impl KernelFacts {
     /// will claim them any more.
     pub fn expire(&mut self, now_ns: u64) {
         let mut unclaimed = 0;
-        let mut old = |list: &mut VecDeque<SentReset>| {
-            while list
-                .front()
-                .is_some_and(|r| now_ns.saturating_sub(r.time_ns) > 2 * MATCH_WINDOW_NS)
-            {
-                list.pop_front();
-                unclaimed += 1;
-            }
+        let mut old = |list: &mut SentResets| {
+            unclaimed += list.expire(now_ns, 2 * MATCH_WINDOW_NS);
             !list.is_empty()
         };
         self.resets.retain(|_, list| old(list));
@@ -565,6 +864,44 @@ mod tests {
             actor: None,
             client_local: None,
         }
+    }
+
+    #[test]
+    fn packed_pairs_keep_ipv4_apart_from_mapped_ipv6_and_the_direction() {
+        let v4 = sa("1.2.3.4:80");
+        let mapped = sa("[::ffff:1.2.3.4]:80");
+        let other = sa("127.0.0.1:40000");
+        assert_ne!(pair(v4, other), pair(mapped, other));
+        assert_ne!(pair(v4, other), pair(other, v4));
+        assert_eq!(pair(v4, other), pair(sa("1.2.3.4:80"), other));
+        assert_ne!(fingerprint(pair(v4, other)), fingerprint(pair(other, v4)));
+    }
+
+    #[test]
+    fn sent_resets_of_one_pair_are_taken_oldest_first_within_the_window() {
+        let r = |t| SentReset {
+            time_ns: t,
+            reason: None,
+            client: None,
+            sender: None,
+            to_client: false,
+        };
+        let mut l = SentResets::default();
+        assert!(l.is_empty());
+        for t in [10, 20, 30 * MATCH_WINDOW_NS] {
+            l.push(r(t));
+        }
+        // Near t=15: the oldest of the two within the window.
+        assert_eq!(l.take_near(15).map(|x| x.time_ns), Some(10));
+        // Far from everything: nothing.
+        assert!(l.take_near(10 * MATCH_WINDOW_NS).is_none());
+        // The newest, from the middle of the rest.
+        assert_eq!(
+            l.take_near(30 * MATCH_WINDOW_NS).map(|x| x.time_ns),
+            Some(30 * MATCH_WINDOW_NS)
+        );
+        assert_eq!(l.expire(40 * MATCH_WINDOW_NS, 2 * MATCH_WINDOW_NS), 1);
+        assert!(l.is_empty());
     }
 
     #[test]

@@ -119,6 +119,42 @@ pub struct KfreeSkb {
     pub rx_sk: Option<u64>,
 }
 
+/// `syscalls:sys_exit_connect`: a `connect()` returned, in the caller's own context. The
+/// source's kernel filter lets through only the failures in [`CONNECT_ERRNOS`], so that
+/// successful connects and non-blocking ones under way (EINPROGRESS) cost nothing. A
+/// non-blocking connect's later failure is not a return of connect(): it is not seen here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectExit {
+    /// The system call's return value: `-errno` on failure.
+    pub ret: i64,
+}
+
+/// The connect() errors counted: those of TCP/IP connects (Linux numbers, the same on every
+/// architecture but alpha, mips, parisc and sparc). The system call is the same for every
+/// socket family and its tracepoint does not say which, so errors that are mostly AF_UNIX's
+/// (ENOENT: no such socket file, which every name lookup without nscd makes) are left out.
+pub const CONNECT_ERRNOS: [i32; 10] = [
+    1,   // EPERM: a firewall rule, a cgroup BPF program
+    13,  // EACCES: the same, or a broadcast address
+    98,  // EADDRINUSE: the local address and port are taken
+    99,  // EADDRNOTAVAIL: no free local port, or the source address is not here
+    100, // ENETDOWN
+    101, // ENETUNREACH
+    104, // ECONNRESET
+    110, // ETIMEDOUT
+    111, // ECONNREFUSED
+    113, // EHOSTUNREACH
+];
+
+impl ConnectExit {
+    /// The error of a failed connect() that is one of [`CONNECT_ERRNOS`]: `None` for a
+    /// success, a connect under way (EINPROGRESS) or another error.
+    pub fn errno(&self) -> Option<i32> {
+        let e = i32::try_from(self.ret.checked_neg()?).ok()?;
+        CONNECT_ERRNOS.contains(&e).then_some(e)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
     SendReset(SendReset),
@@ -126,6 +162,7 @@ pub enum EventKind {
     SetState(SetState),
     RetransmitSynack(RetransmitSynack),
     KfreeSkb(KfreeSkb),
+    ConnectExit(ConnectExit),
 }
 
 /// One decoded tracepoint record.
@@ -157,5 +194,22 @@ impl Process {
     /// `collectord[4711]`.
     pub fn label(&self) -> String {
         format!("{}[{}]", self.comm, self.pid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_tcp_ip_errors_of_connect_count() {
+        let e = |ret| ConnectExit { ret }.errno();
+        assert_eq!(e(-99), Some(99));
+        assert_eq!(e(-111), Some(111));
+        assert_eq!(e(0), None);
+        assert_eq!(e(-115), None, "EINPROGRESS");
+        assert_eq!(e(-2), None, "ENOENT: an AF_UNIX socket file");
+        assert_eq!(e(i64::MIN), None);
+        assert_eq!(e(7), None);
     }
 }

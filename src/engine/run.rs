@@ -204,14 +204,18 @@ impl<S: EventSink> Engine<S> {
             match ev {
                 Event::Rst(mut r) => {
                     if let Some(note) = self.pending_note.take() {
-                        if note.origin == RstOrigin::ForgedLocally {
-                            r.verdict = Verdict::FirewallReject;
-                            r.evidence = Evidence::Text(
-                                "it left this host, but the TCP stack sent no RST (no tcp_send_reset)"
-                                    .into(),
-                            );
-                        }
                         r.kernel = Some(Box::new(note));
+                    }
+                    // The note came with the segment, or (the threaded `read`) with the event.
+                    if r.kernel
+                        .as_ref()
+                        .is_some_and(|n| n.origin == RstOrigin::ForgedLocally)
+                    {
+                        r.verdict = Verdict::FirewallReject;
+                        r.evidence = Evidence::Text(
+                            "it left this host, but the TCP stack sent no RST (no tcp_send_reset)"
+                                .into(),
+                        );
                     }
                     self.report.add_rst(&r);
                     let shown = self.rst_lines

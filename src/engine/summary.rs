@@ -94,6 +94,12 @@ pub struct KernelSummary {
     pub failed_elsewhere: u64,
     /// Failed connection attempts (SYN_SENT → CLOSE) by process and destination, most first.
     pub failed_connects: Vec<FailedConnects>,
+    /// Failed `connect()` calls by process and errno, most first (`syscalls:sys_exit_connect`).
+    pub connect_errors: Vec<crate::engine::fusion::ConnectErrors>,
+    /// Whether connect() errors were watched (the system call tracepoint exists and opened).
+    pub connect_errors_watched: bool,
+    /// connect() errors of processes in other network namespaces: left out.
+    pub connect_errors_elsewhere: u64,
     /// Why the events stopped, if they did.
     pub stopped: Option<String>,
 }

@@ -226,6 +226,25 @@ pub fn summary_record(r: &RunSummary) -> SummaryRecord {
                     count: f.count,
                 })
                 .collect(),
+            connect_errors: k
+                .connect_errors
+                .iter()
+                .map(|e| {
+                    let (error, meaning) = crate::sink::connect_errors::errno_words(e.errno);
+                    crate::sink::schema::ConnectErrorsRecord {
+                        process: ProcessRecordOwned::new(&e.process),
+                        named: e.named,
+                        errno: e.errno,
+                        error: error.to_string(),
+                        meaning: meaning.to_string(),
+                        count: e.count,
+                        processes: e.processes,
+                        pids: e.pids.clone(),
+                    }
+                })
+                .collect(),
+            connect_errors_watched: k.connect_errors_watched,
+            connect_errors_elsewhere: k.connect_errors_elsewhere,
             stopped: k.stopped.clone(),
         });
         record.listeners = r.listeners.as_ref().map(|l| ListenersRecord {

@@ -8,6 +8,7 @@
 //! A command picks one line sink (text or JSON) and optionally the pcapng sink; [`Output`]
 //! feeds both.
 
+pub mod connect_errors;
 pub mod counters;
 pub mod diagnosis;
 pub mod json;

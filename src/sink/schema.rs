@@ -223,7 +223,28 @@ pub struct KernelSummaryRecord {
     /// Failed connects whose SYN this capture did not see (other namespaces): left out.
     pub failed_elsewhere: u64,
     pub failed_connects: Vec<FailedConnectsRecord>,
+    /// Failed connect() calls by process and errno (`syscalls:sys_exit_connect`).
+    pub connect_errors: Vec<ConnectErrorsRecord>,
+    /// Whether they were watched (the system call tracepoint exists and opened).
+    pub connect_errors_watched: bool,
+    /// Those of processes in other network namespaces: left out.
+    pub connect_errors_elsewhere: u64,
     pub stopped: Option<String>,
+}
+
+/// Failed connect() calls of one process (name) with one errno.
+#[derive(Serialize, Debug)]
+pub struct ConnectErrorsRecord {
+    /// `comm` is empty when the process was gone before it could be named (`named` false).
+    pub process: ProcessRecordOwned,
+    pub named: bool,
+    pub errno: i32,
+    /// `EADDRNOTAVAIL`, or empty for a number without a name here.
+    pub error: String,
+    pub meaning: String,
+    pub count: u64,
+    pub processes: u64,
+    pub pids: Vec<u32>,
 }
 
 /// Failed connection attempts of one process to one destination.

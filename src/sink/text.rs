@@ -694,6 +694,9 @@ fn push_kernel(text: &mut String, kernel: Option<&KernelSummary>) {
     if let Some(why) = &k.stopped {
         let _ = writeln!(text, "  {why}");
     }
+    for l in crate::sink::connect_errors::connect_error_lines(k, 10) {
+        let _ = writeln!(text, "  {l}");
+    }
     if !k.failed_connects.is_empty() {
         text.push_str("  failed connection attempts by process (kernel: SYN_SENT -> CLOSE):\n");
         for f in k.failed_connects.iter().take(10) {

@@ -310,6 +310,55 @@ impl Ring {
     }
 }
 
+impl Ring {
+    /// Hands every waiting record (header included) to `each` where it lies in the mapping,
+    /// without copying it; a record split by the wrap is first copied whole into `scratch`.
+    /// Then releases the space to the kernel. What [`Ring::read_into`] does, minus a copy of
+    /// every record and the zeroing of the buffer it went to.
+    pub fn for_each_record(
+        &mut self,
+        scratch: &mut Vec<u8>,
+        each: &mut dyn FnMut(&[u8]),
+    ) -> ReadStats {
+        let head = self.head();
+        let mut stats = ReadStats::default();
+        let mut pos = self.tail;
+        while head.wrapping_sub(pos) >= HEADER_SIZE as u64 {
+            let mut hdr = [0u8; HEADER_SIZE];
+            self.copy(pos, &mut hdr);
+            let size = u64::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
+            if size < HEADER_SIZE as u64 || size % 8 != 0 || size > head.wrapping_sub(pos) {
+                stats.corrupt += 1;
+                pos = head;
+                break;
+            }
+            let start = (pos % self.size) as usize;
+            let len = size as usize;
+            if start + len <= self.size as usize {
+                // SAFETY: [page + start, page + start + len) lies inside the data area of the
+                // live mapping (start + len <= size); the kernel does not write to it until
+                // data_tail moves past it, which happens below, after the last use of the
+                // slice (it does not outlive this call to `each`).
+                let rec = unsafe {
+                    std::slice::from_raw_parts(self.base.as_ptr().add(self.page + start), len)
+                };
+                each(rec);
+            } else {
+                scratch.clear();
+                scratch.resize(len, 0);
+                self.copy(pos, scratch);
+                each(scratch);
+            }
+            pos = pos.wrapping_add(size);
+            stats.records += 1;
+        }
+        self.tail = pos;
+        // Release: our reads of the records happen before the kernel may reuse their space.
+        self.word(DATA_TAIL).store(pos, Ordering::Release);
+        stats
+    }
+}
+
 impl Drop for Ring {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the mapping made in `map`; nothing borrows it past `self`.
@@ -468,6 +517,25 @@ mod tests {
         assert_eq!(&buf[..32], &a[..]);
         assert_eq!(&buf[32..], &b[..]);
         assert_eq!(ring.word(DATA_TAIL).load(Ordering::Acquire), start + 56);
+        assert_eq!(ring.pending(), 0);
+    }
+
+    #[test]
+    fn records_are_handed_on_in_place_and_across_the_wrap_whole() {
+        let mut ring = Ring::anonymous(1);
+        let start = ring.size - 16;
+        ring.tail = start;
+        let a = record(9, 32, 0xab);
+        ring.kernel_write(start, &a);
+        let b = record(3, 24, 0xcd);
+        ring.kernel_write(start + 32, &b);
+        let (mut seen, mut scratch) = (Vec::new(), Vec::new());
+        let got = ring.for_each_record(&mut scratch, &mut |r| seen.push(r.to_vec()));
+        assert_eq!(got.records, 2);
+        assert_eq!(seen, vec![a, b]);
+        assert_eq!(ring.word(DATA_TAIL).load(Ordering::Acquire), start + 56);
+        ring.kernel_write(start + 56, &record(9, 12, 0));
+        assert_eq!(ring.for_each_record(&mut scratch, &mut |_| {}).corrupt, 1);
         assert_eq!(ring.pending(), 0);
     }
 

@@ -13,12 +13,14 @@ use crate::command::read::handoff;
 use crate::command::read::{PacketSink, ReadOptions, for_each_packet};
 use crate::engine::FINISH_BATCH;
 use crate::engine::decode::{Context, Outcome, Tcp4, TcpFlags};
+use crate::engine::fusion::KernelNote;
 use crate::engine::payload::PAYLOAD_TEXT_BYTES;
 use crate::engine::stats::DecodeStats;
 use crate::engine::track::{Event, RstBoxes, SegKey, SegMeta, SegView, SlotHint, Tracker};
 use crate::model::timestamp::Timestamp;
 use crate::model::{Direction, LinkType};
-use crate::source::capture::{CaptureError, Packet};
+use crate::source::capture::{CaptureError, Packet, parse_kernel_note};
+use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -106,6 +108,9 @@ struct SegBatch {
     rst_extras: Vec<RstExtra>,
     /// RST payloads.
     bytes: Vec<u8>,
+    /// What the kernel said of an RST, kept by `watch --write` in its packet comment, by the
+    /// RST's frame number (in frame order).
+    notes: Vec<(u64, KernelNote)>,
 }
 
 impl SegBatch {
@@ -115,6 +120,7 @@ impl SegBatch {
         self.names.clear();
         self.rst_extras.clear();
         self.bytes.clear();
+        self.notes.clear();
     }
 
     fn name_index(&mut self, name: &Arc<str>) -> u32 {
@@ -365,8 +371,23 @@ fn decode_file(
     back: &Receiver<SegBatch>,
 ) -> Result<Result<(), CaptureError>, ()> {
     let name = crate::command::read::display_name(path);
-    let mut sink = Batcher { batch, tx, back };
-    for_each_packet(path, &name, opts, stats, &mut sink)
+    let mut sink = Batcher {
+        batch,
+        tx,
+        back,
+        bad_notes: 0,
+    };
+    let read = for_each_packet(path, &name, opts, stats, &mut sink);
+    if sink.bad_notes > 0 {
+        // As the one-thread reader says it.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "rsthound: {name}: {} kernel note(s) in packet comments could not be read; their RSTs are shown without them",
+            sink.bad_notes
+        );
+    }
+    read
 }
 
 /// The decoding stage's sink: records into the batch, and each full batch to the tracker.
@@ -374,9 +395,21 @@ struct Batcher<'a> {
     batch: &'a mut SegBatch,
     tx: &'a handoff::Sender<Decoded>,
     back: &'a Receiver<SegBatch>,
+    /// `rsthound-kernel:` comments that could not be read (their RSTs are shown without).
+    bad_notes: u64,
 }
 
 impl Batcher<'_> {
+    /// Keeps the kernel's note an RST's packet comment carries (a capture `watch --write`
+    /// made); only RSTs have one. Out of line: most packets have no comment.
+    #[inline(never)]
+    fn note(&mut self, frame: u64, json: &[u8]) {
+        match parse_kernel_note(json) {
+            Ok(note) => self.batch.notes.push((frame, note)),
+            Err(_) => self.bad_notes += 1,
+        }
+    }
+
     /// Sends the batch when full. The error means the tracking stage is gone.
     #[inline(always)]
     fn sent_if_full(&mut self) -> Result<(), ()> {
@@ -407,6 +440,11 @@ impl PacketSink for Batcher<'_> {
             return Ok(());
         };
         let key = SegKey::of(packet.iface as u32, seg);
+        if let Some(json) = packet.kernel_note
+            && seg.flags.rst()
+        {
+            self.note(frame, json);
+        }
         self.batch.push(packet, frame, key, &SegView::of(seg));
         self.sent_if_full()
     }
@@ -414,6 +452,11 @@ impl PacketSink for Batcher<'_> {
     #[inline(always)]
     fn tcp4(&mut self, frame: u64, packet: &Packet<'_>, seg: &Tcp4<'_>) -> Result<(), ()> {
         let key = SegKey::of_v4(packet.iface as u32, seg);
+        if let Some(json) = packet.kernel_note
+            && seg.flags.rst()
+        {
+            self.note(frame, json);
+        }
         self.batch.push(packet, frame, key, &SegView::of_v4(seg));
         self.sent_if_full()
     }
@@ -431,11 +474,13 @@ fn track_stage(
     let mut out = EventSender {
         tx: &tx,
         back: &events_back,
+        notes: VecDeque::new(),
     };
     let mut next = rx.recv();
     while let Some(msg) = next.take() {
         match msg {
-            Decoded::Batch(batch) => {
+            Decoded::Batch(mut batch) => {
+                out.notes.extend(batch.notes.drain(..));
                 batch.observe(&mut tracker);
                 let file_no = Some(batch.file_no);
                 // The decoder may be gone (it finished): then the batch is simply dropped.
@@ -456,6 +501,9 @@ fn track_stage(
                 }
             }
             Decoded::FileEnd(end) => {
+                // Its events are sent (a file's end sends them at once): frame numbers start
+                // over with the next file.
+                out.notes.clear();
                 if tx.send(Tracked::FileEnd(end)).is_err() {
                     return tracker;
                 }
@@ -484,6 +532,29 @@ type Returned = (Vec<Event>, RstBoxes);
 struct EventSender<'a> {
     tx: &'a SyncSender<Tracked>,
     back: &'a Receiver<Returned>,
+    /// Kernel notes of the current file's RSTs not yet given to their events, by frame.
+    notes: VecDeque<(u64, KernelNote)>,
+}
+
+/// Gives each RST event the kernel's note its packet carried (by frame number: the tracker
+/// makes the events of a file's segments in frame order). The report stage then treats it as
+/// the one-thread reader treats a note handed in with the segment.
+fn attach_notes(events: &mut [Event], notes: &mut VecDeque<(u64, KernelNote)>) {
+    if notes.is_empty() {
+        return;
+    }
+    for ev in events {
+        let Event::Rst(r) = ev else { continue };
+        // A note whose RST made no event (none is expected) is dropped on the way.
+        while notes.front().is_some_and(|(f, _)| *f < r.frame) {
+            notes.pop_front();
+        }
+        if notes.front().is_some_and(|(f, _)| *f == r.frame)
+            && let Some((_, note)) = notes.pop_front()
+        {
+            r.kernel = Some(Box::new(note));
+        }
+    }
 }
 
 impl EventSender<'_> {
@@ -492,6 +563,7 @@ impl EventSender<'_> {
     fn send(&mut self, tracker: &mut Tracker, file_no: Option<usize>) -> Result<(), ()> {
         let (mut events, spent) = self.spare(tracker);
         tracker.take_events(&mut events);
+        attach_notes(&mut events, &mut self.notes);
         if events.len() <= EVENTS_PER_LIST {
             return self.send_list(file_no, events, spent);
         }

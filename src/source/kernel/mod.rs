@@ -78,6 +78,10 @@ impl fmt::Display for Note {
                 "kernel events off: tracefs is not mounted and mounting it at {TRACEFS} failed: {e}"
             ),
             Note::TracefsUnreadable(e) => write!(f, "kernel events off: tracefs not readable: {e}"),
+            Note::TracepointMissing { path, error } if path.starts_with("syscalls/") => write!(
+                f,
+                "kernel event {path} unavailable ({error}): connect() errors per process (EADDRNOTAVAIL, ECONNREFUSED, …) are not reported; system call tracepoints need a kernel built with CONFIG_FTRACE_SYSCALLS"
+            ),
             Note::TracepointMissing { path, error } => {
                 write!(f, "kernel event {path} unavailable: {error}")
             }
@@ -288,6 +292,15 @@ fn filter_for(tp: Tracepoint, f: &Format, send_reset_has_reason: bool) -> Option
                 .collect();
             (!parts.is_empty()).then(|| parts.join(" || "))
         }
+        // Successful connects, non-blocking ones under way and errors not counted cost
+        // nothing: the kernel drops their records before writing them.
+        Tracepoint::ExitConnect => f.field("ret").map(|_| {
+            crate::engine::kevent::CONNECT_ERRNOS
+                .iter()
+                .map(|e| format!("ret == -{e}"))
+                .collect::<Vec<_>>()
+                .join(" || ")
+        }),
         _ => None,
     }
 }
@@ -300,8 +313,8 @@ pub struct Tracepoints {
     rings: Vec<Ring>,
     /// The descriptor of each ring's owner (what polls readable for it).
     ring_fds: Vec<RawFd>,
+    /// Room for a record split by the ring's wrap.
     buf: Vec<u8>,
-    batch: Vec<KernelRecord>,
     stats: SourceStats,
     notes: Vec<Note>,
     /// Added to sample and task-record times to make them wall-clock nanoseconds.
@@ -479,7 +492,6 @@ impl Tracepoints {
             rings,
             ring_fds,
             buf: Vec::new(),
-            batch: Vec::new(),
             stats: SourceStats::default(),
             notes,
             time_shift_ns: if clock == libc::CLOCK_REALTIME {
@@ -494,6 +506,11 @@ impl Tracepoints {
         &self.notes
     }
 
+    /// Whether any ring holds records not yet read (shared memory only: no system call).
+    pub fn pending(&self) -> bool {
+        self.rings.iter().any(|r| r.pending() != 0)
+    }
+
     /// Stops the kernel writing records (they stay readable).
     pub fn disable(&self) {
         for ev in &self.events {
@@ -503,83 +520,97 @@ impl Tracepoints {
 
     /// Reads every ring once, without waiting.
     fn drain(&mut self, out: &mut Vec<KernelRecord>) {
-        for ring in &mut self.rings {
-            self.buf.clear();
-            let read = ring.read_into(&mut self.buf);
-            self.stats.bad_records += read.corrupt as u64;
-            let mut at = 0;
-            while let Some(hdr) = self.buf.get(at..at + record::rec::HEADER_LEN) {
-                let size = usize::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
-                let Some(bytes) = self.buf.get(at..at + size).filter(|_| size > 0) else {
-                    self.stats.bad_records += 1;
-                    break;
-                };
-                at += size;
-                match record::parse_perf_record(bytes) {
-                    Ok(PerfRecord::Sample {
-                        pid,
-                        tid,
-                        time_ns,
-                        cpu,
-                        raw,
-                    }) => {
-                        let ctx = TaskContext {
-                            pid,
-                            tid,
-                            time_ns,
-                            cpu,
-                            in_irq: false,
-                        };
-                        match self.decoder.decode(ctx, raw) {
-                            Ok(ev) => {
-                                self.stats.events += 1;
-                                self.batch.push(KernelRecord::Event(ev));
-                            }
-                            Err(_) => self.stats.bad_records += 1,
-                        }
-                    }
-                    Ok(PerfRecord::Comm {
-                        pid,
-                        tid,
-                        comm,
-                        exec,
-                        time_ns,
-                    }) => self.batch.push(KernelRecord::Comm {
-                        pid,
-                        tid,
-                        comm: comm.to_vec(),
-                        exec,
-                        time_ns,
-                    }),
-                    Ok(PerfRecord::Fork {
-                        pid,
-                        ppid,
-                        tid,
-                        time_ns,
-                    }) => self.batch.push(KernelRecord::Fork {
-                        pid,
-                        ppid,
-                        tid,
-                        time_ns,
-                    }),
-                    Ok(PerfRecord::Exit { pid, tid, time_ns }) => {
-                        self.batch.push(KernelRecord::Exit { pid, tid, time_ns })
-                    }
-                    Ok(PerfRecord::Lost { lost }) => self.stats.lost_records += lost,
-                    Ok(PerfRecord::Other { .. }) => {}
-                    Err(_) => self.stats.bad_records += 1,
-                }
-            }
+        let Tracepoints {
+            decoder,
+            rings,
+            buf,
+            stats,
+            ..
+        } = self;
+        let start = out.len();
+        for ring in rings.iter_mut() {
+            // Decoded where the kernel wrote it, straight into `out`: no copy of the ring,
+            // and no list in between.
+            let read = ring.for_each_record(buf, &mut |bytes| {
+                take_record(decoder, stats, out, bytes);
+            });
+            stats.bad_records += read.corrupt as u64;
         }
         // Rings are per CPU: merge them into one timeline (a task's exec on one CPU precedes
-        // its connect on another).
-        self.batch.sort_by_key(KernelRecord::time_ns);
+        // its connect on another). Each ring is in time order already, so most batches need
+        // no sort at all (one ring had records), and the rest are a merge of sorted runs.
+        let new = &mut out[start..];
+        if !new.is_sorted_by_key(KernelRecord::time_ns) {
+            new.sort_by_key(KernelRecord::time_ns);
+        }
         if self.time_shift_ns != 0 {
-            for r in &mut self.batch {
+            for r in new {
                 r.shift_time(self.time_shift_ns);
             }
         }
-        out.append(&mut self.batch);
+    }
+}
+
+/// Frames and decodes one ring record into `batch`, counting what does not decode.
+fn take_record(
+    decoder: &Decoder,
+    stats: &mut SourceStats,
+    batch: &mut Vec<KernelRecord>,
+    bytes: &[u8],
+) {
+    match record::parse_perf_record(bytes) {
+        Ok(PerfRecord::Sample {
+            pid,
+            tid,
+            time_ns,
+            cpu,
+            raw,
+        }) => {
+            let ctx = TaskContext {
+                pid,
+                tid,
+                time_ns,
+                cpu,
+                in_irq: false,
+            };
+            match decoder.decode(ctx, raw) {
+                Ok(ev) => {
+                    stats.events += 1;
+                    batch.push(KernelRecord::Event(ev));
+                }
+                Err(_) => stats.bad_records += 1,
+            }
+        }
+        Ok(PerfRecord::Comm {
+            pid,
+            tid,
+            comm,
+            exec,
+            time_ns,
+        }) => batch.push(KernelRecord::Comm {
+            pid,
+            tid,
+            comm: comm.to_vec(),
+            exec,
+            time_ns,
+        }),
+        Ok(PerfRecord::Fork {
+            pid,
+            ppid,
+            tid,
+            time_ns,
+        }) => batch.push(KernelRecord::Fork {
+            pid,
+            ppid,
+            tid,
+            time_ns,
+        }),
+        Ok(PerfRecord::Exit { pid, tid, time_ns }) => {
+            batch.push(KernelRecord::Exit { pid, tid, time_ns })
+        }
+        Ok(PerfRecord::Lost { lost }) => stats.lost_records += lost,
+        Ok(PerfRecord::Other { .. }) => {}
+        Err(_) => stats.bad_records += 1,
     }
 }
 
@@ -650,6 +681,17 @@ impl<S: KernelEventSource, R: ProcReader> KernelView<S, R> {
 
     /// Waits up to `timeout`, then appends every event that arrived, attributed, oldest first.
     pub fn poll(&mut self, timeout: Duration, out: &mut Vec<Attributed>) -> io::Result<()> {
+        self.poll_each(timeout, &mut |a| out.push(a))
+    }
+
+    /// [`KernelView::poll`], handing each event to `each` as it is attributed (nothing is
+    /// collected: at tens of thousands of events a second, moving each through one more list
+    /// costs as much as using it).
+    pub fn poll_each(
+        &mut self,
+        timeout: Duration,
+        each: &mut dyn FnMut(Attributed),
+    ) -> io::Result<()> {
         self.source.poll(timeout, &mut self.records)?;
         for r in self.records.drain(..) {
             match r {
@@ -664,7 +706,7 @@ impl<S: KernelEventSource, R: ProcReader> KernelView<S, R> {
                 KernelRecord::Exit { pid, tid, .. } => self.procs.on_exit(pid, tid),
                 KernelRecord::Event(ev) => {
                     let procs = &mut self.procs;
-                    out.push(
+                    each(
                         self.attribution
                             .observe(ev, &mut |c: &TaskContext| procs.resolve(c.pid)),
                     );
@@ -784,6 +826,15 @@ mod tests {
         assert_eq!(
             filter_for(Tracepoint::SendReset, &f("tcp_send_reset"), true),
             None
+        );
+        let connect = filter_for(Tracepoint::ExitConnect, &f("sys_exit_connect"), true).unwrap();
+        assert!(
+            connect.starts_with("ret == -1 || ret == -13 || "),
+            "{connect}"
+        );
+        assert!(
+            connect.contains("ret == -99") && !connect.contains("-115"),
+            "{connect}"
         );
     }
 }

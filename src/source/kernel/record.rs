@@ -5,8 +5,8 @@
 
 use super::format::{Field, Format, SymbolTable};
 use crate::engine::kevent::{
-    EventKind, KernelEvent, KfreeSkb, ReceiveReset, RetransmitSynack, SendReset, SetState,
-    TaskContext, TcpState,
+    ConnectExit, EventKind, KernelEvent, KfreeSkb, ReceiveReset, RetransmitSynack, SendReset,
+    SetState, TaskContext, TcpState,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -387,6 +387,7 @@ struct KfreeLayout {
 
 #[derive(Debug, Clone)]
 enum Layout {
+    ConnectExit { ret: Slot },
     SendReset(SendResetLayout),
     ReceiveReset(SockLayout),
     SetState(SetStateLayout),
@@ -402,15 +403,18 @@ pub enum Tracepoint {
     SetState,
     RetransmitSynack,
     KfreeSkb,
+    /// `syscalls:sys_exit_connect` (needs CONFIG_FTRACE_SYSCALLS).
+    ExitConnect,
 }
 
 impl Tracepoint {
-    pub const ALL: [Tracepoint; 5] = [
+    pub const ALL: [Tracepoint; 6] = [
         Tracepoint::SendReset,
         Tracepoint::ReceiveReset,
         Tracepoint::SetState,
         Tracepoint::RetransmitSynack,
         Tracepoint::KfreeSkb,
+        Tracepoint::ExitConnect,
     ];
 
     /// `system/name` under tracefs' `events/`.
@@ -421,6 +425,7 @@ impl Tracepoint {
             Tracepoint::SetState => "sock/inet_sock_set_state",
             Tracepoint::RetransmitSynack => "tcp/tcp_retransmit_synack",
             Tracepoint::KfreeSkb => "skb/kfree_skb",
+            Tracepoint::ExitConnect => "syscalls/sys_exit_connect",
         }
     }
 }
@@ -476,6 +481,7 @@ impl Decoder {
         })?;
         let addrs = Addrs::of(f);
         let layout = match tp {
+            Tracepoint::ExitConnect => Layout::ConnectExit { ret: need("ret")? },
             Tracepoint::SendReset => {
                 let reason = Named::of(f, "reason");
                 want(reason.is_some(), "reason");
@@ -547,6 +553,9 @@ impl Decoder {
             Ok(TcpState(u8::try_from(v).unwrap_or(0)))
         };
         let kind = match layout {
+            Layout::ConnectExit { ret } => EventKind::ConnectExit(ConnectExit {
+                ret: ret.int(raw).ok_or(short(raw.len(), ret.at + ret.size))?,
+            }),
             Layout::SendReset(l) => {
                 let (src, dst) = l.addrs.map_or((None, None), |a| a.read(raw));
                 EventKind::SendReset(SendReset {
@@ -632,6 +641,31 @@ mod tests {
         put(&mut r, f, "saddr", &sockaddr_in([127, 0, 0, 1], 7211));
         put(&mut r, f, "daddr", &sockaddr_in([127, 0, 0, 1], 41838));
         r
+    }
+
+    #[test]
+    fn a_failed_connect_return_is_decoded_signed_and_a_short_one_is_an_error() {
+        let f = format("6.18/sys_exit_connect.format");
+        let mut d = Decoder::new();
+        assert_eq!(d.add(Tracepoint::ExitConnect, &f), Ok(vec![]));
+        let mut r = vec![0u8; f.min_record_len()];
+        put(&mut r, &f, "common_type", &(f.id as u16).to_ne_bytes());
+        put(&mut r, &f, "ret", &(-99i64).to_ne_bytes());
+        let ctx = TaskContext {
+            pid: 7,
+            tid: 7,
+            ..TaskContext::default()
+        };
+        let ev = d.decode(ctx, &r).unwrap();
+        assert_eq!(
+            ev.kind,
+            EventKind::ConnectExit(ConnectExit { ret: -99 }),
+            "EADDRNOTAVAIL"
+        );
+        assert!(matches!(
+            d.decode(ctx, &r[..r.len() - 1]),
+            Err(RecordError::Short { .. })
+        ));
     }
 
     #[test]
