@@ -1147,3 +1147,50 @@ fn watch_ties_the_rsts_of_tcp_abort_on_overflow_to_the_full_listener() {
     assert!(done.stderr.contains(&line), "{}", done.stderr);
     eprintln!("{resets} clients reset; watch said:\n{}", done.stderr);
 }
+
+/// The tracepoints are global: a listener that starts and stops in ANOTHER namespace on the
+/// same address must not be taken for one of the watched namespace's. Refusals there are
+/// "nothing listens", with no past listener named.
+#[test]
+fn watch_ignores_listeners_of_other_namespaces() {
+    if !privileged("watch_ignores_listeners_of_other_namespaces") {
+        return;
+    }
+    let (watched, other) = (Netns::new("kw9a"), Netns::new("kw9b"));
+    let bin = NamedBinary::new("elsewhere-d");
+    let port: SocketAddr = "127.0.0.1:7216".parse().unwrap();
+    let w = live::Watch::start(&["--netns", &watched.name, "--json"]);
+    // Another namespace's service starts and stops while watch runs.
+    let mut cmd = bin.command(&format!("listen@{port}"));
+    cmd.stdin(Stdio::piped());
+    let (mut child, _out) = spawn_ready(&other, cmd);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    // Clients in the watched namespace are refused on the same address.
+    watched.run(move || {
+        for _ in 0..3 {
+            assert!(TcpStream::connect(port).is_err());
+        }
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let done = w.interrupt();
+    let summary = &done.json("summary")[0];
+    let stopped = summary["listeners"]["stopped"].as_array().unwrap();
+    assert!(
+        !stopped.iter().any(|s| s["address"] == "127.0.0.1:7216"),
+        "another namespace's listener taken for this one's: {summary}"
+    );
+    assert!(
+        !done.stderr.contains("elsewhere-d"),
+        "another namespace's process named: {}",
+        done.stderr
+    );
+    assert_eq!(done.json("rst").len(), 3, "{}", done.stdout);
+    // Said, not silently dropped: its start and its stop were left out.
+    assert!(
+        summary["kernel"]["listen_elsewhere"].as_u64().unwrap() >= 2,
+        "{summary}"
+    );
+}

@@ -561,6 +561,35 @@ struct KernelState<'a> {
     abort_on_overflow: Option<u32>,
     /// Local endpoints the stack refused (NO_SOCKET), whose ports get hints at the end.
     hints_wanted: std::collections::BTreeSet<std::net::SocketAddr>,
+    /// The watched namespace's sockets, asked whether a LISTEN transition happened there.
+    sockets: Option<&'a mut dyn SocketSource>,
+    /// LISTEN transitions read in one drain, waiting for that answer.
+    listen_changes: Vec<ListenChange>,
+    pub listen_seen: ListenConfirmations,
+}
+
+/// A socket entering or leaving LISTEN, as a tracepoint reported it.
+struct ListenChange {
+    at: Timestamp,
+    key: ListenerKey,
+    owner: Option<Owner>,
+    pid: Option<u32>,
+    listens: bool,
+}
+
+/// LISTEN transitions at most kept per drain; beyond, they are counted and left out.
+const MAX_LISTEN_CHANGES: usize = 4096;
+
+/// What became of the kernel's LISTEN transitions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListenConfirmations {
+    /// Not reflected in the watched namespace's sockets: they happened in another namespace
+    /// (the tracepoints are global).
+    pub elsewhere: u64,
+    /// Taken without confirmation: the namespace's sockets could not be read.
+    pub unconfirmed: u64,
+    /// Beyond [`MAX_LISTEN_CHANGES`] in one drain.
+    pub dropped: u64,
 }
 
 /// Refused ports whose hints are remembered; beyond, hints are not looked up (each lookup
@@ -594,7 +623,11 @@ impl KernelState<'_> {
         if self.failed.is_some() {
             return;
         }
-        let (facts, history) = (&mut self.facts, &mut self.history);
+        let (facts, changes, seen) = (
+            &mut self.facts,
+            &mut self.listen_changes,
+            &mut self.listen_seen,
+        );
         let done = self.feed.drain(&mut |a: Attributed| {
             facts.observe(&a);
             if let EventKind::SetState(st) = &a.event.kind
@@ -602,31 +635,66 @@ impl KernelState<'_> {
                 && (st.new == TcpState::LISTEN
                     || (st.old == TcpState::LISTEN && st.new == TcpState::CLOSE))
             {
-                let now = Timestamp::from_nanos(a.event.ctx.time_ns as i64, 9);
-                let key = ListenerKey {
-                    addr: local.ip(),
-                    port: local.port(),
-                };
+                if changes.len() >= MAX_LISTEN_CHANGES {
+                    seen.dropped += 1;
+                    return;
+                }
+                let listens = st.new == TcpState::LISTEN;
                 // Both transitions run in the listening process's own system call.
-                if st.new == TcpState::LISTEN {
-                    let owner = a.actor.as_deref().map(|p| Owner {
+                changes.push(ListenChange {
+                    at: Timestamp::from_nanos(a.event.ctx.time_ns as i64, 9),
+                    key: ListenerKey {
+                        addr: local.ip(),
+                        port: local.port(),
+                    },
+                    owner: a.actor.as_deref().filter(|_| listens).map(|p| Owner {
                         pid: p.pid,
                         comm: p.comm.clone(),
                         cmdline: p.cmdline.clone().unwrap_or_default(),
                         uid: p.uid,
                         cgroup: p.cgroup.clone(),
-                    });
-                    history.listened(now, key, owner);
-                } else {
-                    history.unlistened(now, key, a.actor.as_deref().map(|p| p.pid));
-                }
+                    }),
+                    pid: a.actor.as_deref().map(|p| p.pid),
+                    listens,
+                });
             }
         });
+        self.confirm_listen_changes();
         if let Err(e) = done {
             self.failed = Some(format!("kernel events stopped: {e}"));
         }
         if self.feed.lost_records() > 0 {
             self.facts.lost_records();
+        }
+    }
+
+    /// Applies the LISTEN transitions that happened in the watched namespace to the history.
+    /// The tracepoints report every namespace's sockets, and the events do not say which: a
+    /// service starting on 127.0.0.1:7211 in a container is not one of ours. The namespace's own
+    /// sock_diag answers: a socket that entered LISTEN here is listed, one that left is not.
+    fn confirm_listen_changes(&mut self) {
+        if self.listen_changes.is_empty() {
+            return;
+        }
+        let here: Option<std::collections::HashSet<ListenerKey>> = self
+            .sockets
+            .as_mut()
+            .and_then(|s| s.listening().ok())
+            .map(|keys| keys.into_iter().collect());
+        for c in self.listen_changes.drain(..) {
+            match &here {
+                Some(here) if here.contains(&c.key) != c.listens => {
+                    self.listen_seen.elsewhere += 1;
+                    continue;
+                }
+                Some(_) => {}
+                None => self.listen_seen.unconfirmed += 1,
+            }
+            if c.listens {
+                self.history.listened(c.at, c.key, c.owner);
+            } else {
+                self.history.unlistened(c.at, c.key, c.pid);
+            }
         }
     }
 }
@@ -690,7 +758,14 @@ pub fn watch(
             _ => None,
         },
         hints_wanted: std::collections::BTreeSet::new(),
+        sockets: None,
+        listen_changes: Vec::new(),
+        listen_seen: ListenConfirmations::default(),
     });
+    // The kernel's LISTEN transitions are confirmed against the namespace's own sockets.
+    if let Some(k) = kernel.as_mut() {
+        k.sockets = sockets.take();
+    }
     let mut report = RunSummary {
         live: true,
         ..RunSummary::default()
@@ -818,12 +893,18 @@ pub fn watch(
     }
     let rsts_leaving = s.rsts_leaving;
     let history = kernel.as_ref().map_or(history, |k| k.history.clone());
+    if let Some(k) = kernel.as_mut() {
+        sockets = k.sockets.take();
+    }
     let last_listeners = sockets.as_mut().map(|s| s.snapshot());
     if let Some(k) = kernel.as_mut() {
         k.facts.settle(ended.max(0) as u64, true);
     }
     let kernel_summary = kernel.map(|k| KernelSummary {
         failed_elsewhere: k.facts.stats.failed_elsewhere,
+        listen_elsewhere: k.listen_seen.elsewhere,
+        listen_unconfirmed: k.listen_seen.unconfirmed,
+        listen_dropped: k.listen_seen.dropped,
         events: k.feed.events(),
         lost_records: k.feed.lost_records(),
         resets_unclaimed: k.facts.stats.resets_unclaimed,

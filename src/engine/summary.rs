@@ -100,6 +100,13 @@ pub struct KernelSummary {
     pub connect_errors_watched: bool,
     /// connect() errors of processes in other network namespaces: left out.
     pub connect_errors_elsewhere: u64,
+    /// LISTEN transitions of other namespaces' sockets (the tracepoints are host-wide): left
+    /// out of who listened where.
+    pub listen_elsewhere: u64,
+    /// LISTEN transitions taken without asking the namespace's sockets (unreadable), or not
+    /// taken (too many at once).
+    pub listen_unconfirmed: u64,
+    pub listen_dropped: u64,
     /// Why the events stopped, if they did.
     pub stopped: Option<String>,
 }

@@ -215,6 +215,9 @@ pub fn summary_record(r: &RunSummary) -> SummaryRecord {
             resets_unclaimed: k.resets_unclaimed,
             overflow: k.overflow,
             failed_elsewhere: k.failed_elsewhere,
+            listen_elsewhere: k.listen_elsewhere,
+            listen_unconfirmed: k.listen_unconfirmed,
+            listen_dropped: k.listen_dropped,
             failed_connects: k
                 .failed_connects
                 .iter()

@@ -229,6 +229,12 @@ pub struct KernelSummaryRecord {
     pub connect_errors_watched: bool,
     /// Those of processes in other network namespaces: left out.
     pub connect_errors_elsewhere: u64,
+    /// Sockets of other namespaces entering or leaving LISTEN: left out of the listener history.
+    pub listen_elsewhere: u64,
+    /// LISTEN transitions taken unconfirmed (the namespace's sockets unreadable).
+    pub listen_unconfirmed: u64,
+    /// LISTEN transitions not taken (too many at once).
+    pub listen_dropped: u64,
     pub stopped: Option<String>,
 }
 

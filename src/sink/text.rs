@@ -690,6 +690,20 @@ fn push_kernel(text: &mut String, kernel: Option<&KernelSummary>) {
             k.failed_elsewhere
         );
     }
+    if k.listen_elsewhere > 0 {
+        let _ = write!(
+            text,
+            "; {} sockets of other namespaces entering or leaving LISTEN left out",
+            k.listen_elsewhere
+        );
+    }
+    if k.listen_unconfirmed + k.listen_dropped > 0 {
+        let _ = write!(
+            text,
+            "; {} LISTEN changes taken unchecked and {} not taken (this namespace's sockets unreadable, or too many at once)",
+            k.listen_unconfirmed, k.listen_dropped
+        );
+    }
     text.push('\n');
     if let Some(why) = &k.stopped {
         let _ = writeln!(text, "  {why}");

@@ -43,6 +43,12 @@ pub enum SourceError {
 /// A source of listener snapshots.
 pub trait SocketSource {
     fn snapshot(&mut self) -> Result<Snapshot, SourceError>;
+
+    /// Only the addresses that listen now, without owners or sysctls: cheap enough to ask
+    /// whenever the kernel reports a socket entering or leaving LISTEN.
+    fn listening(&mut self) -> Result<Vec<ListenerKey>, SourceError> {
+        Ok(self.snapshot()?.listeners.iter().map(|l| l.key).collect())
+    }
 }
 
 /// The real source: sock_diag in the wanted namespace, `/proc` for the owners.
@@ -106,6 +112,29 @@ impl SocketSource for NetlinkSockets {
         .join()
         .map_err(|_| SourceError::Thread)??;
         Ok(assemble(inside, &self.proc))
+    }
+
+    fn listening(&mut self) -> Result<Vec<ListenerKey>, SourceError> {
+        match &self.netns {
+            None => Self::listening_here(),
+            Some(_) => Ok(self.snapshot()?.listeners.iter().map(|l| l.key).collect()),
+        }
+    }
+}
+
+impl NetlinkSockets {
+    fn listening_here() -> Result<Vec<ListenerKey>, SourceError> {
+        let (mut sockets, mut notes) = (Vec::new(), Vec::new());
+        dump_family(AF_INET, "IPv4", &mut sockets, &mut notes)?;
+        dump_family(AF_INET6, "IPv6", &mut sockets, &mut notes)?;
+        Ok(sockets
+            .iter()
+            .filter(|s| s.state == TCP_LISTEN)
+            .map(|s| ListenerKey {
+                addr: s.src,
+                port: s.sport,
+            })
+            .collect())
     }
 }
 
