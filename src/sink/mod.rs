@@ -9,6 +9,7 @@
 //! feeds both.
 
 pub mod diagnosis;
+pub mod findings;
 pub mod json;
 pub mod pcapng;
 pub mod pcapng_writer;
