@@ -8,8 +8,7 @@ use crate::engine::report::finding::{
     Service, Span, Step, Subject,
 };
 use crate::engine::report::{
-    ClientGroup, Finding, FindingsView, SERVICE_DOWN_REPEATS, Severity,
-    sec_ts,
+    ClientGroup, Finding, FindingsView, SERVICE_DOWN_REPEATS, Severity, sec_ts,
 };
 use crate::model::timestamp::Timestamp;
 use crate::sanitize::sanitize_text;
@@ -177,7 +176,11 @@ pub fn title(f: &Finding) -> String {
         ),
         (Headline::RefusedAtFew { endpoints, span }, _) => format!(
             "{} at {} ({}; fewer than {SERVICE_DOWN_REPEATS} each): nothing accepted connections there, or a firewall REJECT rule answered",
-            count_noun(n, "refused connection attempt", "refused connection attempts"),
+            count_noun(
+                n,
+                "refused connection attempt",
+                "refused connection attempts"
+            ),
             count_noun(*endpoints as u64, "endpoint", "endpoints"),
             when(span.first, span.last)
         ),
@@ -896,7 +899,8 @@ mod tests {
         );
         l.abort_on_overflow = Some(0);
         assert!(
-            listener_reset(&l).starts_with("the listener 127.0.0.1:7300 (slowacceptd pid 812) reset")
+            listener_reset(&l)
+                .starts_with("the listener 127.0.0.1:7300 (slowacceptd pid 812) reset")
         );
     }
 }

@@ -906,6 +906,10 @@ fn rows<K, R>(r: &Rows<K>, f: impl Fn(&K, RowStats) -> R) -> RowsRecord<R> {
     RowsRecord {
         keys: r.keys,
         omitted: r.omitted,
-        rows: r.rows.iter().map(|row| f(&row.key, RowStats::new(row))).collect(),
+        rows: r
+            .rows
+            .iter()
+            .map(|row| f(&row.key, RowStats::new(row)))
+            .collect(),
     }
 }

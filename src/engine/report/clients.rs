@@ -156,10 +156,18 @@ mod tests {
         let g = t.of(e);
         assert_eq!(g.len(), 2);
         assert_eq!(
-            (g[0].comm.as_str(), g[0].count, g[0].processes, &g[0].pids[..]),
+            (
+                g[0].comm.as_str(),
+                g[0].count,
+                g[0].processes,
+                &g[0].pids[..]
+            ),
             ("collectord", 6, 6, &[10, 11, 12][..])
         );
-        assert_eq!((g[1].comm.as_str(), g[1].count, &g[1].pids[..]), ("curl", 1, &[99][..]));
+        assert_eq!(
+            (g[1].comm.as_str(), g[1].count, &g[1].pids[..]),
+            ("curl", 1, &[99][..])
+        );
     }
 
     #[test]

@@ -392,7 +392,10 @@ pub enum Fact {
     Hint(String),
     /// Kernel: the connect() callers behind the endpoint's RSTs (the busiest few) and how many
     /// more.
-    Clients { listed: Vec<ClientGroup>, more: usize },
+    Clients {
+        listed: Vec<ClientGroup>,
+        more: usize,
+    },
 }
 
 /// A next step, with what it needs to be concrete.

@@ -24,7 +24,9 @@ pub use snapshot::{Kind, Snapshot};
 pub use view::{FindingsView, ReportView};
 
 use crate::engine::services::Services;
-use crate::engine::track::{ClosedConn, ConnState, ConnSummary, Endpoint, NoReply, RstEvent, Verdict};
+use crate::engine::track::{
+    ClosedConn, ConnState, ConnSummary, Endpoint, NoReply, RstEvent, Verdict,
+};
 use crate::model::timestamp::Timestamp;
 use finding::{Sample, Span};
 use groups::{Budget, Group, Groups};
@@ -422,10 +424,7 @@ impl Report {
 fn rows<K: Ord + Hash + Copy, T>(map: &Groups<K>, key: impl Fn(&K) -> T) -> view::Rows<T> {
     let top = map.top_where(|_| true, MAX_JSON_ROWS);
     view::Rows {
-        rows: top
-            .iter()
-            .map(|(k, g)| row(key(k), g))
-            .collect(),
+        rows: top.iter().map(|(k, g)| row(key(k), g)).collect(),
         omitted: map.len().saturating_sub(MAX_JSON_ROWS),
         keys: map.len(),
     }

@@ -4,10 +4,10 @@
 //! The report fills one while events stream by; a test builds one by hand (see
 //! [`Snapshot::record`]) and hands it to a rule, with no capture and no tracker.
 
+use super::Overflow;
 use super::clients::ClientTallies;
 use super::finding::{Distinct, Named, Peers, Sample, Service};
 use super::groups::{self, Budget, Group, Groups, HashIndex, Hit, Keys};
-use super::Overflow;
 use crate::engine::services::Services;
 use crate::engine::track::{Endpoint, Verdict};
 use crate::model::timestamp::Timestamp;

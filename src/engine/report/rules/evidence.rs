@@ -1,9 +1,7 @@
 //! Evidence several rules share: a group's example, busiest second and peers; what else the
 //! failing host completed; the kernel's clients; the busiest services and endpoints of a kind.
 
-use super::super::finding::{
-    EndpointLine, Example, Fact, Failing, PeakSecond, Span,
-};
+use super::super::finding::{EndpointLine, Example, Fact, Failing, PeakSecond, Span};
 use super::super::groups::Group;
 use super::super::snapshot::{Kind, Snapshot, Tally, peers};
 use crate::engine::track::Endpoint;

@@ -71,15 +71,45 @@ mod tests {
     fn injected_rsts_and_a_sender_that_kept_talking() {
         let mut s = snapshot();
         assert!(injection(&s).is_empty());
-        let ttl = Evidence::TtlUnlike { ttl: 250, min: 60, max: 64, samples: 9 };
-        add_rst_with(&mut s, Verdict::SuspectedInjected, ep("10.0.0.1", 443), ep("10.0.0.2", 5000), t(3), ttl.clone());
-        add_rst(&mut s, Verdict::SuspectedInjected, ep("10.0.0.1", 443), ep("10.0.0.2", 5001), t(4));
+        let ttl = Evidence::TtlUnlike {
+            ttl: 250,
+            min: 60,
+            max: 64,
+            samples: 9,
+        };
+        add_rst_with(
+            &mut s,
+            Verdict::SuspectedInjected,
+            ep("10.0.0.1", 443),
+            ep("10.0.0.2", 5000),
+            t(3),
+            ttl.clone(),
+        );
+        add_rst(
+            &mut s,
+            Verdict::SuspectedInjected,
+            ep("10.0.0.1", 443),
+            ep("10.0.0.2", 5001),
+            t(4),
+        );
         add_kept_talking(&mut s, ep("10.0.0.1", 443), t(5));
         let f = injection(&s);
         assert_eq!(f.len(), 1);
         assert_eq!((f[0].count, f[0].severity), (3, Severity::Alarming));
-        assert_eq!(f[0].headline, Headline::Injection { injected: 2, kept_senders: 1 });
-        let Fact::InjectedBy { sender, rsts: 2, span, example: Some(x) } = &f[0].facts[0] else {
+        assert_eq!(
+            f[0].headline,
+            Headline::Injection {
+                injected: 2,
+                kept_senders: 1
+            }
+        );
+        let Fact::InjectedBy {
+            sender,
+            rsts: 2,
+            span,
+            example: Some(x),
+        } = &f[0].facts[0]
+        else {
             panic!("{:?}", f[0].facts)
         };
         assert_eq!(sender.service.as_deref(), Some("https"));
@@ -90,7 +120,10 @@ mod tests {
             Fact::KeptTalking {
                 sender: s.named(ep("10.0.0.1", 443)),
                 times: 1,
-                span: Span { first: t(5), last: t(5) }
+                span: Span {
+                    first: t(5),
+                    last: t(5)
+                }
             }
         );
     }

@@ -1,7 +1,9 @@
 //! One source refused or unanswered on many ports: a port scan.
 
 use super::super::PORT_SCAN_PORTS;
-use super::super::finding::{Distinct, Fact, Finding, FindingKind, Headline, Severity, Span, Step, Subject};
+use super::super::finding::{
+    Distinct, Fact, Finding, FindingKind, Headline, Severity, Span, Step, Subject,
+};
 use super::super::snapshot::{Kind, REFUSED, Snapshot};
 use super::evidence::MAX_LISTED;
 use crate::model::timestamp::Timestamp;
@@ -114,7 +116,12 @@ mod tests {
         let scanner = ep("10.0.0.66", 40000);
         // Refused on 8 ports of one host, unanswered on 4 of another: 12 ports in all.
         for port in 1..=8 {
-            add_refused(&mut s, ep("10.0.0.1", port), scanner, t(100 + i64::from(port)));
+            add_refused(
+                &mut s,
+                ep("10.0.0.1", port),
+                scanner,
+                t(100 + i64::from(port)),
+            );
         }
         for port in 20..24 {
             add_unanswered(&mut s, ep("10.0.0.2", port), scanner, t(200));
@@ -122,7 +129,10 @@ mod tests {
         // One refusal of another client is no scan.
         add_refused(&mut s, ep("10.0.0.1", 80), ep("10.0.0.7", 5000), t(100));
         let (f, scanners) = port_scans(&s);
-        assert_eq!(scanners.into_iter().collect::<Vec<_>>(), vec![ip("10.0.0.66")]);
+        assert_eq!(
+            scanners.into_iter().collect::<Vec<_>>(),
+            vec![ip("10.0.0.66")]
+        );
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].subject, Subject::Peer(ip("10.0.0.66")));
         assert_eq!(f[0].count, 12);
@@ -131,9 +141,15 @@ mod tests {
             Headline::PortScan {
                 refused: 8,
                 unanswered: 4,
-                ports: Distinct { n: 12, at_least: false },
+                ports: Distinct {
+                    n: 12,
+                    at_least: false
+                },
                 hosts: 2,
-                span: Span { first: t(101), last: t(200) },
+                span: Span {
+                    first: t(101),
+                    last: t(200)
+                },
             }
         );
         assert_eq!(
@@ -145,7 +161,10 @@ mod tests {
         );
         assert_eq!(
             f[0].facts[2],
-            Fact::ScannedHosts { listed: vec![ip("10.0.0.1"), ip("10.0.0.2")], more: 0 }
+            Fact::ScannedHosts {
+                listed: vec![ip("10.0.0.1"), ip("10.0.0.2")],
+                more: 0
+            }
         );
         assert_eq!(f[0].next_steps[0], Step::IdentifyScanner(ip("10.0.0.66")));
     }

@@ -163,12 +163,20 @@ mod tests {
         add_healthy(&mut s, server, t(50), t(60));
         add_healthy(&mut s, ep("10.0.0.5", 22), t(50), t(70));
         for i in 0..3 {
-            add_refused(&mut s, server, ep("10.0.0.9", 40000 + i), t(100 + i64::from(i)));
+            add_refused(
+                &mut s,
+                server,
+                ep("10.0.0.9", 40000 + i),
+                t(100 + i64::from(i)),
+            );
         }
         let f = refused(&s, &BTreeSet::new());
         assert_eq!(f.len(), 1);
         let f = &f[0];
-        assert_eq!((f.kind, f.severity, f.count), (FindingKind::ServiceDown, Severity::Alarming, 3));
+        assert_eq!(
+            (f.kind, f.severity, f.count),
+            (FindingKind::ServiceDown, Severity::Alarming, 3)
+        );
         assert_eq!(f.subject, Subject::Endpoint(server));
         let Headline::Refused { peers, service, .. } = &f.headline else {
             panic!("{:?}", f.headline)
@@ -180,21 +188,37 @@ mod tests {
             f.facts[1],
             Fact::Retrying {
                 attempts: 3,
-                source_ports: Distinct { n: 3, at_least: false },
-                peak: PeakSecond { sec: 100, events: 1 },
-                clients: Distinct { n: 1, at_least: false },
+                source_ports: Distinct {
+                    n: 3,
+                    at_least: false
+                },
+                peak: PeakSecond {
+                    sec: 100,
+                    events: 1
+                },
+                clients: Distinct {
+                    n: 1,
+                    at_least: false
+                },
             }
         );
         assert_eq!(
             f.facts[2],
-            Fact::HealthyUntil { endpoint: server, connections: 1, until: t(60) }
+            Fact::HealthyUntil {
+                endpoint: server,
+                connections: 1,
+                until: t(60)
+            }
         );
         assert!(matches!(
             &f.facts[3],
             Fact::HostUpOnePort { other, connections: 1, port: 7211, failing: Failing::NoListener }
                 if other.endpoint.port == 22 && other.service.as_deref() == Some("ssh")
         ));
-        assert_eq!(f.next_steps, vec![Step::CheckWhatListens(server), Step::FindRejectRule]);
+        assert_eq!(
+            f.next_steps,
+            vec![Step::CheckWhatListens(server), Step::FindRejectRule]
+        );
     }
 
     #[test]
@@ -209,14 +233,35 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, FindingKind::RefusedOnManyHosts);
         assert_eq!(f[0].subject, Subject::ServicePort(5432));
-        let Headline::RefusedOnManyHosts { hosts, service, peers, .. } = &f[0].headline else {
+        let Headline::RefusedOnManyHosts {
+            hosts,
+            service,
+            peers,
+            ..
+        } = &f[0].headline
+        else {
             panic!()
         };
         assert_eq!((*hosts, service.name.as_deref()), (2, Some("postgresql")));
-        assert_eq!(peers.count, Distinct { n: 12, at_least: false });
+        assert_eq!(
+            peers.count,
+            Distinct {
+                n: 12,
+                at_least: false
+            }
+        );
         assert!(peers.listed.is_empty());
-        assert!(matches!(&f[0].facts[0], Fact::Endpoint(EndpointLine { attempts: 6, .. })));
-        assert_eq!(f[0].facts[2], Fact::Peak(PeakSecond { sec: 10, events: 12 }));
+        assert!(matches!(
+            &f[0].facts[0],
+            Fact::Endpoint(EndpointLine { attempts: 6, .. })
+        ));
+        assert_eq!(
+            f[0].facts[2],
+            Fact::Peak(PeakSecond {
+                sec: 10,
+                events: 12
+            })
+        );
     }
 
     #[test]
@@ -226,7 +271,10 @@ mod tests {
         let f = refused(&s, &BTreeSet::new());
         assert_eq!((f.len(), f[0].kind), (1, FindingKind::Refused));
         assert_eq!(f[0].subject, Subject::Endpoint(ep("127.0.0.1", 9)));
-        assert_eq!(f[0].next_steps, vec![Step::CheckListening(ep("127.0.0.1", 9))]);
+        assert_eq!(
+            f[0].next_steps,
+            vec![Step::CheckListening(ep("127.0.0.1", 9))]
+        );
 
         add_refused(&mut s, ep("127.0.0.1", 10), ep("127.0.0.1", 5001), t(3));
         add_refused(&mut s, ep("127.0.0.1", 10), ep("127.0.0.1", 5002), t(4));
@@ -239,10 +287,18 @@ mod tests {
         );
         assert_eq!(
             f[0].headline,
-            Headline::RefusedAtFew { endpoints: 2, span: Span { first: t(1), last: t(4) } }
+            Headline::RefusedAtFew {
+                endpoints: 2,
+                span: Span {
+                    first: t(1),
+                    last: t(4)
+                }
+            }
         );
         // Largest first.
-        assert!(matches!(&f[0].facts[0], Fact::Endpoint(l) if l.endpoint.endpoint.port == 10 && l.attempts == 2));
+        assert!(
+            matches!(&f[0].facts[0], Fact::Endpoint(l) if l.endpoint.endpoint.port == 10 && l.attempts == 2)
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Seconds with far more RSTs than usual: RST storms.
 
-use super::super::finding::{Fact, Finding, FindingKind, Headline, PeakSecond, Severity, Step, Subject};
+use super::super::finding::{
+    Fact, Finding, FindingKind, Headline, PeakSecond, Severity, Step, Subject,
+};
 use super::super::groups::{Peak, top};
 use super::super::snapshot::{Kind, Snapshot};
 use super::super::{STEADY_STORM_RSTS, STORM_FACTOR, STORM_MIN_RSTS};
@@ -118,25 +120,49 @@ mod tests {
         let mut s = snapshot();
         // One RST a second for a minute, then 150 from one server in second 70.
         for sec in 0..60 {
-            add_rst(&mut s, Verdict::Stray, ep("10.0.0.1", 80), ep("10.0.0.2", 5000), t(sec));
+            add_rst(
+                &mut s,
+                Verdict::Stray,
+                ep("10.0.0.1", 80),
+                ep("10.0.0.2", 5000),
+                t(sec),
+            );
         }
         for i in 0..150u16 {
-            add_rst(&mut s, Verdict::ResetByServer, ep("10.0.0.3", 443), ep("10.0.0.4", 1000 + i), t(70));
+            add_rst(
+                &mut s,
+                Verdict::ResetByServer,
+                ep("10.0.0.3", 443),
+                ep("10.0.0.4", 1000 + i),
+                t(70),
+            );
         }
         let f = storms(&s);
         assert_eq!(f.len(), 1);
         assert_eq!((f[0].kind, f[0].count), (FindingKind::RstStorm, 150));
-        assert_eq!(f[0].subject, Subject::Seconds { first: 70, last: 70 });
+        assert_eq!(
+            f[0].subject,
+            Subject::Seconds {
+                first: 70,
+                last: 70
+            }
+        );
         assert_eq!(f[0].headline, Headline::Storm { peak: 150 });
         assert_eq!(
             f[0].facts,
             vec![
                 Fact::TypicalSecond { rsts: 1 },
-                Fact::BusiestSeconds(vec![PeakSecond { sec: 70, events: 150 }]),
+                Fact::BusiestSeconds(vec![PeakSecond {
+                    sec: 70,
+                    events: 150
+                }]),
                 Fact::StormSender {
                     sender: s.named(ep("10.0.0.3", 443)),
                     verdict: Verdict::ResetByServer,
-                    peak: PeakSecond { sec: 70, events: 150 },
+                    peak: PeakSecond {
+                        sec: 70,
+                        events: 150
+                    },
                 },
             ]
         );
@@ -148,7 +174,13 @@ mod tests {
         let mut s = snapshot();
         for sec in 0..10 {
             for i in 0..200u16 {
-                add_rst(&mut s, Verdict::Stray, ep("10.0.0.1", 80), ep("10.0.0.2", i), t(sec));
+                add_rst(
+                    &mut s,
+                    Verdict::Stray,
+                    ep("10.0.0.1", 80),
+                    ep("10.0.0.2", i),
+                    t(sec),
+                );
             }
         }
         assert!(storms(&s).is_empty());

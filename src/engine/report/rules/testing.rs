@@ -104,7 +104,14 @@ pub fn add_healthy(s: &mut Snapshot, server: Endpoint, first: Timestamp, last: T
     s.observe(last);
     s.healthy_in_order.take();
     tally(&mut s.healthy_by_endpoint, server, first, last, 100, &mut 0);
-    tally(&mut s.healthy_by_port, server.port, first, last, 100, &mut 0);
+    tally(
+        &mut s.healthy_by_port,
+        server.port,
+        first,
+        last,
+        100,
+        &mut 0,
+    );
 }
 
 /// `sender` kept sending after its own RST.

@@ -2,7 +2,9 @@
 //! only one that ignored any), and the rest together.
 
 use super::super::SERVICE_DOWN_REPEATS;
-use super::super::finding::{Fact, Failing, Finding, FindingKind, Headline, Severity, Step, Subject};
+use super::super::finding::{
+    Fact, Failing, Finding, FindingKind, Headline, Severity, Step, Subject,
+};
 use super::super::groups::Group;
 use super::super::snapshot::{Kind, Snapshot, peers};
 use super::evidence::{self, only_scanners, peak, range, span};
@@ -119,13 +121,24 @@ mod tests {
         }
         let f = unanswered(&s, &BTreeSet::new());
         assert_eq!(f.len(), 1);
-        assert_eq!((f[0].kind, f[0].severity, f[0].count), (FindingKind::Unanswered, Severity::Alarming, 3));
+        assert_eq!(
+            (f[0].kind, f[0].severity, f[0].count),
+            (FindingKind::Unanswered, Severity::Alarming, 3)
+        );
         assert_eq!(f[0].subject, Subject::Endpoint(server));
         assert_eq!(
             f[0].facts,
             vec![
-                Fact::SynsUnanswered { syns: 6, peak: PeakSecond { sec: 100, events: 3 } },
-                Fact::NothingCompleted { ip: ip("192.0.2.10") },
+                Fact::SynsUnanswered {
+                    syns: 6,
+                    peak: PeakSecond {
+                        sec: 100,
+                        events: 3
+                    }
+                },
+                Fact::NothingCompleted {
+                    ip: ip("192.0.2.10")
+                },
             ]
         );
         assert_eq!(f[0].next_steps[1], Step::FindDropRule(Some(443)));
@@ -143,7 +156,14 @@ mod tests {
         let f = unanswered(&s, &BTreeSet::new());
         assert_eq!((f.len(), f[0].kind), (1, FindingKind::UnansweredFew));
         assert_eq!(f[0].facts[0], Fact::SynsSent { syns: 2 });
-        let Fact::HostUpManyPorts { ports, busiest, port, failing, .. } = &f[0].facts[1] else {
+        let Fact::HostUpManyPorts {
+            ports,
+            busiest,
+            port,
+            failing,
+            ..
+        } = &f[0].facts[1]
+        else {
             panic!("{:?}", f[0].facts)
         };
         assert_eq!((*ports, *port, *failing), (4, 8443, Failing::NoAnswer));
@@ -161,7 +181,13 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(
             f[0].headline,
-            Headline::UnansweredAtFew { endpoints: 2, span: Span { first: t(5), last: t(9) } }
+            Headline::UnansweredAtFew {
+                endpoints: 2,
+                span: Span {
+                    first: t(5),
+                    last: t(9)
+                }
+            }
         );
         assert_eq!(f[0].next_steps[0], Step::TestReachability(None));
         assert!(matches!(&f[0].facts[0], Fact::Endpoint(l) if l.syns == 2));

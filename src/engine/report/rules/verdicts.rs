@@ -98,19 +98,48 @@ mod tests {
     fn resets_by_the_server_with_their_service_and_sender() {
         let mut s = snapshot();
         for i in 0..4u16 {
-            add_rst(&mut s, Verdict::ResetByServer, ep("10.0.0.1", 80), ep("10.0.0.2", 5000 + i), t(10 + i64::from(i)));
+            add_rst(
+                &mut s,
+                Verdict::ResetByServer,
+                ep("10.0.0.1", 80),
+                ep("10.0.0.2", 5000 + i),
+                t(10 + i64::from(i)),
+            );
         }
-        add_rst(&mut s, Verdict::ResetAfterClose, ep("10.0.0.1", 80), ep("10.0.0.2", 6000), t(20));
+        add_rst(
+            &mut s,
+            Verdict::ResetAfterClose,
+            ep("10.0.0.1", 80),
+            ep("10.0.0.2", 6000),
+            t(20),
+        );
         let f = other_verdicts(&s);
         assert_eq!(f.len(), 1, "reset after close is routine: {f:?}");
         let f = &f[0];
-        assert_eq!((f.kind, f.severity, f.count), (FindingKind::Verdict(Verdict::ResetByServer), Severity::Warning, 4));
+        assert_eq!(
+            (f.kind, f.severity, f.count),
+            (
+                FindingKind::Verdict(Verdict::ResetByServer),
+                Severity::Warning,
+                4
+            )
+        );
         assert_eq!(
             f.headline,
-            Headline::Verdict { verdict: Verdict::ResetByServer, span: Span { first: t(10), last: t(13) } }
+            Headline::Verdict {
+                verdict: Verdict::ResetByServer,
+                span: Span {
+                    first: t(10),
+                    last: t(13)
+                }
+            }
         );
-        assert!(matches!(&f.facts[0], Fact::OnService { service, rsts: 4, .. } if service.name.as_deref() == Some("http")));
-        assert!(matches!(&f.facts[1], Fact::SentBy { rsts: 4, example: Some(x), .. } if x.at == t(10)));
+        assert!(
+            matches!(&f.facts[0], Fact::OnService { service, rsts: 4, .. } if service.name.as_deref() == Some("http"))
+        );
+        assert!(
+            matches!(&f.facts[1], Fact::SentBy { rsts: 4, example: Some(x), .. } if x.at == t(10))
+        );
         assert_eq!(f.facts[2], Fact::Peak(PeakSecond { sec: 10, events: 1 }));
         assert_eq!(f.next_steps[0], Step::ResetterLogs { client: false });
     }
@@ -118,21 +147,42 @@ mod tests {
     #[test]
     fn a_local_firewall_s_resets_are_alarming() {
         let mut s = snapshot();
-        add_rst(&mut s, Verdict::FirewallReject, ep("127.0.0.1", 22), ep("127.0.0.1", 5000), t(1));
+        add_rst(
+            &mut s,
+            Verdict::FirewallReject,
+            ep("127.0.0.1", 22),
+            ep("127.0.0.1", 5000),
+            t(1),
+        );
         let f = other_verdicts(&s);
         assert_eq!(f[0].severity, Severity::Alarming);
-        assert_eq!(f[0].next_steps, vec![Step::FindResetRule, Step::NarrowResetRule]);
+        assert_eq!(
+            f[0].next_steps,
+            vec![Step::FindResetRule, Step::NarrowResetRule]
+        );
     }
 
     #[test]
     fn resets_after_close_are_routine() {
         let mut s = snapshot();
-        add_rst(&mut s, Verdict::ResetAfterClose, ep("10.0.0.1", 80), ep("10.0.0.2", 6000), t(20));
+        add_rst(
+            &mut s,
+            Verdict::ResetAfterClose,
+            ep("10.0.0.1", 80),
+            ep("10.0.0.2", 6000),
+            t(20),
+        );
         let f = routine(&s);
         assert_eq!(f.len(), 1);
-        assert_eq!((f[0].kind, f[0].severity), (FindingKind::RoutineResets, Severity::Routine));
+        assert_eq!(
+            (f[0].kind, f[0].severity),
+            (FindingKind::RoutineResets, Severity::Routine)
+        );
         // Sent by the server (not the originator).
         assert_eq!(f[0].headline, Headline::Routine { by_server: true });
-        assert_eq!(f[0].facts.last(), Some(&Fact::Meaning(Verdict::ResetAfterClose)));
+        assert_eq!(
+            f[0].facts.last(),
+            Some(&Fact::Meaning(Verdict::ResetAfterClose))
+        );
     }
 }
