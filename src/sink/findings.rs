@@ -863,6 +863,73 @@ mod tests {
     }
 
     #[test]
+    fn a_hand_made_finding_in_words() {
+        use crate::engine::report::FindingKind;
+        use crate::engine::track::Endpoint;
+        let e = Endpoint {
+            ip: "10.0.0.5".parse().unwrap(),
+            port: 5432,
+        };
+        let span = Span {
+            first: ts(47_742, 507_000),
+            last: ts(47_747, 7_000),
+        };
+        let f = Finding {
+            severity: Severity::Alarming,
+            kind: FindingKind::ServiceDown,
+            count: 10,
+            subject: Subject::Endpoint(e),
+            headline: Headline::Refused {
+                peers: Peers {
+                    count: Distinct {
+                        n: 1,
+                        at_least: false,
+                    },
+                    listed: vec!["10.0.0.9".parse().unwrap()],
+                },
+                span,
+                service: Service {
+                    port: 5432,
+                    name: Some("postgresql".into()),
+                },
+            },
+            facts: vec![Fact::Retrying {
+                attempts: 10,
+                source_ports: Distinct {
+                    n: 1024,
+                    at_least: true,
+                },
+                peak: PeakSecond {
+                    sec: 47_743,
+                    events: 2,
+                },
+                clients: Distinct {
+                    n: 1,
+                    at_least: false,
+                },
+            }],
+            next_steps: vec![Step::CheckWhatListens(e)],
+        };
+        let w = word(&f);
+        assert_eq!(
+            w.title,
+            "10.0.0.5:5432 refused 10 connection attempts from 10.0.0.9 (2.0/s, 13:15:42–13:15:47): nothing accepted connections on tcp/5432 (postgresql)"
+        );
+        assert_eq!(
+            w.evidence,
+            vec![
+                "10 attempts from at least 1024 source ports; peak 2 in one second (13:15:43); the client keeps retrying"
+            ]
+        );
+        assert_eq!(
+            w.next_steps,
+            vec![
+                "on 10.0.0.5, check what should listen on tcp/5432: `ss -ltnp 'sport = :5432'`, the service's logs, `systemctl --failed`"
+            ]
+        );
+    }
+
+    #[test]
     fn clients_by_name() {
         let g = ClientGroup {
             comm: "collectord".into(),
