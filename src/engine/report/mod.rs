@@ -136,7 +136,6 @@ impl Overflow {
 #[derive(Debug, Clone)]
 pub struct Report {
     limits: Limits,
-    budget: Budget,
     rsts: u64,
     ended: u64,
     healthy: u64,
@@ -152,13 +151,13 @@ impl Report {
     }
 
     pub fn with_limits(services: Services, limits: Limits) -> Self {
+        let budget = Budget {
+            left: limits.distinct_budget,
+            per_set: limits.max_distinct,
+            refused: 0,
+        };
         Report {
-            snap: Snapshot::new(services, limits.max_keys),
-            budget: Budget {
-                left: limits.distinct_budget,
-                per_set: limits.max_distinct,
-                refused: 0,
-            },
+            snap: Snapshot::new(services, limits.max_keys, budget),
             limits,
             rsts: 0,
             ended: 0,
@@ -230,15 +229,8 @@ impl Report {
         service: (u16, Endpoint),
         sample: impl FnOnce() -> Option<Sample>,
     ) {
-        self.snap.record(
-            kind,
-            hit,
-            by,
-            service,
-            sample,
-            &mut self.budget,
-            &mut self.overflow,
-        );
+        self.snap
+            .record(kind, hit, by, service, sample, &mut self.overflow);
     }
 
     /// A connection that ended: unanswered attempts (S0) become failures, connections that

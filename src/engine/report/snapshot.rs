@@ -138,6 +138,8 @@ impl PerSecond {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub(super) services: Services,
+    /// The distinct sets' shared allowance.
+    pub(super) budget: Budget,
     /// Earliest and latest time seen in any event.
     pub(super) span: Option<(Timestamp, Timestamp)>,
     /// Kept-talking notes.
@@ -162,10 +164,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Empty groupings; the endpoint, service and peer ones hold at most `max_keys` keys.
-    pub(super) fn new(services: Services, max_keys: usize) -> Self {
+    /// Empty groupings; the endpoint, service and peer ones hold at most `max_keys` keys, and
+    /// their distinct sets share `budget`.
+    pub(super) fn new(services: Services, max_keys: usize, budget: Budget) -> Self {
         Snapshot {
             services,
+            budget,
             span: None,
             kept_talking: 0,
             by_kind: Groups::unbounded(),
@@ -200,10 +204,10 @@ impl Snapshot {
         by: Endpoint,
         service: (u16, Endpoint),
         sample: impl FnOnce() -> Option<Sample>,
-        b: &mut Budget,
         o: &mut Overflow,
     ) {
         let sec = hit.ts.secs();
+        let b = &mut self.budget;
         let (endpoint, peer) = event_keys(kind, by, hit.other);
         // Unbounded: nothing is dropped.
         self.by_kind.add(kind, &hit, sec, &mut 0, b);

@@ -11,7 +11,12 @@ use crate::model::timestamp::Timestamp;
 use std::net::IpAddr;
 
 pub fn snapshot() -> Snapshot {
-    Snapshot::new(Services::builtin(), 100_000)
+    let budget = Budget {
+        left: 1_000_000,
+        per_set: 1024,
+        refused: 0,
+    };
+    Snapshot::new(Services::builtin(), 100_000, budget)
 }
 
 pub fn ip(s: &str) -> IpAddr {
@@ -25,14 +30,6 @@ pub fn ep(s: &str, port: u16) -> Endpoint {
 /// Whole seconds (with microsecond digits).
 pub fn t(secs: i64) -> Timestamp {
     Timestamp::from_parts(secs, 0, 6)
-}
-
-fn budget() -> Budget {
-    Budget {
-        left: 1_000_000,
-        per_set: 1024,
-        refused: 0,
-    }
 }
 
 /// An RST of verdict `v` sent by `by` to `to`, `to` being the client.
@@ -61,7 +58,6 @@ pub fn add_rst_with(
         by,
         (by.port, to),
         || Some(Sample::Rst(evidence)),
-        &mut budget(),
         &mut Overflow::default(),
     );
     s.seconds.add(ts.secs(), 100_000, &mut 0);
@@ -93,7 +89,6 @@ pub fn add_unanswered(s: &mut Snapshot, server: Endpoint, client: Endpoint, ts: 
         server,
         (server.port, client),
         || Some(Sample::NoReply(fate)),
-        &mut budget(),
         &mut Overflow::default(),
     );
 }
