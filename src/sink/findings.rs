@@ -5,7 +5,7 @@
 use crate::engine::fusion::ListenerReset;
 use crate::engine::report::finding::{
     Distinct, EndpointLine, Example, Fact, Failing, Headline, Named, PeakSecond, Peers, Sample,
-    Service, Span, Step, Subject,
+    Service, Span, Step,
 };
 use crate::engine::report::{
     ClientGroup, Finding, FindingsView, SERVICE_DOWN_REPEATS, Severity, sec_ts,
@@ -137,17 +137,15 @@ pub fn block(view: &FindingsView) -> String {
 /// A finding's headline.
 pub fn title(f: &Finding) -> String {
     let n = f.count;
-    match (&f.headline, &f.subject) {
-        (
-            Headline::PortScan {
-                refused,
-                unanswered,
-                ports,
-                hosts,
-                span,
-            },
-            Subject::Peer(ip),
-        ) => {
+    match &f.headline {
+        Headline::PortScan {
+            scanner: ip,
+            refused,
+            unanswered,
+            ports,
+            hosts,
+            span,
+        } => {
             let how = match (*refused > 0, *unanswered > 0) {
                 (true, true) => "refused or ignored",
                 (true, false) => "refused",
@@ -160,21 +158,19 @@ pub fn title(f: &Finding) -> String {
                 rate_when(n, *span)
             )
         }
-        (
-            Headline::Refused {
-                peers,
-                span,
-                service,
-            },
-            Subject::Endpoint(e),
-        ) => format!(
+        Headline::Refused {
+            endpoint: e,
+            peers,
+            span,
+            service,
+        } => format!(
             "{e} refused {} from {} ({}): nothing accepted connections on {}",
             count_noun(n, "connection attempt", "connection attempts"),
             who(peers, "client", "clients"),
             rate_when(n, *span),
             describe(service)
         ),
-        (Headline::RefusedAtFew { endpoints, span }, _) => format!(
+        Headline::RefusedAtFew { endpoints, span } => format!(
             "{} at {} ({}; fewer than {SERVICE_DOWN_REPEATS} each): nothing accepted connections there, or a firewall REJECT rule answered",
             count_noun(
                 n,
@@ -184,36 +180,31 @@ pub fn title(f: &Finding) -> String {
             count_noun(*endpoints as u64, "endpoint", "endpoints"),
             when(span.first, span.last)
         ),
-        (
-            Headline::RefusedOnManyHosts {
-                hosts,
-                service,
-                peers,
-                span,
-            },
-            _,
-        ) => format!(
+        Headline::RefusedOnManyHosts {
+            hosts,
+            service,
+            peers,
+            span,
+        } => format!(
             "{hosts} hosts refused {} on {} from {} ({}): nothing accepted connections on that port there, or a firewall rejects it",
             count_noun(n, "connection attempt", "connection attempts"),
             describe(service),
             who(peers, "client", "clients"),
             rate_when(n, *span)
         ),
-        (
-            Headline::Unanswered {
-                peers,
-                span,
-                service,
-            },
-            Subject::Endpoint(e),
-        ) => format!(
+        Headline::Unanswered {
+            endpoint: e,
+            peers,
+            span,
+            service,
+        } => format!(
             "{e} never answered {} from {} ({}): SYNs to {} were filtered or dropped, or the host is down",
             count_noun(n, "connection attempt", "connection attempts"),
             who(peers, "client", "clients"),
             rate_when(n, *span),
             describe(service)
         ),
-        (Headline::UnansweredAtFew { endpoints, span }, _) => format!(
+        Headline::UnansweredAtFew { endpoints, span } => format!(
             "{} at {} ({}; fewer than {SERVICE_DOWN_REPEATS} each): filtered or dropped, or the host is down",
             count_noun(
                 n,
@@ -223,18 +214,15 @@ pub fn title(f: &Finding) -> String {
             count_noun(*endpoints as u64, "endpoint", "endpoints"),
             when(span.first, span.last)
         ),
-        (Headline::Storm { peak }, Subject::Seconds { first, last }) => format!(
+        Headline::Storm { first, last, peak } => format!(
             "RST storm: {n} RSTs in {} ({}), peak {peak} in one second",
             count_noun((last - first + 1) as u64, "second", "seconds"),
             when(sec_ts(*first), sec_ts(*last))
         ),
-        (
-            Headline::Injection {
-                injected,
-                kept_senders,
-            },
-            _,
-        ) => {
+        Headline::Injection {
+            injected,
+            kept_senders,
+        } => {
             let mut parts = Vec::new();
             if *injected > 0 {
                 parts.push(count_noun(
@@ -258,7 +246,7 @@ pub fn title(f: &Finding) -> String {
                 crate::engine::track::Verdict::SuspectedInjected.meaning()
             )
         }
-        (Headline::Verdict { verdict, span }, _) => {
+        Headline::Verdict { verdict, span } => {
             use crate::engine::track::Verdict as V;
             let (one, many) = match verdict {
                 V::HandshakeReset => ("handshake reset", "handshake resets"),
@@ -287,7 +275,7 @@ pub fn title(f: &Finding) -> String {
                 verdict.meaning()
             )
         }
-        (Headline::Routine { by_server }, _) => {
+        Headline::Routine { by_server } => {
             let why = if *by_server {
                 "server closing idle keep-alive connections"
             } else {
@@ -298,11 +286,6 @@ pub fn title(f: &Finding) -> String {
                 count_noun(n, "reset after close", "resets after close")
             )
         }
-        // A headline about one endpoint always has it as its subject (see the rules).
-        (Headline::PortScan { .. }, _)
-        | (Headline::Refused { .. }, _)
-        | (Headline::Unanswered { .. }, _)
-        | (Headline::Storm { .. }, _) => format!("{}: {n} events", f.kind.as_str()),
     }
 }
 
@@ -878,8 +861,9 @@ mod tests {
             severity: Severity::Alarming,
             kind: FindingKind::ServiceDown,
             count: 10,
-            subject: Subject::Endpoint(e),
+            subject: crate::engine::report::finding::Subject::Endpoint(e),
             headline: Headline::Refused {
+                endpoint: e,
                 peers: Peers {
                     count: Distinct {
                         n: 1,

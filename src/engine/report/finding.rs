@@ -227,19 +227,22 @@ pub struct EndpointLine {
     pub syns: u64,
 }
 
-/// The numbers a finding's headline states (the subject and count are the finding's own).
+/// What a finding's headline states besides its count (it names the subject again where the
+/// headline does, so that a headline is whole by itself).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Headline {
     /// A host refused (or ignored) on many ports of some hosts.
     PortScan {
+        scanner: IpAddr,
         refused: u64,
         unanswered: u64,
         ports: Distinct,
         hosts: usize,
         span: Span,
     },
-    /// One endpoint refused attempts (the subject's endpoint).
+    /// One endpoint refused attempts.
     Refused {
+        endpoint: Endpoint,
         peers: Peers,
         span: Span,
         service: Service,
@@ -255,14 +258,16 @@ pub enum Headline {
     },
     /// One endpoint never answered attempts.
     Unanswered {
+        endpoint: Endpoint,
         peers: Peers,
         span: Span,
         service: Service,
     },
     /// Unanswered attempts at several endpoints, each fewer than a finding of its own needs.
     UnansweredAtFew { endpoints: usize, span: Span },
-    /// A storm: its RSTs are the count; its busiest second.
-    Storm { peak: u64 },
+    /// A storm: its first and last second (Unix seconds) and the RSTs of its busiest one (its
+    /// RSTs are the count).
+    Storm { first: i64, last: i64, peak: u64 },
     /// RSTs that look injected, and senders that kept sending after their own RST.
     Injection { injected: u64, kept_senders: usize },
     /// RSTs of one verdict.

@@ -73,6 +73,7 @@ pub fn port_scans(s: &Snapshot) -> (Vec<Finding>, BTreeSet<IpAddr>) {
             count: scan.refused + scan.unanswered,
             subject: Subject::Peer(ip),
             headline: Headline::PortScan {
+                scanner: ip,
                 refused: scan.refused,
                 unanswered: scan.unanswered,
                 ports: Distinct {
@@ -139,6 +140,7 @@ mod tests {
         assert_eq!(
             f[0].headline,
             Headline::PortScan {
+                scanner: ip("10.0.0.66"),
                 refused: 8,
                 unanswered: 4,
                 ports: Distinct {

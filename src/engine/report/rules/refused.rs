@@ -78,6 +78,7 @@ pub fn service_down(s: &Snapshot, e: Endpoint, g: &Group) -> Finding {
         count: g.count,
         subject: Subject::Endpoint(e),
         headline: Headline::Refused {
+            endpoint: e,
             peers: peers(g),
             span: span(g),
             service: s.service(e.port),
@@ -124,6 +125,7 @@ pub fn refused_once(s: &Snapshot, e: Endpoint, g: &Group) -> Finding {
         count: g.count,
         subject: Subject::Endpoint(e),
         headline: Headline::Refused {
+            endpoint: e,
             peers: peers(g),
             span: span(g),
             service: s.service(e.port),

@@ -101,7 +101,11 @@ pub fn storms(s: &Snapshot) -> Vec<Finding> {
                 first: s0,
                 last: s1,
             },
-            headline: Headline::Storm { peak },
+            headline: Headline::Storm {
+                first: s0,
+                last: s1,
+                peak,
+            },
             facts,
             next_steps: vec![Step::StormStart(s0), Step::StormCounters],
         });
@@ -147,7 +151,14 @@ mod tests {
                 last: 70
             }
         );
-        assert_eq!(f[0].headline, Headline::Storm { peak: 150 });
+        assert_eq!(
+            f[0].headline,
+            Headline::Storm {
+                first: 70,
+                last: 70,
+                peak: 150
+            }
+        );
         assert_eq!(
             f[0].facts,
             vec![

@@ -50,6 +50,7 @@ pub fn ignored(s: &Snapshot, e: Endpoint, g: &Group) -> Finding {
         count: g.count,
         subject: Subject::Endpoint(e),
         headline: Headline::Unanswered {
+            endpoint: e,
             peers: peers(g),
             span: span(g),
             service: s.service(e.port),
@@ -69,6 +70,7 @@ pub fn ignored_once(s: &Snapshot, e: Endpoint, g: &Group) -> Finding {
         count: g.count,
         subject: Subject::Endpoint(e),
         headline: Headline::Unanswered {
+            endpoint: e,
             peers: peers(g),
             span: span(g),
             service: s.service(e.port),
