@@ -6,7 +6,9 @@
 #   bench/same-output.sh OLD NEW
 #
 # Environment: CORPUS (default ../shared/corpus/peers), BENCH_DIR (default target/bench-data),
-# JOBS (parallel files, default 2). The summary's `max_connections` depends on the build's
+# JOBS (parallel files, default 2), DROP_FIELDS (JSON fields left out of both sides before the
+# comparison, space-separated: fields the new binary adds, whose values are a string, a number
+# or an object without nested objects). The summary's `max_connections` depends on the build's
 # memory sizing and is left out of the comparison.
 set -uo pipefail
 old=${1:?usage: same-output.sh OLD NEW}
@@ -44,6 +46,9 @@ compare_file() {
       fi
       echo "exit $?" >>"$d/$side.err"
       sed -i 's/"max_connections":[0-9]*,//; s/at most [0-9,]* connections//' "$d/$side.out" "$d/$side.err"
+      for field in ${DROP_FIELDS:-}; do
+        sed -i -E "s/\"$field\":(\{[^{}]*\}|\"[^\"]*\"|[^,{}]*),?//g" "$d/$side.out"
+      done
     done
     cmp -s "$d/old.out" "$d/new.out" || echo "DIFF $name stdout: $f"
     cmp -s "$d/old.err" "$d/new.err" || echo "DIFF $name stderr: $f"
@@ -57,7 +62,7 @@ compare_file() {
   rm -rf "$d"
 }
 export -f compare_file
-export old new work
+export old new work DROP_FIELDS
 
 printf '%s\0' "${files[@]}" | xargs -0 -n1 -P "${JOBS:-2}" bash -c 'compare_file "$1" "$(echo "$1" | md5sum | cut -c1-12)"' _ >"$work/diffs"
 n=$(wc -l <"$work/diffs")

@@ -10,6 +10,51 @@ use rsthound::model::LinkType;
 use rsthound::model::timestamp::Timestamp;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+/// The report as the sinks show it: the text block, the JSON summary's `findings` value, and
+/// the findings in words, in the order shown.
+trait Shown {
+    fn render_text(&self) -> String;
+    fn to_json(&self) -> serde_json::Value;
+    #[allow(dead_code)]
+    fn worded(&self) -> Vec<Worded>;
+}
+
+#[derive(Debug)]
+#[allow(dead_code)]
+struct Worded {
+    severity: rsthound::engine::report::Severity,
+    kind: rsthound::engine::report::FindingKind,
+    count: u64,
+    title: String,
+    evidence: Vec<String>,
+    next_steps: Vec<String>,
+}
+
+impl Shown for rsthound::engine::report::Report {
+    fn render_text(&self) -> String {
+        rsthound::sink::findings::block(&self.findings_view())
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(rsthound::sink::schema::ReportRecord::new(&self.view())).unwrap()
+    }
+
+    fn worded(&self) -> Vec<Worded> {
+        let findings = rsthound::engine::report::Report::findings(self);
+        rsthound::sink::findings::ranked(&findings)
+            .into_iter()
+            .map(|w| Worded {
+                severity: w.finding.severity,
+                kind: w.finding.kind,
+                count: w.finding.count,
+                title: w.title,
+                evidence: w.evidence,
+                next_steps: w.next_steps,
+            })
+            .collect()
+    }
+}
+
 /// 2025-11-21 13:15:42 UTC.
 const T0: i64 = 1_763_730_942;
 
@@ -164,7 +209,7 @@ fn founding_story_names_the_dead_service_first() {
     assert!(text.contains("peak 2 in one second"), "{text}");
     assert!(text.contains("10 attempts from 10 source ports"), "{text}");
 
-    let findings = report.findings();
+    let findings = report.worded();
     assert_eq!(findings[0].kind, "service_down");
     assert_eq!(findings[0].severity, Severity::Alarming);
     assert_eq!(findings[0].count, 10);
@@ -261,7 +306,7 @@ fn port_scan_is_one_finding_not_thirty() {
             "answers the SYN",
         ));
     }
-    let findings = r.findings();
+    let findings = r.worded();
     assert_eq!(findings.len(), 1, "{findings:#?}");
     assert_eq!(findings[0].kind, "port_scan");
     assert!(
@@ -291,7 +336,7 @@ fn many_sources_refused_on_one_port_of_several_hosts() {
             "answers the SYN",
         ));
     }
-    let f = r.findings();
+    let f = r.worded();
     assert_eq!(f[0].kind, "refused_on_many_hosts", "{f:#?}");
     assert!(
         f[0].title
@@ -326,7 +371,7 @@ fn unanswered_syns_are_grouped_by_destination() {
         at(100),
         ConnState::Sf,
     ));
-    let f = r.findings();
+    let f = r.worded();
     assert_eq!(f[0].kind, "unanswered");
     assert_eq!(f[0].severity, Severity::Alarming);
     assert!(
@@ -389,7 +434,7 @@ fn routine_resets_are_normal_and_rank_below_alarms() {
             "answers the SYN",
         ));
     }
-    let f = r.findings();
+    let f = r.worded();
     assert_eq!(f[0].kind, "service_down");
     assert_eq!(f.last().unwrap().severity, Severity::Routine);
     let text = r.render_text();
@@ -454,7 +499,7 @@ fn nothing_failed_is_one_line() {
         text,
         "nothing failed: no RSTs and no unanswered connection attempts (3 connections completed normally)\n"
     );
-    assert!(r.findings().is_empty());
+    assert!(r.worded().is_empty());
     assert_eq!(
         Report::new(Services::builtin())
             .render_text()
@@ -491,7 +536,7 @@ fn storm_is_a_burst_far_above_the_typical_second() {
             }
         }
     }
-    let f = r.findings();
+    let f = r.worded();
     let storm = f.iter().find(|x| x.kind == "rst_storm").expect("storm");
     assert_eq!(storm.severity, Severity::Alarming);
     assert_eq!(
@@ -533,7 +578,7 @@ fn a_steady_high_rate_is_not_a_storm_but_a_lone_burst_is() {
             ));
         }
     }
-    assert!(!r.findings().iter().any(|f| f.kind == "rst_storm"));
+    assert!(!r.worded().iter().any(|f| f.kind == "rst_storm"));
 
     let mut r = Report::new(Services::builtin());
     // Quiet capture: healthy connections for a minute, and one burst.
@@ -557,7 +602,7 @@ fn a_steady_high_rate_is_not_a_storm_but_a_lone_burst_is() {
             "x",
         ));
     }
-    let f = r.findings();
+    let f = r.worded();
     let storm = f.iter().find(|x| x.kind == "rst_storm").expect("storm");
     assert!(
         storm
@@ -590,7 +635,7 @@ fn suspected_injection_and_kept_talking_are_alarming() {
             "after FIN",
         ));
     }
-    let f = r.findings();
+    let f = r.worded();
     assert_eq!(f[0].kind, "suspected_injection");
     assert_eq!(f[0].severity, Severity::Alarming);
     assert_eq!(

@@ -359,7 +359,7 @@ pub fn gather(duration: Duration, netns: Option<&str>, stop: &AtomicBool) -> Gat
             interfaces: r.watched.clone(),
         });
         snap.tally = r.tally.take().unwrap_or_default();
-        snap.findings = std::mem::take(&mut r.findings);
+        snap.findings = r.findings.take().map(|f| f.findings).unwrap_or_default();
         snap.kernel = r.kernel.take().map(|k| KernelView {
             events: k.events,
             lost_records: k.lost_records,

@@ -1134,10 +1134,9 @@ fn finish(mut s: Session<'_>) -> RunSummary {
         .map(|n| n.to_string())
         .collect();
     report.interface_overflow = s.ifaces.overflow;
-    report.findings = s.engine.report.findings();
+    report.findings = Some(s.engine.report.findings_view());
     report.tally = s.engine.sink.tally.take();
-    report.findings_text = s.engine.report.render_text();
-    report.findings_json = s.engine.report.to_json();
+    report.report = Some(s.engine.report.view());
     match s.engine.sink.close_write() {
         Some(Ok(w)) => report.written = Some(w),
         Some(Err(line)) => report.output_errors.push(line.to_string()),

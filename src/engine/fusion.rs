@@ -73,30 +73,6 @@ pub struct ListenerReset {
     pub abort_on_overflow: Option<u32>,
 }
 
-impl ListenerReset {
-    /// `accept queue of 127.0.0.1:7300 (slowacceptd pid 812) full: tcp_abort_on_overflow=1
-    /// resets clients`; without the sysctl at 1, the plain fact.
-    pub fn words(&self) -> String {
-        let who = match &self.owner {
-            Some((comm, pid)) => format!(" ({comm} pid {pid})"),
-            None => String::new(),
-        };
-        if self.abort_on_overflow == Some(1) {
-            format!(
-                "accept queue of {}{who} full: tcp_abort_on_overflow=1 resets clients",
-                self.listener
-            )
-        } else {
-            // Without the sysctl at 1, INVALID_SYN from a listener is another refusal of the
-            // handshake's last step (a bad ACK number, bad flags).
-            format!(
-                "the listener {}{who} reset the handshake's final ACK",
-                self.listener
-            )
-        }
-    }
-}
-
 /// A listener that stopped before an RST refused a connection to its port.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PastListener {
@@ -1136,23 +1112,5 @@ mod listener_reset_tests {
         );
         assert!(n.listener_reset.is_none());
         assert_eq!(n.origin, RstOrigin::Unknown);
-    }
-
-    #[test]
-    fn the_words_name_the_sysctl_only_when_it_is_on() {
-        let mut l = ListenerReset {
-            listener: sa("127.0.0.1:7300"),
-            owner: Some(("slowacceptd".into(), 812)),
-            abort_on_overflow: Some(1),
-        };
-        assert_eq!(
-            l.words(),
-            "accept queue of 127.0.0.1:7300 (slowacceptd pid 812) full: tcp_abort_on_overflow=1 resets clients"
-        );
-        l.abort_on_overflow = Some(0);
-        assert!(
-            l.words()
-                .starts_with("the listener 127.0.0.1:7300 (slowacceptd pid 812) reset")
-        );
     }
 }

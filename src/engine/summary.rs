@@ -43,11 +43,11 @@ pub struct RunSummary {
     pub max_conns: usize,
     pub unanswered: u64,
     pub written: Option<Written>,
-    /// The ranked findings, in words and as JSON.
-    pub findings_text: String,
-    pub findings_json: serde_json::Value,
-    /// The typed findings (live runs), for `diagnose`.
-    pub findings: Vec<crate::engine::report::Finding>,
+    /// The ranked findings, typed, with what the text says around them (`read --raw` has
+    /// none); `diagnose` takes them.
+    pub findings: Option<crate::engine::report::FindingsView>,
+    /// The whole report, typed, for the JSON summary (made only when that is written).
+    pub report: Option<crate::engine::report::ReportView>,
     /// `diagnose`: the typed tally of RSTs and failed attempts.
     pub tally: Option<crate::engine::diagnosis::tally::Tally>,
     /// The kernel's TCP counters over a live run, and where they disagree with the capture.

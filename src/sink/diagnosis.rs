@@ -368,7 +368,7 @@ pub fn fact_text(f: &Fact) -> Option<String> {
             ),
             _ => return None,
         },
-        Fact::Report(t) => format!("the packets say: {t}"),
+        Fact::Report(f) => format!("the packets say: {}", crate::sink::findings::title(f)),
     })
 }
 

@@ -161,7 +161,10 @@ pub fn summary_record(r: &RunSummary) -> SummaryRecord {
         errors: r.errors.clone(),
         output_errors: r.output_errors.clone(),
         evicted_connections: r.tracker.evicted,
-        findings: r.findings_json.clone(),
+        findings: r
+            .report
+            .as_ref()
+            .map(crate::sink::schema::ReportRecord::new),
         max_connections: r.max_conns,
         packets: s.packets,
         rsts: s.rsts,

@@ -11,6 +11,7 @@
 pub mod connect_errors;
 pub mod counters;
 pub mod diagnosis;
+pub mod findings;
 pub mod json;
 pub mod listeners;
 pub mod pcapng;

@@ -10,7 +10,7 @@
 //! | `rst_storm` | read, watch | one second of RSTs folded in storm mode ([`StormRecord`]) |
 //! | `interface` | watch | an interface appeared or disappeared ([`InterfaceRecord`]) |
 //! | `drops` | watch | the kernel dropped packets ([`DropsRecord`]) |
-//! | `summary` | read, watch (last line) | the run's counts and ranked findings ([`SummaryRecord`]) |
+//! | `summary` | read, watch (last line) | the run's counts and ranked findings ([`SummaryRecord`], its `findings` a [`ReportRecord`]) |
 //! | `diagnosis` | diagnose | one ranked diagnosis ([`DiagnosisRecord`]); its `summary` is [`DiagnosisSummaryRecord`] |
 //! | `counters`, `summary` | counters | one interval of the TCP failure counters, the run ([`counters`]) |
 //! | `sysctls`, `listener`, `summary` | listeners | the listen sysctls, one listening socket, what was not seen ([`listeners`]) |
@@ -23,6 +23,9 @@ pub mod listeners;
 
 use crate::engine::fusion::{KernelNote, RstOrigin};
 use crate::engine::kevent::Process;
+use crate::engine::report::finding::{Subject, snake};
+use crate::engine::report::view::{ReportView, Row, Rows};
+use crate::engine::report::{FindingKind, Severity, sec_ts};
 use crate::engine::storm::StormLine;
 use crate::engine::track::{ConnSummary, Endpoint};
 use crate::model::Direction;
@@ -331,7 +334,7 @@ impl<'a> KernelRecord<'a> {
                 process: l.owner.as_ref().map(|(c, _)| c.clone()),
                 pid: l.owner.as_ref().map(|(_, p)| *p),
                 abort_on_overflow: l.abort_on_overflow,
-                words: l.words(),
+                words: crate::sink::findings::listener_reset(l),
             }),
         }
     }
@@ -465,7 +468,8 @@ pub struct SummaryRecord {
     pub evicted_connections: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<usize>,
-    pub findings: serde_json::Value,
+    /// The report (`read --raw` without `--json` has none: null).
+    pub findings: Option<ReportRecord>,
     /// Live runs with kernel events: events read and lost, failed connects by process.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<KernelSummaryRecord>,
@@ -579,4 +583,372 @@ pub struct UnavailableRecord {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// The `findings` of the `summary` record: the report's ranked findings (in words, with their
+/// typed subject), totals, the largest rows of each grouping, healthy connections per service,
+/// kept-talking senders, what the full tables dropped and the bounds. Made from the engine's
+/// typed [`ReportView`]; the fields are in alphabetical order (they used to be written from
+/// maps).
+#[derive(Serialize, Debug)]
+pub struct ReportRecord {
+    /// Keyed by the endpoint that reset (for unanswered attempts: the silent destination).
+    pub by_endpoint: RowsRecord<EndpointRowRecord>,
+    /// Keyed by the host that received the RSTs (for unanswered attempts: the client).
+    pub by_peer: RowsRecord<PeerRowRecord>,
+    /// Keyed by the responder port.
+    pub by_service: RowsRecord<ServiceRowRecord>,
+    /// Most important first, as the text shows them.
+    pub findings: Vec<FindingRecord>,
+    pub healthy_by_service: Vec<HealthyRecord>,
+    pub kept_talking: Vec<KeptTalkingRecord>,
+    pub limits: LimitsRecord,
+    pub overflow: ReportOverflowRecord,
+    /// Always `UTC`.
+    pub times: &'static str,
+    pub totals: TotalsRecord,
+}
+
+/// One finding: the same words as the text, and what it is about.
+#[derive(Serialize, Debug)]
+pub struct FindingRecord {
+    pub count: u64,
+    pub evidence: Vec<String>,
+    /// The rule: `service_down`, `port_scan`, `rst_storm`, a verdict such as `reset_by_server`, …
+    pub kind: FindingKind,
+    pub next_steps: Vec<String>,
+    pub severity: Severity,
+    pub subject: SubjectRecord,
+    pub title: String,
+}
+
+/// What a finding is about: one of an endpoint, a list of endpoints, a service port, a peer,
+/// a storm's first and last second, or a verdict.
+#[derive(Serialize, Debug, Default)]
+pub struct SubjectRecord {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<&'static str>,
+}
+
+impl SubjectRecord {
+    pub fn new(s: &Subject) -> Self {
+        match s {
+            Subject::Endpoint(e) => SubjectRecord {
+                endpoint: Some(e.to_string()),
+                ..Default::default()
+            },
+            Subject::Endpoints(v) => SubjectRecord {
+                endpoints: Some(v.iter().map(Endpoint::to_string).collect()),
+                ..Default::default()
+            },
+            Subject::ServicePort(p) => SubjectRecord {
+                port: Some(*p),
+                ..Default::default()
+            },
+            Subject::Peer(ip) => SubjectRecord {
+                peer: Some(*ip),
+                ..Default::default()
+            },
+            Subject::Seconds { first, last } => SubjectRecord {
+                first: Some(sec_ts(*first)),
+                last: Some(sec_ts(*last)),
+                ..Default::default()
+            },
+            Subject::Verdict(v) => SubjectRecord {
+                verdict: Some(snake(*v)),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+#[derive(Serialize, Debug)]
+pub struct TotalsRecord {
+    pub connections_ended: u64,
+    pub healthy: u64,
+    pub kept_talking: u64,
+    pub rsts: u64,
+    /// RSTs per verdict seen (`reset_after_close`, …).
+    pub rsts_by_verdict: BTreeMap<&'static str, u64>,
+    pub unanswered: u64,
+}
+
+/// A grouping's largest rows (at most `limits.rows_per_grouping`), how many were left out, and
+/// its keys.
+#[derive(Serialize, Debug)]
+pub struct RowsRecord<R> {
+    pub keys: usize,
+    pub omitted: usize,
+    pub rows: Vec<R>,
+}
+
+/// What every row says of its group, in the JSON's number forms.
+struct RowStats {
+    count: u64,
+    distinct_at_least: bool,
+    distinct_peer_ports: usize,
+    distinct_peers: usize,
+    first: Timestamp,
+    last: Timestamp,
+    peak_at: Timestamp,
+    peak_per_sec: u64,
+    rate_per_sec: Option<f64>,
+    syns: Option<u64>,
+}
+
+impl RowStats {
+    fn new<K>(r: &Row<K>) -> Self {
+        RowStats {
+            count: r.count,
+            distinct_at_least: r.peers.at_least || r.peer_ports.at_least,
+            distinct_peer_ports: r.peer_ports.n,
+            distinct_peers: r.peers.n,
+            first: r.span.first,
+            last: r.span.last,
+            peak_at: sec_ts(r.peak.sec),
+            peak_per_sec: r.peak.events,
+            rate_per_sec: r.rate.map(|r| (r * 1000.0).round() / 1000.0),
+            syns: (r.syns > 0).then_some(r.syns),
+        }
+    }
+}
+
+#[derive(Serialize, Debug)]
+pub struct EndpointRowRecord {
+    pub count: u64,
+    pub distinct_at_least: bool,
+    pub distinct_peer_ports: usize,
+    pub distinct_peers: usize,
+    pub endpoint: String,
+    pub first: Timestamp,
+    pub ip: IpAddr,
+    /// A verdict (`refused`, …) or `unanswered`.
+    pub kind: &'static str,
+    pub last: Timestamp,
+    pub peak_at: Timestamp,
+    pub peak_per_sec: u64,
+    pub port: u16,
+    pub rate_per_sec: Option<f64>,
+    pub service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syns: Option<u64>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct ServiceRowRecord {
+    pub count: u64,
+    /// `tcp/5432 (postgresql)`.
+    pub description: String,
+    pub distinct_at_least: bool,
+    pub distinct_peer_ports: usize,
+    pub distinct_peers: usize,
+    pub first: Timestamp,
+    pub kind: &'static str,
+    pub last: Timestamp,
+    pub peak_at: Timestamp,
+    pub peak_per_sec: u64,
+    pub port: u16,
+    pub rate_per_sec: Option<f64>,
+    pub service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syns: Option<u64>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct PeerRowRecord {
+    pub count: u64,
+    pub distinct_at_least: bool,
+    pub distinct_peer_ports: usize,
+    pub distinct_peers: usize,
+    pub first: Timestamp,
+    pub kind: &'static str,
+    pub last: Timestamp,
+    pub peak_at: Timestamp,
+    pub peak_per_sec: u64,
+    pub peer: IpAddr,
+    pub rate_per_sec: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syns: Option<u64>,
+}
+
+/// Completed connections on one service port.
+#[derive(Serialize, Debug)]
+pub struct HealthyRecord {
+    pub connections: u64,
+    pub first: Timestamp,
+    pub last: Timestamp,
+    pub port: u16,
+    pub service: Option<String>,
+}
+
+/// A sender that kept sending after its own RST.
+#[derive(Serialize, Debug)]
+pub struct KeptTalkingRecord {
+    pub first: Timestamp,
+    pub last: Timestamp,
+    pub notes: u64,
+    pub sender: String,
+}
+
+#[derive(Serialize, Debug)]
+pub struct LimitsRecord {
+    pub distinct_budget: usize,
+    pub max_distinct: usize,
+    pub max_keys: usize,
+    pub max_seconds: usize,
+    pub rows_per_grouping: usize,
+}
+
+/// Events a full table could not group.
+#[derive(Serialize, Debug)]
+pub struct ReportOverflowRecord {
+    pub by_endpoint: u64,
+    pub by_peer: u64,
+    pub by_service: u64,
+    pub distinct: u64,
+    pub healthy: u64,
+    pub kept_talking: u64,
+    pub seconds: u64,
+}
+
+impl ReportRecord {
+    pub fn new(v: &ReportView) -> Self {
+        let o = &v.overflow;
+        let t = &v.totals;
+        ReportRecord {
+            by_endpoint: rows(&v.by_endpoint, |(n, k), s| EndpointRowRecord {
+                count: s.count,
+                distinct_at_least: s.distinct_at_least,
+                distinct_peer_ports: s.distinct_peer_ports,
+                distinct_peers: s.distinct_peers,
+                endpoint: n.endpoint.to_string(),
+                first: s.first,
+                ip: n.endpoint.ip,
+                kind: k.json_name(),
+                last: s.last,
+                peak_at: s.peak_at,
+                peak_per_sec: s.peak_per_sec,
+                port: n.endpoint.port,
+                rate_per_sec: s.rate_per_sec,
+                service: n.service.clone(),
+                syns: s.syns,
+            }),
+            by_peer: rows(&v.by_peer, |(ip, k), s| PeerRowRecord {
+                count: s.count,
+                distinct_at_least: s.distinct_at_least,
+                distinct_peer_ports: s.distinct_peer_ports,
+                distinct_peers: s.distinct_peers,
+                first: s.first,
+                kind: k.json_name(),
+                last: s.last,
+                peak_at: s.peak_at,
+                peak_per_sec: s.peak_per_sec,
+                peer: *ip,
+                rate_per_sec: s.rate_per_sec,
+                syns: s.syns,
+            }),
+            by_service: rows(&v.by_service, |(svc, k), s| ServiceRowRecord {
+                count: s.count,
+                description: crate::sink::findings::describe(svc),
+                distinct_at_least: s.distinct_at_least,
+                distinct_peer_ports: s.distinct_peer_ports,
+                distinct_peers: s.distinct_peers,
+                first: s.first,
+                kind: k.json_name(),
+                last: s.last,
+                peak_at: s.peak_at,
+                peak_per_sec: s.peak_per_sec,
+                port: svc.port,
+                rate_per_sec: s.rate_per_sec,
+                service: svc.name.clone(),
+                syns: s.syns,
+            }),
+            findings: crate::sink::findings::ranked(&v.findings)
+                .into_iter()
+                .map(|w| FindingRecord {
+                    count: w.finding.count,
+                    kind: w.finding.kind,
+                    severity: w.finding.severity,
+                    subject: SubjectRecord::new(&w.finding.subject),
+                    evidence: w.evidence,
+                    next_steps: w.next_steps,
+                    title: w.title,
+                })
+                .collect(),
+            healthy_by_service: v
+                .healthy_by_service
+                .iter()
+                .map(|h| HealthyRecord {
+                    connections: h.connections,
+                    first: h.first,
+                    last: h.last,
+                    port: h.service.port,
+                    service: h.service.name.clone(),
+                })
+                .collect(),
+            kept_talking: v
+                .kept_talking
+                .iter()
+                .map(|k| KeptTalkingRecord {
+                    first: k.first,
+                    last: k.last,
+                    notes: k.notes,
+                    sender: k.sender.to_string(),
+                })
+                .collect(),
+            limits: LimitsRecord {
+                distinct_budget: v.limits.distinct_budget,
+                max_distinct: v.limits.max_distinct,
+                max_keys: v.limits.max_keys,
+                max_seconds: v.limits.max_seconds,
+                rows_per_grouping: v.rows_per_grouping,
+            },
+            overflow: ReportOverflowRecord {
+                by_endpoint: o.by_endpoint,
+                by_peer: o.by_peer,
+                by_service: o.by_service,
+                distinct: o.distinct,
+                healthy: o.healthy,
+                kept_talking: o.kept_talking,
+                seconds: o.seconds,
+            },
+            times: "UTC",
+            totals: TotalsRecord {
+                connections_ended: t.connections_ended,
+                healthy: t.healthy,
+                kept_talking: t.kept_talking,
+                rsts: t.rsts,
+                rsts_by_verdict: t
+                    .rsts_by_verdict
+                    .iter()
+                    .map(|(v, n)| (snake(*v), *n))
+                    .collect(),
+                unanswered: t.unanswered,
+            },
+        }
+    }
+}
+
+fn rows<K, R>(r: &Rows<K>, f: impl Fn(&K, RowStats) -> R) -> RowsRecord<R> {
+    RowsRecord {
+        keys: r.keys,
+        omitted: r.omitted,
+        rows: r
+            .rows
+            .iter()
+            .map(|row| f(&row.key, RowStats::new(row)))
+            .collect(),
+    }
 }

@@ -267,7 +267,7 @@ pub fn kernel_words(k: &KernelNote) -> String {
         (RstOrigin::Remote | RstOrigin::Unknown, _) => {}
     }
     if let Some(l) = &k.listener_reset {
-        let _ = write!(s, " · {}", l.words());
+        let _ = write!(s, " · {}", crate::sink::findings::listener_reset(l));
     }
     if let Some(p) = &k.client {
         let _ = write!(s, " · client {}", process_words(p));
@@ -502,7 +502,9 @@ pub fn read_summary(report: &RunSummary) -> String {
     if report.stopped_by_reader {
         text.push_str("  output closed early: the counts cover only what was read until then\n");
     }
-    push_findings(&mut text, &report.findings_text);
+    if let Some(f) = &report.findings {
+        push_findings(&mut text, &crate::sink::findings::block(f));
+    }
     text
 }
 
@@ -596,7 +598,9 @@ pub fn watch_summary(r: &RunSummary) -> String {
     if r.stopped_by_reader {
         text.push_str("  output closed early\n");
     }
-    push_findings(&mut text, &r.findings_text);
+    if let Some(f) = &r.findings {
+        push_findings(&mut text, &crate::sink::findings::block(f));
+    }
     text
 }
 

@@ -252,11 +252,11 @@ fn finish(
     report.tracker = engine.tracker.stats.clone();
     report.unanswered = engine.unanswered;
     if !opts.raw {
-        report.findings_text = engine.report.render_text();
+        report.findings = Some(engine.report.findings_view());
     }
     if opts.json {
         // Only the JSON summary line shows it, and on a large report it is not free.
-        report.findings_json = engine.report.to_json();
+        report.report = Some(engine.report.view());
     }
     match engine.sink.close_write() {
         Some(Ok(w)) => report.written = Some(w),

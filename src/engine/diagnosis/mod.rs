@@ -295,8 +295,8 @@ pub enum Fact {
     },
     /// Is it new?
     Novelty(Novelty),
-    /// The packet report's own headline for the same thing (one sample line).
-    Report(String),
+    /// The packet report's own finding about the same thing (shown by its headline).
+    Report(Box<Finding>),
 }
 
 /// Whose processes a [`Fact::Processes`] lists.

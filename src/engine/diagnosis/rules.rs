@@ -5,6 +5,7 @@ use super::tally::{Class, Group, ProcRef};
 use super::{Cause, Diagnosis, Fact, Healthy, Kind, Part, Role, Severity, Snapshot, Subject};
 use crate::engine::counters::{DEFAULT_WARN, Disagreement, MissedCause};
 use crate::engine::listeners::{QueueState, attribute_overflow, verdict};
+use crate::engine::report::finding::Subject as ReportSubject;
 use crate::engine::report::{FindingKind, PORT_SCAN_PORTS, SERVICE_DOWN_REPEATS};
 use crate::engine::track::Endpoint;
 use std::collections::BTreeSet;
@@ -114,11 +115,14 @@ fn novelty(s: &Snapshot) -> Option<Fact> {
     s.counters.as_ref()?.novelty.map(Fact::Novelty)
 }
 
+/// The packet report's finding of one of `kinds` (about endpoint `e`, when given).
 fn report_line(s: &Snapshot, kinds: &[FindingKind], e: Option<Endpoint>) -> Option<Fact> {
     s.findings
         .iter()
-        .find(|f| kinds.contains(&f.kind) && e.is_none_or(|e| f.title.contains(&e.to_string())))
-        .map(|f| Fact::Report(f.title.clone()))
+        .find(|f| {
+            kinds.contains(&f.kind) && e.is_none_or(|e| f.subject == ReportSubject::Endpoint(e))
+        })
+        .map(|f| Fact::Report(Box::new(f.clone())))
 }
 
 /// Refused by this host: nothing listened on the port (the founding story).

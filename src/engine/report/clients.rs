@@ -1,7 +1,8 @@
 //! The processes behind the RSTs an endpoint sent, as the kernel named them (live runs with
-//! kernel events): "clients: collectord (6 processes, uid 0)". Grouped by command name, uid and
-//! cgroup, so that a client retrying from new processes is one entry. Bounded: at most
-//! [`MAX_ENDPOINTS`] endpoints and [`MAX_NAMES`] names each; what did not fit is counted.
+//! kernel events), who listened on an endpoint before, and hints about what its port was for.
+//! Grouped by command name, uid and cgroup, so that a client retrying from new processes is one
+//! entry. Bounded: at most [`MAX_ENDPOINTS`] endpoints and [`MAX_NAMES`] names each; what did
+//! not fit is counted.
 
 use crate::engine::fusion::{ListenerReset, PastListener};
 use crate::engine::kevent::Process;
@@ -128,47 +129,6 @@ impl ClientTallies {
     }
 }
 
-/// `collectord[4711] (uid 0, cgroup /system.slice/c.service): 120 attempts` or, for several
-/// processes of one name, `collectord (6 processes: pids 1, 2, 3, …; uid 0): 6 attempts`.
-pub fn describe(g: &ClientGroup) -> String {
-    let mut extra = Vec::new();
-    if let Some(uid) = g.uid {
-        extra.push(format!("uid {uid}"));
-    }
-    if let Some(cg) = g.cgroup.as_deref().filter(|c| !c.is_empty() && *c != "/") {
-        extra.push(format!("cgroup {cg}"));
-    }
-    let who = if g.processes == 1 {
-        format!("{}[{}]", g.comm, g.pids[0])
-    } else {
-        let pids: Vec<String> = g.pids.iter().map(|p| p.to_string()).collect();
-        extra.insert(
-            0,
-            format!(
-                "{} processes: pids {}{}",
-                g.processes,
-                pids.join(", "),
-                if g.processes as usize > g.pids.len() {
-                    ", …"
-                } else {
-                    ""
-                }
-            ),
-        );
-        g.comm.clone()
-    };
-    let extra = if extra.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", extra.join("; "))
-    };
-    format!(
-        "{who}{extra}: {} attempt{}",
-        g.count,
-        if g.count == 1 { "" } else { "s" }
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,10 +156,18 @@ mod tests {
         let g = t.of(e);
         assert_eq!(g.len(), 2);
         assert_eq!(
-            describe(&g[0]),
-            "collectord (6 processes: pids 10, 11, 12, …; uid 0): 6 attempts"
+            (
+                g[0].comm.as_str(),
+                g[0].count,
+                g[0].processes,
+                &g[0].pids[..]
+            ),
+            ("collectord", 6, 6, &[10, 11, 12][..])
         );
-        assert_eq!(describe(&g[1]), "curl[99] (uid 0): 1 attempt");
+        assert_eq!(
+            (g[1].comm.as_str(), g[1].count, &g[1].pids[..]),
+            ("curl", 1, &[99][..])
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! per-set cap and one shared budget. Rules read groups in key order (or the largest first) and
 //! never see how they are stored.
 
-use super::{Sample, rate};
+use super::finding::{Sample, rate};
 use crate::engine::slot_index::SlotIndex;
 use crate::engine::track::Endpoint;
 use crate::model::timestamp::Timestamp;
@@ -128,15 +128,6 @@ impl<T: Ord + Hash + Copy> Distinct<T> {
             .collect();
         v.sort_unstable();
         v.into_iter()
-    }
-
-    /// `12` or `at least 1024`.
-    pub(super) fn text(&self) -> String {
-        if self.saturated {
-            format!("at least {}", self.n())
-        } else {
-            self.n().to_string()
-        }
     }
 }
 
@@ -669,7 +660,6 @@ mod tests {
             d.insert(v, &mut b);
         }
         assert_eq!((d.n(), d.saturated, b.left), (3, true, 2));
-        assert_eq!(d.text(), "at least 3");
         let mut e = Distinct::new();
         for v in 0..3u16 {
             e.insert(v, &mut b);
@@ -796,7 +786,7 @@ mod tests {
             g.ports.saturated,
             g.syns,
             g.from_orig,
-            g.sample.as_deref().map(|(t, s)| (t, s.to_string())),
+            g.sample.as_deref().map(|(t, s)| (t, format!("{s:?}"))),
         )
     }
 
