@@ -772,11 +772,25 @@ fn rate_text(r: f64) -> String {
     }
 }
 
-/// `2.0/s, 13:15:42–13:15:47`, or just the time when there is no rate.
+/// `2.0/s, 13:15:42–13:15:47`; `within 150 µs, 01:51:55` when the events came less than a
+/// second apart (three attempts 50 µs apart are not "40,000/s"); or just the time.
 fn rate_when(count: u64, span: Span) -> String {
+    let ns = span.last.nanos().saturating_sub(span.first.nanos());
+    if count >= 2 && (0..1_000_000_000).contains(&ns) {
+        return format!("within {}, {}", short_span(ns), when(span.first, span.last));
+    }
     match span.rate(count) {
         Some(r) => format!("{}, {}", rate_text(r), when(span.first, span.last)),
         None => when(span.first, span.last),
+    }
+}
+
+/// `150 µs`, `12 ms`, `0 µs` (below a second).
+fn short_span(ns: i64) -> String {
+    if ns < 1_000_000 {
+        format!("{} µs", ns / 1_000)
+    } else {
+        format!("{} ms", ns / 1_000_000)
     }
 }
 
