@@ -4,6 +4,7 @@
 
 pub mod fuzz;
 pub mod scenario;
+pub mod snap;
 pub mod synth;
 
 /// The capture writers, for tests that make capture files to read back.
