@@ -38,22 +38,23 @@ proptest! {
 /// A refused attempt, an RST flood on one 5-tuple and evictions: the counts by hand.
 #[test]
 fn counts_of_a_known_sequence() {
-    let rec = |hosts: u8, ports: u8, flags: u16, seq: u32| {
+    // Host and port numbers index the fuzz target's tables: (source, destination).
+    let rec = |hosts: (u8, u8), ports: (u8, u8), flags: u16, seq: u32| {
         let mut r = [0u8; SEGMENT_BYTES];
-        r[0] = hosts;
-        r[1] = ports;
+        r[0] = hosts.0 | hosts.1 << 3;
+        r[1] = ports.0 | ports.1 << 3;
         r[2..4].copy_from_slice(&flags.to_le_bytes());
         r[4..8].copy_from_slice(&seq.to_le_bytes());
         r[14] = 1 << 6 | 1; // 1 ms later
         fuzz_segment(&r)
     };
     // 10.0.0.2:40000 -> 10.0.0.1:80 SYN, answered by RST/ACK: one connection, one RST.
-    let syn = rec(1 | 0 << 3, 2 | 0 << 3, 0x002, 1000);
-    let rst = rec(0 | 1 << 3, 0 | 2 << 3, 0x014, 0);
+    let syn = rec((1, 0), (2, 0), 0x002, 1000);
+    let rst = rec((0, 1), (0, 2), 0x014, 0);
     // Five RSTs more from other ports into a table of two: evictions.
     let mut segments = vec![syn, rst];
     for port in 3..8 {
-        segments.push(rec(2 | 3 << 3, port | 1 << 3, 0x004, 7));
+        segments.push(rec((2, 3), (port, 1), 0x004, 7));
     }
     let run = track_segments(&segments, 2);
     check_tracker_run(&run);

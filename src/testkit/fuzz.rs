@@ -24,8 +24,11 @@ use std::io::Cursor;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
+/// A fuzz target's body: panics on a defect.
+pub type Body = fn(&[u8]);
+
 /// Every fuzz target by its binary's name (`fuzz/Cargo.toml`), with its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("capture_read", capture_read),
     ("decode", decode_frame),
     ("counters_parse", counters_parse),

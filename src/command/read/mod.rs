@@ -74,7 +74,10 @@ pub struct ReadOptions {
 /// CAP_DAC_OVERRIDE for the open, and nothing after it), then parses. Standard input (`-`) is
 /// open already and is not among them.
 #[derive(Debug, Clone, Default)]
-pub struct OpenedInputs(Arc<Mutex<Vec<(OsString, Result<File, CaptureError>)>>>);
+pub struct OpenedInputs(Arc<Mutex<Vec<OpenedInput>>>);
+
+/// A path and what opening it gave.
+type OpenedInput = (OsString, Result<File, CaptureError>);
 
 impl OpenedInputs {
     /// Opens every path but `-`, in order; a failure is kept and reported at the path's turn,
