@@ -233,11 +233,9 @@ fn written_by_rsthound(path: &OsStr, opts: &ReadOptions) -> bool {
         let ours = input_from_file(file, Path::new(path), access)
             .and_then(CaptureReader::from_input)
             .is_ok_and(|r| r.application() == Some("rsthound"));
-        return match rewind.and_then(|mut f| f.rewind()) {
-            Ok(()) => ours,
-            // Cannot happen on a regular file; if it did, the read must start at the start.
-            Err(_) => false,
-        };
+        // Seeking a regular file back to 0 does not fail; were it to, the read would meet the
+        // file mid-way and report it as damaged there, not skip its start silently.
+        return rewind.and_then(|mut f| f.rewind()).is_ok() && ours;
     }
     if path == "-" || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         return false;
