@@ -213,8 +213,11 @@ pub fn run(cli: Cli) -> i32 {
                     return 2;
                 }
             }
-            // `read` needs no privilege (a binary given cap_net_raw for `watch` has it here too):
-            // give up every capability before the first byte of a possibly hostile file is read.
+            // `read` needs privilege only to open (root reading another user's 0600 file needs
+            // CAP_DAC_OVERRIDE): open every input, then give up every capability (a binary given
+            // cap_net_raw for `watch` has it here too) before the first byte of a possibly
+            // hostile file is read.
+            let opened = crate::command::read::OpenedInputs::open(&files);
             if let Err(e) = crate::sys::caps::drop_all() {
                 eprintln!("rsthound: warning: could not drop capabilities: {e}");
             }
@@ -230,6 +233,7 @@ pub fn run(cli: Cli) -> i32 {
                 no_mmap,
                 single_thread,
                 exiting: true,
+                opened,
             };
             let stdout = io::stdout();
             let mut out = stdout.lock();

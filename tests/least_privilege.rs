@@ -1,5 +1,6 @@
 //! `read` parses files strangers wrote: it holds no capability while it does, and cannot gain
-//! one again through exec (no_new_privs).
+//! one again through exec (no_new_privs); it opens its inputs first, so root reads a file only
+//! another user may read.
 
 mod common;
 #[path = "live/mod.rs"]
@@ -26,6 +27,122 @@ fn tasks(pid: u32) -> Vec<std::path::PathBuf> {
         .unwrap_or_default()
 }
 
+/// A directory only `nobody` may enter (0700), for files only `nobody` may read (0600): root
+/// opens them with CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH, and with nothing once those are gone.
+struct NobodysDir(common::TempDir);
+
+const NOBODY: u32 = 65534;
+
+impl NobodysDir {
+    fn new(tag: &str) -> Self {
+        let d = common::TempDir::new(tag);
+        NobodysDir(d)
+    }
+
+    /// Makes `name` nobody's, mode 0600 (a FIFO when `data` is `None`).
+    fn add(&self, name: &str, data: Option<&[u8]>) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.0.0.join(name);
+        match data {
+            Some(data) => std::fs::write(&path, data).unwrap(),
+            None => assert!(
+                Command::new("mkfifo")
+                    .arg(&path)
+                    .status()
+                    .unwrap()
+                    .success()
+            ),
+        }
+        std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    }
+
+    /// Closes the directory to everyone but nobody (after the files are in).
+    fn close(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        std::os::unix::fs::chown(&self.0.0, Some(NOBODY), Some(NOBODY)).unwrap();
+        std::fs::set_permissions(&self.0.0, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/samples/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn root_reads_another_users_0600_capture_then_holds_nothing() {
+    if !live::privileged("root_reads_another_users_0600_capture_then_holds_nothing") {
+        return;
+    }
+    let dir = NobodysDir::new("nobodys-captures");
+    let story = sample("founding-story.pcapng");
+    let live_story = sample("founding-story-live.pcapng");
+    let plain = dir.add("story.pcapng", Some(&story));
+    // Compressed: read with read(), not mapped.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &story).unwrap();
+    let zipped = dir.add("story.pcapng.gz", Some(&gz.finish().unwrap()));
+    // Written by `watch --write`: peeked at for its kernel notes before it is read.
+    let noted = dir.add("live.pcapng", Some(&live_story));
+    dir.close();
+    let expected_rsts = |data: &[u8]| {
+        let out = common::rsthound(&["read", "--json", "-"], Some(data));
+        common::rst_rows(&out).len()
+    };
+    let (story_rsts, live_rsts) = (expected_rsts(&story), expected_rsts(&live_story));
+    assert!(story_rsts > 0 && live_rsts > 0);
+    for mode in [&[][..], &["--single-thread"], &["--no-mmap"]] {
+        for (path, rsts) in [
+            (&plain, story_rsts),
+            (&zipped, story_rsts),
+            (&noted, live_rsts),
+        ] {
+            let path = path.to_str().unwrap();
+            let mut args = vec!["read", "--json"];
+            args.extend_from_slice(mode);
+            args.push(path);
+            let out = common::rsthound(&args, None);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(0), "{mode:?} {path}: {stderr}");
+            let rows = common::rst_rows(&out);
+            assert_eq!(rows.len(), rsts, "{mode:?} {path}: {stderr}");
+            if path.ends_with("live.pcapng") {
+                // The kernel notes were found: the peek used the file opened before the drop.
+                assert!(
+                    rows.iter().all(|r| r["kernel"]["reason"] == "NO_SOCKET"),
+                    "{mode:?}: kernel notes lost: {}",
+                    rows[0]
+                );
+            }
+        }
+        // All three in one run, the same one twice: each name opened once per mention.
+        let mut args = vec!["read", "-q", "--json"];
+        args.extend_from_slice(mode);
+        let all = [&plain, &zipped, &noted, &plain];
+        args.extend(all.iter().map(|p| p.to_str().unwrap()));
+        let out = common::rsthound(&args, None);
+        assert_eq!(out.status.code(), Some(0), "{mode:?}");
+        assert_eq!(
+            common::rst_rows(&out).len(),
+            3 * story_rsts + live_rsts,
+            "{mode:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Without the capabilities root reads it with, the same file cannot be opened at all: what
+    // the test reads is really out of reach once they are gone.
+    let out = Command::new("setpriv")
+        .args(["--inh-caps=-all", "--bounding-set=-all", "--"])
+        .arg(env!("CARGO_BIN_EXE_rsthound"))
+        .args(["read", plain.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+}
+
 #[test]
 fn read_holds_no_capability_while_reading() {
     if !live::privileged("read_holds_no_capability_while_reading") {
@@ -34,15 +151,11 @@ fn read_holds_no_capability_while_reading() {
     // The test itself runs with capabilities: what the child starts with is not zero.
     let mine = status_field("/proc/self/status".as_ref(), "CapEff");
     assert_ne!(mine, "0000000000000000");
-    let d = common::TempDir::new("least-privilege");
-    let fifo = d.0.join("in.pcap");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    // A FIFO only nobody may open: the child needs its capabilities to open it, and must hold
+    // none once it is open and it waits for the first byte.
+    let d = NobodysDir::new("least-privilege");
+    let fifo = d.add("in.pcap", None);
+    d.close();
     for threads in [&[][..], &["--single-thread"]] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rsthound"))
             .arg("read")
@@ -53,16 +166,45 @@ fn read_holds_no_capability_while_reading() {
             .spawn()
             .unwrap();
         let pid = child.id();
-        // A thread of the child blocks opening the FIFO until a writer comes: it is about to
-        // read its input, and has read nothing yet.
+        // The write end opens once the child has opened the read end (non-blocking, so that
+        // a child that cannot open it fails the test instead of hanging it).
+        let start = Instant::now();
+        let mut writer = loop {
+            use std::os::unix::fs::OpenOptionsExt;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo)
+            {
+                Ok(w) => break w,
+                Err(e)
+                    if start.elapsed() > Duration::from_secs(10)
+                        || child.try_wait().unwrap().is_some() =>
+                {
+                    let _ = child.kill();
+                    let out = child.wait_with_output().unwrap();
+                    panic!(
+                        "{threads:?}: the child never opened the FIFO ({e}): {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        };
+        // A thread of the child then blocks reading the empty FIFO: it has opened its input,
+        // and has read nothing yet.
         let start = Instant::now();
         while !tasks(pid).iter().any(|t| {
-            std::fs::read_to_string(t.join("wchan")).is_ok_and(|w| w.contains("wait_for_partner"))
+            std::fs::read_to_string(t.join("wchan")).is_ok_and(|w| w.contains("pipe_read"))
         }) {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "never opened the FIFO"
-            );
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "never waited for input: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
             std::thread::sleep(Duration::from_millis(10));
         }
         let tasks = tasks(pid);
@@ -86,17 +228,9 @@ fn read_holds_no_capability_while_reading() {
             panic!("{threads:?}: {wrong:?} (the test's own CapEff is {mine})");
         }
         // And it then reads the capture as usual.
-        let sample = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/samples/founding-story.pcapng"
-        ))
-        .unwrap();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&fifo)
-            .unwrap()
-            .write_all(&sample)
-            .unwrap();
+        // A few KiB: the pipe's buffer takes it in one non-blocking write.
+        writer.write_all(&sample("founding-story.pcapng")).unwrap();
+        drop(writer);
         let out = child.wait_with_output().unwrap();
         assert_eq!(
             out.status.code(),

@@ -15,11 +15,15 @@ use crate::sink::pcapng::PcapngSink;
 use crate::sink::text::write_raw_text;
 use crate::sink::{Lines, Output};
 use crate::source::capture::{
-    CaptureError, CaptureReader, FileAccess, Packet, open_input, parse_kernel_note,
+    CaptureError, CaptureReader, FileAccess, Input, Packet, input_from_file, open_file, open_input,
+    parse_kernel_note,
 };
 use pipeline::Tracked;
 use std::ffi::{OsStr, OsString};
-use std::io::{self, IsTerminal, Write};
+use std::fs::File;
+use std::io::{self, IsTerminal, Seek, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 mod handoff;
 pub mod pipeline;
@@ -60,6 +64,60 @@ pub struct ReadOptions {
     /// (hundreds of thousands of allocations, all after the last packet, where nothing else
     /// runs beside it).
     pub exiting: bool,
+    /// Inputs opened before the command gave up its privileges (see [`OpenedInputs`]); a path
+    /// not among them is opened when its turn comes.
+    pub opened: OpenedInputs,
+}
+
+/// The input files of a run, opened before any byte of them is read: `rsthound read` opens
+/// them all, then drops every capability (root reading another user's 0600 capture needs
+/// CAP_DAC_OVERRIDE for the open, and nothing after it), then parses. Standard input (`-`) is
+/// open already and is not among them.
+#[derive(Debug, Clone, Default)]
+pub struct OpenedInputs(Arc<Mutex<Vec<OpenedInput>>>);
+
+/// A path and what opening it gave.
+type OpenedInput = (OsString, Result<File, CaptureError>);
+
+impl OpenedInputs {
+    /// Opens every path but `-`, in order; a failure is kept and reported at the path's turn,
+    /// as if the path were opened then. A FIFO's open waits for its writer, as reading would.
+    pub fn open<P: AsRef<OsStr>>(paths: &[P]) -> Self {
+        let opened = paths
+            .iter()
+            .map(|p| p.as_ref())
+            .filter(|p| *p != "-")
+            .map(|p| (p.to_owned(), open_file(Path::new(p))))
+            .collect();
+        OpenedInputs(Arc::new(Mutex::new(opened)))
+    }
+
+    /// The first file opened for `path` not taken yet (a path given twice was opened twice).
+    fn take(&self, path: &OsStr) -> Option<Result<File, CaptureError>> {
+        let mut opened = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let at = opened.iter().position(|(p, _)| p == path)?;
+        Some(opened.remove(at).1)
+    }
+
+    /// A second handle on the file [`Self::take`] would give for `path` (same offset).
+    fn peek(&self, path: &OsStr) -> Option<File> {
+        let opened = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (_, file) = opened.iter().find(|(p, _)| p == path)?;
+        file.as_ref().ok()?.try_clone().ok()
+    }
+}
+
+/// Opens `path` for reading: the file opened beforehand when there is one, else by its path.
+fn open_read(path: &OsStr, opts: &ReadOptions) -> Result<Input, CaptureError> {
+    let access = if opts.no_mmap {
+        FileAccess::Read
+    } else {
+        FileAccess::Mmap
+    };
+    match opts.opened.take(path) {
+        Some(file) => input_from_file(file?, Path::new(path), access),
+        None => open_input(path, access),
+    }
 }
 
 enum ReadError {
@@ -161,14 +219,27 @@ pub fn read_files<P: AsRef<OsStr>>(
 fn written_by_rsthound(path: &OsStr, opts: &ReadOptions) -> bool {
     // Only a regular file can be looked at twice: peeking into a FIFO or a process
     // substitution would consume what the reader needs (and block until a writer comes).
-    if path == "-" || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-        return false;
-    }
     let access = if opts.no_mmap {
         FileAccess::Read
     } else {
         FileAccess::Mmap
     };
+    if let Some(file) = opts.opened.peek(path) {
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            return false;
+        }
+        // The handle shares its offset with the one the read takes: back to the start after.
+        let rewind = file.try_clone();
+        let ours = input_from_file(file, Path::new(path), access)
+            .and_then(CaptureReader::from_input)
+            .is_ok_and(|r| r.application() == Some("rsthound"));
+        // Seeking a regular file back to 0 does not fail; were it to, the read would meet the
+        // file mid-way and report it as damaged there, not skip its start silently.
+        return rewind.and_then(|mut f| f.rewind()).is_ok() && ours;
+    }
+    if path == "-" || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     open_input(path, access)
         .and_then(CaptureReader::from_input)
         .is_ok_and(|r| r.application() == Some("rsthound"))
@@ -406,12 +477,7 @@ pub(crate) fn for_each_packet<S: PacketSink>(
     stats: &mut DecodeStats,
     sink: &mut S,
 ) -> Result<Result<(), CaptureError>, S::Stop> {
-    let access = if opts.no_mmap {
-        FileAccess::Read
-    } else {
-        FileAccess::Mmap
-    };
-    let input = match open_input(path, access) {
+    let input = match open_read(path, opts) {
         Ok(i) => i,
         Err(e) => return Ok(Err(e)),
     };

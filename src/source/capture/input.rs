@@ -57,37 +57,57 @@ impl<R: Read> Read for Counting<R> {
 /// Opens `path` (`-` is standard input). Errors are one line, without the path.
 pub fn open_input(path: impl AsRef<Path>, access: FileAccess) -> Result<Input, CaptureError> {
     let path = path.as_ref();
+    if path == Path::new("-") {
+        return input_from(Box::new(io::stdin()), None);
+    }
+    input_from_file(open_file(path)?, path, access)
+}
+
+/// Opens the file `path` names, without reading a byte of it: a command that gives up its
+/// privileges before parsing opens its inputs first (root reading another user's 0600 file
+/// needs CAP_DAC_OVERRIDE for the open only). Errors are one line, without the path.
+pub fn open_file(path: &Path) -> Result<File, CaptureError> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| CaptureError::new(0, format!("cannot open: {e}")))?;
+    if meta.is_dir() {
+        return Err(CaptureError::new(0, "is a directory, not a capture file"));
+    }
+    File::open(path).map_err(|e| CaptureError::new(0, format!("cannot open: {e}")))
+}
+
+/// An input over a file [`open_file`] opened (`path` only names it in messages): mapped or
+/// read as `access` says, decompressed when its content is compressed.
+pub fn input_from_file(file: File, path: &Path, access: FileAccess) -> Result<Input, CaptureError> {
+    // What was opened, not what the path names now.
+    let meta = file
+        .metadata()
+        .map_err(|e| CaptureError::new(0, format!("cannot open: {e}")))?;
+    if meta.is_dir() {
+        return Err(CaptureError::new(0, "is a directory, not a capture file"));
+    }
+    let size = meta.is_file().then_some(meta.len());
+    // A compressed file is left to the decoders, which read it from its start (nothing was
+    // read yet).
+    if access == FileAccess::Mmap
+        && let Some(len) = size.filter(|l| *l > 0)
+        && let Ok(map) = Mapping::map(&file, len, &sanitize_os(path.as_os_str(), 256))
+        && compression_of(&map[..map.len().min(4)]).is_none()
+    {
+        let consumed = Rc::new(Cell::new(0));
+        return Ok(Input {
+            source: ByteSource::file(map, file, consumed.clone()),
+            compression: None,
+            size,
+            consumed,
+            mapped: true,
+        });
+    }
+    input_from(Box::new(file), size)
+}
+
+/// An input read with `read()` from `raw` (`size`: the regular file's, if it is one).
+fn input_from(raw: Box<dyn Read>, size: Option<u64>) -> Result<Input, CaptureError> {
     let consumed = Rc::new(Cell::new(0));
-    let (raw, size): (Box<dyn Read>, Option<u64>) = if path == Path::new("-") {
-        (Box::new(io::stdin()), None)
-    } else {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| CaptureError::new(0, format!("cannot open: {e}")))?;
-        if meta.is_dir() {
-            return Err(CaptureError::new(0, "is a directory, not a capture file"));
-        }
-        let file =
-            File::open(path).map_err(|e| CaptureError::new(0, format!("cannot open: {e}")))?;
-        // What was opened, not what the path named a moment before.
-        let meta = file.metadata().unwrap_or(meta);
-        let size = meta.is_file().then_some(meta.len());
-        // A compressed file is left to the decoders, which read it from its start (nothing was
-        // read yet).
-        if access == FileAccess::Mmap
-            && let Some(len) = size.filter(|l| *l > 0)
-            && let Ok(map) = Mapping::map(&file, len, &sanitize_os(path.as_os_str(), 256))
-            && compression_of(&map[..map.len().min(4)]).is_none()
-        {
-            return Ok(Input {
-                source: ByteSource::file(map, file, consumed.clone()),
-                compression: None,
-                size,
-                consumed,
-                mapped: true,
-            });
-        }
-        (Box::new(file), size)
-    };
     let mut counted = Counting {
         inner: raw,
         count: consumed.clone(),

@@ -13,7 +13,7 @@ mod source;
 
 pub use crate::model::{Direction, LinkType};
 pub use error::CaptureError;
-pub use input::{FileAccess, Input, open_input};
+pub use input::{FileAccess, Input, input_from_file, open_file, open_input};
 pub use kernel_note::{KernelNoteError, parse_kernel_note};
 pub use pcapng::{
     KERNEL_COMMENT_PREFIX, MAX_KERNEL_COMMENT, OptionError, PacketOptions, option_list,
