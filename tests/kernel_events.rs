@@ -167,8 +167,11 @@ impl Drop for NamedBinary {
 type View = KernelView<Tracepoints, Procfs>;
 
 fn open_view() -> View {
-    let view = KernelView::open(&SourceConfig::default())
-        .unwrap_or_else(|e| panic!("kernel events did not open: {e}"));
+    open_view_with(SourceConfig::default())
+}
+
+fn open_view_with(cfg: SourceConfig) -> View {
+    let view = KernelView::open(&cfg).unwrap_or_else(|e| panic!("kernel events did not open: {e}"));
     for n in view.notes() {
         eprintln!("kernel events: {n}");
     }
@@ -569,7 +572,12 @@ fn a_burst_of_refused_connects_is_counted_and_attributed_whole() {
     let ns = Netns::new("kev5");
     let bin = NamedBinary::new("burstd");
     let server: SocketAddr = "127.0.0.1:7215".parse().unwrap();
-    let mut view = open_view();
+    // The rings `watch` uses (4 MiB per CPU): a test thread descheduled on a loaded machine
+    // must not lose records that watch would keep.
+    let mut view = open_view_with(SourceConfig {
+        ring_pages: 1024,
+        ..SourceConfig::default()
+    });
     let mut cmd = bin.command(&format!("refuse{N}@{server}"));
     let t = Instant::now();
     let mut child = ns.run(move || cmd.spawn().unwrap());
