@@ -21,7 +21,7 @@ use crate::source::capture::{
 use pipeline::Tracked;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, IsTerminal, Seek, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -98,13 +98,6 @@ impl OpenedInputs {
         let at = opened.iter().position(|(p, _)| p == path)?;
         Some(opened.remove(at).1)
     }
-
-    /// A second handle on the file [`Self::take`] would give for `path` (same offset).
-    fn peek(&self, path: &OsStr) -> Option<File> {
-        let opened = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let (_, file) = opened.iter().find(|(p, _)| p == path)?;
-        file.as_ref().ok()?.try_clone().ok()
-    }
 }
 
 /// Opens `path` for reading: the file opened beforehand when there is one, else by its path.
@@ -180,13 +173,11 @@ pub fn read_files<P: AsRef<OsStr>>(
     let mut engine = Engine::new(setup, output);
     report.max_conns = engine.max_conns;
     let multi = paths.len() > 1;
-    // `--write` keeps packets' bytes, which the decoding thread does not hand on; nor does it
-    // hand on packet comments, so a capture `watch --write` made (small: failed connections
-    // only) is read on this thread, its kernel notes with it.
+    // `--write` keeps packets' bytes, which the decoding thread does not hand on (it does hand
+    // on the kernel notes of a capture `watch --write` made).
     let pipelined = !opts.raw
         && opts.write.is_none()
         && !opts.single_thread
-        && !paths.iter().any(|p| written_by_rsthound(p, opts))
         && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
     if pipelined && let Some(render) = read_pipelined(paths, opts, &mut engine, &mut report, err) {
         return finish(engine, opts, report, render);
@@ -212,37 +203,6 @@ pub fn read_files<P: AsRef<OsStr>>(
         }
     }
     finish(engine, opts, report, true)
-}
-
-/// Whether `path` is a pcapng whose first section rsthound wrote (`shb_userappl`), which may
-/// carry kernel notes in its packet comments. Standard input cannot be looked at twice: no.
-fn written_by_rsthound(path: &OsStr, opts: &ReadOptions) -> bool {
-    // Only a regular file can be looked at twice: peeking into a FIFO or a process
-    // substitution would consume what the reader needs (and block until a writer comes).
-    let access = if opts.no_mmap {
-        FileAccess::Read
-    } else {
-        FileAccess::Mmap
-    };
-    if let Some(file) = opts.opened.peek(path) {
-        if !file.metadata().is_ok_and(|m| m.is_file()) {
-            return false;
-        }
-        // The handle shares its offset with the one the read takes: back to the start after.
-        let rewind = file.try_clone();
-        let ours = input_from_file(file, Path::new(path), access)
-            .and_then(CaptureReader::from_input)
-            .is_ok_and(|r| r.application() == Some("rsthound"));
-        // Seeking a regular file back to 0 does not fail; were it to, the read would meet the
-        // file mid-way and report it as damaged there, not skip its start silently.
-        return rewind.and_then(|mut f| f.rewind()).is_ok() && ours;
-    }
-    if path == "-" || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-        return false;
-    }
-    open_input(path, access)
-        .and_then(CaptureReader::from_input)
-        .is_ok_and(|r| r.application() == Some("rsthound"))
 }
 
 /// A file's name as the output shows it.
