@@ -7,10 +7,9 @@
 
 mod live;
 
-use live::{Netns, privileged};
+use live::{NamedBinary, Netns, privileged};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// Set in a child: which part it plays (see `cerr_child`).
@@ -41,36 +40,9 @@ fn cerr_child() {
     std::thread::sleep(Duration::from_millis(50));
 }
 
-/// A symlink named `name` to this test binary, in a fresh directory (kept until dropped).
-struct NamedBinary {
-    dir: PathBuf,
-    path: PathBuf,
-}
-
-impl NamedBinary {
-    fn new(name: &str) -> NamedBinary {
-        let dir = std::env::temp_dir().join(live::unique("rsth-cerr"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::os::unix::fs::symlink(std::env::current_exe().unwrap(), &path).unwrap();
-        NamedBinary { dir, path }
-    }
-
-    fn command(&self, role: &str) -> Command {
-        let mut c = Command::new(&self.path);
-        c.args(["cerr_child", "--exact", "--test-threads=1", "-q"])
-            .env(ROLE, role)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        c
-    }
-}
-
-impl Drop for NamedBinary {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// This test binary under `name`, running `cerr_child` roles (stdout and stdin null).
+fn named(name: &str) -> NamedBinary {
+    NamedBinary::new(name, "cerr_child", ROLE)
 }
 
 /// Runs `cmd` in `ns` to its end; returns its pid.
@@ -82,6 +54,32 @@ fn run_child(ns: &Netns, mut cmd: Command) -> u32 {
             "the child's connect did not fail as expected"
         );
         c.id()
+    })
+}
+
+/// Two ephemeral ports in `ns` (the range is per namespace), both held by established
+/// connections to one local listener on 127.0.0.1:9000: a third connect() to it has no port.
+/// Dropping what it returns frees them.
+fn hold_all_ports(ns: &Netns) -> (TcpListener, TcpStream, TcpStream) {
+    live::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &ns.name,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv4.ip_local_port_range=40000 40001",
+        ],
+    );
+    ns.run(|| {
+        let l = TcpListener::bind("127.0.0.1:9000").unwrap();
+        let a = TcpStream::connect("127.0.0.1:9000").unwrap();
+        let b = TcpStream::connect("127.0.0.1:9000").unwrap();
+        let e = TcpStream::connect("127.0.0.1:9000").expect_err("both ports are held");
+        assert_eq!(e.raw_os_error(), Some(libc::EADDRNOTAVAIL), "{e}");
+        (l, a, b)
     })
 }
 
@@ -103,32 +101,11 @@ fn connect_errors_are_counted_per_process_and_errno() {
         return;
     }
     let ns = Netns::new("cerr");
-    // Two ephemeral ports in this namespace (the range is per namespace), both held by
-    // established connections to one local listener: a third connect() to it has no port.
-    live::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &ns.name,
-            "sysctl",
-            "-q",
-            "-w",
-            "net.ipv4.ip_local_port_range=40000 40001",
-        ],
-    );
-    let held = ns.run(|| {
-        let l = TcpListener::bind("127.0.0.1:9000").unwrap();
-        let a = TcpStream::connect("127.0.0.1:9000").unwrap();
-        let b = TcpStream::connect("127.0.0.1:9000").unwrap();
-        let e = TcpStream::connect("127.0.0.1:9000").expect_err("both ports are held");
-        assert_eq!(e.raw_os_error(), Some(libc::EADDRNOTAVAIL), "{e}");
-        (l, a, b)
-    });
+    let held = hold_all_ports(&ns);
     let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
-    let starved = NamedBinary::new("portstarved");
+    let starved = named("portstarved");
     let starved_pid = run_child(&ns, starved.command("noport3@127.0.0.1:9000"));
-    let refused = NamedBinary::new("refusedclient");
+    let refused = named("refusedclient");
     let refused_pid = run_child(&ns, refused.command("refuse2@127.0.0.1:7311"));
     std::thread::sleep(Duration::from_millis(400));
     let done = w.interrupt();
@@ -165,7 +142,7 @@ fn the_text_summary_names_the_process_the_errno_and_what_it_means() {
     }
     let ns = Netns::new("cerrt");
     let w = live::Watch::start(&["--netns", &ns.name]);
-    let refused = NamedBinary::new("textrefused");
+    let refused = named("textrefused");
     let pid = run_child(&ns, refused.command("refuse1@127.0.0.1:7312"));
     std::thread::sleep(Duration::from_millis(400));
     let done = w.interrupt();
@@ -176,4 +153,63 @@ fn the_text_summary_names_the_process_the_errno_and_what_it_means() {
         done.stdout,
         done.stderr
     );
+}
+
+/// `diagnose` names exhausted ephemeral ports, which no packet and no counter shows: the
+/// connect() calls fail before TCP sends anything.
+#[test]
+fn diagnose_names_the_process_that_ran_out_of_ephemeral_ports() {
+    if !privileged("diagnose_names_the_process_that_ran_out_of_ephemeral_ports") {
+        return;
+    }
+    let ns = Netns::new("cerrd");
+    let held = hold_all_ports(&ns);
+    let diagnose = Command::new(live::rsthound_bin())
+        .args([
+            "diagnose",
+            "--netns",
+            &ns.name,
+            "--duration",
+            "4s",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // diagnose reads the listeners and opens its sources first.
+    std::thread::sleep(Duration::from_millis(1500));
+    let starved = named("diagstarved");
+    let pid = run_child(&ns, starved.command("noport5@127.0.0.1:9000"));
+    let out = diagnose.wait_with_output().unwrap();
+    drop(held);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let show = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{show}");
+    let records: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let d = records
+        .iter()
+        .find(|r| r["type"] == "diagnosis" && r["rule"] == "connect_errors")
+        .unwrap_or_else(|| panic!("no connect_errors diagnosis: {show}"));
+    // At least its five: the other tests of this file run at the same time in namespaces of
+    // their own, and a root process's namespace cannot be read once rsthound has dropped its
+    // capabilities, so theirs may be counted too (docs/kernel-events.md).
+    assert!(d["count"].as_u64().unwrap() >= 5, "{show}");
+    assert_eq!(d["severity"], "warning", "{show}");
+    let headline = d["headline"].as_str().unwrap();
+    assert!(headline.contains("EADDRNOTAVAIL"), "{headline}");
+    let named = d["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["processes"].as_array().cloned().unwrap_or_default())
+        .any(|p| p["pid"] == pid && p["comm"] == "diagstarved");
+    assert!(named, "the process is named with its pid: {show}");
+    let causes = d["causes"].to_string();
+    assert!(causes.contains("ephemeral ports exhausted"), "{causes}");
+    let next = d["next"].to_string();
+    assert!(next.contains("ip_local_port_range"), "{next}");
 }

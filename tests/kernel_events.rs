@@ -7,14 +7,13 @@
 
 mod live;
 
-use live::{Netns, privileged};
+use live::{NamedBinary, Netns, privileged};
 use rsthound::engine::attribution::Attributed;
 use rsthound::engine::kevent::{EventKind, SendReset, TcpState};
 use rsthound::source::kernel::procs::Procfs;
 use rsthound::source::kernel::{KernelView, SourceConfig, Tracepoints};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -126,42 +125,9 @@ extern "C" fn short_lived_client() {
 #[unsafe(link_section = ".init_array")]
 static SHORT_LIVED_CLIENT: extern "C" fn() = short_lived_client;
 
-/// A symlink named `name` to this test binary, in a fresh directory (kept until dropped).
-struct NamedBinary {
-    dir: PathBuf,
-    path: PathBuf,
-}
-
-impl NamedBinary {
-    fn new(name: &str) -> NamedBinary {
-        let dir = std::env::temp_dir().join(live::unique("rsth-kev"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::os::unix::fs::symlink(std::env::current_exe().unwrap(), &path).unwrap();
-        NamedBinary { dir, path }
-    }
-
-    fn command(&self, role: &str) -> Command {
-        let mut c = Command::new(&self.path);
-        c.args([
-            "kev_child",
-            "--exact",
-            "--test-threads=1",
-            "--nocapture",
-            "-q",
-        ])
-        .env(ROLE, role)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-        c
-    }
-}
-
-impl Drop for NamedBinary {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// This test binary under `name`, running `kev_child` roles.
+fn named(name: &str) -> NamedBinary {
+    NamedBinary::new(name, "kev_child", ROLE)
 }
 
 type View = KernelView<Tracepoints, Procfs>;
@@ -211,7 +177,7 @@ fn refused_attempts_carry_no_socket_and_the_client_process() {
         return;
     }
     let ns = Netns::new("kev1");
-    let bin = NamedBinary::new("collectord");
+    let bin = named("collectord");
     let server: SocketAddr = "127.0.0.1:7211".parse().unwrap();
     let mut view = open_view();
     let mut cmd = bin.command(&format!("retry2@{server}"));
@@ -306,7 +272,7 @@ fn a_client_that_lives_a_few_milliseconds_is_still_named() {
         return;
     }
     let ns = Netns::new("kev4");
-    let bin = NamedBinary::new("blinkd");
+    let bin = named("blinkd");
     let server: SocketAddr = "127.0.0.1:7214".parse().unwrap();
     let mut view = open_view();
     // Spawn-to-exit as the parent sees it bounds the child's life from above. A loaded
@@ -376,7 +342,7 @@ fn close_with_unread_data_is_abort_on_close_by_the_server() {
         return;
     }
     let ns = Netns::new("kev2");
-    let bin = NamedBinary::new("abortd");
+    let bin = named("abortd");
     let server: SocketAddr = "127.0.0.1:7222".parse().unwrap();
     let mut view = open_view();
     let (mut child, _out) = spawn_ready(&ns, bin.command(&format!("abort-server@{server}")));
@@ -420,7 +386,7 @@ fn so_linger_zero_close_is_attributed_to_the_closing_process() {
         return;
     }
     let ns = Netns::new("kev3");
-    let bin = NamedBinary::new("lingerer");
+    let bin = named("lingerer");
     let server: SocketAddr = "127.0.0.1:7233".parse().unwrap();
     let listener = ns.run(move || TcpListener::bind(server).unwrap());
     let mut view = open_view();
@@ -483,7 +449,7 @@ fn tracefs_is_mounted_when_absent() {
     if !privileged("tracefs_is_mounted_when_absent") {
         return;
     }
-    let bin = NamedBinary::new("kevmount");
+    let bin = named("kevmount");
     // A private mount namespace without tracefs: the host's stays as it is.
     let (code, out) = open_role_through(
         &bin,
@@ -503,7 +469,7 @@ fn tracefs_absent_and_not_mountable_is_said() {
     if !privileged("tracefs_absent_and_not_mountable_is_said") {
         return;
     }
-    let bin = NamedBinary::new("kevnomount");
+    let bin = named("kevnomount");
     let (code, out) = open_role_through(
         &bin,
         r#"exec unshare -m --propagation private sh -c 'umount /sys/kernel/tracing 2>/dev/null; exec setpriv --bounding-set=-sys_admin "$@"' sh "$@""#,
@@ -520,7 +486,7 @@ fn without_cap_perfmon_one_line_with_the_setcap_hint() {
     if !privileged("without_cap_perfmon_one_line_with_the_setcap_hint") {
         return;
     }
-    let bin = NamedBinary::new("kevnocap");
+    let bin = named("kevnocap");
     let (code, out) = open_role_through(
         &bin,
         r#"exec setpriv --bounding-set=-perfmon,-sys_admin "$@""#,
@@ -540,7 +506,7 @@ fn non_root_with_cap_perfmon_alone_is_told_about_tracefs() {
     if !privileged("non_root_with_cap_perfmon_alone_is_told_about_tracefs") {
         return;
     }
-    let bin = NamedBinary::new("kevperfmon");
+    let bin = named("kevperfmon");
     // What `setcap cap_net_raw,cap_perfmon+ep` gives a user: not enough to read tracefs here.
     let (code, out) = open_role_through(
         &bin,
@@ -570,7 +536,7 @@ fn a_burst_of_refused_connects_is_counted_and_attributed_whole() {
     }
     const N: usize = 3000;
     let ns = Netns::new("kev5");
-    let bin = NamedBinary::new("burstd");
+    let bin = named("burstd");
     let server: SocketAddr = "127.0.0.1:7215".parse().unwrap();
     // The rings `watch` uses (4 MiB per CPU): a test thread descheduled on a loaded machine
     // must not lose records that watch would keep.
@@ -636,7 +602,7 @@ fn refused_over_ipv6_loopback_is_decoded_and_attributed() {
         return;
     }
     let ns = Netns::new("kev6");
-    let bin = NamedBinary::new("sixd");
+    let bin = named("sixd");
     let server: SocketAddr = "[::1]:7216".parse().unwrap();
     let mut view = open_view();
     let mut cmd = bin.command(&format!("retry1@{server}"));
@@ -682,7 +648,7 @@ fn watch_gives_each_refused_attempt_the_kernel_reason_and_the_client_process() {
         return;
     }
     let ns = Netns::new("kw1");
-    let bin = NamedBinary::new("collectord");
+    let bin = named("collectord");
     let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
     let mut cmd = bin.command("retry2@127.0.0.1:7211");
     let pid = ns.run(move || {
@@ -734,7 +700,7 @@ fn watch_names_the_server_that_closed_with_unread_data() {
         return;
     }
     let ns = Netns::new("kw2");
-    let bin = NamedBinary::new("abortd");
+    let bin = named("abortd");
     let server: SocketAddr = "127.0.0.1:7222".parse().unwrap();
     let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
     let (mut child, _out) = spawn_ready(&ns, bin.command(&format!("abort-server@{server}")));
@@ -762,7 +728,7 @@ fn watch_attributes_a_linger_zero_abort_to_the_closing_process() {
         return;
     }
     let ns = Netns::new("kw3");
-    let bin = NamedBinary::new("lingerer");
+    let bin = named("lingerer");
     let server: SocketAddr = "127.0.0.1:7233".parse().unwrap();
     let listener = ns.run(move || TcpListener::bind(server).unwrap());
     let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
@@ -793,7 +759,7 @@ fn watch_names_a_client_that_lived_a_few_milliseconds() {
         return;
     }
     let ns = Netns::new("kw4");
-    let bin = NamedBinary::new("blinkd");
+    let bin = named("blinkd");
     let w = live::Watch::start(&["--netns", &ns.name, "--json"]);
     let mut cmd = bin.command("once@127.0.0.1:7214");
     let (pid, lived) = ns.run(move || {
@@ -817,7 +783,7 @@ fn watch_names_the_process_that_stopped_listening_before_the_refusals() {
         return;
     }
     let ns = Netns::new("kw5");
-    let bin = NamedBinary::new("collector-agent");
+    let bin = named("collector-agent");
     let port: SocketAddr = "127.0.0.1:7211".parse().unwrap();
     let mut cmd = bin.command(&format!("listen@{port}"));
     cmd.stdin(Stdio::piped());
@@ -856,7 +822,7 @@ fn watch_names_the_listener_whose_accept_queue_overflows_and_what_to_raise() {
         return;
     }
     let ns = Netns::new("kw6");
-    let bin = NamedBinary::new("slowacceptd");
+    let bin = named("slowacceptd");
     let port: SocketAddr = "127.0.0.1:7300".parse().unwrap();
     let mut cmd = bin.command(&format!("listen1@{port}"));
     cmd.stdin(Stdio::piped());
@@ -916,7 +882,7 @@ fn read_of_a_watch_written_pcapng_shows_the_kernel_reason_and_the_client() {
         return;
     }
     let ns = Netns::new("kw9");
-    let bin = NamedBinary::new("collectord");
+    let bin = named("collectord");
     let file = bin.dir.join("kept.pcapng");
     let w = live::Watch::start(&["--netns", &ns.name, "--write", file.to_str().unwrap()]);
     let mut cmd = bin.command("retry2@127.0.0.1:7211");
@@ -1085,7 +1051,7 @@ fn watch_ties_the_rsts_of_tcp_abort_on_overflow_to_the_full_listener() {
         ],
     );
     let nft = |rule: &str| live::run("ip", &["netns", "exec", &ns.name, "nft", rule]);
-    let bin = NamedBinary::new("slowacceptd");
+    let bin = named("slowacceptd");
     // A port of its own: the kernel's LISTEN events are global, and another test's listener on
     // 127.0.0.1:7300 in its own namespace would be indistinguishable by address alone.
     let port: SocketAddr = "127.0.0.1:7301".parse().unwrap();
@@ -1165,7 +1131,7 @@ fn watch_ignores_listeners_of_other_namespaces() {
         return;
     }
     let (watched, other) = (Netns::new("kw9a"), Netns::new("kw9b"));
-    let bin = NamedBinary::new("elsewhere-d");
+    let bin = named("elsewhere-d");
     let port: SocketAddr = "127.0.0.1:7216".parse().unwrap();
     let w = live::Watch::start(&["--netns", &watched.name, "--json"]);
     // Another namespace's service starts and stops while watch runs.

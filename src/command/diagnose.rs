@@ -364,6 +364,7 @@ pub fn gather(duration: Duration, netns: Option<&str>, stop: &AtomicBool) -> Gat
             events: k.events,
             lost_records: k.lost_records,
             failed_connects: k.failed_connects,
+            connect_errors: k.connect_errors,
             stopped: k.stopped,
         });
         if r.kernel_drops > 0 {

@@ -10,6 +10,7 @@ use crate::engine::diagnosis::{
     Cause, Diagnosis, Fact, Healthy, Kind, Outcome, Role, Subject, Unavailable,
 };
 use crate::engine::listeners::{Advice, BacklogLimit};
+use crate::sink::connect_errors::errno_words;
 use std::fmt::Write as _;
 
 fn rate(r: Option<f64>) -> String {
@@ -215,6 +216,19 @@ pub fn headline(d: &Diagnosis) -> String {
             "{subj} reset {} of this host ({r})",
             plural(n, "established connection", "established connections")
         ),
+        Kind::ConnectErrors => {
+            let (name, meaning) = find(d, |f| match f {
+                Fact::ConnectErrors { errno, .. } => Some(errno_words(*errno)),
+                _ => None,
+            })
+            .unwrap_or(("", "another error"));
+            format!(
+                "{} could not connect: {} failed with {} ({r}) before TCP sent anything: {meaning}",
+                who(d),
+                plural(n, "connect() call", "connect() calls"),
+                if name.is_empty() { "an error" } else { name }
+            )
+        }
         Kind::CountersUnseen => {
             let unseen = find(d, |f| matches!(f, Fact::Captured { .. }).then_some(()));
             if unseen.is_some() {
@@ -338,6 +352,13 @@ pub fn fact_text(f: &Fact) -> Option<String> {
                 list.join(", ")
             )
         }
+        Fact::ConnectErrors { errno, count } => {
+            let (name, meaning) = errno_words(*errno);
+            format!(
+                "kernel: {count} connect() calls returned {} (errno {errno}: {meaning}); no packet left this host for them",
+                if name.is_empty() { "an error" } else { name }
+            )
+        }
         Fact::Captured { failed, segments } => {
             format!("captured here: {failed} failed attempts among {segments} TCP segments")
         }
@@ -420,6 +441,13 @@ pub fn cause_text(c: &Cause) -> String {
                     candidates.join(", ")
                 )
             }
+        }
+        Cause::PortsExhausted => {
+            "no free local port for the destination: ephemeral ports exhausted (many connections, or many in TIME-WAIT, to one address and port; a narrow net.ipv4.ip_local_port_range), or a bind to an address not on this host".into()
+        }
+        Cause::NoRoute => "no route to the destination network from this namespace".into(),
+        Cause::ConnectDenied => {
+            "denied before TCP: a local firewall rule (an nftables/iptables reject with an ICMP admin-prohibited, or a drop in output) or a cgroup BPF program".into()
         }
         Cause::NeverOnWire => {
             "the SYNs never reached the wire (a local drop rule, no route, an ICMP error)".into()
@@ -560,6 +588,7 @@ fn fact_name(f: &Fact) -> &'static str {
         Fact::Ports { .. } => "ports",
         Fact::Captured { .. } => "captured",
         Fact::FailedConnects { .. } => "failed_connects",
+        Fact::ConnectErrors { .. } => "connect_errors",
         Fact::Novelty(_) => "novelty",
         Fact::Report(_) => "report",
     }

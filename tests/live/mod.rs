@@ -317,7 +317,8 @@ pub fn exists(p: &Path) -> bool {
 /// one `#[ignore]`d test (`role_test`) that reads its role from the environment variable
 /// `role_env`.
 pub struct NamedBinary {
-    dir: PathBuf,
+    /// The fresh directory holding the link (a test may keep other files there).
+    pub dir: PathBuf,
     pub path: PathBuf,
     role_test: &'static str,
     role_env: &'static str,

@@ -9,7 +9,7 @@ pub mod rules;
 pub mod tally;
 
 use crate::engine::counters::{Disagreement, IntervalRates, Novelty};
-use crate::engine::fusion::FailedConnects;
+use crate::engine::fusion::{ConnectErrors, FailedConnects};
 use crate::engine::listeners::{Advice, BacklogLimit, ListenSysctls, Listener, ListenerKey};
 use crate::engine::report::Finding;
 use crate::engine::services::Services;
@@ -33,6 +33,8 @@ pub struct KernelView {
     pub events: u64,
     pub lost_records: u64,
     pub failed_connects: Vec<FailedConnects>,
+    /// Failed connect() calls by process and errno (`syscalls:sys_exit_connect`).
+    pub connect_errors: Vec<ConnectErrors>,
     /// Why the events stopped early, if they did.
     pub stopped: Option<String>,
 }
@@ -204,6 +206,7 @@ pub enum Kind {
     Unanswered,
     PeerResets,
     CountersUnseen,
+    ConnectErrors,
 }
 
 impl Kind {
@@ -221,6 +224,7 @@ impl Kind {
             Kind::Unanswered => "unanswered",
             Kind::PeerResets => "peer_resets",
             Kind::CountersUnseen => "counters_unseen",
+            Kind::ConnectErrors => "connect_errors",
         }
     }
 }
@@ -293,6 +297,8 @@ pub enum Fact {
         procs: Vec<ProcRef>,
         count: u64,
     },
+    /// connect() calls that failed with `errno` (Linux numbering) before TCP sent anything.
+    ConnectErrors { errno: i32, count: u64 },
     /// Is it new?
     Novelty(Novelty),
     /// The packet report's own finding about the same thing (shown by its headline).
@@ -324,8 +330,16 @@ pub enum Cause {
     Middlebox,
     FilteredOrDown,
     PeerAborts,
-    OtherNamespace { candidates: Vec<String> },
+    OtherNamespace {
+        candidates: Vec<String>,
+    },
     NeverOnWire,
+    /// connect() found no free local port (EADDRNOTAVAIL).
+    PortsExhausted,
+    /// connect() found no route (ENETUNREACH).
+    NoRoute,
+    /// connect() was denied before TCP (EACCES, EPERM): a firewall rule or a cgroup program.
+    ConnectDenied,
 }
 
 /// One ranked diagnosis.

@@ -29,6 +29,7 @@ pub const ALL: &[Rule] = &[
     peer_resets,
     counters_unseen,
     failures_counted_only,
+    connect_errors,
 ];
 
 /// Peer resets at or above this many make a warning, below a notice.
@@ -773,6 +774,87 @@ pub fn failures_counted_only(s: &Snapshot) -> Vec<Diagnosis> {
             in_ns(s, "ss -tan state syn-sent"),
         ],
     }]
+}
+
+/// Linux errno numbers of the connect() failures that never reach the wire.
+const EPERM: i32 = 1;
+const EACCES: i32 = 13;
+const EADDRNOTAVAIL: i32 = 99;
+const ENETUNREACH: i32 = 101;
+
+/// connect() calls that failed before TCP sent anything: no SYN on the wire, no RST, not in
+/// AttemptFails, so no other rule sees them. Ephemeral ports exhausted (EADDRNOTAVAIL) is the
+/// classic; no route and a local denial are the others. Refused and timed-out connects are
+/// left to the packet rules, which see them on the wire. One diagnosis per errno, with the
+/// processes of this namespace that got it.
+pub fn connect_errors(s: &Snapshot) -> Vec<Diagnosis> {
+    let Some(k) = &s.kernel else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (errno, cause) in [
+        (EADDRNOTAVAIL, Cause::PortsExhausted),
+        (ENETUNREACH, Cause::NoRoute),
+        (EACCES, Cause::ConnectDenied),
+        (EPERM, Cause::ConnectDenied),
+    ] {
+        let mut count = 0u64;
+        let mut procs: Vec<ProcRef> = Vec::new();
+        let mut more = 0u64;
+        for e in k
+            .connect_errors
+            .iter()
+            .filter(|e| e.errno == errno && s.is_here(e.process.netns))
+        {
+            count += e.count;
+            for &pid in &e.pids {
+                if procs.len() < super::tally::MAX_PROCESSES {
+                    let mut p = ProcRef::of(&e.process);
+                    p.pid = pid;
+                    procs.push(p);
+                } else {
+                    more += 1;
+                }
+            }
+            more += e.processes.saturating_sub(e.pids.len() as u64);
+        }
+        if count == 0 {
+            continue;
+        }
+        let next = match cause {
+            Cause::PortsExhausted => vec![
+                in_ns(s, "sysctl net.ipv4.ip_local_port_range"),
+                in_ns(s, "ss -tan state time-wait | wc -l"),
+                in_ns(
+                    s,
+                    "ss -tan | awk 'NR>1 {print $5}' | sort | uniq -c | sort -rn | head",
+                ),
+            ],
+            Cause::NoRoute => vec![in_ns(s, "ip route"), in_ns(s, "ip -6 route")],
+            _ => vec![
+                in_ns(s, "nft list ruleset"),
+                "bpftool cgroup tree".to_string(),
+            ],
+        };
+        out.push(Diagnosis {
+            severity: Severity::Warning,
+            kind: Kind::ConnectErrors,
+            subject: Subject::Namespace,
+            count,
+            per_second: (s.seconds > 0.0).then(|| count as f64 / s.seconds),
+            evidence: vec![
+                Fact::ConnectErrors { errno, count },
+                Fact::Processes {
+                    role: Role::Clients,
+                    procs,
+                    more,
+                },
+            ],
+            causes: vec![cause],
+            next,
+        });
+    }
+    out
 }
 
 /// What was checked and found fine, given the diagnoses made.

@@ -4,7 +4,7 @@ use super::super::tally::{Class, Group, ProcRef, SourcePorts};
 use super::super::*;
 use super::{firewall_reject, refused_local};
 use crate::engine::counters::{CounterSample, CountersStart, Disagreement, MissedCause, rates};
-use crate::engine::fusion::FailedConnects;
+use crate::engine::fusion::{ConnectErrors, FailedConnects};
 use crate::engine::kevent::Process;
 use crate::engine::listeners::{ListenSysctls, Listener, ListenerKey, Owner};
 use std::collections::BTreeSet;
@@ -553,4 +553,56 @@ fn processes_of_other_namespaces_are_left_out() {
     let d = &refused_local(&s)[0];
     assert!(d.evidence.iter().any(|f| matches!(f,
         Fact::Processes { procs, .. } if procs.len() == 1 && procs[0].pid == 4242)));
+}
+
+fn connect_error(pid: u32, comm: &str, netns: u64, errno: i32, count: u64) -> ConnectErrors {
+    ConnectErrors {
+        process: Arc::new(Process {
+            pid,
+            comm: comm.into(),
+            cmdline: None,
+            uid: Some(0),
+            cgroup: None,
+            start_time: None,
+            netns: Some(netns),
+        }),
+        named: true,
+        errno,
+        count,
+        processes: 1,
+        pids: vec![pid],
+        first_ns: 0,
+        last_ns: 0,
+    }
+}
+
+#[test]
+fn ports_exhausted_is_diagnosed_with_its_processes_and_nothing_else_from_connect_errors() {
+    let mut s = base();
+    s.netns_inode = Some(4_026_531_840);
+    s.kernel = Some(KernelView {
+        connect_errors: vec![
+            connect_error(4711, "poller", 4_026_531_840, 99, 120),
+            // Another namespace's process, and errors the packet rules see on the wire.
+            connect_error(999, "elsewhere", 4_026_532_999, 99, 50),
+            connect_error(4712, "poller", 4_026_531_840, 111, 7),
+            connect_error(4713, "poller", 4_026_531_840, 110, 3),
+        ],
+        ..Default::default()
+    });
+    let d = super::connect_errors(&s);
+    assert_eq!(d.len(), 1, "{d:?}");
+    let d = &d[0];
+    assert_eq!(d.kind, Kind::ConnectErrors);
+    assert_eq!(d.severity, Severity::Warning);
+    assert_eq!(d.count, 120);
+    assert_eq!(d.per_second, Some(24.0));
+    assert_eq!(d.causes, vec![Cause::PortsExhausted]);
+    assert!(d.evidence.contains(&Fact::ConnectErrors {
+        errno: 99,
+        count: 120
+    }));
+    assert!(d.evidence.iter().any(|f| matches!(f,
+        Fact::Processes { procs, .. } if procs.len() == 1 && procs[0].pid == 4711)));
+    assert!(d.next.iter().any(|n| n.contains("ip_local_port_range")));
 }
