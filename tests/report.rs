@@ -10,50 +10,9 @@ use rsthound::model::LinkType;
 use rsthound::model::timestamp::Timestamp;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-/// The report as the sinks show it: the text block, the JSON summary's `findings` value, and
-/// the findings in words, in the order shown.
-trait Shown {
-    fn render_text(&self) -> String;
-    fn to_json(&self) -> serde_json::Value;
-    #[allow(dead_code)]
-    fn worded(&self) -> Vec<Worded>;
-}
+mod common;
 
-#[derive(Debug)]
-#[allow(dead_code)]
-struct Worded {
-    severity: rsthound::engine::report::Severity,
-    kind: rsthound::engine::report::FindingKind,
-    count: u64,
-    title: String,
-    evidence: Vec<String>,
-    next_steps: Vec<String>,
-}
-
-impl Shown for rsthound::engine::report::Report {
-    fn render_text(&self) -> String {
-        rsthound::sink::findings::block(&self.findings_view())
-    }
-
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(rsthound::sink::schema::ReportRecord::new(&self.view())).unwrap()
-    }
-
-    fn worded(&self) -> Vec<Worded> {
-        let findings = rsthound::engine::report::Report::findings(self);
-        rsthound::sink::findings::ranked(&findings)
-            .into_iter()
-            .map(|w| Worded {
-                severity: w.finding.severity,
-                kind: w.finding.kind,
-                count: w.finding.count,
-                title: w.title,
-                evidence: w.evidence,
-                next_steps: w.next_steps,
-            })
-            .collect()
-    }
-}
+use common::Shown;
 
 /// 2025-11-21 13:15:42 UTC.
 const T0: i64 = 1_763_730_942;

@@ -8,51 +8,6 @@ use common::*;
 use rsthound::engine::track::ConnState;
 use std::path::PathBuf;
 
-/// The report as the sinks show it: the text block, the JSON summary's `findings` value, and
-/// the findings in words, in the order shown.
-trait Shown {
-    fn render_text(&self) -> String;
-    fn to_json(&self) -> serde_json::Value;
-    #[allow(dead_code)]
-    fn worded(&self) -> Vec<Worded>;
-}
-
-#[derive(Debug)]
-#[allow(dead_code)]
-struct Worded {
-    severity: rsthound::engine::report::Severity,
-    kind: rsthound::engine::report::FindingKind,
-    count: u64,
-    title: String,
-    evidence: Vec<String>,
-    next_steps: Vec<String>,
-}
-
-impl Shown for rsthound::engine::report::Report {
-    fn render_text(&self) -> String {
-        rsthound::sink::findings::block(&self.findings_view())
-    }
-
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(rsthound::sink::schema::ReportRecord::new(&self.view())).unwrap()
-    }
-
-    fn worded(&self) -> Vec<Worded> {
-        let findings = self.findings();
-        rsthound::sink::findings::ranked(&findings)
-            .into_iter()
-            .map(|w| Worded {
-                severity: w.finding.severity,
-                kind: w.finding.kind,
-                count: w.finding.count,
-                title: w.title,
-                evidence: w.evidence,
-                next_steps: w.next_steps,
-            })
-            .collect()
-    }
-}
-
 fn sample(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("samples")

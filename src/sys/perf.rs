@@ -197,7 +197,7 @@ pub struct Ring {
 // atomics on data_head/data_tail.
 unsafe impl Send for Ring {}
 
-/// What [`Ring::read_into`] found.
+/// What [`Ring::for_each_record`] found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReadStats {
     pub records: usize,
@@ -281,40 +281,9 @@ impl Ring {
             );
         }
     }
-
-    /// Copies every waiting record into `buf` (appended, each whole, header included), then
-    /// releases the space to the kernel. Returns how many records were copied.
-    pub fn read_into(&mut self, buf: &mut Vec<u8>) -> ReadStats {
-        let head = self.head();
-        let mut stats = ReadStats::default();
-        let mut pos = self.tail;
-        while head.wrapping_sub(pos) >= HEADER_SIZE as u64 {
-            let mut hdr = [0u8; HEADER_SIZE];
-            self.copy(pos, &mut hdr);
-            let size = u64::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
-            if size < HEADER_SIZE as u64 || size % 8 != 0 || size > head.wrapping_sub(pos) {
-                stats.corrupt += 1;
-                pos = head;
-                break;
-            }
-            let at = buf.len();
-            buf.resize(at + size as usize, 0);
-            self.copy(pos, &mut buf[at..]);
-            pos = pos.wrapping_add(size);
-            stats.records += 1;
-        }
-        self.tail = pos;
-        // Release: our reads of the records happen before the kernel may reuse their space.
-        self.word(DATA_TAIL).store(pos, Ordering::Release);
-        stats
-    }
-}
-
-impl Ring {
     /// Hands every waiting record (header included) to `each` where it lies in the mapping,
     /// without copying it; a record split by the wrap is first copied whole into `scratch`.
-    /// Then releases the space to the kernel. What [`Ring::read_into`] does, minus a copy of
-    /// every record and the zeroing of the buffer it went to.
+    /// Then releases the space to the kernel.
     pub fn for_each_record(
         &mut self,
         scratch: &mut Vec<u8>,
@@ -496,6 +465,11 @@ mod tests {
         r
     }
 
+    /// Every waiting record appended to `buf`, as the tests compare them.
+    fn read_into(ring: &mut Ring, buf: &mut Vec<u8>) -> ReadStats {
+        ring.for_each_record(&mut Vec::new(), &mut |r| buf.extend_from_slice(r))
+    }
+
     #[test]
     fn a_record_across_the_wrap_is_copied_whole_and_the_tail_published() {
         let mut ring = Ring::anonymous(1);
@@ -506,7 +480,7 @@ mod tests {
         let b = record(3, 24, 0xcd);
         ring.kernel_write(start + 32, &b);
         let mut buf = Vec::new();
-        let got = ring.read_into(&mut buf);
+        let got = read_into(&mut ring, &mut buf);
         assert_eq!(
             got,
             ReadStats {
@@ -545,7 +519,7 @@ mod tests {
         ring.kernel_write(0, &record(9, 12, 0)); // not 8-aligned
         let mut buf = Vec::new();
         assert_eq!(
-            ring.read_into(&mut buf),
+            read_into(&mut ring, &mut buf),
             ReadStats {
                 records: 0,
                 corrupt: 1
@@ -558,6 +532,6 @@ mod tests {
         let mut r = record(9, 64, 0);
         r.truncate(16);
         ring.kernel_write(12, &r);
-        assert_eq!(ring.read_into(&mut buf).corrupt, 1);
+        assert_eq!(read_into(&mut ring, &mut buf).corrupt, 1);
     }
 }

@@ -178,3 +178,46 @@ pub fn rst_rows(o: &Output) -> Vec<serde_json::Value> {
         .filter(|v| v["type"] == "rst")
         .collect()
 }
+
+/// The report as the sinks show it: the text block, the JSON summary's `findings` value, and
+/// the findings in words, in the order shown.
+pub trait Shown {
+    fn render_text(&self) -> String;
+    fn to_json(&self) -> serde_json::Value;
+    fn worded(&self) -> Vec<Worded>;
+}
+
+#[derive(Debug)]
+pub struct Worded {
+    pub severity: rsthound::engine::report::Severity,
+    pub kind: rsthound::engine::report::FindingKind,
+    pub count: u64,
+    pub title: String,
+    pub evidence: Vec<String>,
+    pub next_steps: Vec<String>,
+}
+
+impl Shown for rsthound::engine::report::Report {
+    fn render_text(&self) -> String {
+        rsthound::sink::findings::block(&self.findings_view())
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(rsthound::sink::schema::ReportRecord::new(&self.view())).unwrap()
+    }
+
+    fn worded(&self) -> Vec<Worded> {
+        let findings = rsthound::engine::report::Report::findings(self);
+        rsthound::sink::findings::ranked(&findings)
+            .into_iter()
+            .map(|w| Worded {
+                severity: w.finding.severity,
+                kind: w.finding.kind,
+                count: w.finding.count,
+                title: w.title,
+                evidence: w.evidence,
+                next_steps: w.next_steps,
+            })
+            .collect()
+    }
+}
