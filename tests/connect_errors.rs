@@ -61,18 +61,7 @@ fn run_child(ns: &Netns, mut cmd: Command) -> u32 {
 /// connections to one local listener on 127.0.0.1:9000: a third connect() to it has no port.
 /// Dropping what it returns frees them.
 fn hold_all_ports(ns: &Netns) -> (TcpListener, TcpStream, TcpStream) {
-    live::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &ns.name,
-            "sysctl",
-            "-q",
-            "-w",
-            "net.ipv4.ip_local_port_range=40000 40001",
-        ],
-    );
+    ns.sysctl("net.ipv4.ip_local_port_range=40000 40001");
     ns.run(|| {
         let l = TcpListener::bind("127.0.0.1:9000").unwrap();
         let a = TcpStream::connect("127.0.0.1:9000").unwrap();

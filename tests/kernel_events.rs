@@ -777,6 +777,15 @@ fn watch_names_a_client_that_lived_a_few_milliseconds() {
     eprintln!("short-lived client under watch: lived {lived:?}");
 }
 
+/// Three connects from `ns` to `port`, each refused.
+fn refused_three_times(ns: &Netns, port: SocketAddr) {
+    ns.run(move || {
+        for _ in 0..3 {
+            assert!(TcpStream::connect(port).is_err());
+        }
+    });
+}
+
 #[test]
 fn watch_names_the_process_that_stopped_listening_before_the_refusals() {
     if !privileged("watch_names_the_process_that_stopped_listening_before_the_refusals") {
@@ -794,11 +803,7 @@ fn watch_names_the_process_that_stopped_listening_before_the_refusals() {
     drop(child.stdin.take());
     assert!(child.wait().unwrap().success());
     std::thread::sleep(Duration::from_millis(200));
-    ns.run(move || {
-        for _ in 0..3 {
-            assert!(TcpStream::connect(port).is_err());
-        }
-    });
+    refused_three_times(&ns, port);
     std::thread::sleep(Duration::from_millis(400));
     let done = w.interrupt();
     let summary = &done.json("summary")[0];
@@ -1039,17 +1044,7 @@ fn watch_ties_the_rsts_of_tcp_abort_on_overflow_to_the_full_listener() {
         return;
     }
     let ns = Netns::new("kw7");
-    live::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &ns.name,
-            "sysctl",
-            "-qw",
-            "net.ipv4.tcp_abort_on_overflow=1",
-        ],
-    );
+    ns.sysctl("net.ipv4.tcp_abort_on_overflow=1");
     let nft = |rule: &str| live::run("ip", &["netns", "exec", &ns.name, "nft", rule]);
     let bin = named("slowacceptd");
     // A port of its own: the kernel's LISTEN events are global, and another test's listener on
@@ -1143,11 +1138,7 @@ fn watch_ignores_listeners_of_other_namespaces() {
     assert!(child.wait().unwrap().success());
     std::thread::sleep(Duration::from_millis(300));
     // Clients in the watched namespace are refused on the same address.
-    watched.run(move || {
-        for _ in 0..3 {
-            assert!(TcpStream::connect(port).is_err());
-        }
-    });
+    refused_three_times(&watched, port);
     std::thread::sleep(Duration::from_millis(400));
     let done = w.interrupt();
     let summary = &done.json("summary")[0];

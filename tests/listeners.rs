@@ -310,17 +310,7 @@ fn abort_on_overflow_is_read_in_the_namespace_and_said() {
     }
     let ns = Netns::new("la");
     // Only this namespace's sysctl changes; the host's stays as it is.
-    live::run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &ns.name,
-            "sysctl",
-            "-qw",
-            "net.ipv4.tcp_abort_on_overflow=1",
-        ],
-    );
+    ns.sysctl("net.ipv4.tcp_abort_on_overflow=1");
     let _server = Server::start(&ns, "127.0.0.1:7214", 1);
     let clients = ns.run(|| {
         let c: Vec<socket2::Socket> = (0..10)

@@ -122,6 +122,14 @@ impl Netns {
         PathBuf::from(format!("/run/netns/{}", self.name))
     }
 
+    /// Sets one sysctl of this namespace only (`net.ipv4.…=VALUE`; the host's stays as it is).
+    pub fn sysctl(&self, setting: &str) {
+        run(
+            "ip",
+            &["netns", "exec", &self.name, "sysctl", "-qw", setting],
+        );
+    }
+
     /// `ip -n NAME ARGS…`
     pub fn ip(&self, args: &[&str]) {
         let mut all = vec!["-n", &self.name];
